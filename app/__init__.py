@@ -1,0 +1,71 @@
+"""GradeSync: keep a student's Canvas gradebook in a SQL database.
+
+``create_app`` only wires things together: configuration, extensions, blueprints and the CLI.
+It does no network or database I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import INSTANCE_DIR, Config
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
+    app.config.from_mapping(Config().as_dict())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    from app.extensions import csrf, db, login_manager, migrate
+    from app.security import TokenCipher
+
+    _tune_engine(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    app.extensions["token_cipher"] = TokenCipher(
+        app.config.get("TOKEN_ENCRYPTION_KEY") or app.config["SECRET_KEY"]
+    )
+
+    from app import db_events, models  # noqa: F401  (tables and SQLite pragmas)
+    from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.settings import bp as settings_bp
+    from app.sync import bp as sync_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(sync_bp)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+
+    from app.web import register_web
+
+    register_web(app)
+
+    return app
+
+
+def _migrations_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _tune_engine(app: Flask) -> None:
+    """Engine options per backend: SQLite waits for locks instead of failing at once."""
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

@@ -1,0 +1,90 @@
+"""Account services: create users, store and read their Canvas credentials.
+
+Views and CLI commands call these; nothing here renders or logs a token.
+"""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import User
+from app.security import TokenCipher, clean_token, validate_canvas_url
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+
+
+class AccountError(ValueError):
+    """Bad account input; the message says what to fix."""
+
+
+def normalize_email(email: str | None) -> str:
+    email = (email or "").strip()
+    if not email:
+        raise AccountError("the email address is empty")
+    if len(email) > 254:
+        raise AccountError("the email address is too long (at most 254 characters)")
+    try:
+        result = validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AccountError(f"the email address is not valid: {exc}") from exc
+    return result.normalized.lower()
+
+
+def check_password_rules(password: str | None) -> str:
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def find_user(email: str) -> User | None:
+    try:
+        email = normalize_email(email)
+    except AccountError:
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
+def create_user(email: str, password: str) -> User:
+    """Create and commit a user; raises ``AccountError`` if the input is bad or taken."""
+    email = normalize_email(email)
+    check_password_rules(password)
+    if find_user(email) is not None:
+        raise AccountError(f"an account for {email} already exists")
+    user = User(email=email)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def token_cipher() -> TokenCipher:
+    return current_app.extensions["token_cipher"]
+
+
+def check_canvas_url(url: str) -> str:
+    """Validate a Canvas base URL against this app's SSRF settings."""
+    return validate_canvas_url(
+        url,
+        allow_private=current_app.config["CANVAS_ALLOW_PRIVATE_HOSTS"],
+        allowed_hosts=current_app.config["CANVAS_ALLOWED_HOSTS"],
+    )
+
+
+def set_canvas_credentials(user: User, base_url: str, token: str) -> None:
+    """Store a (validated) Canvas URL and the encrypted token on the user; commits."""
+    user.canvas_base_url = check_canvas_url(base_url)
+    user.canvas_token_encrypted = token_cipher().encrypt(clean_token(token))
+    db.session.commit()
+
+
+def get_canvas_token(user: User) -> str | None:
+    if not user.canvas_token_encrypted:
+        return None
+    return token_cipher().decrypt(user.canvas_token_encrypted)

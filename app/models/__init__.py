@@ -1,0 +1,20 @@
+"""The data model. Table and column names are a contract with operators and scripts."""
+
+from app.models.assignment import Assignment
+from app.models.base import Base, UTCDateTime, utcnow
+from app.models.course import Course, GradeCategory
+from app.models.sync_run import SyncRun
+from app.models.term import Term
+from app.models.user import User
+
+__all__ = [
+    "Assignment",
+    "Base",
+    "Course",
+    "GradeCategory",
+    "SyncRun",
+    "Term",
+    "User",
+    "UTCDateTime",
+    "utcnow",
+]

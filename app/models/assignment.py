@@ -1,0 +1,43 @@
+"""The ``assignment`` table: an assignment and the student's own submission on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime
+
+
+class Assignment(Base):
+    __tablename__ = "assignment"
+    __table_args__ = (UniqueConstraint("course_id", "canvas_assignment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), nullable=False
+    )
+    grade_category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grade_category.id", ondelete="SET NULL")
+    )
+    canvas_assignment_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    canvas_course_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    position: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_possible: Mapped[float | None] = mapped_column(Float)
+    grading_type: Mapped[str | None] = mapped_column(String(32))
+    omit_from_final_grade: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The student's submission. NULL score/grade = not graded or not yet posted.
+    score: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(String(64))
+    is_excused: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    is_missing: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    workflow_state: Mapped[str | None] = mapped_column(String(32))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canvas_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,57 @@
+"""The ``course`` and ``grade_category`` tables: a Canvas course and its assignment groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime
+
+
+class Course(Base):
+    __tablename__ = "course"
+    __table_args__ = (UniqueConstraint("user_id", "canvas_course_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    term_id: Mapped[int | None] = mapped_column(ForeignKey("term.id", ondelete="SET NULL"))
+    canvas_course_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    course_code: Mapped[str | None] = mapped_column(String(255))
+    apply_group_weights: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    canvas_current_score: Mapped[float | None] = mapped_column(Float)
+    canvas_final_score: Mapped[float | None] = mapped_column(Float)
+    canvas_current_grade: Mapped[str | None] = mapped_column(String(32))
+    enrollment_state: Mapped[str | None] = mapped_column(String(32))
+    workflow_state: Mapped[str | None] = mapped_column(String(32))
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    concluded: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Digest of everything the course's gradebook request returned; lets an incremental sync
+    # skip writing a course whose Canvas data did not change.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GradeCategory(Base):
+    """A Canvas assignment group: weight, position and drop rules."""
+
+    __tablename__ = "grade_category"
+    __table_args__ = (UniqueConstraint("course_id", "canvas_group_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), nullable=False
+    )
+    canvas_group_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    weight: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[int | None] = mapped_column(Integer)
+    drop_lowest: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    drop_highest: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Canvas assignment ids that are never dropped.
+    never_drop: Mapped[list[int]] = mapped_column(JSON, default=list, nullable=False)

@@ -1,0 +1,1 @@
+"""Run GradeSync: ``python run.py --demo`` starts the demo (to be written)."""

@@ -3,13 +3,18 @@
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.course import Course, GradeCategory
+from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.sync_run import SyncRun
 from app.models.term import Term
 from app.models.user import User
 
+# After every model is imported: the Canvas lookup indexes need their tables.
+attach_canvas_indexes(Base.metadata)
+
 __all__ = [
     "Assignment",
     "Base",
+    "CANVAS_INDEXES",
     "Course",
     "GradeCategory",
     "SyncRun",

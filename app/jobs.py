@@ -1,0 +1,287 @@
+"""Run Canvas syncs in the background, never inside a web request.
+
+One job function, :func:`run_sync`, and two runners chosen by configuration:
+
+* by default an in-process, bounded :class:`~concurrent.futures.ThreadPoolExecutor`
+  (``SYNC_WORKERS`` threads, kept in ``app.extensions``); each job pushes its own app context,
+  so it gets its own scoped session;
+* when ``CELERY_BROKER_URL`` is set, a Celery task (see :mod:`app.tasks`), so several worker
+  machines can share a nightly sync.
+
+Jobs receive ids, never model objects. The database enforces "one active sync per user" with
+the partial unique index ``uq_sync_run_one_active_per_user``; :func:`create_sync_run` turns the
+violation into :class:`SyncAlreadyRunning`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import SyncRun, User, utcnow
+from app.models.sync_run import ACTIVE_STATUSES
+
+if TYPE_CHECKING:
+    from app.services.canvas_sync_service import SyncProgress
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[["SyncProgress"], None]
+
+RUNNER_KEY = "gradesync_sync_runner"
+INTERRUPTED_MESSAGE = (
+    "The server stopped before this sync finished. Nothing is lost: start the sync again."
+)
+UNEXPECTED_MESSAGE = (
+    "The sync stopped because of an unexpected error on our side ({kind}). "
+    "Your previous data is unchanged; try again, and tell the administrator if it keeps failing."
+)
+NOT_CONNECTED_MESSAGE = (
+    "Your account is not connected to Canvas. Add your Canvas token in Settings."
+)
+
+# Runs created before this process existed cannot belong to its thread pool.
+PROCESS_STARTED_AT = utcnow()
+
+
+class SyncAlreadyRunning(Exception):
+    """The user already has a queued or running sync; ``run`` is that sync."""
+
+    def __init__(self, run: SyncRun) -> None:
+        super().__init__(f"sync run {run.id} is already {run.status} for user {run.user_id}")
+        self.run = run
+
+
+def active_run(user_id: int) -> SyncRun | None:
+    """The user's queued or running sync, if any."""
+    return db.session.scalar(
+        select(SyncRun).where(SyncRun.user_id == user_id, SyncRun.status.in_(ACTIVE_STATUSES))
+    )
+
+
+def create_sync_run(user_id: int, incremental: bool) -> SyncRun:
+    """Insert a ``queued`` run for the user and commit it.
+
+    Raises:
+        SyncAlreadyRunning: the user has a queued/running run (the unique index refused ours).
+    """
+    for _attempt in range(2):
+        run = SyncRun(
+            user_id=user_id, kind="incremental" if incremental else "full", status="queued"
+        )
+        db.session.add(run)
+        try:
+            db.session.commit()
+            break
+        except IntegrityError:
+            db.session.rollback()
+            existing = active_run(user_id)
+            if existing is not None:
+                raise SyncAlreadyRunning(existing) from None
+            # The other run finished between our insert and this read: try once more.
+    else:
+        raise RuntimeError(f"could not create a sync run for user {user_id}")
+    logger.info("sync run %s queued for user %s (%s)", run.id, user_id, run.kind)
+    return run
+
+
+def run_sync(
+    user_id: int,
+    sync_run_id: int,
+    incremental: bool,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run one sync now, in this thread, and record how it ended on its ``sync_run`` row.
+
+    The run goes ``running`` -> ``succeeded`` or ``failed``; an unexpected exception is logged
+    with its traceback and recorded as ``failed`` with a message a person can act on.
+    Returns the sync service's results dict.
+    """
+    run = db.session.get(SyncRun, sync_run_id)
+    if run is None or run.user_id != user_id:
+        logger.error("sync run %s for user %s does not exist", sync_run_id, user_id)
+        return {"status": "failed", "error": "This sync no longer exists."}
+    if run.status != "queued":
+        # A redelivered task or a run already marked interrupted: do not run it twice.
+        logger.warning("sync run %s is %s, not queued; not running it", run.id, run.status)
+        return {"status": run.status, "error": run.error}
+    run.status = "running"
+    run.started_at = utcnow()
+    run.phase = "connecting"
+    run.message = "Connecting to Canvas…"
+    db.session.commit()
+
+    results = _call_sync_service(user_id, sync_run_id, incremental, progress)
+    _finish_run(sync_run_id, results)
+    return results
+
+
+def _call_sync_service(
+    user_id: int, sync_run_id: int, incremental: bool, progress: ProgressCallback | None
+) -> dict[str, Any]:
+    """Run the sync service; any exception becomes a ``failed`` results dict."""
+    try:
+        user = db.session.get(User, user_id)
+        if user is None or not user.canvas_connected:
+            return {"status": "failed", "error": NOT_CONNECTED_MESSAGE}
+        from app.services.canvas_sync_service import create_canvas_sync_service
+
+        service = create_canvas_sync_service(user, progress=progress, sync_run_id=sync_run_id)
+        results = service.sync_all_data(use_incremental=incremental)
+        if not isinstance(results, dict) or results.get("status") not in ("succeeded", "failed"):
+            raise TypeError(f"sync service returned {type(results).__name__}, not a results dict")
+        return results
+    except Exception as exc:  # the job must end in a visible state, whatever happened
+        logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
+        db.session.rollback()
+        return {"status": "failed", "error": UNEXPECTED_MESSAGE.format(kind=type(exc).__name__)}
+
+
+def _finish_run(sync_run_id: int, results: dict[str, Any]) -> None:
+    run = db.session.get(SyncRun, sync_run_id)
+    if run is None:  # the user deleted their account meanwhile
+        return
+    succeeded = results.get("status") == "succeeded"
+    run.status = "succeeded" if succeeded else "failed"
+    run.finished_at = utcnow()
+    run.error = None if succeeded else (results.get("error") or "The sync failed.")
+    run.summary = _json_safe(results)
+    if isinstance(results.get("requests"), int):
+        run.requests = results["requests"]
+    if succeeded:
+        run.phase = "done"
+        run.courses_total = max(run.courses_total, int(results.get("courses") or 0))
+        run.courses_done = run.courses_total
+    db.session.commit()
+    logger.info("sync run %s %s", run.id, run.status)
+
+
+def _json_safe(results: dict[str, Any]) -> dict[str, Any]:
+    """The results dict as plain JSON (timings may hold datetimes or other objects)."""
+    return json.loads(json.dumps(results, default=str))
+
+
+def mark_interrupted_runs(
+    before: datetime | None = None, statuses: tuple[str, ...] = ACTIVE_STATUSES
+) -> int:
+    """Mark runs left queued/running by a dead process as ``interrupted``; returns how many.
+
+    Args:
+        before: only runs created before this moment (default: every active run). A thread
+            pool passes its process start time, so it never touches another live process's runs.
+        statuses: which states count as left over; a Celery worker leaves ``queued`` runs
+            alone, because their messages still wait in the broker.
+    """
+    stmt = (
+        update(SyncRun)
+        .where(SyncRun.status.in_(statuses))
+        .values(status="interrupted", finished_at=utcnow(), error=INTERRUPTED_MESSAGE)
+    )
+    if before is not None:
+        stmt = stmt.where(SyncRun.created_at < before)
+    count = db.session.execute(stmt).rowcount or 0
+    db.session.commit()
+    if count:
+        logger.warning("marked %d sync run(s) interrupted", count)
+    return count
+
+
+# --- Runners ---------------------------------------------------------------------------------
+
+
+class ThreadRunner:
+    """A bounded pool of threads running syncs in this process."""
+
+    def __init__(self, app: Flask, workers: int) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="gradesync-sync"
+        )
+
+    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        self.executor.submit(self._job, user_id, sync_run_id, incremental)
+
+    def _job(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        # Our own app context means our own scoped session, removed when the context ends.
+        with self.app.app_context():
+            try:
+                run_sync(user_id, sync_run_id, incremental)
+            except Exception:  # run_sync already records failures; this is the last resort
+                logger.exception("sync job %s could not record its result", sync_run_id)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.executor.shutdown(wait=wait)
+
+
+class CeleryRunner:
+    """Send syncs to Celery workers through the broker."""
+
+    def __init__(self, app: Flask) -> None:
+        from app.tasks import celery_init_app
+
+        self.celery = app.extensions.get("celery") or celery_init_app(app)
+
+    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        from app.tasks import run_sync_task
+
+        run_sync_task.apply_async(args=(user_id, sync_run_id, incremental))
+
+
+_runner_lock = threading.Lock()
+
+
+def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
+    """The app's runner, created on first use (Celery when ``CELERY_BROKER_URL`` is set)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = app.extensions.get(RUNNER_KEY)
+    if runner is not None:
+        return runner
+    with _runner_lock:
+        runner = app.extensions.get(RUNNER_KEY)
+        if runner is None:
+            if app.config.get("CELERY_BROKER_URL"):
+                runner = CeleryRunner(app)
+            else:
+                # Runs this process did not create can only be left over by a dead one.
+                mark_interrupted_runs(before=PROCESS_STARTED_AT)
+                runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)))
+            app.extensions[RUNNER_KEY] = runner
+    return runner
+
+
+def start_sync(user_id: int, incremental: bool = False) -> SyncRun:
+    """Create a run and hand it to the runner; returns the already active run if there is one."""
+    runner = get_runner()
+    try:
+        run = create_sync_run(user_id, incremental)
+    except SyncAlreadyRunning as exc:
+        return exc.run
+    try:
+        runner.submit(user_id, run.id, incremental)
+    except Exception as exc:  # broker down: the run must not stay "queued" forever
+        logger.exception("could not submit sync run %s", run.id)
+        run.status = "failed"
+        run.finished_at = utcnow()
+        run.error = f"The sync could not be started: the job queue is unavailable ({exc})."
+        db.session.commit()
+    return run
+
+
+def enqueue_all(incremental: bool = True) -> list[SyncRun]:
+    """Start a sync for every connected user; users already syncing keep their active run."""
+    user_ids = db.session.scalars(
+        select(User.id)
+        .where(User.canvas_base_url.is_not(None), User.canvas_token_encrypted.is_not(None))
+        .order_by(User.id)
+    ).all()
+    return [start_sync(user_id, incremental) for user_id in user_ids]

@@ -1,0 +1,72 @@
+"""Celery wiring, following Flask's own ``examples/celery`` factory pattern.
+
+``celery_init_app(app)`` builds a Celery app whose tasks run inside the Flask app context, so a
+task uses the app's configuration and gets its own scoped database session. The worker's entry
+point is :mod:`app.celery_app` (``celery -A app.celery_app worker --loglevel INFO``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task, shared_task
+from celery.signals import worker_process_init, worker_ready
+from flask import Flask
+
+logger = logging.getLogger(__name__)
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app for ``app`` and store it in ``app.extensions["celery"]``."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(
+        {
+            "broker_url": app.config["CELERY_BROKER_URL"],
+            "result_backend": app.config.get("CELERY_RESULT_BACKEND"),
+            "task_ignore_result": True,
+            # A sync is long and idempotent: acknowledge after it ran, so a lost worker's
+            # message is delivered again instead of silently dropped.
+            "task_acks_late": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+        }
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    _connect_worker_signals(app)
+    return celery
+
+
+def _connect_worker_signals(app: Flask) -> None:
+    def reset_pool(**_kwargs: Any) -> None:
+        # A forked child must not reuse the parent's database connections.
+        from app.extensions import db
+
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    def interrupt_leftovers(**_kwargs: Any) -> None:
+        if not app.config.get("SYNC_INTERRUPT_ON_WORKER_START", True):
+            return
+        from app.jobs import PROCESS_STARTED_AT, mark_interrupted_runs
+
+        with app.app_context():
+            mark_interrupted_runs(before=PROCESS_STARTED_AT, statuses=("running",))
+
+    worker_process_init.connect(reset_pool, weak=False)
+    worker_ready.connect(interrupt_leftovers, weak=False)
+
+
+@shared_task(name="gradesync.run_sync", ignore_result=True)
+def run_sync_task(user_id: int, sync_run_id: int, incremental: bool) -> str:
+    """Run one sync in a worker; ids only, never model objects."""
+    from app.jobs import run_sync
+
+    return str(run_sync(user_id, sync_run_id, incremental).get("status"))

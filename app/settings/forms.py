@@ -1,0 +1,49 @@
+"""The Canvas connection form. The token is a password input and is never rendered back."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length
+
+from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
+
+
+class CanvasForm(FlaskForm):
+    url = StringField(
+        "Canvas address",
+        validators=[
+            InputRequired("Enter the address of your Canvas, e.g. https://school.instructure.com."),
+            Length(
+                max=MAX_URL_LENGTH,
+                message=f"The address is too long (at most {MAX_URL_LENGTH} characters).",
+            ),
+        ],
+        render_kw={
+            "inputmode": "url",
+            "autocomplete": "url",
+            "spellcheck": "false",
+            "placeholder": "https://school.instructure.com",
+            "maxlength": MAX_URL_LENGTH,
+        },
+    )
+    token = PasswordField(
+        "Access token",
+        validators=[
+            InputRequired("Paste an access token from Canvas."),
+            Length(
+                max=MAX_TOKEN_LENGTH,
+                message=f"That is too long for a token (at most {MAX_TOKEN_LENGTH} characters).",
+            ),
+        ],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": MAX_TOKEN_LENGTH},
+    )
+    submit = SubmitField("Save and connect")
+
+
+class TestConnectionForm(FlaskForm):
+    submit = SubmitField("Test connection")
+
+
+class DisconnectForm(FlaskForm):
+    submit = SubmitField("Disconnect Canvas")

@@ -98,7 +98,7 @@ VERIFY_MAX_RETRIES = 1
 
 REJECTED_HELP = (
     "Canvas rejected this token (it is wrong, expired or revoked): create a new one in "
-    "Canvas → Account → Settings → New access token, then paste it here"
+    "Canvas → Account → Settings → New access token"
 )
 
 

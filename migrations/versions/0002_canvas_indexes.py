@@ -10,9 +10,9 @@ Create Date: 2026-11-29 01:50:00
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
-from app.models.indexes import CANVAS_INDEXES
+from app.models.indexes import CANVAS_INDEX_NAMES, CANVAS_INDEXES
 
 # revision identifiers, used by Alembic.
 revision = "0002_canvas_indexes"
@@ -28,14 +28,15 @@ def _existing_index_names() -> set[str]:
 
 
 def upgrade() -> None:
-    existing = _existing_index_names()
+    # Offline (`db upgrade --sql`) there is no database to look at: emit every CREATE INDEX.
+    existing = set() if context.is_offline_mode() else _existing_index_names()
     for spec in CANVAS_INDEXES:
         if spec.name not in existing:
             op.create_index(spec.name, spec.table, list(spec.columns), unique=False)
 
 
 def downgrade() -> None:
-    existing = _existing_index_names()
+    existing = CANVAS_INDEX_NAMES if context.is_offline_mode() else _existing_index_names()
     for spec in reversed(CANVAS_INDEXES):
         if spec.name in existing:
             op.drop_index(spec.name, table_name=spec.table)

@@ -1,0 +1,163 @@
+"""What can go wrong talking to Canvas, one exception per meaning, with messages for people.
+
+::
+
+    CanvasError                  any failure; .host, .endpoint, .status
+    ├── InvalidToken             401 with WWW-Authenticate: bad, expired, revoked or no token
+    ├── NotPermitted             401 without WWW-Authenticate, or a 403 that is not a throttle
+    ├── NotFound                 404: deleted, or not enrolled any more
+    ├── RateLimited              still throttled (403 "Rate Limit Exceeded" / 429) after retries
+    ├── CanvasUnavailable        5xx or connection failures after retries
+    ├── CanvasTimeout            no answer within the timeout
+    └── BadResponse              a body that cannot be read (bad JSON, not a list)
+
+Every message names the Canvas host and says what the user can do about it. None of them ever
+contains the access token: they are built from the host, the path and Canvas's own message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+RENEW_ADVICE = (
+    "create a new token in Canvas → Account → Settings and save it in GradeSync's settings"
+)
+MAX_MESSAGE = 200
+
+
+class CanvasError(Exception):
+    """Any failure talking to Canvas."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        endpoint: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.host = host
+        self.endpoint = endpoint
+        self.status = status
+
+
+class InvalidToken(CanvasError):
+    """Canvas does not accept the access token; ``reason`` is invalid/expired/revoked/missing."""
+
+    def __init__(self, message: str, *, reason: str = "invalid", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
+class NotPermitted(CanvasError):
+    """The token is fine but may not read this (closed course, missing scope, no User-Agent)."""
+
+
+class NotFound(CanvasError):
+    """The resource does not exist (deleted, or the student is no longer enrolled)."""
+
+
+class RateLimited(CanvasError):
+    """Canvas kept throttling the token after every retry."""
+
+
+class CanvasUnavailable(CanvasError):
+    """Canvas answered 5xx, or could not be reached, after every retry."""
+
+
+class CanvasTimeout(CanvasError):
+    """Canvas did not answer within the timeout."""
+
+
+class BadResponse(CanvasError):
+    """Canvas answered 200 with a body that cannot be read as the expected JSON."""
+
+
+def is_throttle(response: requests.Response) -> bool:
+    """Whether Canvas's rate limiter refused this request (403 legacy text body, or 429)."""
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and "rate limit exceeded" in response.text.lower()
+
+
+def canvas_message(response: requests.Response) -> str:
+    """Canvas's own explanation from an error body, whatever shape the endpoint uses."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:MAX_MESSAGE]
+    return _message_from(body)[:MAX_MESSAGE]
+
+
+def _message_from(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("errors", "error", "message"):
+            if key in body:
+                return _message_from(body[key])
+        return json.dumps(body, ensure_ascii=False)
+    if isinstance(body, list):
+        return "; ".join(_message_from(item) for item in body)
+    return str(body)
+
+
+def error_for_response(
+    response: requests.Response, *, host: str, endpoint: str, retries: int = 0
+) -> CanvasError:
+    """The exception for an error response that will not be retried (any more)."""
+    status = response.status_code
+    where = {"host": host, "endpoint": endpoint, "status": status}
+    if is_throttle(response):
+        return RateLimited(
+            f"Canvas at {host} kept rate-limiting GradeSync (HTTP {status} on {endpoint}, "
+            f"after {retries} retries): wait a minute and sync again.",
+            **where,
+        )
+    said = canvas_message(response)
+    if status == 401 and "www-authenticate" in response.headers:
+        return _invalid_token(said, where)
+    if status in (401, 403):
+        if "scope" in said.lower():
+            advice = "the token is limited to some scopes; create a token without scope limits"
+        else:
+            advice = "the course may have ended or be restricted by date; ask your instructor"
+        return NotPermitted(
+            f"Canvas at {host} does not let this account read {endpoint} ({said or status}): "
+            f"{advice}.",
+            **where,
+        )
+    if status == 404:
+        return NotFound(
+            f"Canvas at {host} has no {endpoint} ({said or 'not found'}): it was deleted or you "
+            "are no longer enrolled; sync again to refresh your courses.",
+            **where,
+        )
+    if status >= 500:
+        return CanvasUnavailable(
+            f"Canvas at {host} is unavailable (HTTP {status} on {endpoint}, after {retries} "
+            "retries): try again in a few minutes.",
+            **where,
+        )
+    return CanvasError(
+        f"Canvas at {host} refused {endpoint} with HTTP {status} ({said or 'no details'}): "
+        "this is probably a GradeSync bug; please report it.",
+        **where,
+    )
+
+
+def _invalid_token(said: str, where: dict[str, Any]) -> InvalidToken:
+    host = where["host"]
+    lowered = said.lower()
+    if "expired" in lowered:
+        reason, text = "expired", f"The Canvas access token for {host} has expired"
+    elif "revoked" in lowered:
+        reason, text = "revoked", f"The Canvas access token for {host} was revoked"
+    elif "authorization required" in lowered:
+        reason, text = "missing", f"Canvas at {host} received no access token"
+    else:
+        reason, text = "invalid", f"Canvas rejected the access token for {host}"
+    return InvalidToken(f"{text}: {RENEW_ADVICE}.", reason=reason, **where)

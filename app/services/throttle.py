@@ -1,0 +1,247 @@
+"""Throttle-aware concurrency: one limiter per Canvas access token, shared by every client.
+
+Canvas's rate limit (``shared/CANVAS_API.md`` §2) is a leaky bucket per access token::
+
+    reserve 50 units -> throttled if bucket >= hwm -> run -> settle: bucket += cost - 50
+    the bucket leaks 10 units/s; X-Rate-Limit-Remaining = hwm - bucket, after settling
+
+So ``n`` requests in flight on a bucket holding ``L`` settled units all pass while
+``L + 50·n < hwm``: from an empty bucket at hwm 600 that is 11 at once, and the 12th is
+throttled (403 "Rate Limit Exceeded", or 429 on hosted Canvas).
+
+The model
+---------
+The limiter estimates the settled level ``L`` and the high-water mark ``hwm``:
+
+* It integrates ``L`` itself: ``+ X-Request-Cost`` when a response arrives, ``- 10/s`` leak.
+* Every ``X-Rate-Limit-Remaining`` ``R`` corrects the estimate. When the server produced that
+  response its bucket held ``L`` plus 50 units for each *other* request of ours still in flight
+  (``k`` of them at most), so ``hwm - R - 50·k <= L <= hwm - R``: ``L`` is clamped into that
+  band. This is what catches another program spending the same token's budget. A remaining
+  above ``hwm`` means the host runs a larger bucket (700 on hosted Canvas), and ``hwm`` is
+  raised to ``R + L``.
+* A request may start while ``50·(in_flight + 1) <= hwm - L - safety``. With an empty bucket at
+  hwm 600 and the default safety of 25 units that is 11 requests in flight (13 at hwm 700). As
+  the bucket fills (expensive requests, another program on the token) the allowance shrinks;
+  at zero, callers wait for the leak (10 units/s) instead of being throttled.
+* A congestion window guards against what the model cannot see (a lower hwm than assumed,
+  traffic from other processes): it starts at ``initial_in_flight`` (2), grows by one per
+  successful response (so it doubles every round trip, like TCP slow start: a sync of 30
+  courses reaches full concurrency in about three round trips, not 30), and is halved when a
+  request is throttled (once per burst: throttles of requests sent before the last decrease do
+  not halve it again). Additive increase, multiplicative decrease.
+
+The number of requests in flight is ``min(model allowance, window, max_in_flight)``; the hard
+cap (20) matches the HTTP connection pool so no request ever waits for a socket while holding
+bucket units. Until a response carries the headers, ``hwm`` is assumed to be 600, the Canvas
+code default; servers that send no headers at all (test doubles) are governed by the window.
+
+One limiter exists per ``(base_url, sha256(token))`` in this process (:func:`limiter_for`), so
+every thread pool of every client on a token draws from the same estimate, as Canvas does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HWM = 600.0
+UP_FRONT_COST = 50.0
+OUTFLOW = 10.0
+# A throttled response carries no X-Request-Cost, but Canvas still charges its (small) cost.
+THROTTLED_COST_GUESS = 1.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A permit to send one request; hand it back to :meth:`ThrottleLimiter.release`."""
+
+    started: float
+    epoch: int
+
+
+class ThrottleLimiter:
+    """Caps a token's requests in flight so Canvas's leaky bucket never overflows.
+
+    Thread-safe. :meth:`acquire` blocks until a request may start; :meth:`release` reports
+    what the response said about the bucket.
+    """
+
+    def __init__(
+        self,
+        *,
+        hwm: float = DEFAULT_HWM,
+        up_front_cost: float = UP_FRONT_COST,
+        outflow: float = OUTFLOW,
+        safety: float = 25.0,
+        initial_in_flight: int = 2,
+        max_in_flight: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if initial_in_flight < 1 or max_in_flight < 1:
+            raise ValueError("initial_in_flight and max_in_flight must be at least 1")
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._up_front = up_front_cost
+        self._outflow = outflow
+        self._safety = safety
+        self._max_in_flight = max_in_flight
+        # --- state guarded by self._cond -------------------------------------------------
+        self._hwm = hwm
+        self._level = 0.0  # estimated settled units in the bucket
+        self._touched = clock()
+        self._window = float(min(initial_in_flight, max_in_flight))
+        self._epoch = 0  # bumped on every window decrease
+        self._in_flight = 0
+        # counters
+        self.max_in_flight_seen = 0
+        self.requests = 0
+        self.throttled = 0
+        self.waits = 0
+        self.wait_s = 0.0
+
+    # --- the model ------------------------------------------------------------------------
+
+    def _leak(self, now: float) -> None:
+        if self._level > 0:
+            self._level = max(0.0, self._level - self._outflow * (now - self._touched))
+        self._touched = now
+
+    def _allowance(self) -> int:
+        """Requests the bucket model lets be in flight at once right now."""
+        room = self._hwm - self._level - self._safety
+        return max(0, math.floor(room / self._up_front))
+
+    def _limit(self) -> int:
+        return min(self._allowance(), int(self._window), self._max_in_flight)
+
+    def _seconds_until_room(self) -> float | None:
+        """How long the leak needs to make room for one more request (None: not the leak)."""
+        if self._in_flight >= min(int(self._window), self._max_in_flight):
+            return None  # limited by the window: only a release frees a place
+        needed_level = self._hwm - self._safety - self._up_front * (self._in_flight + 1)
+        return max(0.0, (self._level - needed_level) / self._outflow) + 0.01
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def acquire(self) -> Slot:
+        """Block until one more request may be in flight, and count it."""
+        with self._cond:
+            waited_from: float | None = None
+            while True:
+                now = self._clock()
+                self._leak(now)
+                if self._in_flight < self._limit():
+                    break
+                if waited_from is None:
+                    waited_from = now
+                    self.waits += 1
+                # A release notifies; the leak does not, so wake up when it will have made room.
+                self._cond.wait(timeout=self._seconds_until_room() or 1.0)
+            if waited_from is not None:
+                self.wait_s += self._clock() - waited_from
+            self._in_flight += 1
+            self.requests += 1
+            self.max_in_flight_seen = max(self.max_in_flight_seen, self._in_flight)
+            return Slot(started=now, epoch=self._epoch)
+
+    def release(
+        self,
+        slot: Slot,
+        *,
+        remaining: float | None = None,
+        cost: float | None = None,
+        throttled: bool = False,
+        failed: bool = False,
+    ) -> None:
+        """Hand back ``slot`` with what the response said about the bucket.
+
+        ``failed`` means no response arrived (connection error, timeout): nothing is learnt.
+        """
+        with self._cond:
+            self._leak(self._clock())
+            others = self._in_flight - 1
+            self._in_flight -= 1
+            if cost is not None:
+                self._level += max(cost, 0.0)
+            elif throttled:
+                self._level += THROTTLED_COST_GUESS
+            if remaining is not None:
+                self._observe(remaining, others)
+            if throttled:
+                self.throttled += 1
+                if slot.epoch == self._epoch:  # first throttle of this burst
+                    self._window = max(1.0, min(self._window, others + 1) / 2)
+                    self._epoch += 1
+                    logger.info(
+                        "Canvas throttled a request: window %.0f, estimated bucket %.0f/%.0f",
+                        self._window,
+                        self._level,
+                        self._hwm,
+                    )
+            elif not failed:
+                self._window = min(float(self._max_in_flight), self._window + 1)
+            self._cond.notify_all()
+
+    def _observe(self, remaining: float, others: int) -> None:
+        if remaining > self._hwm:
+            # More room than an hwm-sized bucket can have: this host's bucket is larger.
+            self._hwm = remaining + self._level
+            logger.debug("Canvas bucket high-water mark is at least %.0f", self._hwm)
+        upper = self._hwm - remaining
+        lower = upper - self._up_front * max(others, 0)
+        self._level = min(max(self._level, lower), max(upper, 0.0))
+
+    # --- introspection --------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        with self._cond:
+            return self._in_flight
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and the current estimate, for logs and the benchmark."""
+        with self._cond:
+            self._leak(self._clock())
+            return {
+                "requests": self.requests,
+                "throttled": self.throttled,
+                "max_in_flight": self.max_in_flight_seen,
+                "waits": self.waits,
+                "wait_s": round(self.wait_s, 3),
+                "estimated_level": round(self._level, 2),
+                "hwm": self._hwm,
+                "window": self._window,
+                "allowed_in_flight": self._limit(),
+            }
+
+
+_registry: dict[tuple[str, str], ThrottleLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(base_url: str, token: str) -> ThrottleLimiter:
+    """The process-wide limiter of ``token`` on ``base_url`` (created on first use).
+
+    Keyed by a hash so the registry never holds the token itself.
+    """
+    key = (base_url.rstrip("/").lower(), hashlib.sha256(token.encode()).hexdigest())
+    with _registry_lock:
+        limiter = _registry.get(key)
+        if limiter is None:
+            limiter = _registry[key] = ThrottleLimiter()
+        return limiter
+
+
+def reset_limiters() -> None:
+    """Forget every shared limiter (tests; a simulator restarted on a reused port)."""
+    with _registry_lock:
+        _registry.clear()

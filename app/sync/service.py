@@ -1,0 +1,134 @@
+"""What the sync pages show about a run: plain dicts built from ``sync_run`` rows.
+
+The status page, its Server-Sent Events stream and the polling fallback all send the same
+:func:`run_state` dict, so the browser code has one shape to read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import SyncRun
+from app.models.sync_run import FINISHED_STATUSES
+
+PHASE_LABELS = {
+    None: "Waiting to start",
+    "queued": "Waiting to start",
+    "connecting": "Connecting to Canvas",
+    "courses": "Reading your course list",
+    "fetching": "Downloading grades",
+    "writing": "Saving grades",
+    "done": "Done",
+}
+STATUS_LABELS = {
+    "queued": "Waiting to start",
+    "running": "Running",
+    "succeeded": "Finished",
+    "failed": "Failed",
+    "interrupted": "Interrupted",
+}
+# Words in an error that mean "Canvas refused the token": the fix is in Settings.
+_TOKEN_WORDS = ("token", "unauthorized", "not connected", "401")
+
+
+def error_kind(error: str | None) -> str | None:
+    """``"token"`` when the person must fix their Canvas connection, ``"other"`` otherwise."""
+    if not error:
+        return None
+    lowered = error.lower()
+    return "token" if any(word in lowered for word in _TOKEN_WORDS) else "other"
+
+
+def summary_text(run: SyncRun) -> str | None:
+    """'7 courses, 412 assignments, 9 requests, 1.2 s' for a finished run with results."""
+    summary = run.summary or {}
+    if run.status != "succeeded" and not summary.get("courses"):
+        return None
+    parts = []
+    for key, noun in (("courses", "course"), ("assignments", "assignment")):
+        if isinstance(summary.get(key), int):
+            parts.append(_plural(summary[key], noun))
+    parts.append(_plural(run.requests or int(summary.get("requests") or 0), "request"))
+    seconds = summary.get("duration_s")
+    if not isinstance(seconds, int | float):
+        seconds = run.duration_s
+    if seconds is not None:
+        parts.append(f"{seconds:.1f} s")
+    return ", ".join(parts)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def run_state(run: SyncRun) -> dict[str, Any]:
+    """Everything the progress bar and the status text need, JSON-ready."""
+    finished = run.status in FINISHED_STATUSES
+    phase = run.phase if run.status != "queued" else "queued"
+    kind = error_kind(run.error) if run.status != "succeeded" else None
+    return {
+        "id": run.id,
+        "status": run.status,
+        "status_label": STATUS_LABELS.get(run.status, run.status),
+        "kind": run.kind,
+        "phase": run.phase,
+        "phase_label": PHASE_LABELS.get(phase, (run.phase or "").capitalize()),
+        "percent": run.percent,
+        "courses_done": run.courses_done,
+        "courses_total": run.courses_total,
+        "requests": run.requests,
+        "message": run.message or "",
+        "finished": finished,
+        "error": run.error,
+        "error_kind": kind,
+        "settings_url": url_for("settings.index") if kind == "token" else None,
+        "summary": summary_text(run),
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_s": run.duration_s,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def load_run_state(run_id: int, user_id: int) -> dict[str, Any] | None:
+    """Read the run afresh (never a cached object) and return its state, or None if not ours."""
+    run = db.session.scalar(
+        select(SyncRun)
+        .where(SyncRun.id == run_id, SyncRun.user_id == user_id)
+        .execution_options(populate_existing=True)
+    )
+    state = run_state(run) if run is not None else None
+    # End the read transaction now: a stream must not hold a connection between polls.
+    db.session.rollback()
+    return state
+
+
+def recent_runs(user_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The user's latest runs, newest first, as rows for the history table."""
+    runs = db.session.scalars(
+        select(SyncRun)
+        .where(SyncRun.user_id == user_id)
+        .order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
+        .limit(limit)
+    ).all()
+    return [run_state(run) | {"created": run.created_at} for run in runs]
+
+
+def has_synced(user_id: int) -> bool:
+    """True once the user has a finished successful sync (so incremental ones make sense)."""
+    return (
+        db.session.scalar(
+            select(SyncRun.id)
+            .where(SyncRun.user_id == user_id, SyncRun.status == "succeeded")
+            .limit(1)
+        )
+        is not None
+    )

@@ -16,7 +16,7 @@ NOW = datetime.now(UTC)
 _ids = iter(range(1000, 10**6))
 
 
-def login(client: Any, email: str, password: str = "correct horse battery") -> None:
+def login(client: Any, email: str) -> None:
     with client.session_transaction() as session:
         from app.accounts import find_user
 

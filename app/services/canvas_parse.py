@@ -1,0 +1,497 @@
+"""Canvas JSON -> plain row dicts for the sync's bulk upserts.
+
+Pure functions, no database and no HTTP, so the sync can call them from any thread and the tests
+can feed them junk. Canvas payloads are trusted for nothing: a missing key, a ``null`` where a
+number belongs, an unknown field, a 10 MB name or a lone surrogate must never crash a sync. Each
+value is coerced to what its column can hold (strings are truncated to the column's length); an
+item that cannot be stored at all (no usable id) is skipped with a ``logger.warning`` saying why.
+
+Rules that encode Canvas semantics (CANVAS_API.md §3):
+
+- A grade the student may not see yet has its ``score``/``grade`` keys *absent*: NULL score.
+- ``excused: true`` means ``is_excused`` with a NULL score and grade, whatever else is sent.
+- Unpublished or deleted assignments are not shown to students; if one slips through, it is
+  dropped here so that it disappears from the database like it disappears from Canvas.
+- A course reduced to ``{"id", "access_restricted_by_date": true}`` is *restricted*: enrolled,
+  but unreadable until its dates allow it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.models import Assignment, Course, GradeCategory, Term
+
+logger = logging.getLogger(__name__)
+
+# Bump when the parsed shape changes, so that content hashes stored by an older version no
+# longer match and the next incremental sync rewrites every course once.
+PARSER_VERSION = 1
+
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1  # the id columns are 32-bit INTEGER on Postgres
+
+COURSE_FIELDS = (
+    "canvas_course_id",
+    "name",
+    "course_code",
+    "apply_group_weights",
+    "canvas_current_score",
+    "canvas_final_score",
+    "canvas_current_grade",
+    "enrollment_state",
+    "workflow_state",
+    "start_at",
+    "end_at",
+    "concluded",
+)
+GROUP_FIELDS = (
+    "canvas_group_id",
+    "name",
+    "weight",
+    "position",
+    "drop_lowest",
+    "drop_highest",
+    "never_drop",
+)
+ASSIGNMENT_FIELDS = (
+    "canvas_assignment_id",
+    "canvas_course_id",
+    "name",
+    "position",
+    "due_at",
+    "points_possible",
+    "grading_type",
+    "omit_from_final_grade",
+    "score",
+    "grade",
+    "is_excused",
+    "is_missing",
+    "is_late",
+    "workflow_state",
+    "submitted_at",
+    "graded_at",
+    "posted_at",
+    "canvas_updated_at",
+)
+
+
+def _length(column: Any) -> int | None:
+    return getattr(column.type, "length", None)
+
+
+_LIMITS = {
+    "term.name": _length(Term.__table__.c.name),
+    "course.name": _length(Course.__table__.c.name),
+    "course.course_code": _length(Course.__table__.c.course_code),
+    "course.canvas_current_grade": _length(Course.__table__.c.canvas_current_grade),
+    "course.enrollment_state": _length(Course.__table__.c.enrollment_state),
+    "course.workflow_state": _length(Course.__table__.c.workflow_state),
+    "group.name": _length(GradeCategory.__table__.c.name),
+    "assignment.name": _length(Assignment.__table__.c.name),
+    "assignment.grading_type": _length(Assignment.__table__.c.grading_type),
+    "assignment.grade": _length(Assignment.__table__.c.grade),
+    "assignment.workflow_state": _length(Assignment.__table__.c.workflow_state),
+}
+
+
+# --- scalar coercion --------------------------------------------------------------------------
+
+def clean_text(value: Any, max_len: int | None = None) -> str | None:
+    """A string fit for a VARCHAR column, or None.
+
+    NUL characters (Postgres refuses them) are removed, lone surrogates (JSON allows them,
+    UTF-8 does not) become U+FFFD, and the result is cut to ``max_len`` characters.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    if max_len is not None and len(text) > max_len:
+        text = text[:max_len]
+    return text
+
+
+def parse_float(value: Any) -> float | None:
+    """A finite float, or None for null, junk, NaN and infinities (booleans are junk)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_int(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int | None:
+    """An integer within [lo, hi], or None. Integral floats and digit strings are accepted."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            return None
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit() or len(text) > 20:
+            return None
+        number = int(text)
+    else:
+        return None
+    return number if lo <= number <= hi else None
+
+
+def parse_bool(value: Any, default: bool = False) -> bool:
+    """Canvas booleans are JSON booleans; accept the usual string spellings, else ``default``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no", ""}:
+            return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return default
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp as an aware UTC datetime; naive input is taken as UTC."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# --- courses and terms ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CourseData:
+    """One readable course from the course list: its row, and its term's row (or None)."""
+
+    canvas_course_id: int
+    row: dict[str, Any]
+    term: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return self.row["name"]
+
+    @property
+    def concluded(self) -> bool:
+        return bool(self.row["concluded"])
+
+
+@dataclass
+class CourseList:
+    """The course list split into readable courses and date-restricted course ids."""
+
+    courses: list[CourseData] = field(default_factory=list)
+    restricted: list[int] = field(default_factory=list)
+    invalid: int = 0
+
+    @property
+    def enrolled_ids(self) -> set[int]:
+        """Every course the student is still enrolled in, readable or not."""
+        return {c.canvas_course_id for c in self.courses} | set(self.restricted)
+
+
+def parse_term(raw: Any) -> dict[str, Any] | None:
+    """A ``term`` row from a course's ``term`` object; None when it has no usable id."""
+    term = _dict(raw)
+    canvas_term_id = parse_int(term.get("id"))
+    if canvas_term_id is None:
+        return None
+    return {
+        "canvas_term_id": canvas_term_id,
+        "name": clean_text(term.get("name"), _LIMITS["term.name"]) or f"Term {canvas_term_id}",
+        "start_at": parse_datetime(term.get("start_at")),
+        "end_at": parse_datetime(term.get("end_at")),
+    }
+
+
+def _student_enrollment(course: Mapping[str, Any]) -> Mapping[str, Any]:
+    enrollments = [e for e in _list(course.get("enrollments")) if isinstance(e, Mapping)]
+    for enrollment in enrollments:
+        if enrollment.get("type") == "student" or enrollment.get("role") == "StudentEnrollment":
+            return enrollment
+    return enrollments[0] if enrollments else {}
+
+
+def parse_course(raw: Any) -> CourseData | None:
+    """A readable course from the course list, or None (restricted courses included)."""
+    course = _dict(raw)
+    canvas_course_id = parse_int(course.get("id"))
+    if canvas_course_id is None or parse_bool(course.get("access_restricted_by_date")):
+        return None
+    enrollment = _student_enrollment(course)
+    enrollment_state = clean_text(
+        enrollment.get("enrollment_state"), _LIMITS["course.enrollment_state"]
+    )
+    workflow_state = clean_text(course.get("workflow_state"), _LIMITS["course.workflow_state"])
+    name = clean_text(course.get("name"), _LIMITS["course.name"])
+    course_code = clean_text(course.get("course_code"), _LIMITS["course.course_code"])
+    if not name:
+        logger.warning("course %s has no name; using its code or id", canvas_course_id)
+        name = course_code or f"Course {canvas_course_id}"
+    row = {
+        "canvas_course_id": canvas_course_id,
+        "name": name,
+        "course_code": course_code,
+        "apply_group_weights": parse_bool(course.get("apply_assignment_group_weights")),
+        # Absent with hide_final_grades, null before anything is graded: NULL either way.
+        "canvas_current_score": parse_float(enrollment.get("computed_current_score")),
+        "canvas_final_score": parse_float(enrollment.get("computed_final_score")),
+        "canvas_current_grade": clean_text(
+            enrollment.get("computed_current_grade"), _LIMITS["course.canvas_current_grade"]
+        ),
+        "enrollment_state": enrollment_state,
+        "workflow_state": workflow_state,
+        "start_at": parse_datetime(course.get("start_at")),
+        "end_at": parse_datetime(course.get("end_at")),
+        "concluded": (
+            enrollment_state == "completed"
+            or workflow_state == "completed"
+            or parse_bool(course.get("concluded"))
+        ),
+    }
+    return CourseData(canvas_course_id, row, parse_term(course.get("term")))
+
+
+def parse_course_list(raw_courses: Any) -> CourseList:
+    """Split the course list; junk entries are logged and counted, never fatal."""
+    result = CourseList()
+    seen: set[int] = set()
+    for raw in _list(raw_courses):
+        item = _dict(raw)
+        canvas_course_id = parse_int(item.get("id"))
+        if canvas_course_id is None:
+            logger.warning("skipping a course list entry without a usable id: %.200r", raw)
+            result.invalid += 1
+            continue
+        if canvas_course_id in seen:  # a course listed twice (pages shifted while paging)
+            continue
+        seen.add(canvas_course_id)
+        if parse_bool(item.get("access_restricted_by_date")):
+            result.restricted.append(canvas_course_id)
+            continue
+        course = parse_course(item)
+        if course is not None:
+            result.courses.append(course)
+    return result
+
+
+# --- groups, assignments, submissions ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Gradebook:
+    """A course's groups and assignments as rows, and a digest of both."""
+
+    groups: list[dict[str, Any]]
+    assignments: list[dict[str, Any]]  # with "canvas_group_id" (mapped to a local id on write)
+    skipped: int = 0
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.groups, self.assignments)
+
+
+def _parse_group(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    canvas_group_id = parse_int(raw.get("id"))
+    if canvas_group_id is None:
+        logger.warning("skipping an assignment group without a usable id: %.200r", raw)
+        return None
+    rules = _dict(raw.get("rules"))
+    never_drop = sorted(
+        {i for i in (parse_int(v) for v in _list(rules.get("never_drop"))) if i is not None}
+    )
+    return {
+        "canvas_group_id": canvas_group_id,
+        "name": clean_text(raw.get("name"), _LIMITS["group.name"]) or f"Group {canvas_group_id}",
+        "weight": parse_float(raw.get("group_weight")),
+        "position": parse_int(raw.get("position")),
+        "drop_lowest": parse_int(rules.get("drop_lowest"), lo=0) or 0,
+        "drop_highest": parse_int(rules.get("drop_highest"), lo=0) or 0,
+        "never_drop": never_drop,
+    }
+
+
+def _is_visible(assignment: Mapping[str, Any]) -> bool:
+    if assignment.get("published") is False:
+        return False
+    return assignment.get("workflow_state") not in ("unpublished", "deleted")
+
+
+def _parse_assignment(
+    raw: Mapping[str, Any],
+    canvas_course_id: int,
+    default_group_id: int | None,
+    submission: Any,
+) -> dict[str, Any] | None:
+    canvas_assignment_id = parse_int(raw.get("id"))
+    if canvas_assignment_id is None:
+        logger.warning(
+            "course %s: skipping an assignment without a usable id: %.200r", canvas_course_id, raw
+        )
+        return None
+    sub = _dict(submission)
+    excused = parse_bool(sub.get("excused"))
+    group_id = parse_int(raw.get("assignment_group_id"))
+    # `missing`/`late` are Canvas's own verdicts (they already account for late_policy_status);
+    # fall back to the policy status only when the booleans are absent.
+    policy = sub.get("late_policy_status")
+    missing = sub.get("missing")
+    late = sub.get("late")
+    return {
+        "canvas_assignment_id": canvas_assignment_id,
+        "canvas_course_id": canvas_course_id,
+        "canvas_group_id": group_id if group_id is not None else default_group_id,
+        "name": clean_text(raw.get("name"), _LIMITS["assignment.name"])
+        or f"Assignment {canvas_assignment_id}",
+        "position": parse_int(raw.get("position")),
+        "due_at": parse_datetime(raw.get("due_at")),
+        "points_possible": parse_float(raw.get("points_possible")),
+        "grading_type": clean_text(raw.get("grading_type"), _LIMITS["assignment.grading_type"]),
+        "omit_from_final_grade": parse_bool(raw.get("omit_from_final_grade")),
+        # Hidden (unposted) grades arrive with the keys absent: .get() gives None, as it should.
+        "score": None if excused else parse_float(sub.get("score")),
+        "grade": None if excused else clean_text(sub.get("grade"), _LIMITS["assignment.grade"]),
+        "is_excused": excused,
+        "is_missing": parse_bool(missing) if missing is not None else policy == "missing",
+        "is_late": parse_bool(late) if late is not None else policy == "late",
+        "workflow_state": clean_text(
+            sub.get("workflow_state"), _LIMITS["assignment.workflow_state"]
+        ),
+        "submitted_at": parse_datetime(sub.get("submitted_at")),
+        "graded_at": parse_datetime(sub.get("graded_at")),
+        "posted_at": parse_datetime(sub.get("posted_at")),
+        "canvas_updated_at": parse_datetime(raw.get("updated_at")),
+    }
+
+
+def parse_gradebook(
+    canvas_course_id: int,
+    groups_payload: Any,
+    assignments_payload: Any = None,
+    submissions_payload: Any = None,
+) -> Gradebook:
+    """Rows from either fetch plan.
+
+    One-request plan: ``groups_payload`` is ``assignment_groups`` with embedded assignments and
+    their ``submission``. Three-request plan: groups without assignments, plus the
+    ``assignments`` list and the bulk ``students/submissions`` list, joined on assignment id.
+    """
+    groups: dict[int, dict[str, Any]] = {}
+    raw_assignments: list[tuple[Mapping[str, Any], int | None]] = []
+    skipped = 0
+    for raw in _list(groups_payload):
+        if not isinstance(raw, Mapping):
+            skipped += 1
+            continue
+        group = _parse_group(raw)
+        if group is None:
+            skipped += 1
+            continue
+        groups[group["canvas_group_id"]] = group
+        if assignments_payload is None:
+            for item in _list(raw.get("assignments")):
+                raw_assignments.append((_dict(item), group["canvas_group_id"]))
+    if assignments_payload is not None:
+        raw_assignments = [(_dict(item), None) for item in _list(assignments_payload)]
+
+    submissions: dict[int, Mapping[str, Any]] = {}
+    for raw in _list(submissions_payload):
+        assignment_id = parse_int(_dict(raw).get("assignment_id"))
+        if assignment_id is not None:
+            submissions[assignment_id] = raw
+
+    assignments: dict[int, dict[str, Any]] = {}
+    for raw, group_id in raw_assignments:
+        if not _is_visible(raw):
+            continue
+        submission = raw.get("submission")
+        if submissions_payload is not None:
+            submission = submissions.get(parse_int(raw.get("id")) or 0, submission)
+        row = _parse_assignment(raw, canvas_course_id, group_id, submission)
+        if row is None:
+            skipped += 1
+            continue
+        assignments[row["canvas_assignment_id"]] = row
+    return Gradebook(
+        groups=sorted(groups.values(), key=lambda g: g["canvas_group_id"]),
+        assignments=sorted(assignments.values(), key=lambda a: a["canvas_assignment_id"]),
+        skipped=skipped,
+    )
+
+
+# --- the content hash -------------------------------------------------------------------------
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def content_hash(
+    groups: Iterable[Mapping[str, Any]], assignments: Iterable[Mapping[str, Any]]
+) -> str:
+    """SHA-256 of the normalized rows (not of the raw JSON).
+
+    Hashing what we store, rather than the bytes Canvas sent, makes the digest blind to fields
+    we ignore and to key order, and exact for everything we keep. ``PARSER_VERSION`` is mixed
+    in so that a parser change invalidates every stored hash.
+    """
+    payload = {
+        "v": PARSER_VERSION,
+        "groups": [{k: _jsonable(g[k]) for k in GROUP_FIELDS} for g in groups],
+        "assignments": [
+            {k: _jsonable(a.get(k)) for k in (*ASSIGNMENT_FIELDS, "canvas_group_id")}
+            for a in assignments
+        ],
+    }
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(encoded.encode("ascii")).hexdigest()

@@ -1,0 +1,792 @@
+"""CanvasSyncService: turn a student's Canvas gradebook into rows, exactly and fast.
+
+Usage::
+
+    service = create_canvas_sync_service(user)                 # client from the stored token
+    results = service.sync_all_data()                          # full
+    results = service.sync_all_data(use_incremental=True)      # incremental
+    results = service.sync_course_data(course_id=123)          # one course (local id)
+
+Fetch plan
+----------
+The course list once (``include[]=term`` brings the terms, ``total_scores`` the course
+scores). Then every readable course at once on a thread pool (the client's per-token limiter
+decides how many requests are really in flight), with ONE request per course:
+``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
+rules, every published assignment and the student's own submission. The original design's
+three requests per course (assignments, groups, bulk submissions) remain as ``plan="three"``;
+``sync_course_data()`` uses them, concurrently. Date-restricted courses are skipped and
+reported; their rows, if any, are kept (the student is still enrolled). Courses missing from
+the list (dropped) are deleted with their groups and assignments.
+
+Writing
+-------
+Worker threads only do HTTP and hand back the JSON. The calling thread is the only writer (one
+session per thread): as each course's data arrives it is parsed (``canvas_parse``) and written
+in bulk (``upserts``) in ONE transaction per course, so writing overlaps fetching and a course
+is always either its old version or its new one. A course takes a handful of statements:
+course row (only if it changed), groups upsert, assignments upsert (per 500 rows), delete
+vanished assignments, delete vanished groups. The upserts only touch rows whose data changed,
+so a second sync of unchanged data writes zero rows. The first Canvas or database error stops
+the sync: finished courses stay committed, the others are untouched, and the results carry
+``status: "failed"`` and a one-line message for a person.
+
+Incremental sync (``use_incremental=True``) and why it is never wrong
+---------------------------------------------------------------------
+Canvas's REST API has no ``updated_since`` anywhere, and the only delta filters
+(``graded_since``/``submitted_since`` on submissions) miss real changes: a grade entered before
+the last sync but *posted* after it keeps its old ``graded_at``; deleted or unpublished
+assignments simply vanish; weights, drop rules and course names carry no timestamp at all. A
+sync built on them drifts silently. So the incremental sync asks for everything that can
+change, but as cheaply as Canvas allows, and skips the *writing* when nothing changed:
+
+1. The course list is always fetched (pages of 100): renames, scores, conclusions, new and
+   dropped courses all come from it.
+2. For each active course, the same single gradebook request as a full sync. Its normalized
+   rows are hashed (SHA-256 over the parsed groups and assignments, with a parser version);
+   when the hash equals ``course.content_hash`` from the last write, nothing is written for
+   the gradebook. Otherwise the bulk upserts run, and they only touch rows that differ. Since
+   the hash covers exactly what is stored, equal hashes mean equal rows: the result is always
+   what a full sync would have written.
+3. A course whose enrollment is concluded, and whose stored row was already written while it
+   was concluded (``course.concluded`` true), gets no request at all: a concluded course is
+   read-only for the student's teachers, so its gradebook is final. Its course-list fields
+   (name, scores) are still refreshed from the course list. The limit: an administrator can
+   still change grades in a concluded course without reopening it; only a full sync (one click
+   or ``--full`` away) sees that. Reopening the course makes it active again, and it is
+   fetched.
+
+A no-change incremental sync therefore costs the course-list pages plus at most one request per
+active course, and writes nothing. ``user.last_canvas_sync_at`` records each successful sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from app.models import User, utcnow
+from app.services.canvas_errors import CanvasError, NotFound, NotPermitted
+from app.services.canvas_parse import (
+    CourseData,
+    CourseList,
+    Gradebook,
+    parse_course_list,
+    parse_gradebook,
+)
+from app.services.sync_progress import (
+    ProgressCallback,
+    ProgressReporter,
+    StatementCounter,
+    SyncProgress,
+)
+from app.services.upserts import (
+    ASSIGNMENT,
+    COURSE,
+    GROUP,
+    TERM,
+    delete_absent,
+    upsert_assignments,
+    upsert_courses,
+    upsert_groups,
+    upsert_terms,
+)
+
+__all__ = [
+    "CanvasSyncService",
+    "ProgressCallback",
+    "SyncProgress",
+    "create_canvas_sync_service",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 16
+LOG_EVERY = 10  # a log line every this many assignments
+SEPARATOR = "=" * 64
+RULE = "-" * 64
+
+# What each plan fetches per course.
+PLANS: dict[str, tuple[str, ...]] = {
+    "one": ("gradebook",),
+    "three": ("groups", "assignments", "submissions"),
+}
+NOT_CONNECTED = "Canvas is not connected: add your Canvas URL and access token in Settings."
+
+
+@dataclass
+class _Run:
+    """Counters of one public call (a sync), turned into the results dict at the end."""
+
+    kind: str
+    plan: str
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=utcnow)
+    courses_total: int = 0
+    courses_done: int = 0
+    courses_written: int = 0
+    courses_unchanged: int = 0
+    courses_concluded_skipped: int = 0
+    courses_deleted: int = 0
+    assignments: int = 0
+    rows_written: int = 0
+    items_skipped: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    statements_per_course: list[int] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    def add_time(self, name: str, seconds: float) -> None:
+        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 4)
+
+
+class CanvasSyncService:
+    """Syncs one user's Canvas data into the database (see the module docstring)."""
+
+    def __init__(
+        self,
+        user_id: int,
+        client: Any,
+        *,
+        progress: ProgressCallback | None = None,
+        sync_run_id: int | None = None,
+        owns_client: bool = False,
+        setup_error: str | None = None,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.user_id = user_id
+        self.client = client
+        self.workers = workers
+        self._progress = progress
+        self._sync_run_id = sync_run_id
+        self._owns_client = owns_client
+        self._setup_error = setup_error
+        self._run = _Run(kind="full", plan="one")
+        self._stats0: dict[str, int] = {}
+        # Database state loaded at the start of each call, kept current as rows are written.
+        self._terms: dict[int, dict[str, Any]] = {}
+        self._courses: dict[int, dict[str, Any]] = {}
+        self._groups: dict[int, dict[int, int]] = {}
+        # Rows staged by the flush=False steps.
+        self._pending_terms: dict[int, dict[str, Any]] = {}
+        self._pending_courses: dict[int, dict[str, Any]] = {}
+        self._pending_assignments: list[dict[str, Any]] = []
+        self._group_ids: dict[int, int] = {}
+        self._counter: StatementCounter | None = None
+        self._reporter: ProgressReporter | None = None
+
+    # --- public API -------------------------------------------------------------------------
+
+    def sync_all_data(self, use_incremental: bool = False, *, plan: str = "one") -> dict[str, Any]:
+        """Sync every course; returns the results dict (never raises for Canvas failures)."""
+        if plan not in PLANS:
+            raise ValueError(f"unknown fetch plan {plan!r}; use one of {sorted(PLANS)}")
+        kind = "incremental" if use_incremental else "full"
+        return self._guarded(kind, plan, lambda: self._sync_all(use_incremental, plan))
+
+    def sync_course_data(self, course_id: int, *, plan: str = "three") -> dict[str, Any]:
+        """Sync one course, given by its local id, with its requests in parallel."""
+        if plan not in PLANS:
+            raise ValueError(f"unknown fetch plan {plan!r}; use one of {sorted(PLANS)}")
+        return self._guarded("course", plan, lambda: self._sync_one(course_id, plan))
+
+    # --- orchestration ----------------------------------------------------------------------
+
+    def _guarded(self, kind: str, plan: str, body: Callable[[], None]) -> dict[str, Any]:
+        """Run ``body`` with counters, progress and clean failure handling around it."""
+        self._run = _Run(kind=kind, plan=plan)
+        self._stats0 = self._client_stats()
+        engine = db.engine
+        self._counter = StatementCounter(engine)
+        self._reporter = ProgressReporter(
+            engine, callback=self._progress, sync_run_id=self._sync_run_id, counter=self._counter
+        )
+        try:
+            if self._setup_error:
+                raise _SyncFailed(self._setup_error)
+            self._report("connecting", "Connecting to Canvas…")
+            body()
+        except CanvasError as exc:
+            db.session.rollback()
+            self._run.error = _one_line(exc.message or str(exc))
+            logger.warning("sync for user %s failed: %s", self.user_id, self._run.error)
+        except _SyncFailed as exc:
+            db.session.rollback()
+            self._run.error = str(exc)
+            logger.warning("sync for user %s failed: %s", self.user_id, self._run.error)
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            logger.exception("sync for user %s: database error", self.user_id)
+            self._run.error = _one_line(
+                f"The database refused the sync's changes ({type(exc).__name__}); the courses "
+                "already saved are kept; try again, and report it if it keeps happening."
+            )
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            results = self._results()
+            self._log_summary(results)
+            try:
+                self._report("done", self._done_message(results))
+            finally:
+                self._reporter.close()
+                self._counter.close()
+                if self._owns_client:
+                    self._close_client()
+        return results
+
+    def _sync_all(self, incremental: bool, plan: str) -> None:
+        run = self._run
+        course_list = self._fetch_course_list()
+        t0 = time.monotonic()
+        self._load_existing()
+        self._apply_course_list(course_list)
+        run.add_time("prepare_s", time.monotonic() - t0)
+
+        to_fetch: list[CourseData] = []
+        for course in course_list.courses:
+            stored = self._courses.get(course.canvas_course_id)
+            if (
+                incremental
+                and stored is not None
+                and stored["concluded"]
+                and course.concluded
+                and stored["content_hash"]
+            ):
+                # Written while already concluded: the gradebook is final (module docstring).
+                self._sync_course(course, flush=False)
+                run.courses_concluded_skipped += 1
+                run.courses_done += 1
+            else:
+                to_fetch.append(course)
+        if self._pending_courses:
+            self._flush_courses()
+            db.session.commit()
+        self._fetch_and_write(to_fetch, plan, incremental)
+        db.session.execute(
+            update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
+        )
+        db.session.commit()
+
+    def _sync_one(self, course_id: int, plan: str) -> None:
+        run = self._run
+        canvas_course_id = db.session.scalar(
+            select(COURSE.c.canvas_course_id).where(
+                COURSE.c.id == course_id, COURSE.c.user_id == self.user_id
+            )
+        )
+        db.session.commit()
+        if canvas_course_id is None:
+            raise _SyncFailed(f"Course {course_id} does not exist (or is not yours).")
+        course_list = self._fetch_course_list()
+        run.courses_total = 1
+        self._load_existing()
+        course = next(
+            (c for c in course_list.courses if c.canvas_course_id == canvas_course_id), None
+        )
+        if canvas_course_id in course_list.restricted:
+            self._skip(canvas_course_id, None, "restricted by date")
+            return
+        if course is None:
+            # Not in the list: the student was dropped from it; it goes, like in a full sync.
+            run.courses_deleted += delete_absent(
+                db.session, COURSE, scope={"user_id": self.user_id, "id": course_id},
+                key="canvas_course_id", keep=(),
+            )
+            db.session.commit()
+            logger.info("course %s is no longer in the course list: deleted", canvas_course_id)
+            return
+        self._find_or_create_term(course.term, flush=True)
+        db.session.commit()
+        self._sync_course_assignments(course, plan=plan)
+
+    def _fetch_course_list(self) -> CourseList:
+        self._report("courses", "Fetching the course list…")
+        t0 = time.monotonic()
+        raw = self.client.get_courses()
+        course_list = parse_course_list(raw)
+        self._run.add_time("course_list_s", time.monotonic() - t0)
+        self._run.items_skipped += course_list.invalid
+        logger.info(
+            "course list: %d readable, %d restricted by date",
+            len(course_list.courses), len(course_list.restricted),
+        )
+        return course_list
+
+    def _apply_course_list(self, course_list: CourseList) -> None:
+        """Terms, dropped courses and restricted courses: one short transaction."""
+        run = self._run
+        run.courses_total = len(course_list.courses)
+        for canvas_course_id in course_list.restricted:
+            self._skip(canvas_course_id, self._courses.get(canvas_course_id), "restricted by date")
+        for course in course_list.courses:
+            self._find_or_create_term(course.term, flush=False)
+        self._flush_terms()
+        dropped = set(self._courses) - course_list.enrolled_ids
+        if dropped and course_list.invalid:
+            # Unreadable entries might be the "missing" courses: deleting would be a guess.
+            logger.warning("course list had junk entries; not deleting %d courses", len(dropped))
+        elif dropped:
+            run.courses_deleted = delete_absent(
+                db.session, COURSE, scope={"user_id": self.user_id},
+                key="canvas_course_id", keep=course_list.enrolled_ids,
+            )
+            for canvas_course_id in dropped:
+                logger.info("course %s was dropped in Canvas: deleted", canvas_course_id)
+                stored = self._courses.pop(canvas_course_id)
+                self._groups.pop(stored["id"], None)
+        db.session.commit()
+
+    def _skip(self, canvas_course_id: int, stored: dict[str, Any] | None, reason: str) -> None:
+        name = stored["name"] if stored else f"course {canvas_course_id}"
+        logger.info("skipping %s (%s): kept as last synced", name, reason)
+        self._run.skipped.append({"canvas_course_id": canvas_course_id, "reason": reason})
+
+    # --- fetching ---------------------------------------------------------------------------
+
+    def _fetch_part(self, canvas_course_id: int, part: str) -> Any:
+        """One HTTP request's JSON (runs on a worker thread: no database, no session)."""
+        if part == "gradebook":
+            return self.client.get_assignment_groups(
+                canvas_course_id, include_assignments=True, include_submission=True
+            )
+        if part == "groups":
+            return self.client.get_assignment_groups(
+                canvas_course_id, include_assignments=False, include_submission=False
+            )
+        if part == "assignments":
+            return self.client.get_assignments(canvas_course_id)
+        if part == "submissions":
+            return self.client.get_submissions(canvas_course_id)
+        raise ValueError(f"unknown part {part!r}")
+
+    def _fetch_and_write(self, courses: list[CourseData], plan: str, incremental: bool) -> None:
+        """Fetch every course concurrently; write each one as soon as all its parts are in."""
+        if not courses:
+            return
+        run = self._run
+        parts = PLANS[plan]
+        self._report("fetching", f"Fetching {len(courses)} courses…")
+        t0 = time.monotonic()
+        workers = max(1, min(self.workers, len(courses) * len(parts)))
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canvas-fetch")
+        futures: dict[Future[Any], tuple[CourseData, str]] = {}
+        received: dict[int, dict[str, Any]] = {c.canvas_course_id: {} for c in courses}
+        try:
+            for course in courses:
+                for part in parts:
+                    future = executor.submit(self._fetch_part, course.canvas_course_id, part)
+                    futures[future] = (course, part)
+            pending = set(futures)
+            while pending:
+                t_wait = time.monotonic()
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                run.add_time("wait_s", time.monotonic() - t_wait)
+                for future in done:
+                    course, part = futures[future]
+                    got = received.get(course.canvas_course_id)
+                    if got is None:  # the course was skipped because another part failed
+                        continue
+                    try:
+                        got[part] = future.result()
+                    except (NotFound, NotPermitted) as exc:
+                        # Gone or closed since the course list was read: keep its old rows.
+                        del received[course.canvas_course_id]
+                        self._skip(course.canvas_course_id, None, _one_line(exc.message))
+                        run.courses_done += 1
+                        continue
+                    if len(got) == len(parts):
+                        del received[course.canvas_course_id]
+                        self._write_course(course, got, plan, incremental)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+            run.add_time("fetch_s", time.monotonic() - t0)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def _write_course(
+        self, course: CourseData, parts: dict[str, Any], plan: str, incremental: bool
+    ) -> None:
+        """Parse one course's JSON and write it in one transaction."""
+        run = self._run
+        index = run.courses_done + 1
+        message = f"[{index}/{run.courses_total}] Syncing course: {course.name}"
+        logger.info("%s", message)
+        t0 = time.monotonic()
+        statements0 = self._counter.count if self._counter else 0
+        cid = course.canvas_course_id
+        if plan == "one":
+            gradebook = parse_gradebook(cid, parts["gradebook"])
+        else:
+            gradebook = parse_gradebook(
+                cid, parts["groups"], parts["assignments"], parts["submissions"]
+            )
+        run.items_skipped += gradebook.skipped
+        run.assignments += len(gradebook.assignments)
+        digest = gradebook.content_hash
+        stored = self._courses.get(cid)
+        unchanged = incremental and stored is not None and stored["content_hash"] == digest
+        try:
+            course_id = self._sync_course(course, content_hash=digest, flush=True)
+            if course_id is None:
+                raise _SyncFailed(f"Could not save course {course.name!r}.")
+            if unchanged:
+                run.courses_unchanged += 1
+            else:
+                self._write_gradebook(course_id, gradebook)
+                run.courses_written += 1
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        run.statements_per_course.append((self._counter.count if self._counter else 0)
+                                         - statements0)
+        run.add_time("write_s", time.monotonic() - t0)
+        run.courses_done += 1
+        self._report("writing", message)
+
+    def _write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
+        self._group_ids = self._create_assignment_groups(course_id, gradebook.groups)
+        total = len(gradebook.assignments)
+        for row in gradebook.assignments:
+            self._sync_assignment(course_id, row, flush=False, total=total)
+        self._flush_assignments()
+        delete_absent(
+            db.session, ASSIGNMENT, scope={"course_id": course_id}, key="canvas_assignment_id",
+            keep=(a["canvas_assignment_id"] for a in gradebook.assignments),
+        )
+        keep_groups = {g["canvas_group_id"] for g in gradebook.groups}
+        delete_absent(
+            db.session, GROUP, scope={"course_id": course_id}, key="canvas_group_id",
+            keep=keep_groups,
+        )
+        self._groups[course_id] = {
+            g: i for g, i in self._group_ids.items() if g in keep_groups
+        }
+
+    def _find_or_create_term(
+        self, term: dict[str, Any] | None, *, flush: bool = True
+    ) -> int | None:
+        """The local id of a course's term, creating or updating the row as needed.
+
+        ``flush=False`` stages the row and returns the id only if the term is already known;
+        ``flush=True`` writes everything staged (one upsert) first.
+        """
+        if term is None:
+            return None
+        canvas_term_id = term["canvas_term_id"]
+        stored = self._terms.get(canvas_term_id)
+        if stored is None or _differs(stored, term):
+            self._pending_terms[canvas_term_id] = {**term, "user_id": self.user_id}
+        if flush:
+            self._flush_terms()
+        stored = self._terms.get(canvas_term_id)
+        return stored["id"] if stored else None
+
+    def _flush_terms(self) -> None:
+        if not self._pending_terms:
+            return
+        rows = list(self._pending_terms.values())
+        self._pending_terms.clear()
+        result = upsert_terms(db.session, rows)
+        ids = {r.canvas_term_id: r.id for r in result.rows}
+        for row in rows:
+            canvas_term_id = row["canvas_term_id"]
+            term_id = ids.get(canvas_term_id) or self._terms.get(canvas_term_id, {}).get("id")
+            if term_id is None:  # inserted meanwhile by someone else, identical to ours
+                term_id = db.session.scalar(
+                    select(TERM.c.id).where(
+                        TERM.c.user_id == self.user_id, TERM.c.canvas_term_id == canvas_term_id
+                    )
+                )
+            self._terms[canvas_term_id] = {**row, "id": term_id}
+
+    def _sync_course(
+        self, course: CourseData, *, content_hash: str | None = None, flush: bool = True
+    ) -> int | None:
+        """The local id of ``course``, writing its row if it is new or changed.
+
+        ``flush=False`` stages the row (one upsert for all staged rows later, by
+        ``_flush_courses``) and returns the id if the course is already known.
+        """
+        row = {
+            **course.row,
+            "user_id": self.user_id,
+            "term_id": self._find_or_create_term(course.term, flush=flush),
+        }
+        if content_hash is not None:
+            row["content_hash"] = content_hash
+        cid = course.canvas_course_id
+        stored = self._courses.get(cid)
+        if stored is None or _differs(stored, row):
+            self._pending_courses[cid] = row
+            if flush:
+                self._flush_courses()
+        stored = self._courses.get(cid)
+        return stored["id"] if stored else None
+
+    def _flush_courses(self) -> None:
+        if not self._pending_courses:
+            return
+        rows = list(self._pending_courses.values())
+        self._pending_courses.clear()
+        # A multi-row VALUES needs one column set: rows with and without content_hash apart.
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_shape.setdefault(tuple(sorted(row)), []).append(row)
+        ids: dict[int, int] = {}
+        for shaped in by_shape.values():
+            result = upsert_courses(db.session, shaped, also_set={"last_synced_canvas": utcnow()})
+            self._run.rows_written += result.rows_written
+            ids.update({r.canvas_course_id: r.id for r in result.rows})
+        for row in rows:
+            cid = row["canvas_course_id"]
+            stored = self._courses.get(cid, {"content_hash": None})
+            course_id = ids.get(cid) or stored.get("id")
+            if course_id is None:
+                course_id = db.session.scalar(
+                    select(COURSE.c.id).where(
+                        COURSE.c.user_id == self.user_id, COURSE.c.canvas_course_id == cid
+                    )
+                )
+            self._courses[cid] = {**stored, **row, "id": course_id}
+
+    def _create_assignment_groups(
+        self, course_id: int, groups: list[dict[str, Any]]
+    ) -> dict[int, int]:
+        """Upsert all of a course's assignment groups at once; returns canvas id -> local id."""
+        result = upsert_groups(db.session, [{**g, "course_id": course_id} for g in groups])
+        self._run.rows_written += result.rows_written
+        ids = dict(self._groups.get(course_id, {}))
+        ids.update({r.canvas_group_id: r.id for r in result.rows})
+        if any(g["canvas_group_id"] not in ids for g in groups):
+            ids.update(
+                db.session.execute(
+                    select(GROUP.c.canvas_group_id, GROUP.c.id).where(
+                        GROUP.c.course_id == course_id
+                    )
+                ).all()
+            )
+        return ids
+
+    def _sync_assignment(
+        self,
+        course_id: int,
+        row: dict[str, Any],
+        *,
+        flush: bool = False,
+        total: int | None = None,
+    ) -> None:
+        """Stage one assignment (with its submission) for the course's bulk upsert.
+
+        ``flush=True`` writes everything staged now. Groups must be written first
+        (``_create_assignment_groups``) so the assignment can point at its group.
+        """
+        staged = {k: v for k, v in row.items() if k != "canvas_group_id"}
+        staged["course_id"] = course_id
+        staged["grade_category_id"] = self._group_ids.get(row.get("canvas_group_id") or 0)
+        self._pending_assignments.append(staged)
+        count = len(self._pending_assignments)
+        if count % LOG_EVERY == 0:
+            logger.info("    %d/%s assignments", count, total if total is not None else "?")
+        if flush:
+            self._flush_assignments()
+
+    def _flush_assignments(self) -> None:
+        if not self._pending_assignments:
+            return
+        rows, self._pending_assignments = self._pending_assignments, []
+        result = upsert_assignments(db.session, rows, also_set={"last_synced_canvas": utcnow()})
+        self._run.rows_written += result.rows_written
+
+    def _sync_course_assignments(self, course: CourseData, *, plan: str = "three") -> None:
+        """Fetch one course's groups, assignments and submissions concurrently, and write them.
+
+        The course's term must already be known (``_find_or_create_term``).
+        """
+        self._fetch_and_write([course], plan, incremental=False)
+
+    # --- database state ---------------------------------------------------------------------
+
+    def _load_existing(self) -> None:
+        """What the database holds for this user now: three reads, then no more lookups."""
+        session = db.session
+        self._terms = {
+            row["canvas_term_id"]: dict(row)
+            for row in session.execute(
+                select(TERM.c.id, TERM.c.canvas_term_id, TERM.c.name, TERM.c.start_at,
+                       TERM.c.end_at).where(TERM.c.user_id == self.user_id)
+            ).mappings()
+        }
+        self._courses = {
+            row["canvas_course_id"]: dict(row)
+            for row in session.execute(
+                select(COURSE).where(COURSE.c.user_id == self.user_id)
+            ).mappings()
+        }
+        self._groups = {}
+        for group_id, course_id, canvas_group_id in session.execute(
+            select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
+            .join(COURSE, COURSE.c.id == GROUP.c.course_id)
+            .where(COURSE.c.user_id == self.user_id)
+        ):
+            self._groups.setdefault(course_id, {})[canvas_group_id] = group_id
+        self._pending_terms.clear()
+        self._pending_courses.clear()
+        self._pending_assignments.clear()
+        # End the read transaction: progress is written on another connection, and SQLite
+        # cannot turn a stale read snapshot into a write later.
+        session.commit()
+
+    # --- progress, stats and results --------------------------------------------------------
+
+    def _client_stats(self) -> dict[str, int]:
+        stats = getattr(self.client, "stats", None)
+        return {
+            name: int(getattr(stats, name, 0) or 0)
+            for name in ("requests", "throttled", "retries")
+        }
+
+    def _stat(self, name: str) -> int:
+        return self._client_stats()[name] - self._stats0.get(name, 0)
+
+    def _report(self, phase: str, message: str) -> None:
+        if self._reporter is None:
+            return
+        run = self._run
+        progress = SyncProgress(
+            phase=phase,
+            courses_done=run.courses_done,
+            courses_total=run.courses_total,
+            message=message,
+            requests=self._stat("requests"),
+        )
+        # Never write the progress row while a course transaction is open (see sync_progress).
+        self._reporter.report(progress, store=not db.session().in_transaction())
+
+    def _results(self) -> dict[str, Any]:
+        run = self._run
+        per_course = run.statements_per_course
+        run.timings["total_s"] = round(time.monotonic() - run.started, 4)
+        return {
+            "status": "failed" if run.error else "succeeded",
+            "kind": run.kind,
+            "plan": run.plan,
+            "courses": run.courses_done - len(
+                [s for s in run.skipped if s["reason"] != "restricted by date"]
+            ),
+            "courses_total": run.courses_total,
+            "courses_written": run.courses_written,
+            "courses_unchanged": run.courses_unchanged,
+            "courses_concluded_skipped": run.courses_concluded_skipped,
+            "courses_skipped": len(run.skipped),
+            "courses_deleted": run.courses_deleted,
+            "skipped": list(run.skipped),
+            "assignments": run.assignments,
+            "items_skipped": run.items_skipped,
+            "rows_written": run.rows_written,
+            "db_statements": self._counter.count if self._counter else 0,
+            "db_statements_max_per_course": max(per_course, default=0),
+            "requests": self._stat("requests"),
+            "throttled": self._stat("throttled"),
+            "retries": self._stat("retries"),
+            "duration_s": run.timings["total_s"],
+            "timings": dict(run.timings),
+            "error": run.error,
+        }
+
+    def _done_message(self, results: dict[str, Any]) -> str:
+        if results["status"] == "failed":
+            return f"Sync failed: {results['error']}"
+        return (
+            f"Synced {results['courses']} courses, {results['assignments']} assignments "
+            f"({results['rows_written']} rows changed)."
+        )
+
+    def _log_summary(self, results: dict[str, Any]) -> None:
+        timings = results["timings"]
+        lines = [
+            SEPARATOR,
+            f"Canvas sync {results['status']} for user {self.user_id} "
+            f"({results['kind']}, plan {results['plan']}) in {results['duration_s']:.2f} s",
+            RULE,
+            f"Courses:      {results['courses']} of {results['courses_total']} "
+            f"(written {results['courses_written']}, unchanged {results['courses_unchanged']}, "
+            f"concluded not fetched {results['courses_concluded_skipped']}, "
+            f"skipped {results['courses_skipped']}, deleted {results['courses_deleted']})",
+            f"Assignments:  {results['assignments']} (junk items skipped "
+            f"{results['items_skipped']})",
+            f"Database:     {results['rows_written']} rows written, "
+            f"{results['db_statements']} statements "
+            f"(at most {results['db_statements_max_per_course']} per course)",
+            f"Requests:     {results['requests']} (throttled {results['throttled']}, "
+            f"retries {results['retries']})",
+            "Timings:      " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(timings.items())),
+        ]
+        if results["error"]:
+            lines.append(f"Error:        {results['error']}")
+        lines.append(SEPARATOR)
+        for line in lines:
+            logger.info("%s", line)
+
+    def _close_client(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+
+class _SyncFailed(Exception):
+    """An expected failure that is not Canvas's (no credentials, unknown course)."""
+
+
+def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:
+    return any(stored.get(key) != value for key, value in row.items())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def create_canvas_sync_service(
+    user: User,
+    *,
+    progress: ProgressCallback | None = None,
+    sync_run_id: int | None = None,
+    client: Any = None,
+    workers: int = DEFAULT_WORKERS,
+) -> CanvasSyncService:
+    """A sync service for ``user``; builds a Canvas client from the stored credentials.
+
+    A user without credentials still gets a service: its syncs fail with a clear message.
+    """
+    setup_error = None
+    owns_client = client is None
+    if client is None:
+        from app.accounts import get_canvas_token
+        from app.services.canvas_api_service import CanvasAPIService
+
+        token = get_canvas_token(user)
+        if not user.canvas_base_url or not token:
+            setup_error = NOT_CONNECTED
+        else:
+            client = CanvasAPIService(user.canvas_base_url, token)
+    return CanvasSyncService(
+        user.id,
+        client,
+        progress=progress,
+        sync_run_id=sync_run_id,
+        owns_client=owns_client and client is not None,
+        setup_error=setup_error,
+        workers=workers,
+    )
+

@@ -1,0 +1,174 @@
+"""Bulk upserts and deletes for the sync, on Postgres and SQLite alike.
+
+``INSERT ... ON CONFLICT (natural key) DO UPDATE SET ... WHERE <something changed>``: one
+statement per chunk of rows, keyed on the tables' UNIQUE constraints. The ``WHERE`` clause
+compares every updated column with ``IS DISTINCT FROM`` (SQLite spells it ``IS NOT``), so a row
+whose data did not change is not updated at all: no write, no WAL traffic, no trigger, and it is
+not counted. Rows inserted or updated come back through ``RETURNING``, which is how the callers
+count ``rows_written`` the same way on both databases (``rowcount`` of an upsert differs).
+
+These functions execute statements and never commit: the transaction boundary (one per course)
+belongs to the sync service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, Table, Text, and_, cast, delete, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from app.models import Assignment, Course, GradeCategory, Term
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 500
+# Stay well under SQLite's 32766 bound parameters per statement (Postgres allows 65535).
+MAX_PARAMS = 30_000
+
+
+@dataclass
+class UpsertResult:
+    """What an upsert did: the rows it inserted or changed (their ``returning`` columns)."""
+
+    rows: list[Row[Any]] = field(default_factory=list)
+    statements: int = 0
+
+    @property
+    def rows_written(self) -> int:
+        return len(self.rows)
+
+
+def dedupe(rows: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows with unique keys, the last occurrence winning, in first-seen order.
+
+    Postgres refuses a statement that would update the same row twice ("ON CONFLICT DO UPDATE
+    command cannot affect row a second time"), so duplicates never reach it.
+    """
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        unique[tuple(row[k] for k in key)] = dict(row)
+    return list(unique.values())
+
+
+def _changed(table: Table, excluded: Any, columns: Sequence[str], dialect: str) -> ColumnElement:
+    """``OR`` of "this column changed", NULL-safe."""
+    tests = []
+    for name in columns:
+        current, incoming = table.c[name], excluded[name]
+        if isinstance(current.type, JSON):
+            # Postgres's json type has no equality operator: compare as jsonb (or as text).
+            as_type = postgresql.JSONB() if dialect == "postgresql" else Text()
+            current, incoming = cast(current, as_type), cast(incoming, as_type)
+        tests.append(current.is_distinct_from(incoming))
+    return or_(*tests)
+
+
+def upsert(
+    session: Session,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    compare: Sequence[str] | None = None,
+    also_set: Mapping[str, Any] | None = None,
+    returning: Sequence[str] = ("id",),
+    chunk_size: int = DEFAULT_CHUNK,
+) -> UpsertResult:
+    """Insert ``rows`` or update the existing rows with the same ``key``, if anything differs.
+
+    :param key: the columns of the UNIQUE constraint used as the conflict target.
+    :param compare: the columns to update (and compare); default: every non-key column given.
+    :param also_set: extra values written on insert and on a real update, but never compared
+        (e.g. ``last_synced_canvas``), so they do not turn a no-op into a write.
+    :param returning: columns returned for every inserted or updated row.
+    """
+    rows = dedupe(rows, key)
+    result = UpsertResult()
+    if not rows:
+        return result
+    extra = dict(also_set or {})
+    if compare is None:
+        compare = [c for c in rows[0] if c not in key]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    width = len(rows[0]) + len(extra)
+    size = max(1, min(chunk_size, MAX_PARAMS // max(1, width)))
+    for start in range(0, len(rows), size):
+        chunk = [{**row, **extra} for row in rows[start : start + size]]
+        stmt = insert(table).values(chunk)
+        set_ = {name: stmt.excluded[name] for name in (*compare, *extra)}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_=set_,
+            where=_changed(table, stmt.excluded, compare, dialect) if compare else None,
+        ).returning(*(table.c[name] for name in returning))
+        result.rows.extend(session.execute(stmt).all())
+        result.statements += 1
+    return result
+
+
+def delete_absent(
+    session: Session,
+    table: Table,
+    *,
+    scope: Mapping[str, Any],
+    key: str,
+    keep: Iterable[Any],
+) -> int:
+    """Delete the rows in ``scope`` whose ``key`` is not in ``keep``; returns how many."""
+    where = [table.c[name] == value for name, value in scope.items()]
+    keep_list = sorted(set(keep))
+    if keep_list:
+        where.append(table.c[key].not_in(keep_list))
+    result = session.execute(delete(table).where(and_(*where)))
+    return max(0, result.rowcount or 0)
+
+
+# --- the four tables ---------------------------------------------------------------------------
+
+TERM = Term.__table__
+COURSE = Course.__table__
+GROUP = GradeCategory.__table__
+ASSIGNMENT = Assignment.__table__
+
+
+def upsert_terms(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
+    """Rows with user_id, canvas_term_id, name, start_at, end_at; returns (id, canvas_term_id)."""
+    return upsert(
+        session, TERM, rows, key=("user_id", "canvas_term_id"),
+        returning=("id", "canvas_term_id"),
+    )
+
+
+def upsert_courses(
+    session: Session, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
+) -> UpsertResult:
+    """Course rows keyed on (user_id, canvas_course_id); returns (id, canvas_course_id)."""
+    return upsert(
+        session, COURSE, rows, key=("user_id", "canvas_course_id"), also_set=also_set,
+        returning=("id", "canvas_course_id"),
+    )
+
+
+def upsert_groups(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
+    """grade_category rows keyed on (course_id, canvas_group_id); returns (id, canvas_group_id)."""
+    return upsert(
+        session, GROUP, rows, key=("course_id", "canvas_group_id"),
+        returning=("id", "canvas_group_id"),
+    )
+
+
+def upsert_assignments(
+    session: Session, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
+) -> UpsertResult:
+    """Assignment rows keyed on (course_id, canvas_assignment_id)."""
+    return upsert(
+        session, ASSIGNMENT, rows, key=("course_id", "canvas_assignment_id"), also_set=also_set,
+        returning=("canvas_assignment_id",),
+    )

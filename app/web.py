@@ -66,7 +66,7 @@ ERROR_TEXT: dict[int, tuple[str, str]] = {
     405: ("Method not allowed", "This page cannot be used that way. Go back and use the form."),
     413: (
         "Too much data",
-        "What you sent is too large (at most 2 MB). Shorten it and try again.",
+        "What you sent is too large for this form. Shorten it and try again.",
     ),
     429: ("Too many attempts", "Too many attempts in a short time. Wait a moment and try again."),
     500: (

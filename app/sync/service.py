@@ -76,7 +76,11 @@ def run_state(run: SyncRun) -> dict[str, Any]:
         "status_label": STATUS_LABELS.get(run.status, run.status),
         "kind": run.kind,
         "phase": run.phase,
-        "phase_label": PHASE_LABELS.get(phase, (run.phase or "").capitalize()),
+        "phase_label": (
+            STATUS_LABELS.get(run.status, run.status)
+            if finished and run.status != "succeeded"
+            else PHASE_LABELS.get(phase, (run.phase or "").capitalize())
+        ),
         "percent": run.percent,
         "courses_done": run.courses_done,
         "courses_total": run.courses_total,

@@ -1,0 +1,193 @@
+"""Background sync jobs: run states, one active run per user, runners, interrupted runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app, jobs
+from app.extensions import db as _db
+from app.models import Course, SyncRun, utcnow
+from tests.conftest import connect_user, make_test_config
+from tests.sync_helpers import assert_db_matches
+
+
+def fresh_run(run_id: int) -> SyncRun:
+    _db.session.expire_all()
+    return _db.session.get(SyncRun, run_id)
+
+
+def test_run_sync_success_records_summary(app: Any, db: Any, canvas_user: Any) -> None:
+    user, student = canvas_user
+    seen: list[Any] = []
+    run = jobs.create_sync_run(user.id, incremental=False)
+    assert run.status == "queued" and run.kind == "full"
+    results = jobs.run_sync(user.id, run.id, False, progress=seen.append)
+    assert results["status"] == "succeeded"
+    run = fresh_run(run.id)
+    assert run.status == "succeeded" and run.error is None
+    assert run.started_at is not None and run.finished_at >= run.started_at
+    assert run.percent == 100 and run.courses_done == run.courses_total > 0
+    assert run.requests == results["requests"] > 0
+    assert run.summary["courses"] == len(student.expected())
+    assert {p.phase for p in seen} >= {"connecting", "done"}
+    assert_db_matches(user, student)
+
+
+def test_run_sync_failure_from_canvas_is_failed_with_message(app: Any, db: Any, simulator: Any,
+                                                             canvas_user: Any) -> None:
+    user, _student = canvas_user
+    simulator.revoke_token("tok-freshman-1")
+    run = jobs.create_sync_run(user.id, incremental=False)
+    results = jobs.run_sync(user.id, run.id, False)
+    run = fresh_run(run.id)
+    assert results["status"] == "failed"
+    assert run.status == "failed" and run.percent < 100
+    assert "token" in run.error.lower() and run.finished_at is not None
+
+
+def test_unexpected_exception_is_failed_never_succeeded(app: Any, db: Any, canvas_user: Any,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture
+                                                        ) -> None:
+    import app.services.canvas_sync_service as sync_module
+
+    def explode(*_args: Any, **_kwargs: Any) -> Any:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(sync_module, "create_canvas_sync_service", explode)
+    user, _student = canvas_user
+    run = jobs.create_sync_run(user.id, incremental=True)
+    results = jobs.run_sync(user.id, run.id, True)
+    run = fresh_run(run.id)
+    assert results["status"] == "failed" and run.status == "failed"
+    assert "unexpected error" in run.error and "ZeroDivisionError" in run.error
+    assert "boom" not in run.error  # the details are for the log, not the student
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_run_sync_does_not_rerun_a_finished_run(app: Any, db: Any, canvas_user: Any) -> None:
+    user, _student = canvas_user
+    run = jobs.create_sync_run(user.id, incremental=False)
+    jobs.mark_interrupted_runs()
+    results = jobs.run_sync(user.id, run.id, False)
+    assert results["status"] == "interrupted"
+    assert fresh_run(run.id).started_at is None
+
+
+def test_one_active_run_per_user(app: Any, db: Any, canvas_user: Any) -> None:
+    user, _student = canvas_user
+    first = jobs.create_sync_run(user.id, incremental=False)
+    with pytest.raises(jobs.SyncAlreadyRunning) as caught:
+        jobs.create_sync_run(user.id, incremental=True)
+    assert caught.value.run.id == first.id
+    # Once it finished, a new run is allowed.
+    jobs.run_sync(user.id, first.id, False)
+    second = jobs.create_sync_run(user.id, incremental=True)
+    assert second.id != first.id and second.kind == "incremental"
+
+
+def test_two_threads_racing_get_one_run(app: Any, db: Any, canvas_user: Any) -> None:
+    user, _student = canvas_user
+    user_id = user.id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                run = jobs.create_sync_run(user_id, incremental=False)
+                outcomes.append(f"created {run.id}")
+            except jobs.SyncAlreadyRunning as exc:
+                outcomes.append(f"refused {exc.run.id}")
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(o.split()[0] for o in outcomes) == ["created", "refused"]
+    assert len({o.split()[1] for o in outcomes}) == 1  # the refused one points at the winner
+    count = db.session.scalar(select(db.func.count(SyncRun.id)))
+    assert count == 1
+
+
+def test_mark_interrupted_runs(app: Any, db: Any, canvas_user: Any) -> None:
+    user, _student = canvas_user
+    stale = SyncRun(user_id=user.id, status="running", started_at=utcnow(),
+                    created_at=utcnow() - timedelta(hours=1))
+    done = SyncRun(user_id=user.id, status="succeeded", finished_at=utcnow())
+    db.session.add_all([stale, done])
+    db.session.commit()
+    assert jobs.mark_interrupted_runs(before=utcnow() - timedelta(hours=2)) == 0
+    assert jobs.mark_interrupted_runs() == 1
+    stale, done = fresh_run(stale.id), fresh_run(done.id)
+    assert stale.status == "interrupted" and "start the sync again" in stale.error
+    assert done.status == "succeeded"
+    # The user can sync again.
+    jobs.create_sync_run(user.id, incremental=False)
+
+
+def test_thread_runner_start_sync(database_url: str, simulator: Any, _schema: None) -> None:
+    """start_sync in a real app: the job runs in the pool with its own context and session."""
+    app = create_app(make_test_config(database_url, SYNC_WORKERS=2))
+    with app.app_context():
+        try:
+            users = [connect_user(app, simulator, email=f"u{i}@example.edu", token=f"tok-{i}",
+                                  seed=i) for i in range(3)]
+            # A run left running by a dead process is cleared when the runner starts.
+            leftover = SyncRun(user_id=users[0][0].id, status="running",
+                               created_at=jobs.PROCESS_STARTED_AT - timedelta(minutes=1))
+            _db.session.add(leftover)
+            _db.session.commit()
+            runs = [jobs.start_sync(user.id) for user, _ in users]
+            again = jobs.start_sync(users[0][0].id)
+            assert again.id == runs[0].id  # a second click shows the running one
+            assert fresh_run(leftover.id).status == "interrupted"
+            runner = app.extensions[jobs.RUNNER_KEY]
+            assert isinstance(runner, jobs.ThreadRunner)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if all(fresh_run(r.id).status not in ("queued", "running") for r in runs):
+                    break
+                time.sleep(0.05)
+            for (user, student), run in zip(users, runs, strict=True):
+                assert fresh_run(run.id).status == "succeeded", fresh_run(run.id).error
+                assert_db_matches(user, student)
+            runner.shutdown()
+        finally:
+            _db.session.remove()
+            from tests.conftest import _empty_all_tables
+
+            _empty_all_tables()
+            _db.engine.dispose()
+
+
+def test_enqueue_all_skips_unconnected_and_active(app: Any, db: Any, simulator: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.accounts import create_user
+
+    submitted: list[int] = []
+
+    class Recorder:
+        def submit(self, user_id: int, run_id: int, incremental: bool) -> None:
+            submitted.append(user_id)
+
+    monkeypatch.setattr(jobs, "get_runner", lambda app=None: Recorder())
+    a, _ = connect_user(app, simulator, email="a@example.edu", token="tok-a")
+    b, _ = connect_user(app, simulator, email="b@example.edu", token="tok-b")
+    create_user("c@example.edu", "correct horse battery")  # not connected
+    busy = jobs.create_sync_run(b.id, incremental=False)
+    runs = jobs.enqueue_all()
+    assert [r.user_id for r in runs] == [a.id, b.id]
+    assert runs[1].id == busy.id
+    assert submitted == [a.id]
+    assert db.session.scalar(select(db.func.count(Course.id))) == 0  # nothing ran inline

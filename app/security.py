@@ -107,6 +107,9 @@ def _is_public(address: str) -> bool:
         or ip.is_reserved
         or ip.is_multicast
         or ip.is_unspecified
+        # Shared address space (100.64.0.0/10, carrier NAT; some clouds' metadata services)
+        # is neither "private" nor "reserved" to ipaddress, but it is not the internet.
+        or not ip.is_global
     )
 
 

@@ -643,7 +643,7 @@ def fill(limiter: ThrottleLimiter, n: int) -> list[Any]:
 def ramp(limiter: ThrottleLimiter, remaining: Callable[[], float]) -> None:
     """Grow the window with successful responses reporting ``remaining``."""
     for _ in range(25):
-        limiter.release(limiter.acquire(), remaining=remaining(), cost=0.1)
+        limiter.release(limiter.acquire(), remaining=remaining(), cost=0.0)
 
 
 def test_limiter_allows_eleven_in_flight_on_an_empty_600_bucket() -> None:
@@ -669,8 +669,17 @@ def test_limiter_slows_down_when_remaining_is_low_and_waits_for_the_leak() -> No
     assert limiter.snapshot()["allowed_in_flight"] == 0
     clock.now += 4.0  # 40 units leak away: room for exactly one request (50 + 25 safety)
     assert limiter.snapshot()["allowed_in_flight"] == 1
+    # That one request sees the bucket drained again and the limiter opens up.
     clock.now += 60.0
+    limiter.release(limiter.acquire(), remaining=599.9, cost=0.1)
     assert limiter.snapshot()["allowed_in_flight"] == 11
+
+
+def test_limiter_learns_a_smaller_bucket_from_a_quiet_response() -> None:
+    limiter = ThrottleLimiter(clock=FakeClock())
+    ramp(limiter, lambda: 199.9)
+    assert limiter.snapshot()["hwm"] == pytest.approx(200, abs=1)
+    assert limiter.snapshot()["allowed_in_flight"] == 3
 
 
 def test_acquire_blocks_until_the_leak_makes_room() -> None:

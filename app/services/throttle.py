@@ -96,7 +96,9 @@ class ThrottleLimiter:
         self._max_in_flight = max_in_flight
         # --- state guarded by self._cond -------------------------------------------------
         self._hwm = hwm
-        self._level = 0.0  # estimated settled units in the bucket
+        self._level = 0.0  # estimated settled units in the bucket, from everyone
+        self._spent = 0.0  # the part of it this limiter's own requests account for
+        self._min_hwm = 2 * up_front_cost  # never estimate a bucket too small for one request
         self._touched = clock()
         self._window = float(min(initial_in_flight, max_in_flight))
         self._epoch = 0  # bumped on every window decrease
@@ -111,8 +113,9 @@ class ThrottleLimiter:
     # --- the model ------------------------------------------------------------------------
 
     def _leak(self, now: float) -> None:
-        if self._level > 0:
-            self._level = max(0.0, self._level - self._outflow * (now - self._touched))
+        drained = self._outflow * (now - self._touched)
+        self._level = max(0.0, self._level - drained)
+        self._spent = max(0.0, self._spent - drained)
         self._touched = now
 
     def _allowance(self) -> int:
@@ -170,10 +173,11 @@ class ThrottleLimiter:
             self._leak(self._clock())
             others = self._in_flight - 1
             self._in_flight -= 1
-            if cost is not None:
-                self._level += max(cost, 0.0)
-            elif throttled:
-                self._level += THROTTLED_COST_GUESS
+            charged = max(cost, 0.0) if cost is not None else 0.0
+            if cost is None and throttled:
+                charged = THROTTLED_COST_GUESS
+            self._level += charged
+            self._spent += charged
             if remaining is not None:
                 self._observe(remaining, others)
             if throttled:
@@ -192,6 +196,13 @@ class ThrottleLimiter:
             self._cond.notify_all()
 
     def _observe(self, remaining: float, others: int) -> None:
+        if others == 0:
+            # Nothing else of ours was in the bucket: hwm - L = remaining exactly, and L is at
+            # least what we spent. Whatever is missing (a smaller bucket, another program on
+            # the token) is taken as a smaller hwm: safe, and undone by later observations.
+            self._hwm = max(self._min_hwm, remaining + self._spent)
+            self._level = self._hwm - remaining
+            return
         if remaining > self._hwm:
             # More room than an hwm-sized bucket can have: this host's bucket is larger.
             self._hwm = remaining + self._level

@@ -107,6 +107,7 @@ class CourseSpec:
     restricted: bool = False
     hide_final_grades: bool = False
     force_features: bool = False  # guarantee excused/missing/unposted/late/extra credit
+    showcase: bool = False  # also guarantee null points, null due date, pass_fail, 0 points
 
 
 def _semesters(anchor: datetime) -> list[tuple[str, datetime, datetime]]:
@@ -233,7 +234,7 @@ class _Builder:
         for index in range(max(remaining, 0)):
             counts[others[index % len(others)].id] += 1
         if extra:
-            counts[extra[0].id] = n_extra
+            counts[extra[0].id] = max(n_extra, 2) if spec.showcase else n_extra
         span = (end - start).total_seconds()
         index = 0
         for group in groups:
@@ -243,6 +244,8 @@ class _Builder:
                 due = start + timedelta(seconds=span * fraction)
                 due = due.replace(hour=5, minute=59, second=59, microsecond=0)
                 self._add_assignment(course, group, k, due)
+        if spec.showcase:
+            self._showcase(course, start)
         self._apply_rules(course)
         self._unpublished(course)
         self._submissions(course, spec)
@@ -269,6 +272,29 @@ class _Builder:
             submission_types=["online_quiz"] if "Quiz" in name else ["online_upload"],
         )
         course.assignments[assignment.id] = assignment
+
+    def _showcase(self, course: Course, start: datetime) -> None:
+        """Add the edge cases a client must survive, if chance left any out."""
+        items = list(course.assignments.values())
+        groups = [g for g in course.sorted_groups() if "Exam" not in g.name
+                  and g.name != "Extra Credit"] or course.sorted_groups()
+        home = groups[0]
+        position = 1 + max((a.position for a in items if a.group_id == home.id), default=0)
+        due = (start + timedelta(days=3)).replace(hour=5, minute=59, second=59)
+        if not any(a.points_possible is None for a in items):
+            self._add_assignment(course, home, position, due)
+            added = list(course.assignments.values())[-1]
+            added.name, added.points_possible = "Reading reflection (ungraded)", None
+            position += 1
+        if not any(a.grading_type == "pass_fail" and a.points_possible for a in items):
+            self._add_assignment(course, home, position, due)
+            added = list(course.assignments.values())[-1]
+            added.name, added.points_possible = "Syllabus check-in ✔", 5.0
+            added.grading_type = "pass_fail"
+        if not any(a.due_at is None for a in items):
+            exams = [a for a in items if "Exam" in a.name or "Midterm" in a.name] or items
+            exams[-1].due_at = None
+            exams[-1].name = f"{exams[-1].name} (date TBA)"
 
     def _apply_rules(self, course: Course) -> None:
         rng = self.rng
@@ -412,7 +438,7 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
         current = terms[0]
         for i in range(5):
             specs.append((CourseSpec(current, rng.randint(10, 25), weighted=i in (0, 1, 3),
-                                     force_features=True), i in (1, 3)))
+                                     force_features=True, showcase=i == 0), i in (1, 3)))
         specs.append((CourseSpec(current, rng.randint(8, 12), weighted=True, restricted=True),
                       False))
     elif preset == "senior":
@@ -423,7 +449,8 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
                 specs.append((CourseSpec(
                     term, rng.randint(8, 20), weighted=rng.random() < 0.6, concluded=concluded,
                     restricted=concluded and i == 3 and t_index in (5, 7),
-                    hide_final_grades=(t_index, i) == (2, 1), force_features=t_index == 0),
+                    hide_final_grades=(t_index, i) == (2, 1), force_features=t_index == 0,
+                    showcase=(t_index, i) == (0, 0)),
                     rng.random() < 0.25))
         specs.append((CourseSpec(terms[8], 5, weighted=False), False))
     elif preset == "heavy":
@@ -434,7 +461,8 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
                 specs.append((CourseSpec(
                     term, 250 if big else rng.randint(5, 9), weighted=rng.random() < 0.5,
                     concluded=t_index > 0, hide_final_grades=(t_index, i) == (1, 2),
-                    restricted=(t_index, i) in ((4, 5), (0, 11)), force_features=big),
+                    restricted=(t_index, i) in ((4, 5), (0, 11)), force_features=big,
+                    showcase=big),
                     rng.random() < 0.25))
         for _ in range(10):
             specs.append((CourseSpec(terms[10], 4, weighted=False), rng.random() < 0.25))
@@ -445,7 +473,7 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
                 specs.append((CourseSpec(
                     terms[t_index], rng.randint(30, 40), weighted=i % 2 == 0,
                     concluded=t_index == 1, hide_final_grades=(t_index, i) == (1, 3),
-                    force_features=t_index == 0), i % 4 == 1))
+                    force_features=t_index == 0, showcase=(t_index, i) == (0, 0)), i % 4 == 1))
     else:
         raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
     return terms, specs

@@ -45,6 +45,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() closes the keep-alive sockets itself
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 drops SYNs when a client opens many connections
 
     def __init__(self, address: tuple[str, int], simulator: CanvasSimulator) -> None:
         self.simulator = simulator
@@ -57,6 +58,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so connection pooling is observable
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms) on every keep-alive request, which swamps the configured latency.
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:
@@ -152,9 +156,9 @@ class CanvasSimulator:
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT`` of the running server."""
-        if self._server is None:
-            raise RuntimeError("the simulator is not running; call start()")
+        """``http://HOST:PORT`` of the server (still readable after stop())."""
+        if self.port == 0:
+            raise RuntimeError("the simulator has not been started; call start()")
         return f"http://{self.host}:{self.port}"
 
     # -- students and tokens --------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""``flask --app app db upgrade`` builds exactly the models' schema, on SQLite and Postgres.
+
+Each test gets its own empty database (see ``dbtools``) and drives the real CLI in a
+subprocess, the way an operator would.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from dbtools import empty_database, engine_for, flask_db
+from sqlalchemy import inspect, text
+
+from app.models import Base
+from app.models.indexes import CANVAS_INDEXES
+
+APP_TABLES = {"users", "term", "course", "grade_category", "assignment", "sync_run"}
+
+
+@pytest.fixture
+def fresh_url(tmp_path: Path) -> Iterator[str]:
+    with empty_database(tmp_path) as url:
+        yield url
+
+
+def schema_differences(url: str) -> list:
+    """What Alembic's autogenerate would change to make the database match the models.
+
+    Nothing is excluded: the partial unique index on sync_run, the naming convention's
+    constraint names, the column types and the ten Canvas indexes are all compared.
+    """
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def canvas_indexes(url: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The Canvas indexes present: name -> (table, columns)."""
+    engine = engine_for(url)
+    try:
+        inspector = inspect(engine)
+        found = {}
+        for table in {spec.table for spec in CANVAS_INDEXES}:
+            for index in inspector.get_indexes(table):
+                if index["name"].startswith("idx_"):
+                    found[index["name"]] = (table, tuple(index["column_names"]))
+        return found
+    finally:
+        engine.dispose()
+
+
+def revision(url: str) -> str:
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = engine_for(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+EXPECTED_INDEXES = {spec.name: (spec.table, spec.columns) for spec in CANVAS_INDEXES}
+
+
+def test_upgrade_builds_exactly_the_models(fresh_url: str, tmp_path: Path) -> None:
+    flask_db(fresh_url, tmp_path, "upgrade")
+
+    assert APP_TABLES <= table_names(fresh_url)
+    assert schema_differences(fresh_url) == []
+    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES
+    assert revision(fresh_url) == "0002_canvas_indexes"
+
+
+def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) -> None:
+    """Guards the test above: a schema that differs from the models is reported."""
+    flask_db(fresh_url, tmp_path, "upgrade")
+    engine = engine_for(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX idx_course_last_synced"))
+    engine.dispose()
+
+    differences = schema_differences(fresh_url)
+    assert [(d[0], d[1].name) for d in differences] == [("add_index", "idx_course_last_synced")]
+
+
+def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
+    flask_db(fresh_url, tmp_path, "upgrade")
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert canvas_indexes(fresh_url) == {}
+    assert APP_TABLES <= table_names(fresh_url)
+    assert revision(fresh_url) == "0001_initial"
+
+    flask_db(fresh_url, tmp_path, "downgrade", "base")
+    assert table_names(fresh_url) & APP_TABLES == set()
+
+    flask_db(fresh_url, tmp_path, "upgrade")
+    assert schema_differences(fresh_url) == []
+
+
+def test_index_migration_keeps_indexes_the_script_already_built(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """A database indexed by add_canvas_indexes.py (here: 3 of the 10) upgrades cleanly."""
+    flask_db(fresh_url, tmp_path, "upgrade", "0001_initial")
+    engine = engine_for(fresh_url)
+    with engine.begin() as conn:
+        for spec in CANVAS_INDEXES[:3]:
+            conn.execute(text(f"CREATE INDEX {spec.name} ON {spec.table} ({spec.columns[0]})"))
+    engine.dispose()
+
+    flask_db(fresh_url, tmp_path, "upgrade")
+
+    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES
+    assert schema_differences(fresh_url) == []
+
+
+def test_upgrade_keeps_existing_rows(fresh_url: str, tmp_path: Path) -> None:
+    flask_db(fresh_url, tmp_path, "upgrade", "0001_initial")
+    engine = engine_for(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, password_hash, failed_logins, created_at)"
+                " VALUES (1, 'a@example.edu', 'x', 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO course (id, user_id, canvas_course_id, name, apply_group_weights,"
+                " concluded) VALUES (7, 1, 4242, 'Économie 101', false, false)"
+            )
+        )
+    flask_db(fresh_url, tmp_path, "upgrade")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, user_id, canvas_course_id, name FROM course"))
+        assert rows.all() == [(7, 1, 4242, "Économie 101")]
+    engine.dispose()
+
+
+def test_upgrade_sql_prints_the_canvas_indexes(fresh_url: str, tmp_path: Path) -> None:
+    """Offline mode (a DBA reviewing the DDL) emits all ten CREATE INDEX statements."""
+    sql = flask_db(fresh_url, tmp_path, "upgrade", "--sql").stdout
+    for spec in CANVAS_INDEXES:
+        assert f"CREATE INDEX {spec.name} ON {spec.table}" in sql
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://"])
+def test_plain_postgres_urls_work(fresh_url: str, tmp_path: Path, scheme: str) -> None:
+    """Operators write DATABASE_URL without a driver; both spellings reach psycopg 3."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("needs TEST_DATABASE_URL")
+    assert fresh_url.startswith("postgresql://")
+    url = scheme + fresh_url.split("://", 1)[1]
+
+    flask_db(url, tmp_path, "upgrade")
+
+    assert schema_differences(fresh_url) == []
+    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES

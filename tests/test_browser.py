@@ -1,0 +1,167 @@
+"""A real browser (Debian's chromium through Playwright) against the app served for real.
+
+Register, connect to the Canvas simulator in Settings, click Sync Canvas, watch the progress
+bar reach 100%, see the courses, open a course and try a what-if score. Saves the dashboard
+screenshot the README shows (docs/screenshot-dashboard.png).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.models import Assignment, Course, GradeCategory, User
+from tests.conftest import _empty_all_tables, make_test_config
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-dashboard.png"
+EMAIL = "browser@example.edu"
+PASSWORD = "correct horse battery"
+TOKEN = "tok-browser-1"
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing on CI: install Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def live_app(database_url: str, _schema: None) -> Iterator[tuple[Any, str]]:
+    """The app with CSRF on, served by werkzeug on a free loopback port in a thread."""
+    app = create_app(make_test_config(database_url, WTF_CSRF_ENABLED=True,
+                                      SYNC_EVENTS_POLL_SECONDS=0.1))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        runner = app.extensions.get("gradesync_sync_runner")
+        if runner is not None:
+            runner.shutdown()
+        with app.app_context():
+            db.session.remove()
+            _empty_all_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def _course_with_a_counted_score(app: Any) -> tuple[int, int, str]:
+    """(course id, assignment id, course name): a scored assignment whose change must move
+    the course grade (positive score, points, in a group without drop rules that counts)."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        rows = db.session.execute(
+            select(Course, Assignment, GradeCategory)
+            .join(Assignment, Assignment.course_id == Course.id)
+            .join(GradeCategory, GradeCategory.id == Assignment.grade_category_id)
+            .where(Course.user_id == user.id, Assignment.score > 0,
+                   Assignment.points_possible > 0, Assignment.is_excused.is_(False),
+                   Assignment.omit_from_final_grade.is_(False),
+                   GradeCategory.drop_lowest == 0, GradeCategory.drop_highest == 0)
+            .order_by(Course.id, Assignment.id)
+        ).all()
+        for course, assignment, group in rows:
+            if course.apply_group_weights and not group.weight:
+                continue
+            return course.id, assignment.id, course.name
+    raise AssertionError("the simulated student has no suitable assignment")
+
+
+def test_register_connect_sync_and_what_if(live_app: tuple[Any, str], simulator: Any,
+                                           browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    app, base = live_app
+    page = browser_page
+    student = simulator.add_student(TOKEN, preset="freshman", seed=3)
+    problems: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        # The browser asks for /favicon.ico on its own; we have none, which is fine.
+        if msg.type == "error" and not msg.location.get("url", "").endswith("favicon.ico"):
+            problems.append(msg.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+    # Register: lands on Settings.
+    page.goto(f"{base}/register")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("text=Create account")
+    expect(page).to_have_url(f"{base}/settings")
+
+    # Connect to the simulator.
+    page.fill("#url", simulator.base_url)
+    page.fill("#token", TOKEN)
+    page.click("text=Save and connect")
+    expect(page.locator("body")).to_contain_text(simulator.base_url)
+
+    # Sync from the dashboard and watch the progress bar.
+    page.goto(f"{base}/")
+    page.click("button[data-sync-button]")
+    expect(page).to_have_url(re.compile(r"/sync/\d+$"))
+    expect(page.locator("progress[data-field=progress]")).to_have_attribute("value", "100")
+    expect(page.locator("[data-field=result]")).to_contain_text("Sync finished")
+    expect(page.locator("[data-field=percent_text]")).to_have_text("100%")
+
+    # The courses appear on the dashboard.
+    page.click("text=See your grades")
+    expected = student.expected()
+    for course in expected.values():
+        expect(page.locator("table.courses")).to_contain_text(course["name"])
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # Open a course and try a what-if score: the grade changes, the data does not.
+    course_id, assignment_id, course_name = _course_with_a_counted_score(app)
+    page.click(f"a[href='/courses/{course_id}']")
+    expect(page.locator("h1")).to_contain_text(course_name)
+    grade = page.locator("[data-what-if-percent]")
+    before = grade.inner_text()
+    page.fill(f"#what-if-{assignment_id}", "0")
+    expect(grade).not_to_have_text(before)
+    expect(page.locator("[data-what-if-changed]")).to_be_visible()
+    page.click("text=Clear what-if scores")
+    expect(grade).to_have_text(before)
+    with app.app_context():
+        assert db.session.get(Assignment, assignment_id).score > 0
+
+    assert problems == [], problems

@@ -171,7 +171,7 @@ def test_bucket_leaks_on_every_touch() -> None:
 
 @pytest.mark.parametrize("status", [403, 429])
 def test_the_12th_simultaneous_request_is_throttled(status: int) -> None:
-    config = SimulatorConfig(latency=0.8, outflow=0.0, throttle_status=status)
+    config = SimulatorConfig(latency=1.5, outflow=0.0, throttle_status=status)
     with CanvasSimulator(config) as simulator:
         simulator.add_student(TOKEN)
         results: list[int] = []
@@ -408,6 +408,37 @@ def test_graded_since_is_strict(sim: CanvasSimulator, student: Student) -> None:
         minute=(graded_at.minute - 1) % 60)).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = get(sim, path, graded_since=earlier, per_page=100).json()
     assert assignment_id in [r["assignment_id"] for r in rows]
+
+
+def test_submission_list_parameters(sim: CanvasSimulator, student: Student) -> None:
+    course_id = visible_course(student)
+    course = student.course(course_id)
+    path = f"/api/v1/courses/{course_id}/students/submissions"
+    unpublished = next(a.id for a in course.assignments.values() if not a.published)
+    refused = get(sim, path, **{"assignment_ids[]": str(unpublished)})
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "invalid assignment ids requested"}
+    assert get(sim, path, **{"student_ids[]": "12345"}).status_code == 401
+    assert len(get(sim, path, per_page=100, **{"student_ids[]": "self"}).json()) == len(
+        course.visible_assignments())
+    grouped = get(sim, path, grouped="true", per_page=100).json()
+    assert len(grouped) == 1 and grouped[0]["user_id"] == student.user_id
+    assert len(grouped[0]["submissions"]) == len(course.visible_assignments())
+    descending = get(sim, path, order_direction="descending", per_page=100)
+    ids = [row["id"] for row in descending.json()]
+    assert ids == sorted(ids, reverse=True) and "last" in descending.links
+
+
+def test_user_profile_and_course(sim: CanvasSimulator, student: Student) -> None:
+    user = get(sim, "/api/v1/users/self").json()
+    assert (user["id"], user["name"]) == (student.user_id, student.name)
+    profile = get(sim, f"/api/v1/users/{student.user_id}/profile").json()
+    assert profile["primary_email"].endswith("@students.example.edu")
+    assert get(sim, "/api/v1/users/1").status_code == 401
+    course_id = visible_course(student)
+    course = get(sim, f"/api/v1/courses/{course_id}", **{"include[]": "term"}).json()
+    assert course["term"]["id"] == student.expected()[course_id]["term"]["id"]
+    assert "link" not in get(sim, f"/api/v1/courses/{course_id}").headers
 
 
 # --- mutations -------------------------------------------------------------------------------

@@ -170,6 +170,7 @@ class CanvasSimulator:
                 raise ValueError("a student already uses this token")
             data = build_dataset(preset, seed, self._ids, name=name)
             student = Student(token, data, self._ids, self._lock)
+            student.warm()  # score the courses now, not inside the first timed request
             self._students[token] = student
             return student
 

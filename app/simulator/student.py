@@ -88,6 +88,13 @@ class Student:
         self.lock = lock
         self._ids = ids
 
+    def warm(self) -> None:
+        """Compute and cache every visible course's scores."""
+        with self.lock:
+            for course in self.courses.values():
+                if course.visible:
+                    course_scores(course)
+
     # -- lookups --------------------------------------------------------------------------
     @property
     def courses(self) -> dict[int, Course]:

@@ -59,8 +59,9 @@ def mocked() -> Iterator[responses.RequestsMock]:
 @pytest.fixture
 def client() -> Iterator[CanvasAPIService]:
     """A client with its own limiter and no back-off sleeps worth waiting for."""
+    # A fast-leaking bucket: the limiter's waits for the leak after a throttle stay short.
     with CanvasAPIService(
-        BASE, TOKEN, limiter=ThrottleLimiter(), backoff_factor=0.001, max_retries=3
+        BASE, TOKEN, limiter=ThrottleLimiter(outflow=2000.0), backoff_factor=0.001, max_retries=3
     ) as api:
         yield api
 
@@ -189,6 +190,21 @@ def test_a_throttle_that_never_ends_is_rate_limited_not_forbidden(
     assert "wait a minute" in str(caught.value) and HOST in str(caught.value)
     assert len(mocked.calls) == client.max_retries + 1
     assert client.stats.retries == client.max_retries
+
+
+def test_a_throttle_makes_the_limiter_wait_for_the_leak(mocked: responses.RequestsMock) -> None:
+    add_case(mocked, f"{BASE}/api/v1/users/self", ERROR_CASES["throttled_legacy_403"])
+    limiter = ThrottleLimiter()
+    api = CanvasAPIService(BASE, TOKEN, limiter=limiter, max_retries=0)
+
+    with pytest.raises(RateLimited):
+        api.get_current_user()
+
+    snap = limiter.snapshot()
+    assert snap["throttled"] == 1
+    # Only 21.73 units were left: no request may start until the bucket leaks.
+    assert snap["allowed_in_flight"] == 0
+    api.close()
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

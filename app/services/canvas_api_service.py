@@ -75,7 +75,7 @@ from app.services.canvas_http import (
     origin_of,
     parse_retry_after,
 )
-from app.services.throttle import ThrottleLimiter, limiter_for
+from app.services.throttle import Slot, ThrottleLimiter, limiter_for
 
 __all__ = [
     "BadResponse",
@@ -324,19 +324,16 @@ class CanvasAPIService:
             # A link to another host would carry the token there: refuse it.
             raise self._bad(urlsplit(url).path, f"a link points away from {self.host}")
         endpoint = urlsplit(url).path
-        attempt = 0
+        attempt = timeouts = 0
         while True:
             response, failure = self._attempt(url, params, endpoint, attempt)
             if response is not None and response.status_code < 400:
                 return response
             retry_after: float | None = None
             if failure is not None:
-                limit = (
-                    self.timeout_retries
-                    if isinstance(failure, CanvasTimeout)
-                    else (self.max_retries)
-                )
-                if attempt >= limit:
+                # A read timeout may have cost a minute already: retry it fewer times.
+                timeouts += isinstance(failure, CanvasTimeout)
+                if attempt >= self.max_retries or timeouts > self.timeout_retries:
                     raise failure
                 reason = type(failure).__name__
             else:
@@ -356,7 +353,9 @@ class CanvasAPIService:
                 maximum=self.max_backoff,
                 retry_after=retry_after,
             )
-            logger.warning(
+            # Throttles are routine (the limiter adapts); server and network faults are not.
+            logger.log(
+                logging.INFO if reason == "throttled" else logging.WARNING,
                 "Canvas %s %s: %s; retry %d/%d in %.2f s",
                 self.host,
                 endpoint,
@@ -373,10 +372,10 @@ class CanvasAPIService:
         self, url: str, params: Params | None, endpoint: str, attempt: int
     ) -> tuple[requests.Response | None, CanvasError | None]:
         """One request under a limiter slot: (response, None) or (None, a retryable error)."""
-        slot = self.limiter.acquire()
-        start = self.stats.started()
         response: requests.Response | None = None
         failure: CanvasError | None = None
+        slot = self.limiter.acquire()
+        start = self.stats.started()
         try:
             answer = self._session.get(url, params=params, timeout=self.timeout)
             answer.content  # noqa: B018 - read the whole body while holding the slot
@@ -396,33 +395,46 @@ class CanvasAPIService:
                 endpoint=endpoint,
             )
         finally:
-            throttled = response is not None and is_throttle(response)
-            self.limiter.release(
-                slot,
-                remaining=header_float(response, "x-rate-limit-remaining") if response else None,
-                cost=header_float(response, "x-request-cost") if response else None,
-                throttled=throttled,
-                failed=response is None,
-            )
-            self.stats.finished(
-                start,
-                endpoint=endpoint,
-                status=response.status_code if response is not None else None,
-                nbytes=len(response.content) if response is not None else 0,
-                attempt=attempt,
-                throttled=throttled,
-            )
-        if response is not None:
-            logger.debug(
-                "GET %s%s -> %d (%d B, remaining %s, cost %s)",
-                self.host,
-                endpoint,
-                response.status_code,
-                len(response.content),
-                response.headers.get("x-rate-limit-remaining"),
-                response.headers.get("x-request-cost"),
-            )
+            self._settle(slot, start, response, endpoint, attempt)
         return response, failure
+
+    def _settle(
+        self,
+        slot: Slot,
+        start: float,
+        response: requests.Response | None,
+        endpoint: str,
+        attempt: int,
+    ) -> None:
+        """Hand the limiter what the response said about the bucket; count the attempt."""
+        if response is None:
+            self.limiter.release(slot, failed=True)
+            self.stats.finished(
+                start, endpoint=endpoint, status=None, nbytes=0, attempt=attempt, throttled=False
+            )
+            return
+        throttled = is_throttle(response)
+        remaining = header_float(response, "x-rate-limit-remaining")
+        cost = header_float(response, "x-request-cost")
+        self.limiter.release(slot, remaining=remaining, cost=cost, throttled=throttled)
+        size = len(response.content)
+        self.stats.finished(
+            start,
+            endpoint=endpoint,
+            status=response.status_code,
+            nbytes=size,
+            attempt=attempt,
+            throttled=throttled,
+        )
+        logger.debug(
+            "GET %s%s -> %d (%d B, remaining %s, cost %s)",
+            self.host,
+            endpoint,
+            response.status_code,
+            size,
+            remaining,
+            cost,
+        )
 
 
 def canvas_time(value: datetime | str) -> str:

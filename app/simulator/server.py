@@ -9,14 +9,12 @@ Request pipeline (per GET, CANVAS_API.md §7):
 from __future__ import annotations
 
 import html
-import json
 import logging
 import random
 import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -28,6 +26,13 @@ from app.simulator.datasets import IdAllocator, build_dataset
 from app.simulator.model import iso, utcnow
 from app.simulator.stats import RequestRecord, SimulatorStats
 from app.simulator.student import Student
+from app.simulator.transport import (
+    SimulatorHandler,
+    SimulatorHTTPServer,
+    json_bytes,
+    request_token,
+    send_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,58 +44,6 @@ INTERNAL_ERROR = {"errors": [{"message": "An error occurred.",
                               "error_code": "internal_server_error"}]}
 FAULT_STATUSES = (500, 502, 503, 504)
 MALFORM_KINDS = ("bad_json", "not_a_list")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # stop() closes the keep-alive sockets itself
-    allow_reuse_address = True
-    request_queue_size = 128  # the default 5 drops SYNs when a client opens many connections
-
-    def __init__(self, address: tuple[str, int], simulator: CanvasSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up mid-response is routine (dropped-connection faults, stop()).
-        logger.debug("simulator connection error from %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so connection pooling is observable
-    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
-    # delayed ACK (~40 ms) on every keep-alive request, which swamps the configured latency.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.requests_served = 0
-        self.connection_id = self.server.simulator._connection_opened(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.simulator._connection_closed(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("simulator: " + format, *args)
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        self.server.simulator._serve(self)
-
-    def _not_served(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.server.simulator._serve(self)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = _not_served  # noqa: N815
-
-
-def _json(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class CanvasSimulator:
@@ -113,14 +66,14 @@ class CanvasSimulator:
         self._rng_seed = self.config.seed
         self._connections: dict[socket.socket, int] = {}
         self._connection_ids = 0
-        self._server: _Server | None = None
+        self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> CanvasSimulator:
         if self._server is not None:
             return self
-        self._server = _Server((self.host, self.port), self)
+        self._server = SimulatorHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
@@ -251,7 +204,7 @@ class CanvasSimulator:
         return None
 
     # -- the request pipeline -------------------------------------------------------------
-    def _serve(self, handler: _Handler) -> None:
+    def _serve(self, handler: SimulatorHandler) -> None:
         start = time.monotonic()
         first_on_connection = handler.requests_served == 0
         handler.requests_served += 1
@@ -260,7 +213,7 @@ class CanvasSimulator:
         query: dict[str, list[str]] = {}
         for key, value in pairs:
             query.setdefault(key, []).append(value)
-        token = _token(handler, query)
+        token = request_token(handler, query)
         self.stats.request_started()
         status, throttled = 0, False
         try:
@@ -272,19 +225,19 @@ class CanvasSimulator:
         except Exception:
             logger.exception("simulator failed on %s", split.path)
             handler.close_connection = True
-            status = _send(handler, 500, _json(INTERNAL_ERROR), JSON_TYPE)
+            status = send_response(handler, 500, json_bytes(INTERNAL_ERROR), JSON_TYPE)
         finally:
             self.stats.request_finished(
                 RequestRecord(token, handler.command, split.path, query, status, start,
                               time.monotonic(), handler.connection_id),
                 throttled=throttled)
 
-    def _respond(self, handler: _Handler, path: str, pairs: list[tuple[str, str]],
+    def _respond(self, handler: SimulatorHandler, path: str, pairs: list[tuple[str, str]],
                  query: dict[str, list[str]], token: str | None,
                  first_on_connection: bool) -> tuple[int, bool]:
         config = self.config
         if path == "/" and handler.command == "GET":
-            return _send(handler, 200, self._home_page(), "text/html; charset=utf-8"), False
+            return send_response(handler, 200, self._home_page(), "text/html; charset=utf-8"), False
         drop, fault_status, slow = self._draw_faults()
         if drop:
             handler.close_connection = True  # no response at all: the client sees EOF
@@ -295,7 +248,7 @@ class CanvasSimulator:
         if refused is not None:
             _sleep(delay)
             status, body, headers = refused
-            return _send(handler, status, _json(body), JSON_TYPE, headers), False
+            return send_response(handler, status, json_bytes(body), JSON_TYPE, headers), False
         assert token is not None
         student = self._students[token]
         bucket = self._buckets.get(token) if config.throttling else None
@@ -308,7 +261,7 @@ class CanvasSimulator:
                 _sleep(delay)
                 headers = {"x-rate-limit-remaining": _float(config.hwm - count)}
                 status = config.throttle_status
-                return _send(handler, status, THROTTLED_BODY, TEXT_TYPE, headers), True
+                return send_response(handler, status, THROTTLED_BODY, TEXT_TYPE, headers), True
         _sleep(delay)  # inside the reservation, like a real in-flight request
         status, body, content_type, headers = self._answer(handler, path, pairs, query,
                                                            student, fault_status)
@@ -317,9 +270,9 @@ class CanvasSimulator:
                                      outflow=config.outflow, maximum=config.maximum)
             headers["x-request-cost"] = _float(config.request_cost)
             headers["x-rate-limit-remaining"] = _float(config.hwm - count)
-        return _send(handler, status, body, content_type, headers), False
+        return send_response(handler, status, body, content_type, headers), False
 
-    def _refuse(self, handler: _Handler, token: str | None
+    def _refuse(self, handler: SimulatorHandler, token: str | None
                 ) -> tuple[int, Any, dict[str, str]] | None:
         """The User-Agent and token checks: (status, body, headers) or None to go on."""
         if not (handler.headers.get("User-Agent") or "").strip():
@@ -340,14 +293,14 @@ class CanvasSimulator:
             return 401, {"errors": [{"message": "Invalid access token."}]}, auth
         return None
 
-    def _answer(self, handler: _Handler, path: str, pairs: list[tuple[str, str]],
+    def _answer(self, handler: SimulatorHandler, path: str, pairs: list[tuple[str, str]],
                 query: dict[str, list[str]], student: Student, fault_status: int | None
                 ) -> tuple[int, bytes, str, dict[str, str]]:
         """Run the endpoint (or the injected 5xx): (status, body, content type, headers)."""
         if fault_status is not None:
-            return fault_status, _json(INTERNAL_ERROR), JSON_TYPE, {}
+            return fault_status, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}
         if handler.command != "GET":
-            return 404, _json({"errors": [{"message": "The specified resource does not "
+            return 404, json_bytes({"errors": [{"message": "The specified resource does not "
                                                       "exist."}]}), JSON_TYPE, {}
         host = (handler.headers.get("Host") or f"{self.host}:{self.port}").strip()
         request = ApiRequest(student, path, pairs, query, f"http://{host}")
@@ -355,16 +308,16 @@ class CanvasSimulator:
             response: ApiResponse = dispatch(request)
         except ApiError as error:
             status = self.config.unauthorized_status if error.unauthorized else error.status
-            return status, _json(error.body), JSON_TYPE, {}
+            return status, json_bytes(error.body), JSON_TYPE, {}
         except Exception:
             logger.exception("simulator handler failed for %s", path)
-            return 500, _json(INTERNAL_ERROR), JSON_TYPE, {}
-        body = _json(response.body)
+            return 500, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}
+        body = json_bytes(response.body)
         kind = self._malform_kind(path) if response.is_list else None
         if kind == "bad_json":
             body = body[: max(1, len(body) // 2)] + b'{"id":'
         elif kind == "not_a_list":
-            body = _json({"data": response.body})
+            body = json_bytes({"data": response.body})
         return response.status, body, JSON_TYPE, dict(response.headers)
 
     def _home_page(self) -> bytes:
@@ -383,17 +336,6 @@ class CanvasSimulator:
         ).encode()
 
 
-def _token(handler: _Handler, query: dict[str, list[str]]) -> str | None:
-    header = handler.headers.get("Authorization") or ""
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    values = query.get("access_token")
-    if values and values[-1]:
-        return values[-1]
-    return None
-
-
 def _float(value: float) -> str:
     """A Ruby-ish float string for the throttle headers."""
     return repr(round(value, 7))
@@ -402,16 +344,3 @@ def _float(value: float) -> str:
 def _sleep(seconds: float) -> None:
     if seconds > 0:
         time.sleep(seconds)
-
-
-def _send(handler: _Handler, status: int, body: bytes, content_type: str,
-          headers: dict[str, str] | None = None) -> int:
-    """Write one complete response with an exact content-length; returns ``status``."""
-    handler.send_response(status)
-    handler.send_header("content-type", content_type)
-    handler.send_header("content-length", str(len(body)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(body)
-    return status

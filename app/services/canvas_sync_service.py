@@ -387,12 +387,15 @@ class CanvasSyncService:
                 for part in parts:
                     future = executor.submit(self._fetch_part, course.canvas_course_id, part)
                     futures[future] = (course, part)
+            order = {future: index for index, future in enumerate(futures)}
             pending = set(futures)
             while pending:
                 t_wait = time.monotonic()
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 run.add_time("wait_s", time.monotonic() - t_wait)
-                for future in done:
+                # Successes first, in request order: every course whose data arrived is
+                # saved before a failure that arrived with it stops the sync.
+                for future in sorted(done, key=lambda f: (f.exception() is not None, order[f])):
                     course, part = futures[future]
                     got = received.get(course.canvas_course_id)
                     if got is None:  # the course was skipped because another part failed

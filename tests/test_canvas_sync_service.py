@@ -1,0 +1,427 @@
+"""CanvasSyncService against the Canvas simulator, on SQLite and on Postgres.
+
+The oracle is ``Student.expected()``: after every sync the database must hold exactly what the
+student sees in Canvas (``assert_db_matches``), and an incremental sync must leave it exactly
+as a full sync would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from app.accounts import create_user, set_canvas_credentials
+from app.extensions import db
+from app.models import Course, SyncRun, User
+from app.services.canvas_api_service import CanvasAPIService
+from app.services.canvas_sync_service import SyncProgress, create_canvas_sync_service
+from tests.conftest import connect_user
+from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
+
+Mutation = Callable[[Any], None]
+
+
+def sync(user: User, incremental: bool = False, **kwargs: Any) -> dict[str, Any]:
+    plan = kwargs.pop("plan", "one")
+    service = create_canvas_sync_service(user, **kwargs)
+    return service.sync_all_data(use_incremental=incremental, plan=plan)
+
+
+def succeeded(results: dict[str, Any]) -> dict[str, Any]:
+    assert results["status"] == "succeeded", results["error"]
+    assert results["error"] is None
+    return results
+
+
+def visible_ids(student: Any) -> list[int]:
+    return sorted(student.expected())
+
+
+def course_list_order(simulator: Any, token: str) -> list[int]:
+    """Readable course ids in the order Canvas lists them (the order they are requested)."""
+    with CanvasAPIService(simulator.base_url, token) as client:
+        return [c["id"] for c in client.get_courses() if not c.get("access_restricted_by_date")]
+
+
+def gradebook_paths(simulator: Any, course_id: int | None = None) -> list[Any]:
+    cid = rf"{course_id}" if course_id is not None else r"\d+"
+    return simulator.stats.by_path(rf"^/api/v1/courses/{cid}/assignment_groups$")
+
+
+# --- full sync -------------------------------------------------------------------------------
+
+def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
+    user, student = canvas_user
+    results = succeeded(sync(user))
+    assert_db_matches(user, student)
+    expected = student.expected()
+    assert results["courses"] == len(expected) == 5
+    assert results["assignments"] == sum(len(c["assignments"]) for c in expected.values())
+    assert results["courses_skipped"] == 1  # the freshman's date-restricted course
+    assert results["requests"] == 1 + len(expected)  # the course list, one per course
+    assert results["rows_written"] > results["assignments"]
+    db.session.expire_all()
+    assert db.session.get(User, user.id).last_canvas_sync_at is not None
+
+
+def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    counts = row_counts(user.id)
+    again = succeeded(sync(user))
+    assert again["rows_written"] == 0
+    assert row_counts(user.id) == counts
+    assert_db_matches(user, student)
+
+
+def test_three_request_plan_gives_the_same_rows(canvas_user: Any, simulator: Any) -> None:
+    user, student = canvas_user
+    three = succeeded(sync(user, plan="three"))
+    assert three["requests"] == 1 + 3 * len(student.expected())
+    assert simulator.stats.by_path(r"/students/submissions$")
+    assert_db_matches(user, student)
+    hashes = {c.canvas_course_id: c.content_hash for c in db.session.scalars(select(Course))}
+    one = succeeded(sync(user))  # the one-request plan finds nothing to change
+    assert one["rows_written"] == 0
+    db.session.expire_all()
+    assert {c.canvas_course_id: c.content_hash for c in db.session.scalars(select(Course))} \
+        == hashes
+
+
+def test_statements_per_course_stay_few(canvas_user: Any) -> None:
+    user, _student = canvas_user
+    first = succeeded(sync(user))
+    # course row, groups, assignments, delete vanished assignments, delete vanished groups
+    assert first["db_statements_max_per_course"] <= 5
+    assert first["db_statements"] <= 6 + 5 * first["courses"]
+    unchanged = succeeded(sync(user, incremental=True))
+    assert unchanged["db_statements_max_per_course"] == 0
+    assert unchanged["db_statements"] <= 5  # the three reads at the start, the user's stamp
+
+
+# --- incremental sync: every kind of change ---------------------------------------------------
+
+def _course_and_group(student: Any) -> tuple[int, int]:
+    course_id, _ = student.any_assignment()
+    return course_id, sorted(student.expected()[course_id]["groups"])[0]
+
+
+def _add_assignment(student: Any) -> None:
+    course_id, group_id = _course_and_group(student)
+    student.add_assignment(course_id, group_id, "Pop quiz ✍️", 5.0)
+
+
+def _edit_assignment(student: Any) -> None:
+    student.edit_assignment(
+        *student.any_assignment(), name="Lab 1 (revised)", points_possible=25.0,
+        due_at="2031-05-01T04:59:59Z",
+    )
+
+
+def _reweight(student: Any) -> None:
+    course_id, group_id = _course_and_group(student)
+    student.reweight_group(course_id, group_id, 55.5)
+
+
+def _rules(student: Any) -> None:
+    course_id, assignment_id = student.any_assignment()
+    group_id = student.expected()[course_id]["assignments"][assignment_id]["group_id"]
+    student.set_group_rules(course_id, group_id, drop_lowest=1, drop_highest=1,
+                            never_drop=[assignment_id])
+
+
+def _toggle_weighting(student: Any) -> None:
+    course_id, _ = student.any_assignment()
+    student.set_group_weighting(course_id,
+                                not student.expected()[course_id]["apply_group_weights"])
+
+
+CHANGES: dict[str, Mutation] = {
+    "grade": lambda s: s.grade(*s.any_assignment(), 7.5),
+    "excuse": lambda s: s.excuse(*s.any_assignment()),
+    "missing": lambda s: s.mark_missing(*s.any_assignment()),
+    "add_assignment": _add_assignment,
+    "edit_assignment": _edit_assignment,
+    "unpublish": lambda s: s.unpublish_assignment(*s.any_assignment()),
+    "delete": lambda s: s.delete_assignment(*s.any_assignment()),
+    "reweight_group": _reweight,
+    "change_rules": _rules,
+    "toggle_weighting": _toggle_weighting,
+    "rename_course": lambda s: s.rename_course(s.any_assignment()[0], "Économie 201 — renamed"),
+    "drop_course": lambda s: s.drop_course(s.any_assignment()[0]),
+    "conclude_course": lambda s: s.conclude_course(s.any_assignment()[0]),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_incremental_sync_sees_every_change(canvas_user: Any, change: str) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    CHANGES[change](student)
+    assert db_differences(user.id, student), "the change should be visible in Canvas"
+    incremental = succeeded(sync(user, incremental=True))
+    assert_db_matches(user, student)
+    assert incremental["rows_written"] > 0 or incremental["courses_deleted"] == 1
+    # What a full sync would write is exactly what is there already.
+    assert succeeded(sync(user))["rows_written"] == 0
+
+
+def test_grade_posted_after_the_last_sync_shows(canvas_user: Any) -> None:
+    """The case ``graded_since`` misses: graded before the last sync, posted after it."""
+    user, student = canvas_user
+    course_id, assignment_id = student.any_assignment()
+    student.grade(course_id, assignment_id, 9.0, posted=False)
+    succeeded(sync(user))
+    assert_db_matches(user, student)
+    assert student.expected()[course_id]["assignments"][assignment_id]["score"] is None
+
+    student.post_grade(course_id, assignment_id)
+    succeeded(sync(user, incremental=True))
+    assert_db_matches(user, student)
+    assert student.expected()[course_id]["assignments"][assignment_id]["score"] == 9.0
+
+
+def test_incremental_after_many_changes_equals_full(canvas_user: Any) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    for name in ("grade", "add_assignment", "reweight_group", "rename_course", "missing"):
+        CHANGES[name](student)
+    ids = visible_ids(student)
+    student.delete_assignment(ids[-1], sorted(student.expected()[ids[-1]]["assignments"])[0])
+    student.drop_course(ids[0])
+    succeeded(sync(user, incremental=True))
+    assert_db_matches(user, student)
+    assert succeeded(sync(user))["rows_written"] == 0
+
+
+def test_no_change_incremental_is_one_request_per_active_course(
+    canvas_user: Any, simulator: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    simulator.reset_stats()
+    results = succeeded(sync(user, incremental=True))
+    active = [cid for cid, c in student.expected().items() if not c["concluded"]]
+    list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
+    assert list_pages == 1
+    assert simulator.stats.requests == list_pages + len(active) == results["requests"]
+    assert len(gradebook_paths(simulator)) == len(active)
+    assert results["rows_written"] == 0
+    assert results["courses_unchanged"] == len(active)
+    assert_db_matches(user, student)
+
+
+def test_concluded_course_synced_after_concluding_gets_no_request(
+    canvas_user: Any, simulator: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    course_id = visible_ids(student)[0]
+    student.conclude_course(course_id)
+
+    # First sync after the conclusion: fetched once, stored as concluded.
+    succeeded(sync(user, incremental=True))
+    assert_db_matches(user, student)
+    assert student.expected()[course_id]["concluded"] is True
+
+    # From now on no request for it; its course-list fields still refresh.
+    student.rename_course(course_id, "Archived: Intro")
+    simulator.reset_stats()
+    results = succeeded(sync(user, incremental=True))
+    assert simulator.stats.by_path(rf"^/api/v1/courses/{course_id}/") == []
+    assert results["courses_concluded_skipped"] == 1
+    assert results["requests"] == 1 + len(student.expected()) - 1
+    assert_db_matches(user, student)
+
+    # A full sync trusts nothing and fetches it again.
+    simulator.reset_stats()
+    succeeded(sync(user))
+    assert len(gradebook_paths(simulator, course_id)) == 1
+
+
+def test_senior_with_mostly_concluded_courses(app: Any, simulator: Any) -> None:
+    user, student = connect_user(app, simulator, email="senior@example.edu", token="tok-senior",
+                                 preset="senior")
+    succeeded(sync(user))
+    assert_db_matches(user, student)
+    simulator.reset_stats()
+    results = succeeded(sync(user, incremental=True))
+    active = [cid for cid, c in student.expected().items() if not c["concluded"]]
+    assert len(active) < len(student.expected())
+    assert len(gradebook_paths(simulator)) == len(active)
+    assert results["rows_written"] == 0
+    assert_db_matches(user, student)
+
+
+# --- restricted courses -----------------------------------------------------------------------
+
+def test_restricted_course_is_skipped_and_its_rows_kept(canvas_user: Any) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    course_id = visible_ids(student)[0]
+    before = db_snapshot(user.id)[course_id]
+    student.restrict_course(course_id)
+    results = succeeded(sync(user, incremental=True))
+    assert results["courses_skipped"] == 2
+    assert course_id in {s["canvas_course_id"] for s in results["skipped"]}
+    after = db_snapshot(user.id)
+    assert after.pop(course_id) == before  # still enrolled: kept as last synced
+    assert db_differences(user.id, student) == [
+        f"courses/{course_id}: in the database but not in Canvas"
+    ]
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+def _change_every_course(student: Any) -> None:
+    for course_id in visible_ids(student):
+        student.rename_course(course_id, f"Renamed {course_id}")
+        assignment = sorted(student.expected()[course_id]["assignments"])[0]
+        student.grade(course_id, assignment, 1.0)
+
+
+def test_failure_mid_sync_keeps_finished_courses_and_leaves_the_rest(
+    canvas_user: Any, simulator: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    old = db_snapshot(user.id)
+    _change_every_course(student)
+    order = course_list_order(simulator, "tok-freshman-1")
+    broken = order[2]
+    simulator.malform(rf"^/api/v1/courses/{broken}/assignment_groups$")
+
+    results = sync(user, workers=1)  # one fetch at a time: the courses before it finish first
+
+    assert results["status"] == "failed"
+    assert "\n" not in results["error"] and "Traceback" not in results["error"]
+    assert str(broken) in results["error"] or "assignment_groups" in results["error"]
+    new = db_snapshot(user.id)
+    expected = student.expected()
+    for course_id in order[:2]:
+        assert new[course_id] == expected[course_id]
+    assert new[broken] == old[broken]
+    for course_id in order[3:]:  # fetched after the failure: either all new or all old
+        assert new[course_id] in (old[course_id], expected[course_id])
+
+    simulator.clear_faults()
+    succeeded(sync(user, incremental=True))
+    assert_db_matches(user, student)
+
+
+def test_token_revoked_during_the_sync_changes_nothing(
+    canvas_user: Any, simulator: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    old = db_snapshot(user.id)
+    _change_every_course(student)
+
+    def revoke_before_the_courses(progress: SyncProgress) -> None:
+        if progress.phase == "fetching":
+            simulator.revoke_token("tok-freshman-1")
+
+    results = sync(user, progress=revoke_before_the_courses)
+    assert results["status"] == "failed"
+    assert "revoked" in results["error"].lower()
+    assert "token" in results["error"].lower()
+    assert db_snapshot(user.id) == old
+
+
+def test_rejected_token_fails_with_a_clear_message(app: Any, simulator: Any) -> None:
+    user = create_user("nobody@example.edu", "correct horse battery")
+    set_canvas_credentials(user, simulator.base_url, "not-a-known-token")
+    results = sync(user)
+    assert results["status"] == "failed"
+    assert "token" in results["error"].lower()
+    assert results["courses"] == 0
+    assert row_counts(user.id)["course"] == 0
+
+
+def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:
+    user = create_user("offline@example.edu", "correct horse battery")
+    results = sync(user)
+    assert results["status"] == "failed"
+    assert "Settings" in results["error"]
+
+
+# --- one course ---------------------------------------------------------------------------------
+
+def test_sync_course_data_refreshes_one_course_with_parallel_requests(
+    canvas_user: Any, simulator: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    target, other = visible_ids(student)[:2]
+    for course_id in (target, other):
+        student.rename_course(course_id, f"Renamed {course_id}")
+        student.grade(course_id, sorted(student.expected()[course_id]["assignments"])[0], 2.0)
+    old = db_snapshot(user.id)
+    local_id = db.session.scalar(select(Course.id).where(Course.canvas_course_id == target))
+
+    simulator.reset_stats()
+    simulator.config.latency = 0.2  # long enough that sequential requests could not overlap
+    results = succeeded(create_canvas_sync_service(user).sync_course_data(local_id))
+    simulator.config.latency = 0.0
+
+    new = db_snapshot(user.id)
+    assert new[target] == student.expected()[target]
+    assert new[other] == old[other]
+    course_requests = simulator.stats.by_path(rf"^/api/v1/courses/{target}/")
+    assert len(course_requests) == 3 == results["requests"] - 1
+    assert simulator.stats.max_in_flight >= 2
+
+
+def test_sync_course_data_of_an_unknown_course_fails_cleanly(canvas_user: Any) -> None:
+    user, _student = canvas_user
+    results = create_canvas_sync_service(user).sync_course_data(987654)
+    assert results["status"] == "failed"
+    assert "987654" in results["error"]
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
+    canvas_user: Any, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, student = canvas_user
+    run = SyncRun(user_id=user.id, kind="full", status="running")
+    db.session.add(run)
+    db.session.commit()
+    observer = create_engine(db.engine.url)  # another process's view of the row
+    seen: list[tuple[SyncProgress, tuple[Any, ...]]] = []
+
+    def on_progress(progress: SyncProgress) -> None:
+        with observer.connect() as conn:
+            row = conn.execute(
+                select(SyncRun.phase, SyncRun.courses_done, SyncRun.courses_total)
+                .where(SyncRun.id == run.id)
+            ).one()
+        seen.append((progress, tuple(row)))
+
+    caplog.set_level(logging.INFO, logger="app.services.canvas_sync_service")
+    try:
+        results = succeeded(sync(user, progress=on_progress, sync_run_id=run.id))
+    finally:
+        observer.dispose()
+
+    phases = [p.phase for p, _ in seen]
+    assert phases[0] == "connecting" and phases[-1] == "done"
+    assert {"courses", "fetching", "writing"} <= set(phases)
+    writing = [(p, row) for p, row in seen if p.phase == "writing"]
+    assert [p.courses_done for p, _ in writing] == list(range(1, 6))
+    for progress, row in writing:  # committed before the callback: other sessions see it
+        assert row == ("writing", progress.courses_done, 5)
+    assert writing[0][0].message.startswith("[1/5] Syncing course: ")
+    assert seen[-1][0].requests == results["requests"]
+
+    messages = caplog.messages
+    names = {c["name"] for c in student.expected().values()}
+    synced = [m for m in messages if "] Syncing course: " in m]
+    assert {m.split("Syncing course: ", 1)[1] for m in synced} == names
+    assert any(m.strip().startswith("10/") for m in messages)
+    assert messages.count("=" * 64) == 2 and "-" * 64 in messages

@@ -156,11 +156,13 @@ def test_register_connect_sync_and_what_if(live_app: tuple[Any, str], simulator:
     expect(page.locator("h1")).to_contain_text(course_name)
     grade = page.locator("[data-what-if-percent]")
     before = grade.inner_text()
+    expect(page.locator("[data-what-if-changed]")).to_be_hidden()
     page.fill(f"#what-if-{assignment_id}", "0")
     expect(grade).not_to_have_text(before)
     expect(page.locator("[data-what-if-changed]")).to_be_visible()
     page.click("text=Clear what-if scores")
     expect(grade).to_have_text(before)
+    expect(page.locator("[data-what-if-changed]")).to_be_hidden()
     with app.app_context():
         assert db.session.get(Assignment, assignment_id).score > 0
 

@@ -90,7 +90,7 @@ def badges(assignment: Assignment) -> list[tuple[str, str]]:
         found.append(("missing", "Missing"))
     if assignment.is_late:
         found.append(("late", "Late"))
-    if assignment.score is None and not assignment.is_excused:
+    if assignment.score is None and not assignment.is_excused and not assignment.is_missing:
         # Canvas removes the score of a graded-but-unposted submission: it exists, hidden.
         hidden = assignment.workflow_state == "graded" or assignment.graded_at is not None
         found.append(("ungraded", "Grade hidden" if hidden else "Not graded yet"))

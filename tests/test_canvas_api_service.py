@@ -717,3 +717,39 @@ def test_limiter_halves_its_window_once_per_burst_of_throttles() -> None:
     assert snap["window"] == 5  # halved once from 10, not four times
     for slot in burst[4:]:
         limiter.release(slot, remaining=300.0, cost=0.1)
+
+
+@pytest.mark.parametrize(("hwm", "most"), [(600.0, 11), (700.0, 13)])
+def test_limiter_ramps_in_a_few_round_trips_and_never_overfills_the_bucket(
+    hwm: float, most: int
+) -> None:
+    """Thirty requests against a faithful bucket: every response reports the server's view."""
+    clock = FakeClock()
+    limiter = ThrottleLimiter(clock=clock)
+    level, throttled, per_round = 0.0, 0, []
+    while sum(per_round) < 30:
+        sent = []
+        while (slot := limiter.try_acquire()) is not None:
+            level += 50.0  # Canvas reserves 50 units, then checks the high-water mark
+            throttled += level >= hwm
+            sent.append(slot)
+        for slot in sent:  # answered in order; later requests still hold their 50 units
+            level += 0.1 - 50.0
+            limiter.release(slot, remaining=hwm - level, cost=0.1)
+        per_round.append(len(sent))
+        clock.now += 0.05  # one round trip
+        level = max(0.0, level - 0.5)
+
+    assert throttled == 0
+    assert max(per_round) == most
+    assert len(per_round) <= 5, per_round
+
+
+def test_a_response_overtaken_by_another_is_not_taken_as_exact() -> None:
+    """B was answered while A still held its 50 units, but reaches us after A's answer."""
+    limiter = ThrottleLimiter(clock=FakeClock())
+    a, b = limiter.acquire(), limiter.acquire()
+    limiter.release(a, remaining=599.8, cost=0.1)
+    limiter.release(b, remaining=549.9, cost=0.1)  # nothing else in flight now, yet not exact
+
+    assert limiter.snapshot()["hwm"] == pytest.approx(600, abs=1)

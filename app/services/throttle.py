@@ -15,11 +15,17 @@ The limiter estimates the settled level ``L`` and the high-water mark ``hwm``:
 
 * It integrates ``L`` itself: ``+ X-Request-Cost`` when a response arrives, ``- 10/s`` leak.
 * Every ``X-Rate-Limit-Remaining`` ``R`` corrects the estimate. When the server produced that
-  response its bucket held ``L`` plus 50 units for each *other* request of ours still in flight
-  (``k`` of them at most), so ``hwm - R - 50·k <= L <= hwm - R``: ``L`` is clamped into that
-  band. This is what catches another program spending the same token's budget. A remaining
-  above ``hwm`` means the host runs a larger bucket (700 on hosted Canvas), and ``hwm`` is
-  raised to ``R + L``.
+  response its bucket held ``L`` plus 50 units for each *other* request of ours in flight there.
+  Those are among the ``k`` requests that overlapped this one on our side (in flight when it
+  started, or started since), so ``hwm - R - 50·k <= L <= hwm - R``: ``L`` is clamped into
+  that band. This is what catches another program spending the same token's budget. ``R`` plus
+  what we spent above ``hwm`` means the host runs a larger bucket (700 on hosted Canvas), and
+  ``hwm`` is raised to match.
+* A response to a request that no other request of ours overlapped is exact: ``hwm - L = R``.
+  ``hwm`` is then re-estimated as ``R`` plus what our own requests have put in the bucket
+  (leaked as it would be), in either direction: a smaller bucket than assumed (or another
+  program's spending) lowers it, and later quiet moments raise it again. The first request of
+  a sync usually runs alone, so the limiter knows the bucket before the first burst.
 * A request may start while ``50·(in_flight + 1) <= hwm - L - safety``. With an empty bucket at
   hwm 600 and the default safety of 25 units that is 11 requests in flight (13 at hwm 700). As
   the bucket fills (expensive requests, another program on the token) the allowance shrinks;
@@ -65,7 +71,9 @@ class Slot:
     """A permit to send one request; hand it back to :meth:`ThrottleLimiter.release`."""
 
     started: float
-    epoch: int
+    epoch: int  # the window's epoch when sent (throttles of one burst halve it once)
+    seq: int  # how many requests had been started before this one
+    others: int  # our requests already in flight when this one started
 
 
 class ThrottleLimiter:
@@ -103,6 +111,7 @@ class ThrottleLimiter:
         self._window = float(min(initial_in_flight, max_in_flight))
         self._epoch = 0  # bumped on every window decrease
         self._in_flight = 0
+        self._started_total = 0
         # counters
         self.max_in_flight_seen = 0
         self.requests = 0
@@ -151,10 +160,22 @@ class ThrottleLimiter:
                 self._cond.wait(timeout=self._seconds_until_room() or 1.0)
             if waited_from is not None:
                 self.wait_s += self._clock() - waited_from
-            self._in_flight += 1
-            self.requests += 1
-            self.max_in_flight_seen = max(self.max_in_flight_seen, self._in_flight)
-            return Slot(started=now, epoch=self._epoch)
+            return self._take(now)
+
+    def try_acquire(self) -> Slot | None:
+        """A slot if one more request may start right now, else None (never blocks)."""
+        with self._cond:
+            now = self._clock()
+            self._leak(now)
+            return self._take(now) if self._in_flight < self._limit() else None
+
+    def _take(self, now: float) -> Slot:
+        slot = Slot(now, self._epoch, self._started_total, self._in_flight)
+        self._in_flight += 1
+        self._started_total += 1
+        self.requests += 1
+        self.max_in_flight_seen = max(self.max_in_flight_seen, self._in_flight)
+        return slot
 
     def release(
         self,
@@ -173,13 +194,16 @@ class ThrottleLimiter:
             self._leak(self._clock())
             others = self._in_flight - 1
             self._in_flight -= 1
+            # Our requests that may have been in Canvas's bucket when it answered this one:
+            # those in flight when it started, and those started since.
+            overlapping = slot.others + (self._started_total - slot.seq - 1)
             charged = max(cost, 0.0) if cost is not None else 0.0
             if cost is None and throttled:
                 charged = THROTTLED_COST_GUESS
             self._level += charged
             self._spent += charged
             if remaining is not None:
-                self._observe(remaining, others)
+                self._observe(remaining, overlapping)
             if throttled:
                 self.throttled += 1
                 if slot.epoch == self._epoch:  # first throttle of this burst
@@ -195,20 +219,20 @@ class ThrottleLimiter:
                 self._window = min(float(self._max_in_flight), self._window + 1)
             self._cond.notify_all()
 
-    def _observe(self, remaining: float, others: int) -> None:
-        if others == 0:
+    def _observe(self, remaining: float, overlapping: int) -> None:
+        if overlapping == 0:
             # Nothing else of ours was in the bucket: hwm - L = remaining exactly, and L is at
             # least what we spent. Whatever is missing (a smaller bucket, another program on
             # the token) is taken as a smaller hwm: safe, and undone by later observations.
             self._hwm = max(self._min_hwm, remaining + self._spent)
             self._level = self._hwm - remaining
             return
-        if remaining > self._hwm:
+        if remaining + self._spent > self._hwm:
             # More room than an hwm-sized bucket can have: this host's bucket is larger.
-            self._hwm = remaining + self._level
+            self._hwm = remaining + self._spent
             logger.debug("Canvas bucket high-water mark is at least %.0f", self._hwm)
         upper = self._hwm - remaining
-        lower = upper - self._up_front * max(others, 0)
+        lower = upper - self._up_front * overlapping
         self._level = min(max(self._level, lower), max(upper, 0.0))
 
     # --- introspection --------------------------------------------------------------------

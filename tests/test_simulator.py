@@ -108,6 +108,13 @@ def test_link_header_format_sorts_params_and_drops_access_token(sim: CanvasSimul
     assert ", <" not in link  # comma-joined with no space, as Canvas does
 
 
+def test_link_text_is_capped_at_6kb_keeping_next_first(sim: CanvasSimulator) -> None:
+    response = get(sim, "/api/v1/courses", per_page=2, search_term="x" * 3000)
+    assert response.status_code == 200
+    assert list(response.links) == ["next"]
+    assert len(response.headers["link"]) <= 6 * 1024
+
+
 def test_link_urls_follow_the_host_header(sim: CanvasSimulator) -> None:
     response = get(sim, "/api/v1/courses", headers={"Host": "canvas.example.edu:8443"},
                    per_page=2)
@@ -334,10 +341,13 @@ def test_excused_and_missing_json(sim: CanvasSimulator, student: Student) -> Non
     assert body["missing"] is True and body["late_policy_status"] == "missing"
 
 
-def test_expected_matches_the_api_for_every_course(sim: CanvasSimulator,
-                                                   student: Student) -> None:
+@pytest.mark.parametrize(("preset", "seed"), [("freshman", 3), ("senior", 1)])
+def test_expected_matches_the_api_for_every_course(sim: CanvasSimulator, preset: str,
+                                                   seed: int) -> None:
+    token = f"tok-{preset}-{seed}"
+    student = sim.add_student(token, preset=preset, seed=seed)
     oracle = student.expected()
-    courses = get(sim, "/api/v1/courses", per_page=100,
+    courses = get(sim, "/api/v1/courses", token=token, per_page=100,
                   **{"include[]": ["term", "total_scores", "concluded"]}).json()
     seen = set()
     for course in courses:
@@ -355,7 +365,8 @@ def test_expected_matches_the_api_for_every_course(sim: CanvasSimulator,
         term = course["term"]
         assert (term["id"], term["name"]) == (want["term"]["id"], want["term"]["name"])
         assert dt(term["start_at"]) == want["term"]["start_at"]
-        groups = get(sim, f"/api/v1/courses/{course['id']}/assignment_groups", per_page=100,
+        groups = get(sim, f"/api/v1/courses/{course['id']}/assignment_groups", token=token,
+                     per_page=100,
                      **{"include[]": ["assignments", "submission"]}).json()
         assert {g["id"] for g in groups} == set(want["groups"])
         api_assignments = {}

@@ -28,9 +28,13 @@ ASSIGNMENT_FIELDS = frozenset({
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value.astimezone(UTC) if value is not None else None
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
+    """A datetime or ISO string as an aware UTC datetime (naive values are taken as UTC)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)
 
 
 def scoring_input(course: Course) -> dict:

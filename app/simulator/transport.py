@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from app.simulator.server import CanvasSimulator
 
 logger = logging.getLogger(__name__)
+
+_ACCESS_TOKEN = re.compile(r"(access_token=)[^&\s]+")
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -51,7 +54,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.server.simulator._connection_closed(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("simulator: " + format, *args)
+        # The request line may carry ?access_token=...; never let a token reach the logs.
+        logger.debug("simulator: %s", _ACCESS_TOKEN.sub(r"\1[FILTERED]", format % args))
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self.server.simulator._serve(self)

@@ -18,7 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from app.models.base import UTCDateTime
 
 config = context.config
-if config.config_file_name is not None:
+# Configure logging from alembic.ini only when nobody did yet (the `flask db` command line).
+# Inside run.py or a test, upgrading must not replace the caller's logging set-up.
+if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

@@ -7,6 +7,7 @@ serialises the body afterwards. Errors are raised as :class:`ApiError` with Canv
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,8 +154,7 @@ def list_enrollments(request: ApiRequest, user_id: str) -> ApiResponse:
 
 # -- courses ------------------------------------------------------------------------------
 def _collation_key(course: Course) -> tuple[str, int]:
-    import unicodedata
-
+    """A rough stand-in for ICU collation: accents and case do not decide the order."""
     folded = unicodedata.normalize("NFKD", course.name).casefold()
     return "".join(ch for ch in folded if not unicodedata.combining(ch)), course.id
 

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from app.simulator.api import ApiError, ApiRequest, ApiResponse, dispatch
+from app.simulator.api import NOT_FOUND, ApiError, ApiRequest, ApiResponse, dispatch
 from app.simulator.bucket import BucketRegistry
 from app.simulator.config import SimulatorConfig
 from app.simulator.datasets import IdAllocator, build_dataset
@@ -244,14 +244,12 @@ class CanvasSimulator:
             return 0, False
         delay = config.latency + (config.connect_cost if first_on_connection else 0.0)
         delay += config.slow_seconds if slow else 0.0
-        refused = self._refuse(handler, token)
-        if refused is not None:
+        student, refused = self._authenticate(handler, token)
+        if student is None:
             _sleep(delay)
             status, body, headers = refused
             return send_response(handler, status, json_bytes(body), JSON_TYPE, headers), False
-        assert token is not None
-        student = self._students[token]
-        bucket = self._buckets.get(token) if config.throttling else None
+        bucket = self._buckets.get(student.token) if config.throttling else None
         if bucket is not None:
             count = bucket.increment(config.up_front_cost, outflow=config.outflow,
                                      maximum=config.maximum)
@@ -272,26 +270,27 @@ class CanvasSimulator:
             headers["x-rate-limit-remaining"] = _float(config.hwm - count)
         return send_response(handler, status, body, content_type, headers), False
 
-    def _refuse(self, handler: SimulatorHandler, token: str | None
-                ) -> tuple[int, Any, dict[str, str]] | None:
-        """The User-Agent and token checks: (status, body, headers) or None to go on."""
+    def _authenticate(self, handler: SimulatorHandler, token: str | None
+                      ) -> tuple[Student | None, tuple[int, Any, dict[str, str]]]:
+        """The User-Agent and token checks: (student, _) or (None, (status, body, headers))."""
         if not (handler.headers.get("User-Agent") or "").strip():
-            return 403, {"errors": [{"message": "A User-Agent header is required."}]}, {}
+            return None, (403, {"errors": [{"message": "A User-Agent header is required."}]},
+                          {})
         auth = {"www-authenticate": WWW_AUTHENTICATE}
         if token is None:
-            return 401, {"status": "unauthenticated",
-                         "errors": [{"message": "user authorization required"}]}, auth
+            return None, (401, {"status": "unauthenticated",
+                                "errors": [{"message": "user authorization required"}]}, auth)
         with self._lock:
-            state = self._token_states.get(token)
-            known = token in self._students
-        if state is not None and state[0] == "revoked":
-            return 401, {"errors": [{"message": "Revoked access token."}]}, auth
-        if state is not None and state[0] == "expired":
-            return 401, {"errors": [{"message": "Expired access token.",
-                                     "expired_at": state[1]}]}, auth
-        if not known:
-            return 401, {"errors": [{"message": "Invalid access token."}]}, auth
-        return None
+            state, when = self._token_states.get(token, (None, None))
+            student = self._students.get(token)
+        if state == "revoked":
+            return None, (401, {"errors": [{"message": "Revoked access token."}]}, auth)
+        if state == "expired":
+            return None, (401, {"errors": [{"message": "Expired access token.",
+                                            "expired_at": when}]}, auth)
+        if student is None:
+            return None, (401, {"errors": [{"message": "Invalid access token."}]}, auth)
+        return student, (200, None, {})
 
     def _answer(self, handler: SimulatorHandler, path: str, pairs: list[tuple[str, str]],
                 query: dict[str, list[str]], student: Student, fault_status: int | None
@@ -300,8 +299,7 @@ class CanvasSimulator:
         if fault_status is not None:
             return fault_status, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}
         if handler.command != "GET":
-            return 404, json_bytes({"errors": [{"message": "The specified resource does not "
-                                                      "exist."}]}), JSON_TYPE, {}
+            return 404, json_bytes(NOT_FOUND), JSON_TYPE, {}
         host = (handler.headers.get("Host") or f"{self.host}:{self.port}").strip()
         request = ApiRequest(student, path, pairs, query, f"http://{host}")
         try:

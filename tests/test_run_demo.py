@@ -1,0 +1,78 @@
+"""``python run.py --demo`` from scratch: schema, simulator, demo login, a sync that works."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def test_demo_starts_logs_in_and_syncs(tmp_path: Path) -> None:
+    env = {**os.environ, "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"),
+           "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "http_proxy", "https_proxy",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "--demo", "--port", "0", "--preset", "freshman",
+         "--latency", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        banner: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        assert process.stdout is not None
+        while "login" not in banner and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            if found := re.search(r"running at (http://\S+)", line):
+                banner["url"] = found.group(1).rstrip("/")
+            if found := re.search(r"Demo login:\s+(\S+)\s+/\s+(\S+)", line):
+                banner["login"], banner["password"] = found.groups()
+        assert "url" in banner and "login" in banner, banner
+        assert (tmp_path / "instance" / "demo.sqlite3").exists()
+
+        http = requests.Session()
+        http.trust_env = False
+        base = banner["url"]
+        page = http.get(f"{base}/login", timeout=10).text
+        response = http.post(f"{base}/login", timeout=10, data={
+            "email": banner["login"], "password": banner["password"],
+            "csrf_token": _csrf(page)})
+        assert response.status_code == 200 and "Sync Canvas" in response.text
+
+        response = http.post(f"{base}/sync", data={"csrf_token": _csrf(response.text)},
+                             timeout=10)
+        status_url = re.search(r'data-status-url="([^"]+)"', response.text).group(1)
+        state: dict = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            state = http.get(base + status_url, timeout=10,
+                             headers={"Accept": "application/json"}).json()
+            if state["finished"]:
+                break
+            time.sleep(0.2)
+        assert state["status"] == "succeeded", state
+        dashboard = http.get(f"{base}/", timeout=10).text
+        assert dashboard.count('href="/courses/') == 5  # the freshman's visible courses
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -97,18 +97,21 @@ def upsert(
         compare = [c for c in rows[0] if c not in key]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    set_ = {name: stmt.excluded[name] for name in (*compare, *extra)}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_=set_,
+        where=_changed(table, stmt.excluded, compare, dialect) if compare else None,
+    ).returning(*(table.c[name] for name in returning))
+    # Executed with a list of parameter sets: SQLAlchemy's "insertmanyvalues" sends each chunk
+    # as ONE multi-row INSERT, and the statement is compiled once and cached (building a
+    # literal multi-row VALUES per call would spend more time compiling SQL than running it).
     width = len(rows[0]) + len(extra)
     size = max(1, min(chunk_size, MAX_PARAMS // max(1, width)))
     for start in range(0, len(rows), size):
         chunk = [{**row, **extra} for row in rows[start : start + size]]
-        stmt = insert(table).values(chunk)
-        set_ = {name: stmt.excluded[name] for name in (*compare, *extra)}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_=set_,
-            where=_changed(table, stmt.excluded, compare, dialect) if compare else None,
-        ).returning(*(table.c[name] for name in returning))
-        result.rows.extend(session.execute(stmt).all())
+        result.rows.extend(session.execute(stmt, chunk).all())
         result.statements += 1
     return result
 

@@ -280,7 +280,7 @@ def _sync_all(incremental: bool, as_json: bool) -> bool:
 
     before = datetime.now(UTC)
     runs = jobs.enqueue_all(incremental)
-    emails = dict(db.session.execute(select(User.id, User.email)).tuples().all())
+    emails = {row.id: row.email for row in db.session.execute(select(User.id, User.email))}
     if not runs:
         click.echo("No account is connected to Canvas; nothing to sync.")
         if as_json:

@@ -425,3 +425,65 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
     assert {m.split("Syncing course: ", 1)[1] for m in synced} == names
     assert any(m.strip().startswith("10/") for m in messages)
     assert messages.count("=" * 64) == 2 and "-" * 64 in messages
+
+
+# --- junk from Canvas ---------------------------------------------------------------------------
+
+class JunkCanvas:
+    """A client whose Canvas sends odd but parseable JSON."""
+
+    def __init__(self) -> None:
+        self.courses: list[Any] = [
+            {"id": 1, "name": "Ü" * 1000, "course_code": None, "term": {"id": "junk"},
+             "enrollments": [{"type": "student", "computed_current_score": "NaN"}]},
+            {"name": "no id"},
+            "a string",
+            {"id": 2, "access_restricted_by_date": True},
+            {"id": 3, "name": "Nul\x00 and \ud800 surrogate", "workflow_state": "completed",
+             "term": {"id": 5, "name": None, "start_at": "garbage", "end_at": None}},
+        ]
+        self.groups: dict[int, Any] = {
+            1: [{"id": 10, "name": "x" * 400, "group_weight": None,
+                 "rules": {"never_drop": [100, "x"]},
+                 "assignments": [
+                     {"id": 100, "name": None, "points_possible": "12.5",
+                      "submission": {"score": 11, "grade": "A" * 100, "missing": True}},
+                     {"id": 101, "assignment_group_id": 999, "grading_type": "z" * 99},
+                     {"name": "no id"},
+                 ]},
+                "junk"],
+            3: [],
+        }
+
+    def get_courses(self) -> list[Any]:
+        return self.courses
+
+    def get_assignment_groups(self, course_id: int, **_: Any) -> Any:
+        return self.groups[course_id]
+
+
+def test_junk_payloads_are_stored_or_skipped_never_fatal(app: Any) -> None:
+    user = create_user("junk@example.edu", "correct horse battery")
+    client = JunkCanvas()
+    results = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
+    assert results["courses"] == 2 and results["courses_skipped"] == 1
+    assert results["items_skipped"] >= 3
+    snapshot = db_snapshot(user.id)
+    assert sorted(snapshot) == [1, 3]
+    assert snapshot[1]["name"] == "Ü" * 255 and snapshot[1]["term"] is None
+    assert snapshot[1]["computed_current_score"] is None
+    assert snapshot[3]["name"] == "Nul and \ufffd surrogate"
+    assert snapshot[3]["concluded"] is True and snapshot[3]["term"]["name"] == "Term 5"
+    assignments = snapshot[1]["assignments"]
+    assert sorted(assignments) == [100, 101]
+    assert assignments[100]["name"] == "Assignment 100" and assignments[100]["score"] == 11.0
+    assert assignments[100]["grade"] == "A" * 64 and assignments[100]["missing"] is True
+    assert assignments[101]["group_id"] is None  # its group does not exist
+    assert snapshot[1]["groups"][10]["never_drop"] == [100]
+
+    # Same junk again: nothing to write. A junk entry in the list: nothing is deleted.
+    assert succeeded(create_canvas_sync_service(user, client=client).sync_all_data(
+    ))["rows_written"] == 0
+    client.courses = [c for c in client.courses if not (isinstance(c, dict) and c.get("id") == 3)]
+    again = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
+    assert again["courses_deleted"] == 0 and 3 in db_snapshot(user.id)

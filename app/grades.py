@@ -109,6 +109,8 @@ class GroupScore:
 
 @dataclass(frozen=True, slots=True)
 class GroupGrade:
+    """One group's breakdown for the current and the final grade."""
+
     group: GradeGroup
     current: GroupScore
     final: GroupScore
@@ -140,7 +142,7 @@ CourseGrade = GradeResult  # the name the grade-maths brief uses
 
 def course_grade(
     groups: Sequence[GradeGroup],
-    items: Iterable[GradeItem],
+    assignments: Iterable[GradeItem],
     apply_group_weights: bool,
     *,
     what_if: Mapping[int, Number | None] | None = None,
@@ -153,7 +155,7 @@ def course_grade(
 
     :raises ValueError: ``what_if`` names an item that is not in ``items``.
     """
-    items = _apply_what_if(list(items), what_if)
+    items = _apply_what_if(list(assignments), what_if)
     by_group: dict[int | None, list[GradeItem]] = {}
     for item in items:
         by_group.setdefault(item.group_id, []).append(item)
@@ -330,7 +332,7 @@ def _group_result(s: _Sum, effective_weight: float) -> GroupScore:
 
 def needed_score(
     groups: Sequence[GradeGroup],
-    items: Iterable[GradeItem],
+    assignments: Iterable[GradeItem],
     apply_group_weights: bool,
     target_item_id: int,
     target_percent: float,
@@ -350,7 +352,7 @@ def needed_score(
 
     :raises ValueError: unknown ``target_item_id`` or a ``what_if`` id that is unknown.
     """
-    items = list(items)
+    items = list(assignments)
     target = next((item for item in items if item.id == target_item_id), None)
     if target is None:
         raise ValueError(f"unknown assignment id {target_item_id}")

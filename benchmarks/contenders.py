@@ -16,6 +16,7 @@ fair, not slow: canvasapi's own ``per_page=100`` pages, no sleeps, no extra requ
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,11 @@ def _canvas(base_url: str, token: str) -> Any:
     # and the simulator refuse requests without one.
     from canvasapi import Canvas
 
-    return Canvas(base_url, token)
+    with warnings.catch_warnings():
+        # The simulator speaks plain HTTP on loopback; canvasapi warns about any http:// URL.
+        warnings.filterwarnings("ignore", message="Canvas may respond unexpectedly",
+                                category=UserWarning)
+        return Canvas(base_url, token)
 
 
 # --- Simple ORM writes shared by both canvasapi contenders ------------------------------------
@@ -243,7 +248,8 @@ def gradesync(user: Any, *, incremental: bool) -> dict[str, Any]:
 
 def apply_small_changes(student: Any) -> list[str]:
     """A few grades posted, one assignment added and one group reweighted; returns what."""
-    expected = student.expected()
+    # Current courses only: a concluded course's gradebook does not change any more.
+    expected = {cid: c for cid, c in student.expected().items() if not c["concluded"]}
     done: list[str] = []
     graded = 0
     for course_id, course in sorted(expected.items()):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -76,9 +77,13 @@ class DbCounts:
 class DbCounter:
     """Counts statements (``before_cursor_execute``) and gradebook rows written on an engine.
 
-    Rows come from the driver's ``rowcount`` after each INSERT/UPDATE/DELETE on ``term``,
-    ``course``, ``grade_category`` and ``assignment``; bookkeeping tables (users, sync_run) are
-    counted as statements but not as rows, because they are not the student's data.
+    Rows are those inserted, updated or deleted by statements on ``term``, ``course``,
+    ``grade_category`` and ``assignment``; bookkeeping tables (users, sync_run) are counted as
+    statements but not as rows, because they are not the student's data. On Postgres the count
+    is the driver's ``rowcount``. On SQLite it is the connection's ``total_changes`` counter:
+    sqlite3 reports ``rowcount`` -1 for ``INSERT ... RETURNING`` (which the ORM issues for every
+    row) and applies the change only once the returned rows are read, so each statement's
+    changes are settled when the connection's next statement or commit comes.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -86,37 +91,71 @@ class DbCounter:
         self._lock = threading.Lock()
         self.counts = DbCounts()
         self._active = False
+        # SQLite connection -> (total_changes before its last statement, that statement's table)
+        self._pending: dict[int, tuple[sqlite3.Connection, int, str | None]] = {}
 
-    def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if self._active:
-            with self._lock:
-                self.counts.statements += 1
-
-    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not self._active:
+    def _add_rows(self, table: str | None, rows: int) -> None:
+        if table is None or rows <= 0:
             return
-        match = _WRITE.match(statement)
-        if not match or match.group(1).lower() not in GRADEBOOK_TABLES:
-            return
-        rows = cursor.rowcount if cursor.rowcount and cursor.rowcount > 0 else 0
-        table = match.group(1).lower()
         with self._lock:
             self.counts.rows_written += rows
             self.counts.rows_by_table[table] = self.counts.rows_by_table.get(table, 0) + rows
+
+    def _settle(self, raw: sqlite3.Connection) -> None:
+        pending = self._pending.pop(id(raw), None)
+        if pending is not None:
+            self._add_rows(pending[2], raw.total_changes - pending[1])
+
+    def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not self._active:
+            return
+        with self._lock:
+            self.counts.statements += 1
+        raw = _sqlite_connection(conn)
+        if raw is not None:
+            self._settle(raw)
+            self._pending[id(raw)] = (raw, raw.total_changes, _gradebook_table(statement))
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self._active and _sqlite_connection(conn) is None:
+            rows = cursor.rowcount if cursor.rowcount and cursor.rowcount > 0 else 0
+            self._add_rows(_gradebook_table(statement), rows)
+
+    def _end_transaction(self, conn: Any) -> None:
+        raw = _sqlite_connection(conn)
+        if raw is not None:
+            self._settle(raw)
 
     @contextmanager
     def counting(self) -> Iterator[DbCounts]:
         """Count everything executed inside the block; yields the (live) counts."""
         self.counts = DbCounts()
-        event.listen(self._engine, "before_cursor_execute", self._before)
-        event.listen(self._engine, "after_cursor_execute", self._after)
+        self._pending = {}
+        hooks = (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
+                 ("commit", self._end_transaction), ("rollback", self._end_transaction))
+        for name, fn in hooks:
+            event.listen(self._engine, name, fn)
         self._active = True
         try:
             yield self.counts
         finally:
+            for raw, _, _ in list(self._pending.values()):
+                self._settle(raw)
             self._active = False
-            event.remove(self._engine, "before_cursor_execute", self._before)
-            event.remove(self._engine, "after_cursor_execute", self._after)
+            for name, fn in hooks:
+                event.remove(self._engine, name, fn)
+
+
+def _gradebook_table(statement: str) -> str | None:
+    match = _WRITE.match(statement)
+    if match and match.group(1).lower() in GRADEBOOK_TABLES:
+        return match.group(1).lower()
+    return None
+
+
+def _sqlite_connection(conn: Any) -> sqlite3.Connection | None:
+    raw = getattr(conn.connection, "dbapi_connection", None)
+    return raw if isinstance(raw, sqlite3.Connection) else None
 
 
 def make_user(email: str, base_url: str, token: str) -> Any:

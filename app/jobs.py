@@ -148,7 +148,8 @@ def _call_sync_service(
 
 
 def _finish_run(sync_run_id: int, results: dict[str, Any]) -> None:
-    run = db.session.get(SyncRun, sync_run_id)
+    # The service wrote progress on its own connection: read the row afresh.
+    run = db.session.get(SyncRun, sync_run_id, populate_existing=True)
     if run is None:  # the user deleted their account meanwhile
         return
     succeeded = results.get("status") == "succeeded"

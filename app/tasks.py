@@ -8,11 +8,14 @@ point is :mod:`app.celery_app` (``celery -A app.celery_app worker --loglevel INF
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery, Task, shared_task
 from celery.signals import worker_process_init, worker_ready
 from flask import Flask
+
+from config import parse_bool
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,14 @@ def _connect_worker_signals(app: Flask) -> None:
             db.engine.dispose(close=False)
 
     def interrupt_leftovers(**_kwargs: Any) -> None:
-        if not app.config.get("SYNC_INTERRUPT_ON_WORKER_START", True):
+        # A worker that starts clears runs left "running" by a dead worker. Several worker
+        # machines restarting independently would clear each other's live runs: they set
+        # SYNC_INTERRUPT_ON_WORKER_START=0 and restart all workers together instead.
+        setting = app.config.get(
+            "SYNC_INTERRUPT_ON_WORKER_START",
+            os.environ.get("SYNC_INTERRUPT_ON_WORKER_START", "1"),
+        )
+        if not parse_bool(setting, "SYNC_INTERRUPT_ON_WORKER_START"):
             return
         from app.jobs import PROCESS_STARTED_AT, mark_interrupted_runs
 

@@ -206,23 +206,26 @@ class _Sum:
 
 @dataclass(frozen=True, slots=True)
 class _Cand:
-    score: Fraction
-    points: Fraction
+    # Score and points scaled to integers over the group's common denominator: exact, and
+    # much faster than fractions in the drop search.
+    score: int
+    points: int
     index: int  # position in the group, for a stable order of equal candidates
     item_id: int
 
 
 def _group_score(group: GradeGroup, items: Sequence[GradeItem], *, ungraded_as_zero: bool
                  ) -> _Sum:
+    exact = [
+        (index, item, Fraction(item.score or 0), Fraction(item.points_possible or 0))
+        for index, item in enumerate(items)
+        if item.counts and (item.score is not None or ungraded_as_zero)
+    ]
+    den = math.lcm(*(x.denominator for _, _, s, p in exact for x in (s, p)))
     fixed: list[_Cand] = []
     droppable: list[_Cand] = []
-    for index, item in enumerate(items):
-        if not item.counts:
-            continue
-        if item.score is None and not ungraded_as_zero:
-            continue
-        cand = _Cand(Fraction(item.score or 0), Fraction(item.points_possible or 0), index,
-                     item.id)
+    for index, item, score, points in exact:
+        cand = _Cand(int(score * den), int(points * den), index, item.id)
         (fixed if item.id in group.never_drop else droppable).append(cand)
 
     kept = droppable
@@ -232,22 +235,22 @@ def _group_score(group: GradeGroup, items: Sequence[GradeItem], *, ungraded_as_z
         drop_highest = max(group.drop_highest, 0)
         if drop_lowest + drop_highest >= n:
             drop_highest = 0
-        base_score = sum((c.score for c in fixed), _ZERO)
-        base_points = sum((c.points for c in fixed), _ZERO)
+        base_score = sum(c.score for c in fixed)
+        base_points = sum(c.points for c in fixed)
         kept = _keep(droppable, base_score, base_points, n - drop_lowest, best=True)
         kept = _keep(kept, base_score, base_points, len(kept) - drop_highest, best=False)
 
     kept_ids = {c.item_id for c in kept}
     counted = sorted(fixed + kept, key=lambda c: c.index)
     return _Sum(
-        earned=sum((c.score for c in counted), _ZERO),
-        possible=sum((c.points for c in counted), _ZERO),
+        earned=Fraction(sum(c.score for c in counted), den),
+        possible=Fraction(sum(c.points for c in counted), den),
         counted=[c.item_id for c in counted],
         dropped=[c.item_id for c in droppable if c.item_id not in kept_ids],
     )
 
 
-def _keep(cands: list[_Cand], base_score: Fraction, base_points: Fraction, keep: int, *,
+def _keep(cands: list[_Cand], base_score: int, base_points: int, keep: int, *,
           best: bool) -> list[_Cand]:
     """The ``keep`` candidates giving the highest (``best``) or lowest group grade.
 
@@ -268,23 +271,25 @@ def _keep(cands: list[_Cand], base_score: Fraction, base_points: Fraction, keep:
         if len(unpointed) == len(cands):
             return chosen  # no choice has points: this is the best of a bad lot
         # Otherwise every point-less choice is beaten by any choice with points; and below,
-        # a choice's value sum(score - q * points) equals its total (< 0 when maximizing,
-        # >= 0 when minimizing), which can never beat the current choice's 0.
+        # a point-less choice's value sum(score - q * points) is its total (< 0 when
+        # maximizing, >= 0 when minimizing), which can never beat the current choice's 0.
 
     # Start from a choice with points (the largest-point items), then iterate.
     chosen = sorted(cands, key=lambda c: (-c.points, c.index))[:keep]
     while True:
+        # q = score / points is the chosen grade; values are scaled by points (> 0) to stay
+        # integers: score_i * points - score * points_i = points * (score_i - q * points_i).
         score = base_score + sum(c.score for c in chosen)
         points = base_points + sum(c.points for c in chosen)
-        q = score / points
 
         # Top ``keep`` by value (bottom when minimizing); among equal values prefer more
         # points, which picks the tied choice with the most points possible.
-        def order(c: _Cand, q: Fraction = q) -> tuple[Fraction, Fraction, int]:
-            return (-sign * (c.score - q * c.points), -c.points, c.index)
+        def order(c: _Cand, s: int = score, p: int = points) -> tuple[int, int, int]:
+            return (-sign * (c.score * p - s * c.points), -c.points, c.index)
 
         candidate = sorted(cands, key=order)[:keep]
-        value = base_score - q * base_points + sum(c.score - q * c.points for c in candidate)
+        value = (base_score * points - score * base_points
+                 + sum(c.score * points - score * c.points for c in candidate))
         if sign * value <= 0:
             # q is optimal; ``candidate`` reaches it too (value 0) with the most points.
             return candidate

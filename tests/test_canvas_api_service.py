@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -242,13 +243,13 @@ def test_dropped_connections_are_retried(
     assert client.stats.retries == 1
 
 
-def test_unreachable_canvas_is_unavailable(
+def test_connections_dropped_every_time_are_unavailable(
     mocked: responses.RequestsMock, client: CanvasAPIService
 ) -> None:
     mocked.add(
         responses.GET,
         f"{BASE}/api/v1/users/self",
-        body=requests.ConnectionError("Connection refused"),
+        body=requests.ConnectionError("Connection aborted."),
     )
 
     with pytest.raises(CanvasUnavailable) as caught:
@@ -256,6 +257,22 @@ def test_unreachable_canvas_is_unavailable(
 
     assert f"Cannot reach Canvas at {HOST}" in str(caught.value)
     assert len(mocked.calls) == client.max_retries + 1
+
+
+def test_a_host_that_refuses_connections_fails_without_another_round_of_retries() -> None:
+    """urllib3 retries the connect itself (counted); the client's loop does not multiply it."""
+    with socket.socket() as probe:  # a loopback port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = CanvasAPIService(f"http://127.0.0.1:{port}", TOKEN, limiter=ThrottleLimiter())
+
+    with pytest.raises(CanvasUnavailable) as caught:
+        api.get_current_user()
+
+    assert f"Cannot reach Canvas at 127.0.0.1:{port}" in str(caught.value)
+    assert api.stats.requests == 1
+    assert api.stats.retries == 3  # urllib3's connect retries, seen by the counters
+    api.close()
 
 
 def test_read_timeouts_raise_canvas_timeout_after_one_retry(
@@ -530,7 +547,7 @@ def test_links_to_another_host_are_refused_and_get_no_token(
     )
     evil = mocked.add(responses.GET, "https://evil.example.com/steal", json=[])
 
-    with pytest.raises(BadResponse, match="points away"):
+    with pytest.raises(BadResponse, match="link to another host"):
         client.get_enrollments()
     assert evil.call_count == 0
 
@@ -623,7 +640,7 @@ def test_recorded_requests_list_every_attempt(mocked: responses.RequestsMock) ->
 
 def test_close_closes_the_pooled_connections(client: CanvasAPIService) -> None:
     closed: list[bool] = []
-    client._session.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    client.transport._session.close = lambda: closed.append(True)  # type: ignore[method-assign]
     with client:
         pass
     assert closed == [True]

@@ -7,17 +7,18 @@ Usage::
         groups = client.get_assignment_groups(courses[0]["id"])
         print(client.stats.snapshot())
 
-Transport (:mod:`app.services.canvas_http`): one ``requests.Session`` per client with a
-connection pool (10 pools × 20 connections), a ``(connect, read)`` timeout on every request
-(read 60 s: Canvas's load balancers give up then), ``User-Agent: GradeSync/0.1`` (hosted Canvas
-refuses requests without one) and the token only in the ``Authorization`` header, sent only to
-the Canvas origin and masked in every log line.
+Transport (:mod:`app.services.canvas_transport`, :mod:`app.services.canvas_http`): one
+``requests.Session`` per client with a connection pool (10 pools × 20 connections), a
+``(connect, read)`` timeout on every request (read 60 s: Canvas's load balancers give up
+then), ``User-Agent: GradeSync/0.1`` (hosted Canvas refuses requests without one) and the token
+only in the ``Authorization`` header, sent only to the Canvas origin and masked in every log
+line.
 
 Retries (GET only): throttles (403 "Rate Limit Exceeded", 429), 500/502/503/504, dropped
 connections and read timeouts share one loop: exponential back-off with jitter that honours
 ``Retry-After``, then the request queues again behind the token's limiter. Failures to connect
 are retried by urllib3 underneath. A 401 with ``WWW-Authenticate`` (bad, expired or revoked
-token) is never retried.
+token) is never retried, nor is any other 4xx.
 
 Concurrency (:mod:`app.services.throttle`): every request takes a slot from the token's
 process-wide :class:`~app.services.throttle.ThrottleLimiter`, which keeps as many requests in
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -53,7 +53,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from app.security import mask_token
 from app.services.canvas_errors import (
     BadResponse,
     CanvasError,
@@ -63,19 +62,10 @@ from app.services.canvas_errors import (
     NotFound,
     NotPermitted,
     RateLimited,
-    error_for_response,
-    is_throttle,
 )
-from app.services.canvas_http import (
-    USER_AGENT,
-    ClientStats,
-    backoff_delay,
-    build_session,
-    header_float,
-    origin_of,
-    parse_retry_after,
-)
-from app.services.throttle import Slot, ThrottleLimiter, limiter_for
+from app.services.canvas_http import USER_AGENT, ClientStats
+from app.services.canvas_transport import CanvasTransport, Params
+from app.services.throttle import ThrottleLimiter
 
 __all__ = [
     "BadResponse",
@@ -88,13 +78,12 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "RateLimited",
+    "canvas_time",
 ]
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_PAGES = 10_000  # a guard against a server that never stops sending `next`
-Params = list[tuple[str, str]]
 
 
 class CanvasAPIService:
@@ -109,6 +98,7 @@ class CanvasAPIService:
     :param limiter: the throttle limiter; by default the process-wide one of this token.
     :param backoff_factor: first back-off step in seconds (doubles per retry).
     :param timeout_retries: retries of a read timeout (each may take ``timeout[1]`` seconds).
+    :param per_page: page size asked for on every list (Canvas caps it at 100).
     :param record_requests: keep a record of every attempt in ``stats.records``.
     """
 
@@ -128,37 +118,56 @@ class CanvasAPIService:
         user_agent: str = USER_AGENT,
         record_requests: bool = False,
     ) -> None:
-        if not token:
-            raise ValueError("a Canvas access token is required")
-        root = base_url.strip().rstrip("/")
-        root = root.removesuffix("/api/v1")
-        self.base_url = root
-        self.host = urlsplit(root).netloc or root
-        self._origin = origin_of(root)
-        self._api = f"{root}/api/v1"
-        self._token_hint = mask_token(token)
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.timeout_retries = timeout_retries
-        self.page_workers = max(1, page_workers)
-        self.backoff_factor = backoff_factor
-        self.max_backoff = max_backoff
-        self.per_page = per_page
-        self.limiter = limiter if limiter is not None else limiter_for(root, token)
-        self.stats = ClientStats(keep_records=record_requests)
-        self._session = build_session(
-            token, self._origin, user_agent=user_agent, on_retry=self.stats.add_retry
+        self.transport = CanvasTransport(
+            base_url,
+            token,
+            timeout=timeout,
+            max_retries=max_retries,
+            limiter=limiter,
+            backoff_factor=backoff_factor,
+            max_backoff=max_backoff,
+            timeout_retries=timeout_retries,
+            user_agent=user_agent,
+            record_requests=record_requests,
         )
-        logger.debug("Canvas client for %s with token %s", self.host, self._token_hint)
+        self.page_workers = max(1, page_workers)
+        self.per_page = per_page
+        self._get = self.transport.get
 
     def __repr__(self) -> str:
-        return f"CanvasAPIService({self.base_url!r}, token={self._token_hint})"
+        return repr(self.transport).replace("CanvasTransport", "CanvasAPIService", 1)
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    @property
+    def host(self) -> str:
+        return self.transport.host
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of every request this client sent (see :class:`ClientStats`)."""
+        return self.transport.stats
+
+    @property
+    def limiter(self) -> ThrottleLimiter:
+        """The token's limiter, shared with every other client on the same token."""
+        return self.transport.limiter
+
+    @property
+    def max_retries(self) -> int:
+        return self.transport.max_retries
+
+    @property
+    def timeout_retries(self) -> int:
+        return self.transport.timeout_retries
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self.transport.close()
 
     def __enter__(self) -> Self:
         return self
@@ -246,8 +255,8 @@ class CanvasAPIService:
     # --- JSON helpers ---------------------------------------------------------------------
 
     def _get_object(self, path: str, params: Params | None = None) -> dict[str, Any]:
-        response = self._get(self._api + path, params)
-        endpoint = urlsplit(self._api + path).path
+        response = self._get(self.transport.api_url + path, params)
+        endpoint = urlsplit(self.transport.api_url + path).path
         body = self._json(response, endpoint)
         if not isinstance(body, dict):
             raise self._bad(endpoint, f"expected an object, got {type(body).__name__}")
@@ -277,8 +286,9 @@ class CanvasAPIService:
 
     def _get_list(self, path: str, params: Params) -> list[Any]:
         """Every item of a paginated list, in Canvas's order."""
-        first = self._get(self._api + path, [*params, ("per_page", str(self.per_page))])
-        path = urlsplit(self._api + path).path  # errors name the endpoint as on the wire
+        url = self.transport.api_url + path
+        first = self._get(url, [*params, ("per_page", str(self.per_page))])
+        path = urlsplit(url).path  # errors name the endpoint as it is on the wire
         items = self._page_items(first, path)
         next_url = first.links.get("next", {}).get("url")
         last_url = first.links.get("last", {}).get("url")
@@ -316,126 +326,6 @@ class CanvasAPIService:
         finally:
             pool.shutdown(wait=True)
 
-    # --- one GET with retries -------------------------------------------------------------
-
-    def _get(self, url: str, params: Params | None = None) -> requests.Response:
-        """GET ``url`` (a Canvas URL) with retries; returns a 2xx response or raises."""
-        if origin_of(url) != self._origin:
-            # A link to another host would carry the token there: refuse it.
-            raise self._bad(urlsplit(url).path, f"a link points away from {self.host}")
-        endpoint = urlsplit(url).path
-        attempt = timeouts = 0
-        while True:
-            response, failure = self._attempt(url, params, endpoint, attempt)
-            if response is not None and response.status_code < 400:
-                return response
-            retry_after: float | None = None
-            if failure is not None:
-                # A read timeout may have cost a minute already: retry it fewer times.
-                timeouts += isinstance(failure, CanvasTimeout)
-                if attempt >= self.max_retries or timeouts > self.timeout_retries:
-                    raise failure
-                reason = type(failure).__name__
-            else:
-                assert response is not None
-                throttled = is_throttle(response)
-                if not throttled and response.status_code not in RETRY_STATUSES:
-                    raise error_for_response(response, host=self.host, endpoint=endpoint)
-                if attempt >= self.max_retries:
-                    raise error_for_response(
-                        response, host=self.host, endpoint=endpoint, retries=attempt
-                    )
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                reason = "throttled" if throttled else f"HTTP {response.status_code}"
-            delay = backoff_delay(
-                attempt,
-                factor=self.backoff_factor,
-                maximum=self.max_backoff,
-                retry_after=retry_after,
-            )
-            # Throttles are routine (the limiter adapts); server and network faults are not.
-            logger.log(
-                logging.INFO if reason == "throttled" else logging.WARNING,
-                "Canvas %s %s: %s; retry %d/%d in %.2f s",
-                self.host,
-                endpoint,
-                reason,
-                attempt + 1,
-                self.max_retries,
-                delay,
-            )
-            self.stats.add_retry(delay)
-            time.sleep(delay)
-            attempt += 1
-
-    def _attempt(
-        self, url: str, params: Params | None, endpoint: str, attempt: int
-    ) -> tuple[requests.Response | None, CanvasError | None]:
-        """One request under a limiter slot: (response, None) or (None, a retryable error)."""
-        response: requests.Response | None = None
-        failure: CanvasError | None = None
-        slot = self.limiter.acquire()
-        start = self.stats.started()
-        try:
-            answer = self._session.get(url, params=params, timeout=self.timeout)
-            answer.content  # noqa: B018 - read the whole body while holding the slot
-            response = answer
-        except requests.Timeout:
-            failure = CanvasTimeout(
-                f"Canvas at {self.host} did not answer {endpoint} within {self.timeout[1]:g} s: "
-                "Canvas may be overloaded; try again later.",
-                host=self.host,
-                endpoint=endpoint,
-            )
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            failure = CanvasUnavailable(
-                f"Cannot reach Canvas at {self.host} ({_short_reason(exc)}): check your "
-                "connection and the Canvas address, then try again.",
-                host=self.host,
-                endpoint=endpoint,
-            )
-        finally:
-            self._settle(slot, start, response, endpoint, attempt)
-        return response, failure
-
-    def _settle(
-        self,
-        slot: Slot,
-        start: float,
-        response: requests.Response | None,
-        endpoint: str,
-        attempt: int,
-    ) -> None:
-        """Hand the limiter what the response said about the bucket; count the attempt."""
-        if response is None:
-            self.limiter.release(slot, failed=True)
-            self.stats.finished(
-                start, endpoint=endpoint, status=None, nbytes=0, attempt=attempt, throttled=False
-            )
-            return
-        throttled = is_throttle(response)
-        remaining = header_float(response, "x-rate-limit-remaining")
-        cost = header_float(response, "x-request-cost")
-        self.limiter.release(slot, remaining=remaining, cost=cost, throttled=throttled)
-        size = len(response.content)
-        self.stats.finished(
-            start,
-            endpoint=endpoint,
-            status=response.status_code,
-            nbytes=size,
-            attempt=attempt,
-            throttled=throttled,
-        )
-        logger.debug(
-            "GET %s%s -> %d (%d B, remaining %s, cost %s)",
-            self.host,
-            endpoint,
-            response.status_code,
-            size,
-            remaining,
-            cost,
-        )
-
 
 def canvas_time(value: datetime | str) -> str:
     """ISO-8601 in UTC with ``Z`` (``YYYY-MM-DDTHH:MM:SSZ``), as Canvas's ``*_since`` want.
@@ -463,19 +353,3 @@ def _page_number(url: str | None) -> int | None:
 def _with_page(url: str, page: int) -> str:
     """``url`` with its ``page`` parameter set to ``page``, the rest of the query as given."""
     return _PAGE_PARAM.sub(f"page={page}", url, count=1)
-
-
-def _short_reason(exc: BaseException) -> str:
-    """A one-line reason for a connection failure, without URLs or headers."""
-    text = str(exc)
-    for marker in (
-        "RemoteDisconnected",
-        "Connection refused",
-        "Connection reset",
-        "Connection aborted",
-        "Name or service not known",
-        "timed out",
-    ):
-        if marker in text:
-            return marker.lower()
-    return type(exc).__name__

@@ -44,6 +44,7 @@ class CanvasError(Exception):
         self.host = host
         self.endpoint = endpoint
         self.status = status
+        self.retryable = True  # for transport failures: whether another attempt may help
 
 
 class InvalidToken(CanvasError):

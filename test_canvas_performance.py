@@ -199,6 +199,7 @@ def _report(payload: dict[str, Any], output_dir: Path) -> None:
         check_targets,
         format_table,
         format_targets,
+        gradesync_timings,
         seed_claims,
         write_chart,
         write_json,
@@ -207,7 +208,7 @@ def _report(payload: dict[str, Any], output_dir: Path) -> None:
     rows = payload["rows"]
     settings = payload["settings"]
     now = datetime.now(UTC)
-    targets = check_targets(rows, hwm=settings["hwm"],
+    targets = check_targets(rows, hwm=settings["hwm"], settings=settings,
                             active_courses=payload["dataset"].get("active_courses"))
     payload["date"] = now.isoformat(timespec="seconds")
     payload["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -227,7 +228,11 @@ def _report(payload: dict[str, Any], output_dir: Path) -> None:
            format_table(rows), "",
            "bound s = lower bound for that contender's request plan (critical path of dependent "
            "round trips vs the throttle bucket); x bound = wall / bound.",
-           "", "Targets:", format_targets(targets), "", "The original design's claims:"]
+           ""]
+    timings = gradesync_timings(rows)
+    if timings:
+        out += ["Where GradeSync's time went (median run):", *timings, ""]
+    out += ["Targets:", format_targets(targets), "", "The original design's claims:"]
     out += [f"  {claim}: measured {value}" for claim, value in payload["seed_claims"].items()]
     out += ["", f"wrote {output_dir / 'benchmark.json'} and {output_dir / 'benchmark.png'}"]
     click.echo("\n".join(out))

@@ -249,7 +249,8 @@ def gradesync(user: Any, *, incremental: bool) -> dict[str, Any]:
 def apply_small_changes(student: Any) -> list[str]:
     """A few grades posted, one assignment added and one group reweighted; returns what."""
     # Current courses only: a concluded course's gradebook does not change any more.
-    expected = {cid: c for cid, c in student.expected().items() if not c["concluded"]}
+    everything = student.expected()
+    expected = {cid: c for cid, c in everything.items() if not c["concluded"]} or everything
     done: list[str] = []
     graded = 0
     for course_id, course in sorted(expected.items()):

@@ -294,7 +294,7 @@ class CanvasAPIService:
         last_url = first.links.get("last", {}).get("url")
         last = _page_number(last_url)
         if next_url and last_url and last is not None and last > 1:
-            pages = self._fetch_pages([_with_page(last_url, n) for n in range(2, last + 1)], path)
+            pages = self._fetch_pages([_with_page(last_url, n) for n in range(2, last + 1)])
             for response in pages:
                 items.extend(self._page_items(response, path))
             # The list may have grown while we read it: follow on from the last page.
@@ -309,7 +309,7 @@ class CanvasAPIService:
             next_url = response.links.get("next", {}).get("url")
         return items
 
-    def _fetch_pages(self, urls: list[str], endpoint: str) -> list[requests.Response]:
+    def _fetch_pages(self, urls: list[str]) -> list[requests.Response]:
         """GET ``urls`` concurrently (through the limiter); responses in the same order."""
         if len(urls) == 1:
             return [self._get(urls[0])]

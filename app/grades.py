@@ -27,7 +27,8 @@ independent oracle :mod:`app.simulator.scoring`):
 Drop rules are solved exactly with Dinkelbach's method: for a trial grade ``q`` the best set
 of ``k`` items maximizes ``sum(score - q * points)``, which is just the top ``k`` items by
 that value; taking the grade of that set as the next ``q`` strictly improves until the sum is
-0, after a handful of rounds. Arithmetic is in exact fractions so ties are real ties.
+0, after a handful of rounds. Arithmetic is exact (fractions; integers over a common
+denominator inside the drop search), so ties are real ties and agree with the oracle.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ as a full sync would.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -347,6 +348,41 @@ def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:
     results = sync(user)
     assert results["status"] == "failed"
     assert "Settings" in results["error"]
+
+
+def test_undecryptable_token_fails_with_a_clear_message(canvas_user: Any) -> None:
+    user, _student = canvas_user
+    user.canvas_token_encrypted = b"not a fernet token"
+    db.session.commit()
+    results = sync(user)
+    assert results["status"] == "failed"
+    assert "Settings" in results["error"] and "\n" not in results["error"]
+
+
+def test_two_services_at_once_do_not_corrupt_anything(
+    app: Any, canvas_user: Any, simulator: Any
+) -> None:
+    """The jobs layer prevents this; if it ever happens, the data must still be right."""
+    user, student = canvas_user
+    succeeded(sync(user))
+    _change_every_course(student)
+    student.drop_course(visible_ids(student)[0])
+    simulator.config.latency = 0.02  # let the two syncs interleave
+    outcomes: list[dict[str, Any]] = []
+
+    def run(incremental: bool) -> None:
+        with app.app_context():
+            worker_user = db.session.get(User, user.id)
+            outcomes.append(sync(worker_user, incremental=incremental))
+            db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(flag,)) for flag in (False, True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [o["status"] for o in outcomes] == ["succeeded", "succeeded"], outcomes
+    assert_db_matches(user, student)
 
 
 # --- one course ---------------------------------------------------------------------------------

@@ -267,6 +267,10 @@ class CanvasSyncService:
                 self._sync_course(course, flush=False)
                 run.courses_concluded_skipped += 1
                 run.courses_done += 1
+                logger.info(
+                    "[%d/%d] Syncing course: %s (concluded: course list only)",
+                    run.courses_done, run.courses_total, course.name,
+                )
             else:
                 to_fetch.append(course)
         if self._pending_courses:
@@ -382,6 +386,7 @@ class CanvasSyncService:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canvas-fetch")
         futures: dict[Future[Any], tuple[CourseData, str]] = {}
         received: dict[int, dict[str, Any]] = {c.canvas_course_id: {} for c in courses}
+        finished = False
         try:
             for course in courses:
                 for part in parts:
@@ -411,8 +416,11 @@ class CanvasSyncService:
                     if len(got) == len(parts):
                         del received[course.canvas_course_id]
                         self._write_course(course, got, plan, incremental)
+            finished = True
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            # On failure, do not sit through the other requests' retries and back-offs:
+            # queued requests are cancelled and those in flight end on their own.
+            executor.shutdown(wait=finished, cancel_futures=True)
             run.add_time("fetch_s", time.monotonic() - t0)
 
     # --- writing ----------------------------------------------------------------------------
@@ -778,11 +786,14 @@ def create_canvas_sync_service(
         from app.accounts import get_canvas_token
         from app.services.canvas_api_service import CanvasAPIService
 
-        token = get_canvas_token(user)
-        if not user.canvas_base_url or not token:
-            setup_error = NOT_CONNECTED
-        else:
-            client = CanvasAPIService(user.canvas_base_url, token)
+        try:
+            token = get_canvas_token(user)
+            if not user.canvas_base_url or not token:
+                setup_error = NOT_CONNECTED
+            else:
+                client = CanvasAPIService(user.canvas_base_url, token)
+        except ValueError as exc:  # a token the current key cannot decrypt, a bad URL
+            setup_error = _one_line(f"Canvas is not usable: {exc}.")
     return CanvasSyncService(
         user.id,
         client,

@@ -198,3 +198,79 @@ def test_quick_benchmark_reports_every_contender(tmp_path: Path, bench_database_
     assert rows["canvasapi_plain"]["db_statements"] > rows["gradesync_full"]["db_statements"]
     assert {t["name"] for t in payload["targets"]} >= {
         "full sync within 1.5x of its lower bound", "no-change incremental: 0 rows written"}
+
+
+# --- The database counter ---------------------------------------------------------------------
+
+def test_db_counter_counts_statements_and_gradebook_rows(app, db) -> None:
+    from app.accounts import create_user
+    from app.models import Course, Term
+    from benchmarks.harness import DbCounter
+
+    counter = DbCounter(db.engine)
+    with counter.counting() as counts:
+        user = create_user("counted@example.edu", "correct horse battery")  # not gradebook
+        term = Term(user_id=user.id, canvas_term_id=1, name="Fall")
+        db.session.add(term)
+        db.session.flush()
+        for n in range(3):  # the ORM sends INSERT ... RETURNING, one row at a time
+            db.session.add(Course(user_id=user.id, canvas_course_id=n, name=f"C{n}",
+                                  term_id=term.id))
+        db.session.commit()
+        db.session.execute(db.update(Course).values(name="renamed"))
+        db.session.commit()
+    assert counts.rows_by_table == {"term": 1, "course": 3 + 3}
+    assert counts.rows_written == 7
+    assert counts.statements >= 6
+    with counter.counting() as idle:
+        pass
+    assert idle.statements == 0 and idle.rows_written == 0
+
+
+# --- The verification script's judgements can fail --------------------------------------------
+
+@dataclass
+class Timed:
+    path: str
+    start: float
+    end: float
+    status: int = 200
+    token: str = "t"
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _observed(records: list[Timed], *, logs: list[str] | None = None, connections: int = 1,
+              statements: int = 10, rows: int = 100) -> object:
+    from test_optimizations import Observed
+
+    stats = {"connections_opened": connections, "max_in_flight": 1}
+    return Observed({"status": "succeeded"}, records, stats, statements, rows, logs or [])
+
+
+def test_verification_checks_fail_on_unoptimized_behaviour() -> None:
+    import test_optimizations as verify
+
+    sequential = [Timed(f"/api/v1/courses/{c}/assignment_groups", c, c + 0.5) for c in range(4)]
+    parallel = [Timed(f"/api/v1/courses/{c}/assignment_groups", 0.0, 1.0) for c in range(4)]
+    assert not verify.check_concurrent_courses(_observed(sequential)).ok
+    assert verify.check_concurrent_courses(_observed(parallel)).ok
+
+    assert not verify.check_pooling(_observed(sequential, connections=4)).ok
+    assert verify.check_pooling(_observed(sequential, connections=1)).ok
+
+    per_assignment = [*parallel, Timed("/api/v1/courses/1/assignments/9/submissions/self", 2, 3)]
+    assert not verify.check_bulk_submissions(_observed(per_assignment), assignments=50).ok
+    assert verify.check_bulk_submissions(_observed(parallel), assignments=50).ok
+
+    assert not verify.check_batched_writes(_observed(parallel, statements=400, rows=100), 4).ok
+    assert verify.check_batched_writes(_observed(parallel, statements=20, rows=100), 4).ok
+
+    good = ["[1/4] Syncing course: Biology", "=" * 20, "Courses: 4", "-" * 20]
+    assert verify.check_progress_lines(_observed(parallel, logs=good)).ok
+    assert not verify.check_progress_lines(_observed(parallel, logs=good[:2])).ok
+    assert not verify.check_progress_lines(_observed(parallel, logs=good[1:])).ok
+
+    full = _observed(parallel, rows=100)
+    assert verify.check_incremental(full, _observed(parallel[:2], rows=0)).ok
+    assert not verify.check_incremental(full, _observed(parallel[:2], rows=3)).ok
+    assert not verify.check_incremental(full, _observed(parallel, rows=0)).ok

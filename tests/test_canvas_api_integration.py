@@ -12,6 +12,7 @@ import pytest
 from app.services.canvas_api_service import (
     BadResponse,
     CanvasAPIService,
+    CanvasTimeout,
     InvalidToken,
     NotFound,
 )
@@ -131,7 +132,7 @@ def test_tight_bucket_ends_with_complete_data_and_no_errors(
 ) -> None:
     simulator.config.hwm = 200.0
     simulator.config.throttle_status = throttle_status
-    simulator.config.latency = 0.02
+    simulator.config.latency = 0.05
     student = simulator.add_student("tok-tight", preset="senior")
     # A limiter that dares 12 at once before it has seen a single response (and 12 callers
     # start together): Canvas must throttle the burst, and the client must recover.
@@ -151,7 +152,7 @@ def test_tight_bucket_ends_with_complete_data_and_no_errors(
 def test_full_bucket_sees_no_throttling_with_36_concurrent_callers(
     simulator: Any, make_client: Callable[..., CanvasAPIService]
 ) -> None:
-    simulator.config.latency = 0.03
+    simulator.config.latency = 0.05
     student = simulator.add_student("tok-busy", preset="senior")
     course_ids = list(student.expected())
     assert len(course_ids) >= 30
@@ -189,6 +190,21 @@ def test_server_errors_and_dropped_connections_end_with_complete_data(
     faults = simulator.stats.errors_5xx + simulator.stats.dropped
     assert simulator.stats.errors_5xx > 0 and simulator.stats.dropped > 0
     assert api.stats.retries >= faults
+
+
+def test_slow_answers_end_in_canvas_timeout_after_one_retry(
+    simulator: Any, make_client: Callable[..., CanvasAPIService]
+) -> None:
+    simulator.add_student("tok-slow", preset="freshman")
+    simulator.config.slow_rate = 1.0
+    simulator.config.slow_seconds = 0.5
+    api = make_client("tok-slow", timeout=(2.0, 0.15))
+
+    with pytest.raises(CanvasTimeout) as caught:
+        api.get_current_user()
+
+    assert "did not answer /api/v1/users/self within 0.15 s" in str(caught.value)
+    assert api.stats.requests == 2 and api.stats.retries == 1
 
 
 @pytest.mark.parametrize(

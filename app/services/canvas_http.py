@@ -85,7 +85,7 @@ def build_session(
     retry = CountingRetry(
         total=connect_retries,
         connect=connect_retries,
-        read=0,  # read errors and dropped connections go to the client's loop
+        read=False,  # re-raise read errors (timeouts, dropped connections) to the loop
         status=0,
         other=0,
         redirect=None,

@@ -266,17 +266,23 @@ def _failed_to_connect(exc: requests.RequestException) -> bool:
     return isinstance(reason, ConnectTimeoutError)  # NewConnectionError is one too
 
 
+_REASONS = (
+    ("RemoteDisconnected", "the connection was closed without an answer"),
+    ("Connection aborted", "the connection was closed without an answer"),
+    ("Connection refused", "connection refused"),
+    ("Connection reset", "connection reset"),
+    ("NameResolutionError", "host name not found"),
+    ("Name or service not known", "host name not found"),
+    ("CERTIFICATE_VERIFY_FAILED", "certificate not trusted"),
+    ("IncompleteRead", "the answer was cut off"),
+    ("timed out", "timed out"),
+)
+
+
 def _short_reason(exc: BaseException) -> str:
     """A one-line reason for a connection failure, without URLs or headers."""
-    text = str(exc)
-    for marker in (
-        "RemoteDisconnected",
-        "Connection refused",
-        "Connection reset",
-        "Connection aborted",
-        "Name or service not known",
-        "timed out",
-    ):
+    text = repr(exc)
+    for marker, reason in _REASONS:
         if marker in text:
-            return marker.lower()
+            return reason
     return type(exc).__name__

@@ -212,7 +212,7 @@ def check_retries_5xx(lab: Lab) -> Outcome:
                               "with the right data")
 
 
-def _fill_bucket(lab: Lab, token: str, hold: float = 0.8) -> list[threading.Thread]:
+def _fill_bucket(lab: Lab, token: str, hold: float = 1.5) -> list[threading.Thread]:
     """Fill ``token``'s bucket to ~600 units with slow requests held in flight for ``hold`` s.
 
     13 requests: 12 fit (the 12th only because a little has leaked meanwhile), the 13th is

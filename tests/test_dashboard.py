@@ -209,3 +209,29 @@ def test_other_users_course_is_404(client: Any, db: Any, student: Any, method: s
     response = getattr(client, method)(path.format(id=course.id), json={"scores": {}})
     assert response.status_code == 404
     assert client.get("/").get_data(as_text=True).count("Biology") == 0
+
+
+def test_dashboard_explains_a_rejected_token(client: Any, db: Any, student: Any) -> None:
+    from app.models import SyncRun
+
+    db.session.add(SyncRun(user_id=student.id, status="failed", finished_at=NOW,
+                           error="Canvas rejected the access token for canvas.example.edu: "
+                                 "create a new token in Canvas."))
+    db.session.commit()
+    login(client, "a@example.edu")
+    page = client.get("/").get_data(as_text=True)
+    assert "The last sync failed: Canvas rejected the access token" in page
+    assert "Update your Canvas token in Settings" in page
+
+
+def test_dashboard_follows_a_running_sync(client: Any, db: Any, student: Any) -> None:
+    from app.models import SyncRun
+
+    run = SyncRun(user_id=student.id, status="running", started_at=NOW, phase="fetching",
+                  courses_done=1, courses_total=4, message="[1/4] Syncing course: Art")
+    db.session.add(run)
+    db.session.commit()
+    login(client, "a@example.edu")
+    page = client.get("/").get_data(as_text=True)
+    assert f'data-events-url="/sync/{run.id}/events"' in page
+    assert 'value="25"' in page and "[1/4] Syncing course: Art" in page

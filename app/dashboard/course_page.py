@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app import grades
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory
+from app.models import Assignment, Course, GradeCategory, User
 
 # What-if scores above this are typos, not extra credit.
 MAX_WHAT_IF_SCORE = 100_000.0
@@ -117,7 +117,7 @@ def _scores(count: int) -> str:
 
 
 def build_course_page(course: Course) -> CoursePage:
-    from app.dashboard.service import scores_differ
+    from app.dashboard.service import latest, scores_differ
 
     groups, assignments = load_rows(course)
     inputs_groups, inputs_items = grades.from_rows(groups, assignments)
@@ -179,12 +179,16 @@ def build_course_page(course: Course) -> CoursePage:
         our_final_score=result.final_percent,
         letter=grades.letter_grade(shown) if shown is not None else None,
         differs=scores_differ(course.canvas_current_score, shown),
-        last_synced=course.last_synced_canvas,
+        last_synced=latest(course.last_synced_canvas, user_synced_at(course.user_id)),
         concluded=course.concluded,
         groups=list(views.values()),
         targets=targets,
         default_target=default.id if default else None,
     )
+
+
+def user_synced_at(user_id: int) -> datetime | None:
+    return db.session.scalar(select(User.last_canvas_sync_at).where(User.id == user_id))
 
 
 # --- What-if --------------------------------------------------------------------------------

@@ -110,7 +110,9 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
                 start_at=term.start_at if term is not None else None,
                 end_at=term.end_at if term is not None else None,
             )
-        sections[key].courses.append(_course_row(course, ours.get(course.id)))
+        sections[key].courses.append(
+            _course_row(course, ours.get(course.id), user.last_canvas_sync_at)
+        )
     ordered = sorted(
         sections.items(), key=lambda item: term_sort_key(terms.get(item[0]), now)
     )
@@ -131,12 +133,18 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
         active_run=run_state(last) if last is not None and last.status in ACTIVE_STATUSES
         else None,
         last_run=run_state(last) if last is not None else None,
-        last_synced=max((c.last_synced_canvas for c in courses if c.last_synced_canvas),
-                        default=user.last_canvas_sync_at),
+        last_synced=latest(user.last_canvas_sync_at,
+                           *(c.last_synced_canvas for c in courses)),
     )
 
 
-def _course_row(course: Course, our_score: float | None) -> CourseRow:
+def latest(*moments: datetime | None) -> datetime | None:
+    """The most recent of the given times, ignoring missing ones."""
+    return max((m for m in moments if m is not None), default=None)
+
+
+def _course_row(course: Course, our_score: float | None, user_synced: datetime | None
+                ) -> CourseRow:
     shown = our_score if our_score is not None else course.canvas_current_score
     return CourseRow(
         id=course.id,
@@ -147,7 +155,9 @@ def _course_row(course: Course, our_score: float | None) -> CourseRow:
         letter=grades.letter_grade(shown) if shown is not None else None,
         differs=scores_differ(course.canvas_current_score, our_score),
         concluded=course.concluded,
-        last_synced=course.last_synced_canvas,
+        # The row's own stamp moves only when its data changed; a later successful sync that
+        # found it unchanged still confirmed it.
+        last_synced=latest(course.last_synced_canvas, user_synced),
     )
 
 

@@ -275,6 +275,18 @@ def test_a_host_that_refuses_connections_fails_without_another_round_of_retries(
     api.close()
 
 
+def test_other_request_failures_are_canvas_errors_not_retried(
+    mocked: responses.RequestsMock, client: CanvasAPIService
+) -> None:
+    mocked.add(responses.GET, f"{BASE}/api/v1/users/self", body=requests.TooManyRedirects())
+
+    with pytest.raises(CanvasError, match="TooManyRedirects") as caught:
+        client.get_current_user()
+
+    assert HOST in str(caught.value)
+    assert len(mocked.calls) == 1
+
+
 def test_read_timeouts_raise_canvas_timeout_after_one_retry(
     mocked: responses.RequestsMock, client: CanvasAPIService
 ) -> None:

@@ -217,6 +217,14 @@ class CanvasTransport:
             # urllib3 has already retried failures to connect; only dropped connections and
             # broken responses are worth another round here.
             failure.retryable = not _failed_to_connect(exc)
+        except requests.RequestException as exc:  # too many redirects, an invalid URL...
+            failure = CanvasError(
+                f"GradeSync could not call {endpoint} on Canvas at {self.host} "
+                f"({type(exc).__name__}): check the Canvas address in Settings.",
+                host=self.host,
+                endpoint=endpoint,
+            )
+            failure.retryable = False
         finally:
             self._settle(slot, start, response, endpoint, attempt)
         return response, failure

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -345,6 +346,12 @@ def _wait_for(run_ids: list[int]) -> bool:
         bar.close()
 
 
+def _bar_item(message: str | None) -> str | None:
+    """The course being synced, without the "[3/7]" the bar already shows."""
+    text = re.sub(r"^\[\d+/\d+\]\s*", "", message or "")
+    return text[:50] or None
+
+
 class _ProgressBar:
     """A click progress bar on stderr driven by the sync service's progress callbacks."""
 
@@ -365,7 +372,7 @@ class _ProgressBar:
                 label=self.label,
                 file=sys.stderr,
                 show_pos=True,
-                item_show_func=lambda item: (item or "")[:50] or None,
+                item_show_func=_bar_item,
             )
             self._bar.__enter__()
         self._bar.length = max(total, 1)

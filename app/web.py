@@ -13,7 +13,7 @@ only allows scripts and styles served from ``/static``.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,13 +22,15 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     make_response,
+    redirect,
     render_template,
     request,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -85,6 +87,18 @@ def register_web(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Any:
+        # fetch() pollers get a 401 they can act on; people get the login page.
+        if _wants_json():
+            return render_error(401)
+        flash(login_manager.login_message, login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+    # The "remember me" cookie follows the session cookie: Secure whenever that one is.
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", bool(app.config.get("SESSION_COOKIE_SECURE")))
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=30))
 
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)

@@ -113,7 +113,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client):
 
 
 def test_cookies_are_secure_when_configured(make_app):
-    secure_app = make_app(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    secure_app = make_app(SESSION_COOKIE_SECURE=True)
     client = secure_app.test_client()
     auth = AuthActions(client)
     auth.register()
@@ -452,3 +452,11 @@ def test_token_is_not_in_cli_output_or_logs(runner, db, simulator, caplog):
     for row in _raw_user_rows(db):
         for value in row:
             assert not _contains_token(value, SECRET_TOKEN)
+
+
+def test_signed_out_json_callers_get_401_not_a_login_page(client):
+    response = client.get("/settings", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.get_json()["status"] == 401
+    page = client.get("/settings")
+    assert page.status_code == 302 and "/login?next=%2Fsettings" in page.location

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from dbtools import empty_database, engine_for, flask_db
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from app.models import Base
 from app.models.indexes import CANVAS_INDEXES
@@ -25,6 +26,15 @@ APP_TABLES = {"users", "term", "course", "grade_category", "assignment", "sync_r
 @pytest.fixture
 def fresh_url(tmp_path: Path) -> Iterator[str]:
     with empty_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def upgraded_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database brought to head by `db upgrade`, shared by the tests that only read it."""
+    tmp_path = tmp_path_factory.mktemp("upgraded")
+    with empty_database(tmp_path) as url:
+        flask_db(url, tmp_path, "upgrade")
         yield url
 
 
@@ -78,13 +88,37 @@ def table_names(url: str) -> set[str]:
 EXPECTED_INDEXES = {spec.name: (spec.table, spec.columns) for spec in CANVAS_INDEXES}
 
 
-def test_upgrade_builds_exactly_the_models(fresh_url: str, tmp_path: Path) -> None:
-    flask_db(fresh_url, tmp_path, "upgrade")
+def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
+    assert APP_TABLES <= table_names(upgraded_url)
+    assert schema_differences(upgraded_url) == []
+    assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
+    assert revision(upgraded_url) == "0002_canvas_indexes"
 
-    assert APP_TABLES <= table_names(fresh_url)
-    assert schema_differences(fresh_url) == []
-    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES
-    assert revision(fresh_url) == "0002_canvas_indexes"
+
+def test_migrated_schema_allows_one_active_sync_per_user(upgraded_url: str) -> None:
+    """The partial unique index the job runner relies on exists and works after migrating."""
+    engine = engine_for(upgraded_url)
+    run = (
+        "INSERT INTO sync_run (user_id, kind, status, created_at, courses_done, courses_total,"
+        " requests) VALUES (:user, 'full', :status, CURRENT_TIMESTAMP, 0, 0, 0)"
+    )
+    try:
+        with engine.begin() as conn:
+            for user in (41, 42):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, email, password_hash, failed_logins, created_at)"
+                        " VALUES (:id, :email, 'x', 0, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": user, "email": f"u{user}@example.edu"},
+                )
+            for status in ("succeeded", "failed", "running"):
+                conn.execute(text(run), {"user": 41, "status": status})
+            conn.execute(text(run), {"user": 42, "status": "queued"})  # another user: fine
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(run), {"user": 41, "status": "queued"})
+    finally:
+        engine.dispose()
 
 
 def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -272,3 +273,24 @@ def test_restricted_courses_come_back_as_two_keys(
     restricted = [c for c in courses if c.get("access_restricted_by_date")]
     assert restricted and all(set(c) == {"id", "access_restricted_by_date"} for c in restricted)
     assert {c["id"] for c in courses} - {c["id"] for c in restricted} == set(student.expected())
+
+
+def test_token_stays_out_of_real_wire_logs(
+    simulator: Any,
+    make_client: Callable[..., CanvasAPIService],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = "tok-wire-log-SECRET-0123456789"
+    simulator.add_student(token, preset="freshman")
+    simulator.config.fault_5xx_rate = 0.3
+    caplog.set_level(logging.DEBUG)  # urllib3's connection and request lines included
+    api = make_client(token)
+
+    api.get_courses()
+    simulator.revoke_token(token)
+    with pytest.raises(InvalidToken) as caught:
+        api.get_current_user()
+
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
+    assert all(token not in r.getMessage() for r in caplog.records)
+    assert token not in str(caught.value) and token not in repr(api)

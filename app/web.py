@@ -107,6 +107,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["format_dt"] = format_dt
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
+    app.jinja_env.globals["now"] = lambda: datetime.now(UTC)
 
 
 # --- Headers --------------------------------------------------------------------------------

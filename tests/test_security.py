@@ -377,6 +377,16 @@ def _raw_user_rows(db: Any) -> list[tuple]:
         return [tuple(row) for row in conn.execute(text("SELECT * FROM users"))]
 
 
+def _every_stored_value(db: Any) -> list[Any]:
+    """Every value in every table, read raw (a dump of the database)."""
+    values = []
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            for row in conn.execute(table.select()):
+                values.extend(row)
+    return values
+
+
 def _contains_token(value: Any, token: str) -> bool:
     if isinstance(value, memoryview):
         value = value.tobytes()
@@ -433,6 +443,8 @@ def test_token_is_not_in_cli_output_or_logs(runner, db, simulator, caplog):
             ]
         ),
         runner.invoke(args=["canvas", "test", "a@example.edu"]),
+        runner.invoke(args=["canvas", "sync", "a@example.edu", "--json"]),
+        runner.invoke(args=["canvas", "sync", "a@example.edu", "--incremental"]),
         runner.invoke(
             args=[
                 "canvas",
@@ -445,13 +457,15 @@ def test_token_is_not_in_cli_output_or_logs(runner, db, simulator, caplog):
             ]
         ),
     ]
-    assert [r.exit_code for r in outputs] == [0, 0, 1]
+    assert [r.exit_code for r in outputs] == [0, 0, 0, 0, 1]
     for result in outputs:
         assert SECRET_TOKEN not in result.output
+    assert "sync run" in caplog.text  # the sync did log, at every level
     assert SECRET_TOKEN not in caplog.text
-    for row in _raw_user_rows(db):
-        for value in row:
-            assert not _contains_token(value, SECRET_TOKEN)
+    values = _every_stored_value(db)
+    assert len(values) > 100  # courses and assignments were stored
+    for value in values:
+        assert not _contains_token(value, SECRET_TOKEN)
 
 
 def test_signed_out_json_callers_get_401_not_a_login_page(client):

@@ -167,3 +167,35 @@ def test_register_connect_sync_and_what_if(live_app: tuple[Any, str], simulator:
         assert db.session.get(Assignment, assignment_id).score > 0
 
     assert problems == [], problems
+
+
+def test_polling_fallback_shows_a_rejected_token(live_app: tuple[Any, str], simulator: Any,
+                                                  browser_page: Any) -> None:
+    """Without EventSource the page polls status.json; a revoked token points to Settings."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import connect_user
+
+    app, base = live_app
+    page = browser_page
+    with app.app_context():
+        connect_user(app, simulator, email=EMAIL, token=TOKEN)
+    simulator.revoke_token(TOKEN)
+    # Slow Canvas down so the page surely loads while the sync still runs and has to poll.
+    simulator.config.latency = 1.0
+    page.add_init_script("delete window.EventSource;")
+    polled: list[str] = []
+    page.on("request", lambda req: polled.append(req.url) if "status.json" in req.url else None)
+
+    page.goto(f"{base}/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.click("button[data-sync-button]")
+    result = page.locator("[data-field=result]")
+    expect(result).to_contain_text("access token")
+    expect(result.locator("a")).to_have_text("Check your Canvas token in Settings")
+    expect(page.locator("[data-field=status_label]")).to_have_text("Failed")
+    assert polled, "the page did not fall back to polling"
+    result.locator("a").click()
+    expect(page).to_have_url(f"{base}/settings")

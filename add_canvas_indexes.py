@@ -11,8 +11,9 @@ URL are decoded the standard way, so a password written ``p%23ss`` reaches the s
     python3 add_canvas_indexes.py --concurrently        # Postgres: build without blocking writes
 
 Exit status: 0 when every index exists afterwards (or would, with ``--dry-run``); 1 when the
-database cannot be reached, a table or column is missing, or an index cannot be built; 2 for a
-malformed URL or bad options. Errors are one line, without a traceback.
+database cannot be reached, a table or column is missing, an index cannot be built, or an index
+of the same name exists on other columns (it is left alone); 2 for a malformed URL or bad
+options. Errors are one line, without a traceback.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Plan:
     # An index a failed CREATE INDEX CONCURRENTLY left behind: unusable, dropped and rebuilt.
     to_rebuild: list[CanvasIndex] = field(default_factory=list)
     skipped: list[tuple[CanvasIndex, str]] = field(default_factory=list)
+    # Same name, other columns: not the contract's index, and not ours to drop.
+    wrong_columns: list[tuple[CanvasIndex, tuple[str, ...]]] = field(default_factory=list)
 
 
 def database_url(raw: str) -> URL:
@@ -129,6 +132,7 @@ def plan_indexes(conn: Connection) -> Plan:
             plan.to_rebuild.append(spec)
         elif found != spec.columns:
             plan.skipped.append((spec, f"exists on ({', '.join(found)}), not the expected columns"))
+            plan.wrong_columns.append((spec, found))
         else:
             plan.skipped.append((spec, "already exists"))
     return plan
@@ -219,6 +223,12 @@ def run(raw_url: str, *, concurrently: bool, dry_run: bool) -> None:
             click.echo(f"{verb}  {_describe(spec)}")
         built = len(plan.to_create) + len(plan.to_rebuild)
         click.echo(f"{verb} {built}, skipped {len(plan.skipped)} of {len(CANVAS_INDEXES)} indexes")
+        if plan.wrong_columns:
+            spec, found = plan.wrong_columns[0]
+            raise IndexScriptError(
+                f"{spec.name} exists on {spec.table}({', '.join(found)}), not on "
+                f"({', '.join(spec.columns)}): drop it (DROP INDEX {spec.name}) and run again"
+            )
     finally:
         engine.dispose()
 

@@ -167,6 +167,24 @@ def test_only_the_missing_ones_are_created(unindexed_url: str, tmp_path: Path) -
     engine.dispose()
 
 
+def test_same_name_on_other_columns_is_reported_not_dropped(
+    unindexed_url: str, tmp_path: Path
+) -> None:
+    engine = engine_for(unindexed_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE INDEX idx_term_user_id ON term (canvas_term_id)"))
+
+    result = script(unindexed_url, tmp_path)
+
+    assert_one_line_error(result, "idx_term_user_id exists on term(canvas_term_id)", "DROP INDEX")
+    assert result.returncode == 1
+    assert "created 9, skipped 1 of 10 indexes" in result.stdout
+    found = canvas_indexes(engine)
+    assert found["idx_term_user_id"] == ("term", ("canvas_term_id",))
+    assert len(found) == 10
+    engine.dispose()
+
+
 def test_dry_run_changes_nothing(unindexed_url: str, tmp_path: Path) -> None:
     result = script(unindexed_url, tmp_path, "--dry-run")
 

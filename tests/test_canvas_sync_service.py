@@ -94,14 +94,21 @@ def test_three_request_plan_gives_the_same_rows(canvas_user: Any, simulator: Any
 
 
 def test_statements_per_course_stay_few(canvas_user: Any) -> None:
-    user, _student = canvas_user
+    user, student = canvas_user
     first = succeeded(sync(user))
-    # course row, groups, assignments, delete vanished assignments, delete vanished groups
-    assert first["db_statements_max_per_course"] <= 5
-    assert first["db_statements"] <= 6 + 5 * first["courses"]
+    # course row, groups, assignments: nothing to delete in an empty database
+    assert first["db_statements_max_per_course"] <= 3
+    assert first["db_statements"] <= 8 + 3 * first["courses"]
+    again = succeeded(sync(user))
+    assert again["db_statements_max_per_course"] <= 2  # the course row did not change
     unchanged = succeeded(sync(user, incremental=True))
     assert unchanged["db_statements_max_per_course"] == 0
-    assert unchanged["db_statements"] <= 5  # the three reads at the start, the user's stamp
+    assert unchanged["db_statements"] <= 6  # the four reads at the start, the user's stamp
+    # Deleting only costs statements where something was deleted.
+    course_id, assignment_id = student.any_assignment()
+    student.delete_assignment(course_id, assignment_id)
+    deleted = succeeded(sync(user))
+    assert deleted["db_statements_max_per_course"] <= 5
 
 
 # --- incremental sync: every kind of change ---------------------------------------------------

@@ -25,11 +25,12 @@ Worker threads only do HTTP and hand back the JSON. The calling thread is the on
 session per thread): as each course's data arrives it is parsed (``canvas_parse``) and written
 in bulk (``upserts``) in ONE transaction per course, so writing overlaps fetching and a course
 is always either its old version or its new one. A course takes a handful of statements:
-course row (only if it changed), groups upsert, assignments upsert (per 500 rows), delete
-vanished assignments, delete vanished groups. The upserts only touch rows whose data changed,
-so a second sync of unchanged data writes zero rows. The first Canvas or database error stops
-the sync: finished courses stay committed, the others are untouched, and the results carry
-``status: "failed"`` and a one-line message for a person.
+course row (only if it changed), groups upsert, assignments upsert (per 500 rows), and only
+when something vanished, a delete of the vanished assignments and one of the vanished groups
+(what the database holds is read once at the start: four reads per sync). The upserts only
+touch rows whose data changed, so a second sync of unchanged data writes zero rows. The
+first Canvas or database error stops the sync: finished courses stay committed, the others
+are untouched, and the results carry ``status: "failed"`` and a one-line message for a person.
 
 Incremental sync (``use_incremental=True``) and why it is never wrong
 ---------------------------------------------------------------------
@@ -176,6 +177,7 @@ class CanvasSyncService:
         self._terms: dict[int, dict[str, Any]] = {}
         self._courses: dict[int, dict[str, Any]] = {}
         self._groups: dict[int, dict[int, int]] = {}
+        self._assignment_keys: dict[int, set[int]] = {}
         # Rows staged by the flush=False steps.
         self._pending_terms: dict[int, dict[str, Any]] = {}
         self._pending_courses: dict[int, dict[str, Any]] = {}
@@ -349,6 +351,7 @@ class CanvasSyncService:
                 logger.info("course %s was dropped in Canvas: deleted", canvas_course_id)
                 stored = self._courses.pop(canvas_course_id)
                 self._groups.pop(stored["id"], None)
+                self._assignment_keys.pop(stored["id"], None)
         db.session.commit()
 
     def _skip(self, canvas_course_id: int, stored: dict[str, Any] | None, reason: str) -> None:
@@ -472,15 +475,21 @@ class CanvasSyncService:
         for row in gradebook.assignments:
             self._sync_assignment(course_id, row, flush=False, total=total)
         self._flush_assignments()
-        delete_absent(
-            db.session, ASSIGNMENT, scope={"course_id": course_id}, key="canvas_assignment_id",
-            keep=(a["canvas_assignment_id"] for a in gradebook.assignments),
-        )
+        # Deletes only when something vanished: the database state was read at the start
+        # and there is one writer per user (the jobs layer enforces it).
+        keep_assignments = {a["canvas_assignment_id"] for a in gradebook.assignments}
+        if self._assignment_keys.get(course_id, set()) - keep_assignments:
+            delete_absent(
+                db.session, ASSIGNMENT, scope={"course_id": course_id},
+                key="canvas_assignment_id", keep=keep_assignments,
+            )
+        self._assignment_keys[course_id] = keep_assignments
         keep_groups = {g["canvas_group_id"] for g in gradebook.groups}
-        delete_absent(
-            db.session, GROUP, scope={"course_id": course_id}, key="canvas_group_id",
-            keep=keep_groups,
-        )
+        if set(self._groups.get(course_id, {})) - keep_groups:
+            delete_absent(
+                db.session, GROUP, scope={"course_id": course_id}, key="canvas_group_id",
+                keep=keep_groups,
+            )
         self._groups[course_id] = {
             g: i for g, i in self._group_ids.items() if g in keep_groups
         }
@@ -630,7 +639,7 @@ class CanvasSyncService:
     # --- database state ---------------------------------------------------------------------
 
     def _load_existing(self) -> None:
-        """What the database holds for this user now: three reads, then no more lookups."""
+        """What the database holds for this user now: four reads, then no more lookups."""
         session = db.session
         self._terms = {
             row["canvas_term_id"]: dict(row)
@@ -652,6 +661,13 @@ class CanvasSyncService:
             .where(COURSE.c.user_id == self.user_id)
         ):
             self._groups.setdefault(course_id, {})[canvas_group_id] = group_id
+        self._assignment_keys = {}
+        for course_id, canvas_assignment_id in session.execute(
+            select(ASSIGNMENT.c.course_id, ASSIGNMENT.c.canvas_assignment_id)
+            .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
+            .where(COURSE.c.user_id == self.user_id)
+        ):
+            self._assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -415,8 +415,7 @@ def test_graded_since_is_strict(sim: CanvasSimulator, student: Student) -> None:
     graded_at = student.expected()[course_id]["assignments"][assignment_id]["graded_at"]
     stamp = graded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert get(sim, path, graded_since=stamp).json() == []
-    earlier = (graded_at.replace(second=0) if graded_at.second else graded_at.replace(
-        minute=(graded_at.minute - 1) % 60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    earlier = (graded_at - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = get(sim, path, graded_since=earlier, per_page=100).json()
     assert assignment_id in [r["assignment_id"] for r in rows]
 

@@ -9,6 +9,13 @@ CONTRACT (other modules rely on exactly these names; see docs/INTERFACES.md):
         student.expected()    # canonical view of what the student can see (for assertions)
         student.grade(course_id, assignment_id, 17.5)              # mutations between syncs
         sim.stats.requests, sim.stats.throttled, sim.stats.max_in_flight, ...
+
+Modules: ``server`` (the request pipeline: auth, bucket, latency, faults), ``transport``
+(HTTP/1.1 server and handler), ``api`` (endpoints), ``render`` (Canvas JSON), ``pagination``
+(per_page, numbered and bookmark pages, link header), ``bucket`` (leaky bucket), ``stats``,
+``student`` (mutations and the ``expected()`` oracle), ``datasets`` + ``catalog`` (presets),
+``model`` (the teacher's truth), ``scoring`` (Canvas's course totals).
+Standalone: ``python -m app.simulator --token demo --port 8999``.
 """
 
 from app.simulator.config import SimulatorConfig  # noqa: F401

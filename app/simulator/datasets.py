@@ -163,10 +163,6 @@ class _Builder:
         if spec.concluded:
             course.workflow_state = "completed"
             course.enrollment_state = "completed"
-        if spec.restricted:
-            # Dates restrict access: a future start (current term) or a past course whose
-            # term hides it from students (restrict_student_past_view).
-            course.start_at = course.start_at or start
         course.enrollment_updated_at = course.enrollment_created_at
         self._groups(course, spec)
         self._assignments(course, spec, start, end)

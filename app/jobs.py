@@ -197,6 +197,28 @@ def mark_interrupted_runs(
     return count
 
 
+def resume_interrupted_run(sync_run_id: int) -> bool:
+    """Put an ``interrupted`` run back to ``queued`` so it can run; False if it cannot.
+
+    A Celery message is acknowledged only after its sync ran, so the message of a run whose
+    worker died is delivered again, after the next worker marked the run interrupted. The run
+    is resumed unless the user started another sync meanwhile (the unique index refuses it).
+    """
+    try:
+        count = db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == sync_run_id, SyncRun.status == "interrupted")
+            .values(status="queued", error=None, finished_at=None)
+        ).rowcount
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    if count:
+        logger.info("sync run %s resumed after an interruption", sync_run_id)
+    return bool(count)
+
+
 # --- Runners ---------------------------------------------------------------------------------
 
 

@@ -77,6 +77,8 @@ def _connect_worker_signals(app: Flask) -> None:
 @shared_task(name="gradesync.run_sync", ignore_result=True)
 def run_sync_task(user_id: int, sync_run_id: int, incremental: bool) -> str:
     """Run one sync in a worker; ids only, never model objects."""
-    from app.jobs import run_sync
+    from app.jobs import resume_interrupted_run, run_sync
 
+    # A message delivered again after its worker died finds its run interrupted: resume it.
+    resume_interrupted_run(sync_run_id)
     return str(run_sync(user_id, sync_run_id, incremental).get("status"))

@@ -191,3 +191,29 @@ def test_enqueue_all_skips_unconnected_and_active(app: Any, db: Any, simulator: 
     assert runs[1].id == busy.id
     assert submitted == [a.id]
     assert db.session.scalar(select(db.func.count(Course.id))) == 0  # nothing ran inline
+
+
+def test_celery_task_resumes_a_run_its_dead_worker_left(app: Any, db: Any,
+                                                        canvas_user: Any) -> None:
+    """The task body (no broker): a redelivered message of an interrupted run runs it."""
+    from app.tasks import run_sync_task
+
+    user, student = canvas_user
+    run = jobs.create_sync_run(user.id, incremental=False)
+    run.status, run.started_at = "running", utcnow()
+    db.session.commit()
+    assert jobs.mark_interrupted_runs(statuses=("running",)) == 1
+    assert run_sync_task.run(user.id, run.id, False) == "succeeded"
+    assert fresh_run(run.id).status == "succeeded" and fresh_run(run.id).error is None
+    assert_db_matches(user, student)
+
+
+def test_interrupted_run_is_not_resumed_over_a_newer_one(app: Any, db: Any,
+                                                         canvas_user: Any) -> None:
+    user, _student = canvas_user
+    old = jobs.create_sync_run(user.id, incremental=False)
+    jobs.mark_interrupted_runs()
+    newer = jobs.create_sync_run(user.id, incremental=True)
+    assert jobs.resume_interrupted_run(old.id) is False
+    assert fresh_run(old.id).status == "interrupted"
+    assert fresh_run(newer.id).status == "queued"

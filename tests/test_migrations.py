@@ -95,6 +95,12 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert revision(upgraded_url) == "0002_canvas_indexes"
 
 
+def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
+    """`flask db check`, which developers run after editing models, agrees through env.py."""
+    result = flask_db(upgraded_url, tmp_path, "check")
+    assert "No new upgrade operations detected" in result.stdout + result.stderr
+
+
 def test_migrated_schema_allows_one_active_sync_per_user(upgraded_url: str) -> None:
     """The partial unique index the job runner relies on exists and works after migrating."""
     engine = engine_for(upgraded_url)

@@ -107,19 +107,23 @@ def run_sync(
     with its traceback and recorded as ``failed`` with a message a person can act on.
     Returns the sync service's results dict.
     """
-    run = db.session.get(SyncRun, sync_run_id)
-    if run is None or run.user_id != user_id:
-        logger.error("sync run %s for user %s does not exist", sync_run_id, user_id)
-        return {"status": "failed", "error": "This sync no longer exists."}
-    if run.status != "queued":
-        # A redelivered task or a run already marked interrupted: do not run it twice.
+    # Claim the run atomically: of two deliveries of the same message, only one runs it.
+    claimed = db.session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
+               SyncRun.status == "queued")
+        .values(status="running", started_at=utcnow(), phase="connecting",
+                message="Connecting to Canvas…")
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        run = db.session.get(SyncRun, sync_run_id)
+        if run is None or run.user_id != user_id:
+            logger.error("sync run %s for user %s does not exist", sync_run_id, user_id)
+            return {"status": "failed", "error": "This sync no longer exists."}
+        # A duplicate delivery, or a run already marked interrupted: never run it twice.
         logger.warning("sync run %s is %s, not queued; not running it", run.id, run.status)
         return {"status": run.status, "error": run.error}
-    run.status = "running"
-    run.started_at = utcnow()
-    run.phase = "connecting"
-    run.message = "Connecting to Canvas…"
-    db.session.commit()
 
     results = _call_sync_service(user_id, sync_run_id, incremental, progress)
     _finish_run(sync_run_id, results)

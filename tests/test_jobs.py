@@ -217,3 +217,27 @@ def test_interrupted_run_is_not_resumed_over_a_newer_one(app: Any, db: Any,
     assert jobs.resume_interrupted_run(old.id) is False
     assert fresh_run(old.id).status == "interrupted"
     assert fresh_run(newer.id).status == "queued"
+
+
+def test_a_run_delivered_twice_runs_once(app: Any, db: Any, simulator: Any,
+                                         canvas_user: Any) -> None:
+    user, _student = canvas_user
+    user_id, run_id = user.id, jobs.create_sync_run(user.id, incremental=False).id
+    barrier = threading.Barrier(2)
+    statuses: list[str] = []
+
+    def deliver() -> None:
+        with app.app_context():
+            barrier.wait()
+            statuses.append(jobs.run_sync(user_id, run_id, False)["status"])
+            _db.session.remove()
+
+    simulator.reset_stats()
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count("succeeded") >= 1 and len(statuses) == 2
+    assert len([r for r in simulator.stats.records if r.path == "/api/v1/courses"]) == 1
+    assert fresh_run(run_id).status == "succeeded"

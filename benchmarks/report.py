@@ -165,27 +165,35 @@ def write_chart(path: Path, rows: list[dict[str, Any]], title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     labels = [row["label"] for row in rows]
     walls = [max(row["wall_s"], 1e-4) for row in rows]
-    bounds = [max(row["lower_bound_s"], 1e-4) for row in rows]
     colors = ["#9aa5b1" if row["key"].startswith("canvasapi") else "#2f6fb5" for row in rows]
-    fig, ax = plt.subplots(figsize=(9, 0.75 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(9, 0.75 * len(rows) + 2.0))
     positions = list(range(len(rows)))[::-1]
-    ax.barh(positions, walls, color=colors, height=0.6, label="measured wall time")
-    ax.scatter(bounds, positions, marker="|", s=900, color="#c0392b", linewidths=2.5,
-               zorder=3, label="lower bound (latency + bucket)")
+    ax.barh(positions, walls, color=colors, height=0.6)
+    # A bound of 0 (latency 0) has no place on a log axis: leave it out rather than fake it.
+    marked = [(row["lower_bound_s"], y) for row, y in zip(rows, positions, strict=True)
+              if row["lower_bound_s"] > 0]
+    handles = [Patch(color="#9aa5b1", label="canvasapi (wall time)"),
+               Patch(color="#2f6fb5", label="GradeSync (wall time)")]
+    if marked:
+        handles.append(ax.scatter([b for b, _ in marked], [y for _, y in marked], marker="|",
+                                  s=900, color="#c0392b", linewidths=2.5, zorder=3,
+                                  label="lower bound for its request plan"))
     for y, wall, row in zip(positions, walls, rows, strict=True):
         ax.text(wall * 1.08, y, f"{row['wall_s']:.2f} s  ({row['requests']} req)",
                 va="center", fontsize=8)
     ax.set_yticks(positions, labels)
     ax.set_xscale("log")
-    ax.set_xlim(min(walls + bounds) / 2, max(walls) * 6)
+    ax.set_xlim(min(walls + [b for b, _ in marked]) / 2, max(walls) * 6)
     ax.set_xlabel("seconds (log scale)")
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", which="both", alpha=0.25)
-    fig.tight_layout()
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

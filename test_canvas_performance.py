@@ -86,16 +86,32 @@ def main(latency: float, preset: str | None, hwm: float | None, throttle_status:
         from app.extensions import db
 
         counter = DbCounter(db.engine)
-        if real_url and real_token:
-            payload = _bench_real(real_url.rstrip("/"), real_token, hwm or 700.0, repeats,
-                                  baseline_repeats, only, counter)
-        else:
-            payload = _bench_simulator(latency, preset, hwm or 600.0, int(throttle_status),
-                                       repeats, baseline_repeats, only, seed, counter)
-        db.session.remove()
-        db.engine.dispose()
+        try:
+            if real_url and real_token:
+                payload = _bench_real(real_url.rstrip("/"), real_token, hwm or 700.0, repeats,
+                                      baseline_repeats, only, counter)
+            else:
+                payload = _bench_simulator(latency, preset, hwm or 600.0, int(throttle_status),
+                                           repeats, baseline_repeats, only, seed, counter)
+        except _expected_failures() as exc:
+            # A failed sync, an unreachable Canvas or database: one line, no traceback.
+            raise click.ClickException(f"benchmark stopped: {exc}") from exc
+        finally:
+            db.session.remove()
+            db.engine.dispose()
     payload["settings"]["database"] = db_kind(database_url)
     _report(payload, output_dir)
+
+
+def _expected_failures() -> tuple[type[BaseException], ...]:
+    import requests
+    from canvasapi.exceptions import CanvasException
+    from sqlalchemy.exc import OperationalError
+
+    from app.accounts import AccountError
+
+    return (RuntimeError, CanvasException, requests.RequestException, OperationalError,
+            AccountError)
 
 
 def db_kind(url: str) -> str:
@@ -145,8 +161,8 @@ def _bench_simulator(latency: float, preset: str, hwm: float, throttle_status: i
                                        counter=counter)
                 logger.info("%s: run %d/%d took %.3f s, %d requests, %d throttled%s",
                             contender.label, repeat + 1, count, run.wall_s, run.requests,
-                            run.throttled, "" if not run.problems else
-                            f", DATA WRONG: {run.problems[0]}")
+                            run.throttled, f", DATA WRONG: {run.problems[0]}"
+                            if run.problems else "")
                 runs.append(run)
             rows.append(summarize(contender, runs, settings))
     return {

@@ -53,9 +53,10 @@ def summary_text(run: SyncRun) -> str | None:
         if isinstance(summary.get(key), int):
             parts.append(_plural(summary[key], noun))
     parts.append(_plural(run.requests or int(summary.get("requests") or 0), "request"))
-    seconds = summary.get("duration_s")
-    if not isinstance(seconds, int | float):
-        seconds = run.duration_s
+    # The wall time the student waited, as the history's duration column shows it.
+    seconds = run.duration_s
+    if seconds is None and isinstance(summary.get("duration_s"), int | float):
+        seconds = summary["duration_s"]
     if seconds is not None:
         parts.append(f"{seconds:.1f} s")
     return ", ".join(parts)

@@ -7,8 +7,10 @@ do may leave files in the repository.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -27,11 +29,12 @@ PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PRO
 
 
 def use_temp_instance_dir() -> Path:
-    """Point ``GRADESYNC_INSTANCE_DIR`` at a new temporary directory and return it.
+    """Point ``GRADESYNC_INSTANCE_DIR`` at a new temporary directory (removed at exit).
 
     Also keeps loopback traffic to the simulator away from any configured proxy.
     """
     path = Path(tempfile.mkdtemp(prefix="gradesync-bench-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
     os.environ["GRADESYNC_INSTANCE_DIR"] = str(path)
     for name in PROXY_VARS:
         os.environ.pop(name, None)

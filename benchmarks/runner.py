@@ -170,7 +170,7 @@ def run_on_simulator(sim: Any, contender: Contender, repeat: int, *, preset: str
         sync_result = _run_contender(contender, sim.base_url, token, user)
         wall = time.perf_counter() - start
     db.session.remove()
-    records = [r for r in list(sim.stats.records) if r.token in (token, None)]
+    records = [r for r in list(sim.stats.records) if r.token == token]
     stats = sim.stats.snapshot()
     return RunResult(
         wall_s=wall,

@@ -376,10 +376,11 @@ def test_two_services_at_once_do_not_corrupt_anything(
     student.drop_course(visible_ids(student)[0])
     simulator.config.latency = 0.02  # let the two syncs interleave
     outcomes: list[dict[str, Any]] = []
+    user_id = user.id  # ORM objects stay in their own thread's session
 
     def run(incremental: bool) -> None:
         with app.app_context():
-            worker_user = db.session.get(User, user.id)
+            worker_user = db.session.get(User, user_id)
             outcomes.append(sync(worker_user, incremental=incremental))
             db.session.remove()
 

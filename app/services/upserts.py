@@ -16,9 +16,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, Text, and_, cast, delete, or_
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -69,6 +83,33 @@ def _changed(table: Table, excluded: Any, columns: Sequence[str], dialect: str) 
     return or_(*tests)
 
 
+def _postgres_insert(table: Table, columns: Sequence[str]) -> postgresql.Insert:
+    """``INSERT INTO t (cols) SELECT cols FROM jsonb_to_recordset(:rows) AS r(col type, ...)``.
+
+    The whole chunk travels as ONE jsonb parameter, so the SQL text never changes with the
+    number of rows: the driver converts it once (psycopg re-parses every distinct query text,
+    which for a 500-row VALUES list costs more than running it) and Postgres can prepare it.
+    """
+    records = (
+        func.jsonb_to_recordset(bindparam("rows", type_=postgresql.JSONB()))
+        .table_valued(*(column(name, table.c[name].type) for name in columns))
+        .render_derived(name="r", with_types=True)
+    )
+    source = select(*(records.c[name] for name in columns))
+    return postgresql.insert(table).from_select(list(columns), source)
+
+
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Datetimes as ISO-8601 with their offset, which ``timestamptz`` reads back exactly."""
+    out = dict(row)
+    for name, value in row.items():
+        if isinstance(value, datetime):
+            if value.tzinfo is None:  # the same guard as UTCDateTime on the ORM path
+                raise ValueError(f"naive datetime for {name}; attach a timezone")
+            out[name] = value.isoformat()
+    return out
+
+
 def upsert(
     session: Session,
     table: Table,
@@ -96,22 +137,28 @@ def upsert(
     if compare is None:
         compare = [c for c in rows[0] if c not in key]
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    columns = [*rows[0], *(name for name in extra if name not in rows[0])]
+    if dialect == "postgresql":
+        stmt = _postgres_insert(table, columns)
+    else:
+        stmt = sqlite.insert(table)
     set_ = {name: stmt.excluded[name] for name in (*compare, *extra)}
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key),
         set_=set_,
         where=_changed(table, stmt.excluded, compare, dialect) if compare else None,
     ).returning(*(table.c[name] for name in returning))
-    # Executed with a list of parameter sets: SQLAlchemy's "insertmanyvalues" sends each chunk
-    # as ONE multi-row INSERT, and the statement is compiled once and cached (building a
-    # literal multi-row VALUES per call would spend more time compiling SQL than running it).
-    width = len(rows[0]) + len(extra)
+    width = len(columns)
     size = max(1, min(chunk_size, MAX_PARAMS // max(1, width)))
     for start in range(0, len(rows), size):
         chunk = [{**row, **extra} for row in rows[start : start + size]]
-        result.rows.extend(session.execute(stmt, chunk).all())
+        if dialect == "postgresql":
+            params: Any = {"rows": [_jsonable(row) for row in chunk]}
+        else:
+            # A list of parameter sets: SQLAlchemy's "insertmanyvalues" sends the chunk as ONE
+            # multi-row INSERT from a statement compiled once and cached.
+            params = chunk
+        result.rows.extend(session.execute(stmt, params).all())
         result.statements += 1
     return result
 

@@ -117,3 +117,53 @@ def test_url_if_returns_none_for_unknown_endpoints(app):
     with app.test_request_context():
         assert url_if("settings.index") == "/settings"
         assert url_if("no.such_endpoint") is None
+
+
+def _owned_urls(app, rows) -> list[tuple[str, str]]:
+    """(method, url) for every route that takes an id, filled with Alice's ids."""
+    ids = {
+        "course": rows["course"].id,
+        "run": rows["run"].id,
+        "assignment": rows["assignment"].id,
+        "term": rows["term"].id,
+    }
+    urls = []
+    for rule in app.url_map.iter_rules():
+        int_args = [
+            a
+            for a in rule.arguments
+            if rule._converters[a].__class__.__name__ == "IntegerConverter"
+        ]
+        if not int_args:
+            continue
+        values = {}
+        for arg in int_args:
+            kind = next(k for k in ids if k in arg)
+            values[arg] = ids[kind]
+        url = rule.build(values, append_unknown=False)[1]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            urls.append((method, url))
+    return urls
+
+
+def test_another_users_ids_answer_404_on_every_page(app, client, two_users):
+    """Id guessing: Bob gets 404 on every URL that names one of Alice's rows; Alice does not."""
+    _, _, rows = two_users
+    urls = _owned_urls(app, rows)
+    assert ("GET", f"/courses/{rows['course'].id}") in urls
+    assert ("GET", f"/sync/{rows['run'].id}") in urls
+
+    client.post("/login", data={"email": "bob@example.edu", "password": "correct horse battery"})
+    for method, url in urls:
+        response = client.open(url, method=method, data={})
+        assert response.status_code == 404, (method, url)
+        response.close()
+    client.post("/logout")
+
+    client.post("/login", data={"email": "alice@example.edu", "password": "correct horse battery"})
+    for method, url in urls:
+        if method != "GET":
+            continue
+        response = client.get(url, buffered=False)
+        assert response.status_code == 200, url
+        response.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -129,11 +130,7 @@ def _owned_urls(app, rows) -> list[tuple[str, str]]:
     }
     urls = []
     for rule in app.url_map.iter_rules():
-        int_args = [
-            a
-            for a in rule.arguments
-            if rule._converters[a].__class__.__name__ == "IntegerConverter"
-        ]
+        int_args = re.findall(r"<int:(\w+)>", rule.rule)
         if not int_args:
             continue
         values = {}

@@ -474,3 +474,30 @@ def test_signed_out_json_callers_get_401_not_a_login_page(client):
     assert response.get_json()["status"] == 401
     page = client.get("/settings")
     assert page.status_code == 302 and "/login?next=%2Fsettings" in page.location
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [
+        (400, "Bad request"),
+        (403, "Not allowed"),
+        (404, "Page not found"),
+        (413, "Too much data"),
+        (429, "Too many attempts"),
+        (500, "Something went wrong"),
+    ],
+)
+def test_error_pages_are_friendly(make_app, code, title):
+    variant = make_app()
+
+    @variant.route("/abort")
+    def abort_here() -> str:
+        from flask import abort
+
+        abort(code)
+
+    response = variant.test_client().get("/abort")
+    assert response.status_code == code
+    page = response.get_data(as_text=True)
+    assert f'<h1 id="error-title">{title}</h1>' in page
+    assert "Content-Security-Policy" in response.headers

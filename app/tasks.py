@@ -39,6 +39,10 @@ def celery_init_app(app: Flask) -> Celery:
             "task_acks_late": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
+            # One queue name per deployment (or test session) sharing a Redis server.
+            "task_default_queue": app.config.get("CELERY_QUEUE")
+            or os.environ.get("CELERY_QUEUE")
+            or "gradesync",
         }
     )
     celery.set_default()

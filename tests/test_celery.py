@@ -1,8 +1,8 @@
 """A real Celery worker on Redis runs syncs for several users.
 
 The worker is the README's command (``celery -A app.celery_app worker``) in a subprocess,
-pointed at this test session's database and at a dedicated Redis database (number 5), which
-is flushed first. Skipped when Redis is not reachable, except on CI (``CI=true``).
+pointed at this test session's database, a dedicated Redis database (number 5) and a queue
+named for this session. Skipped when Redis is not reachable, except on CI (``CI=true``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ pytestmark = pytest.mark.celery
 BROKER = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/5")
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 90
+# A queue of our own: other test sessions may share this Redis, with workers on other databases.
+QUEUE = f"gradesync-test-{uuid.uuid4().hex[:10]}"
 
 
 def _require_redis() -> None:
@@ -37,7 +39,6 @@ def _require_redis() -> None:
     try:
         client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
         client.ping()
-        client.flushdb()  # our own database number: stale messages of an earlier run go
         client.close()
     except redis.RedisError as exc:
         if os.environ.get("CI") == "true":
@@ -45,12 +46,23 @@ def _require_redis() -> None:
         pytest.skip(f"Redis at {BROKER} is not reachable: {exc}")
 
 
+def _forget_queue() -> None:
+    """Remove our queue's keys so test sessions leave nothing behind in Redis."""
+    import redis
+
+    client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
+    try:
+        client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def celery_web_app(database_url: str, _schema: None) -> Iterator[Any]:
     """The web side: an app whose runner is Celery (it only enqueues)."""
     _require_redis()
     app = create_app(make_test_config(database_url, CELERY_BROKER_URL=BROKER,
-                                      CELERY_RESULT_BACKEND=None))
+                                      CELERY_RESULT_BACKEND=None, CELERY_QUEUE=QUEUE))
     with app.app_context():
         try:
             yield app
@@ -58,6 +70,7 @@ def celery_web_app(database_url: str, _schema: None) -> Iterator[Any]:
             celery = app.extensions.get("celery")
             if celery is not None:
                 celery.close()
+            _forget_queue()
             db.session.remove()
             _empty_all_tables()
             db.engine.dispose()
@@ -69,6 +82,7 @@ def worker(database_url: str, celery_web_app: Any, tmp_path: Path) -> Iterator[s
         **os.environ,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": BROKER,
+        "CELERY_QUEUE": QUEUE,
         "SECRET_KEY": TEST_SECRET,  # the token cipher's key, as in the tests' app
         "CANVAS_ALLOW_PRIVATE_HOSTS": "1",
         "NO_PROXY": "127.0.0.1,localhost",

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 logger = logging.getLogger(__name__)
@@ -279,6 +279,13 @@ def _sync_all(incremental: bool, as_json: bool) -> bool:
     from app.extensions import db
     from app.models import SyncRun, User
 
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("CELERY_BROKER_URL") and jobs.RUNNER_KEY not in app.extensions:
+        # jobs.get_runner() would first mark every active run created before this process
+        # started as interrupted: right for a restarted server, wrong for a CLI process
+        # running next to a live server. The CLI gets a plain pool instead.
+        workers = int(app.config.get("SYNC_WORKERS", 4))
+        app.extensions[jobs.RUNNER_KEY] = jobs.ThreadRunner(app, workers)
     before = datetime.now(UTC)
     runs = jobs.enqueue_all(incremental)
     emails = {row.id: row.email for row in db.session.execute(select(User.id, User.email))}

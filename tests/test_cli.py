@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from conftest import TEST_SECRET, connect_user
 from sqlalchemy import func, select
 from sync_helpers import assert_db_matches
 
+from app import jobs
 from app.accounts import get_canvas_token
 from app.jobs import create_sync_run
 from app.models import SyncRun, User
@@ -387,3 +389,22 @@ def test_the_flask_command_end_to_end(app, database_url, simulator):
     assert set(data) == JSON_KEYS
     assert data["status"] == "succeeded"
     assert data["courses"] == len(student.expected())
+
+
+def test_sync_all_leaves_another_process_s_running_sync_alone(app, runner, db, simulator):
+    """A run another live process is running must not be marked interrupted by the CLI."""
+    busy, _ = connect_user(app, simulator, email="busy@example.edu", token=TOKEN)
+    free, free_student = connect_user(
+        app, simulator, email="free@example.edu", token=TOKEN + "-2", seed=1
+    )
+    running = create_sync_run(busy.id, incremental=False)
+    running.status = "running"
+    # Started by a server process that was up before this CLI process.
+    running.created_at = jobs.PROCESS_STARTED_AT - timedelta(minutes=5)
+    db.session.commit()
+    result = runner.invoke(args=["canvas", "sync", "--all"])
+    assert result.exit_code == 0, result.output
+    assert f"Sync run {running.id} for busy@example.edu: running (already active" in result.stdout
+    db.session.refresh(running)
+    assert running.status == "running"
+    assert_db_matches(free, free_student)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -138,7 +136,8 @@ def parse_events(body: str) -> list[tuple[str, dict]]:
 
 def test_events_stream_progress_until_finished(app: Any, client: Any, db: Any,
                                                user: Any) -> None:
-    app.config.update(SYNC_EVENTS_POLL_SECONDS=0.02, SYNC_EVENTS_MAX_SECONDS=30)
+    """Read the stream event by event, moving the run along between reads as a job would."""
+    app.config.update(SYNC_EVENTS_POLL_SECONDS=0.01, SYNC_EVENTS_MAX_SECONDS=30)
     run = SyncRun(user_id=user.id, kind="full", status="running", started_at=utcnow(),
                   phase="fetching", courses_total=4, courses_done=1, message="[1/4] Art")
     db.session.add(run)
@@ -146,34 +145,33 @@ def test_events_stream_progress_until_finished(app: Any, client: Any, db: Any,
     run_id = run.id
     login(client, user)
 
-    def worker() -> None:
-        # Another thread (as the real job would) moves the run along, then finishes it.
-        with app.app_context():
-            for done in (2, 3):
-                time.sleep(0.15)
-                db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id)
-                                   .values(courses_done=done, message=f"[{done}/4] x"))
-                db.session.commit()
-            time.sleep(0.15)
-            db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(
-                status="succeeded", courses_done=4, phase="done", finished_at=utcnow(),
-                summary={"courses": 4, "assignments": 40, "requests": 6}, requests=6))
-            db.session.commit()
-            db.session.remove()
+    def advance(**values: Any) -> None:
+        db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(**values))
+        db.session.commit()
 
-    thread = threading.Thread(target=worker)
-    thread.start()
-    response = client.get(f"/sync/{run_id}/events")
-    body = response.get_data(as_text=True)  # the stream ends by itself when the run does
-    thread.join()
+    response = client.get(f"/sync/{run_id}/events", buffered=False)
     assert response.mimetype == "text/event-stream"
-    events = parse_events(body)
-    names = [name for name, _ in events]
-    assert names[0] == "progress" and names[-1] == "done"
-    assert names.count("done") == 1
-    percents = [data["percent"] for _, data in events]
-    assert percents[0] == 25 and percents[-1] == 100
-    assert percents == sorted(percents) and len(set(percents)) >= 3
+    chunks = iter(response.response)  # the generator runs only as we read
+
+    def next_event() -> tuple[str, dict]:
+        while True:
+            events = parse_events(next(chunks).decode())
+            if events:
+                return events[0]
+
+    events = [next_event()]
+    for done in (2, 3):
+        advance(courses_done=done, message=f"[{done}/4] x")
+        events.append(next_event())
+    advance(status="succeeded", courses_done=4, phase="done", finished_at=utcnow(),
+            summary={"courses": 4, "assignments": 40, "requests": 6}, requests=6)
+    events.append(next_event())
+    assert list(chunks) == []  # the stream ends by itself once the run has finished
+    response.close()
+
+    assert [name for name, _ in events] == ["progress", "progress", "progress", "done"]
+    assert [data["percent"] for _, data in events] == [25, 50, 75, 100]
+    assert events[1][1]["message"] == "[2/4] x"
     assert events[-1][1]["summary"].startswith("4 courses, 40 assignments, 6 requests")
 
 

@@ -77,7 +77,7 @@ def term_sort_key(term: Term | None, now: datetime) -> tuple[int, float, str]:
     """Current terms first, then newest start first; undated and "Default Term" last."""
     if _is_default_term(term):
         return (3, 0.0, "")
-    assert term is not None  # noqa: S101 - narrowed by _is_default_term
+    assert term is not None  # narrowed by _is_default_term
     if is_current_term(term, now):
         rank = 0
     elif term.start_at is not None:

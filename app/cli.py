@@ -234,6 +234,14 @@ def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
     bar = _ProgressBar(enabled=not as_json and sys.stderr.isatty())
     try:
         results = jobs.run_sync(user.id, run.id, incremental, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        _mark_interrupted(run.id)
+        click.echo(
+            f"Error: sync of {user.email} interrupted (Ctrl+C); run it again to finish",
+            err=True,
+        )
+        sys.exit(130)
     finally:
         bar.close()
     elapsed = time.monotonic() - started
@@ -252,6 +260,20 @@ def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
     else:
         click.echo(f"Error: sync failed for {user.email}: {summary['error']}", err=True)
     return succeeded
+
+
+def _mark_interrupted(sync_run_id: int) -> None:
+    """Record that the user stopped this run, so it does not look "running" forever."""
+    from app.extensions import db
+    from app.models import SyncRun, utcnow
+
+    db.session.rollback()
+    run = db.session.get(SyncRun, sync_run_id)
+    if run is not None and run.is_active:
+        run.status = "interrupted"
+        run.finished_at = utcnow()
+        run.error = "Stopped from the command line before it finished."
+        db.session.commit()
 
 
 def _json_results(results: dict[str, Any], elapsed: float) -> dict[str, Any]:

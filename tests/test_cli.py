@@ -408,3 +408,23 @@ def test_sync_all_leaves_another_process_s_running_sync_alone(app, runner, db, s
     db.session.refresh(running)
     assert running.status == "running"
     assert_db_matches(free, free_student)
+
+
+def test_ctrl_c_marks_the_run_interrupted(app, runner, db, simulator, monkeypatch):
+    connect_user(app, simulator, email="a@example.edu", token=TOKEN)
+    real_run_sync = jobs.run_sync
+
+    def interrupted(user_id, run_id, incremental, progress=None):
+        def stop(update):
+            raise KeyboardInterrupt
+
+        return real_run_sync(user_id, run_id, incremental, progress=stop)
+
+    monkeypatch.setattr(jobs, "run_sync", interrupted)
+    result = runner.invoke(args=["canvas", "sync", "a@example.edu"])
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr
+    run = db.session.scalar(select(SyncRun))
+    db.session.refresh(run)
+    assert run.status == "interrupted"
+    assert run.finished_at is not None

@@ -13,6 +13,7 @@ belongs to the sync service.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,30 @@ def _changed(table: Table, excluded: Any, columns: Sequence[str], dialect: str) 
     return or_(*tests)
 
 
+@functools.lru_cache(maxsize=64)
+def _statement(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    compare: tuple[str, ...],
+    extra: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> Any:
+    """The upsert statement for one table and column set, built once.
+
+    Statements are immutable and reusable; building ``excluded`` and the WHERE clause anew for
+    every course cost more than executing the statement.
+    """
+    stmt = _postgres_insert(table, columns) if dialect == "postgresql" else sqlite.insert(table)
+    set_ = {name: stmt.excluded[name] for name in (*compare, *extra)}
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_=set_,
+        where=_changed(table, stmt.excluded, compare, dialect) if compare else None,
+    ).returning(*(table.c[name] for name in returning))
+
+
 def _postgres_insert(table: Table, columns: Sequence[str]) -> postgresql.Insert:
     """``INSERT INTO t (cols) SELECT cols FROM jsonb_to_recordset(:rows) AS r(col type, ...)``.
 
@@ -137,17 +162,10 @@ def upsert(
     if compare is None:
         compare = [c for c in rows[0] if c not in key]
     dialect = session.get_bind().dialect.name
-    columns = [*rows[0], *(name for name in extra if name not in rows[0])]
-    if dialect == "postgresql":
-        stmt = _postgres_insert(table, columns)
-    else:
-        stmt = sqlite.insert(table)
-    set_ = {name: stmt.excluded[name] for name in (*compare, *extra)}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_=set_,
-        where=_changed(table, stmt.excluded, compare, dialect) if compare else None,
-    ).returning(*(table.c[name] for name in returning))
+    columns = (*rows[0], *(name for name in extra if name not in rows[0]))
+    stmt = _statement(
+        dialect, table, columns, tuple(key), tuple(compare), tuple(extra), tuple(returning)
+    )
     width = len(columns)
     size = max(1, min(chunk_size, MAX_PARAMS // max(1, width)))
     for start in range(0, len(rows), size):

@@ -124,8 +124,10 @@ def _security_headers(response: Response) -> Response:
     if request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # Pages show grades: browsers and proxies must not keep a copy after sign-out.
-    if request.endpoint != "static" and current_user and current_user.is_authenticated:
-        headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "static":
+        _load_user_or_anonymous()
+        if current_user.is_authenticated:
+            headers.setdefault("Cache-Control", "no-store")
     return response
 
 

@@ -501,3 +501,23 @@ def test_error_pages_are_friendly(make_app, code, title):
     page = response.get_data(as_text=True)
     assert f'<h1 id="error-title">{title}</h1>' in page
     assert "Content-Security-Policy" in response.headers
+
+
+def test_error_page_still_renders_when_the_database_is_gone(client, monkeypatch):
+    from flask import g
+    from sqlalchemy.exc import OperationalError
+
+    AuthActions(client).register()
+
+    def gone(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+
+    monkeypatch.setattr(_db.session, "get", gone)
+    # The test shares one app context (and ``g``) across requests: forget the cached user.
+    g.pop("_login_user", None)
+    response = client.get("/settings")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Something went wrong" in page
+    assert "server closed the connection" not in page
+    assert response.headers["X-Frame-Options"] == "DENY"

@@ -65,6 +65,7 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["courses_skipped"] == 1  # the freshman's date-restricted course
     assert results["requests"] == 1 + len(expected)  # the course list, one per course
     assert results["rows_written"] > results["assignments"]
+    assert results["courses_written"] == 5
     db.session.expire_all()
     assert db.session.get(User, user.id).last_canvas_sync_at is not None
 
@@ -75,6 +76,7 @@ def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any
     counts = row_counts(user.id)
     again = succeeded(sync(user))
     assert again["rows_written"] == 0
+    assert (again["courses_written"], again["courses_unchanged"]) == (0, 5)
     assert row_counts(user.id) == counts
     assert_db_matches(user, student)
 

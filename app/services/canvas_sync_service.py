@@ -303,6 +303,8 @@ class CanvasSyncService:
         if canvas_course_id in course_list.restricted:
             self._skip(canvas_course_id, None, "restricted by date")
             return
+        if course is None and course_list.invalid:
+            raise _SyncFailed("Canvas sent an unreadable course list; try again later.")
         if course is None:
             # Not in the list: the student was dropped from it; it goes, like in a full sync.
             run.courses_deleted += delete_absent(
@@ -449,20 +451,23 @@ class CanvasSyncService:
         run.assignments += len(gradebook.assignments)
         digest = gradebook.content_hash
         stored = self._courses.get(cid)
-        unchanged = incremental and stored is not None and stored["content_hash"] == digest
+        # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
+        same = incremental and stored is not None and stored["content_hash"] == digest
+        rows0 = run.rows_written
         try:
             course_id = self._sync_course(course, content_hash=digest, flush=True)
             if course_id is None:
                 raise _SyncFailed(f"Could not save course {course.name!r}.")
-            if unchanged:
-                run.courses_unchanged += 1
-            else:
+            if not same:
                 self._write_gradebook(course_id, gradebook)
-                run.courses_written += 1
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
+        if run.rows_written > rows0:
+            run.courses_written += 1
+        else:
+            run.courses_unchanged += 1
         run.statements_per_course.append((self._counter.count if self._counter else 0)
                                          - statements0)
         run.add_time("write_s", time.monotonic() - t0)

@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, select
 from app.accounts import create_user, set_canvas_credentials
 from app.extensions import db
 from app.models import Course, SyncRun, User
-from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_sync_service import SyncProgress, create_canvas_sync_service
 from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
@@ -40,12 +39,6 @@ def succeeded(results: dict[str, Any]) -> dict[str, Any]:
 
 def visible_ids(student: Any) -> list[int]:
     return sorted(student.expected())
-
-
-def course_list_order(simulator: Any, token: str) -> list[int]:
-    """Readable course ids in the order Canvas lists them (the order they are requested)."""
-    with CanvasAPIService(simulator.base_url, token) as client:
-        return [c["id"] for c in client.get_courses() if not c.get("access_restricted_by_date")]
 
 
 def gradebook_paths(simulator: Any, course_id: int | None = None) -> list[Any]:
@@ -301,11 +294,13 @@ def test_failure_mid_sync_keeps_finished_courses_and_leaves_the_rest(
     succeeded(sync(user))
     old = db_snapshot(user.id)
     _change_every_course(student)
-    order = course_list_order(simulator, "tok-freshman-1")
+    # Known courses are requested in the order they were first stored; with one worker
+    # thread they are fetched one at a time, so the two before the broken one finish first.
+    order = [c.canvas_course_id for c in db.session.scalars(select(Course).order_by(Course.id))]
     broken = order[2]
     simulator.malform(rf"^/api/v1/courses/{broken}/assignment_groups$")
 
-    results = sync(user, workers=1)  # one fetch at a time: the courses before it finish first
+    results = sync(user, workers=1)
 
     assert results["status"] == "failed"
     assert "\n" not in results["error"] and "Traceback" not in results["error"]
@@ -323,7 +318,7 @@ def test_failure_mid_sync_keeps_finished_courses_and_leaves_the_rest(
     assert_db_matches(user, student)
 
 
-def test_token_revoked_during_the_sync_changes_nothing(
+def test_token_revoked_before_the_sync_changes_nothing(
     canvas_user: Any, simulator: Any
 ) -> None:
     user, student = canvas_user
@@ -331,15 +326,43 @@ def test_token_revoked_during_the_sync_changes_nothing(
     old = db_snapshot(user.id)
     _change_every_course(student)
 
-    def revoke_before_the_courses(progress: SyncProgress) -> None:
-        if progress.phase == "fetching":
+    def revoke_at_once(progress: SyncProgress) -> None:
+        if progress.phase == "connecting":
             simulator.revoke_token("tok-freshman-1")
 
-    results = sync(user, progress=revoke_before_the_courses)
+    results = sync(user, progress=revoke_at_once)
+    assert results["status"] == "failed"
+    assert "revoked" in results["error"].lower() and "token" in results["error"].lower()
+    assert db_snapshot(user.id) == old
+
+
+def test_token_revoked_mid_sync_keeps_finished_courses(
+    canvas_user: Any, simulator: Any
+) -> None:
+    """Canvas dies after the first course: it stays new, later ones are old or new, whole."""
+    user, student = canvas_user
+    succeeded(sync(user))
+    old = db_snapshot(user.id)
+    _change_every_course(student)
+    order = [c.canvas_course_id for c in db.session.scalars(select(Course).order_by(Course.id))]
+
+    def revoke_after_the_first_course(progress: SyncProgress) -> None:
+        if progress.phase == "writing" and progress.courses_done == 1:
+            simulator.revoke_token("tok-freshman-1")
+
+    # One request at a time, each slow: the first course is written (and the token revoked)
+    # long before the last courses are requested.
+    simulator.config.latency = 0.3
+    results = sync(user, progress=revoke_after_the_first_course, workers=1)
+    simulator.config.latency = 0.0
+
     assert results["status"] == "failed"
     assert "revoked" in results["error"].lower()
-    assert "token" in results["error"].lower()
-    assert db_snapshot(user.id) == old
+    new, expected = db_snapshot(user.id), student.expected()
+    assert new[order[0]] == expected[order[0]]
+    for course_id in order[1:]:
+        assert new[course_id] in (old[course_id], expected[course_id])
+    assert new[order[-1]] == old[order[-1]]
 
 
 def test_rejected_token_fails_with_a_clear_message(app: Any, simulator: Any) -> None:

@@ -11,7 +11,10 @@ Fetch plan
 ----------
 The course list once (``include[]=term`` brings the terms, ``total_scores`` the course
 scores). Then every readable course at once on a thread pool (the client's per-token limiter
-decides how many requests are really in flight), with ONE request per course:
+decides how many requests are really in flight). The courses already in the database are
+requested right behind the course list instead of after it (saving a round trip); only data
+of courses the list confirms is written, and a course dropped meanwhile costs one wasted
+request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission. The original design's
 three requests per course (assignments, groups, bulk submissions) remain as ``plan="three"``;
@@ -249,40 +252,66 @@ class CanvasSyncService:
 
     def _sync_all(self, incremental: bool, plan: str) -> None:
         run = self._run
-        course_list = self._fetch_course_list()
         t0 = time.monotonic()
         self._load_existing()
-        self._apply_course_list(course_list)
         run.add_time("prepare_s", time.monotonic() - t0)
+        with _FetchPool(self.workers) as pool:
+            # The course list goes first; the gradebooks of the courses we already know are
+            # requested alongside it instead of one round trip later (module docstring).
+            list_future = pool.submit(self.client.get_courses)
+            prefetched = self._prefetch(pool, plan, incremental)
+            course_list = self._fetch_course_list(list_future)
+            t0 = time.monotonic()
+            self._apply_course_list(course_list)
+            run.add_time("prepare_s", time.monotonic() - t0)
 
-        to_fetch: list[CourseData] = []
-        for course in course_list.courses:
-            stored = self._courses.get(course.canvas_course_id)
-            if (
-                incremental
-                and stored is not None
-                and stored["concluded"]
-                and course.concluded
-                and stored["content_hash"]
-            ):
-                # Written while already concluded: the gradebook is final (module docstring).
-                self._sync_course(course, flush=False)
-                run.courses_concluded_skipped += 1
-                run.courses_done += 1
-                logger.info(
-                    "[%d/%d] Syncing course: %s (concluded: course list only)",
-                    run.courses_done, run.courses_total, course.name,
-                )
-            else:
-                to_fetch.append(course)
-        if self._pending_courses:
-            self._flush_courses()
-            db.session.commit()
-        self._fetch_and_write(to_fetch, plan, incremental)
+            to_fetch: list[CourseData] = []
+            for course in course_list.courses:
+                if incremental and self._final(course):
+                    # Written while already concluded: the gradebook is final.
+                    self._sync_course(course, flush=False)
+                    run.courses_concluded_skipped += 1
+                    run.courses_done += 1
+                    logger.info(
+                        "[%d/%d] Syncing course: %s (concluded: course list only)",
+                        run.courses_done, run.courses_total, course.name,
+                    )
+                else:
+                    to_fetch.append(course)
+            if self._pending_courses:
+                self._flush_courses()
+                db.session.commit()
+            self._fetch_and_write(pool, to_fetch, plan, incremental, prefetched)
+            pool.succeeded = True
         db.session.execute(
             update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
         )
         db.session.commit()
+
+    def _final(self, course: CourseData) -> bool:
+        """Concluded now, and stored by a sync that already saw it concluded."""
+        stored = self._courses.get(course.canvas_course_id)
+        return bool(
+            course.concluded and stored and stored["concluded"] and stored["content_hash"]
+        )
+
+    def _prefetch(
+        self, pool: _FetchPool, plan: str, incremental: bool
+    ) -> dict[tuple[int, str], Future[Any]]:
+        """Request the gradebooks of the stored courses the sync will most likely need.
+
+        Only data of courses that the course list then confirms is ever written; a course
+        dropped meanwhile costs one wasted request, and its error is ignored.
+        """
+        prefetched: dict[tuple[int, str], Future[Any]] = {}
+        for canvas_course_id, stored in self._courses.items():
+            if incremental and stored["concluded"] and stored["content_hash"]:
+                continue  # probably still concluded: no request unless the list says otherwise
+            for part in PLANS[plan]:
+                prefetched[(canvas_course_id, part)] = pool.submit(
+                    self._fetch_part, canvas_course_id, part
+                )
+        return prefetched
 
     def _sync_one(self, course_id: int, plan: str) -> None:
         run = self._run
@@ -294,9 +323,9 @@ class CanvasSyncService:
         db.session.commit()
         if canvas_course_id is None:
             raise _SyncFailed(f"Course {course_id} does not exist (or is not yours).")
+        self._load_existing()
         course_list = self._fetch_course_list()
         run.courses_total = 1
-        self._load_existing()
         course = next(
             (c for c in course_list.courses if c.canvas_course_id == canvas_course_id), None
         )
@@ -318,10 +347,11 @@ class CanvasSyncService:
         db.session.commit()
         self._sync_course_assignments(course, plan=plan)
 
-    def _fetch_course_list(self) -> CourseList:
+    def _fetch_course_list(self, future: Future[Any] | None = None) -> CourseList:
+        """The course list, parsed; ``future`` is a request already on its way."""
         self._report("courses", "Fetching the course list…")
         t0 = time.monotonic()
-        raw = self.client.get_courses()
+        raw = future.result() if future is not None else self.client.get_courses()
         course_list = parse_course_list(raw)
         self._run.add_time("course_list_s", time.monotonic() - t0)
         self._run.items_skipped += course_list.invalid
@@ -379,26 +409,33 @@ class CanvasSyncService:
             return self.client.get_submissions(canvas_course_id)
         raise ValueError(f"unknown part {part!r}")
 
-    def _fetch_and_write(self, courses: list[CourseData], plan: str, incremental: bool) -> None:
+    def _fetch_and_write(
+        self,
+        pool: _FetchPool,
+        courses: list[CourseData],
+        plan: str,
+        incremental: bool,
+        prefetched: dict[tuple[int, str], Future[Any]] | None = None,
+    ) -> None:
         """Fetch every course concurrently; write each one as soon as all its parts are in."""
         if not courses:
             return
         run = self._run
         parts = PLANS[plan]
+        prefetched = prefetched or {}
         self._report("fetching", f"Fetching {len(courses)} courses…")
         t0 = time.monotonic()
-        workers = max(1, min(self.workers, len(courses) * len(parts)))
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canvas-fetch")
         futures: dict[Future[Any], tuple[CourseData, str]] = {}
         received: dict[int, dict[str, Any]] = {c.canvas_course_id: {} for c in courses}
-        finished = False
+        for course in courses:
+            for part in parts:
+                future = prefetched.get((course.canvas_course_id, part))
+                if future is None:
+                    future = pool.submit(self._fetch_part, course.canvas_course_id, part)
+                futures[future] = (course, part)
+        order = {future: index for index, future in enumerate(futures)}
+        pending = set(futures)
         try:
-            for course in courses:
-                for part in parts:
-                    future = executor.submit(self._fetch_part, course.canvas_course_id, part)
-                    futures[future] = (course, part)
-            order = {future: index for index, future in enumerate(futures)}
-            pending = set(futures)
             while pending:
                 t_wait = time.monotonic()
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -421,11 +458,7 @@ class CanvasSyncService:
                     if len(got) == len(parts):
                         del received[course.canvas_course_id]
                         self._write_course(course, got, plan, incremental)
-            finished = True
         finally:
-            # On failure, do not sit through the other requests' retries and back-offs:
-            # queued requests are cancelled and those in flight end on their own.
-            executor.shutdown(wait=finished, cancel_futures=True)
             run.add_time("fetch_s", time.monotonic() - t0)
 
     # --- writing ----------------------------------------------------------------------------
@@ -639,7 +672,9 @@ class CanvasSyncService:
 
         The course's term must already be known (``_find_or_create_term``).
         """
-        self._fetch_and_write([course], plan, incremental=False)
+        with _FetchPool(len(PLANS[plan])) as pool:
+            self._fetch_and_write(pool, [course], plan, incremental=False)
+            pool.succeeded = True
 
     # --- database state ---------------------------------------------------------------------
 
@@ -656,7 +691,7 @@ class CanvasSyncService:
         self._courses = {
             row["canvas_course_id"]: dict(row)
             for row in session.execute(
-                select(COURSE).where(COURSE.c.user_id == self.user_id)
+                select(COURSE).where(COURSE.c.user_id == self.user_id).order_by(COURSE.c.id)
             ).mappings()
         }
         self._groups = {}
@@ -775,6 +810,21 @@ class CanvasSyncService:
         close = getattr(self.client, "close", None)
         if close is not None:
             close()
+
+
+class _FetchPool(ThreadPoolExecutor):
+    """The HTTP worker threads of one sync.
+
+    On the way out after a failure it does not sit through the other requests' retries and
+    back-offs: queued requests are cancelled and those in flight end on their own.
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(max_workers=max(1, workers), thread_name_prefix="canvas-fetch")
+        self.succeeded = False
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown(wait=self.succeeded, cancel_futures=True)
 
 
 class _SyncFailed(Exception):

@@ -428,3 +428,19 @@ def test_ctrl_c_marks_the_run_interrupted(app, runner, db, simulator, monkeypatc
     db.session.refresh(run)
     assert run.status == "interrupted"
     assert run.finished_at is not None
+
+
+def test_connect_reads_the_token_from_the_environment_or_a_hidden_prompt(runner, db, simulator):
+    """Operators can keep the token out of shell history and `ps`."""
+    simulator.add_student(TOKEN)
+    _create(runner)
+    args = ["canvas", "connect", "a@example.edu", "--url", simulator.base_url]
+    from_env = runner.invoke(args=args, env={"GRADESYNC_CANVAS_TOKEN": TOKEN})
+    assert from_env.exit_code == 0, from_env.output
+    runner.invoke(args=["canvas", "disconnect", "a@example.edu"])
+    prompted = runner.invoke(args=args, input=f"{TOKEN}\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert TOKEN not in prompted.output
+    user = db.session.scalar(select(User))
+    db.session.refresh(user)
+    assert get_canvas_token(user) == TOKEN

@@ -157,8 +157,8 @@
       errors.hidden = !(result.errors && result.errors.length);
     }
     var needed = root.querySelector("[data-needed-result]");
-    if (needed && result.needed) {
-      needed.textContent = result.needed.message;
+    if (needed) {
+      needed.textContent = result.needed ? result.needed.message : "";
     }
   }
 

@@ -166,6 +166,11 @@ def test_register_connect_sync_and_what_if(live_app: tuple[Any, str], simulator:
     with app.app_context():
         assert db.session.get(Assignment, assignment_id).score > 0
 
+    # "What do I need on <assignment> for <target>?" answers in the page.
+    page.select_option("#target-assignment", str(assignment_id))
+    page.fill("#target-percent", "50")
+    expect(page.locator("[data-needed-result]")).to_contain_text("50%")
+
     assert problems == [], problems
 
 

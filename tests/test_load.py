@@ -1,12 +1,13 @@
 """Many users at once: 50 students synced through Celery with 1, 2 and 4 worker processes.
 
-Each round empties the Canvas tables, starts ``celery -A app.celery_app worker --concurrency N``
-(the command the README gives, N prefork processes) on a dedicated Redis database, enqueues a
-full sync of every connected user (``app.jobs.enqueue_all``, what ``flask canvas sync --all``
-does) and waits for all of them. Every run must succeed and every user's rows must match the
-simulator exactly. Throughput (users per minute, from enqueue to the last finished run) is
-printed and written to ``load.json`` in the test's tmp dir; numbers measured on the
-development machine are in CANVAS_PERFORMANCE_TESTING.md ("Many users (Celery)").
+Each round empties the Canvas tables, starts ``celery -A app.celery_app worker --concurrency
+N`` (the README's command, N prefork processes) consuming a queue of this test's own (test
+sessions sharing the Redis server never take each other's messages), enqueues a full sync of
+every connected user (``app.jobs.enqueue_all``, what ``flask canvas sync --all`` does) and
+waits for all of them. Every run must succeed and every user's rows must match the simulator
+exactly. Throughput (users per minute, from enqueue to the last finished run) is printed and
+written to ``load.json`` in the test's tmp dir; numbers measured on the development machine
+are in CANVAS_PERFORMANCE_TESTING.md ("Many users (Celery)").
 
 Nothing is asserted about speed (the machine is shared); only that nothing fails or is lost.
 """
@@ -48,7 +49,6 @@ def _require_redis() -> None:
     try:
         client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
         client.ping()
-        client.flushdb()  # our own database number: nothing of an earlier run is left
         client.close()
     except redis.RedisError as exc:
         if os.environ.get("CI") == "true":
@@ -57,12 +57,26 @@ def _require_redis() -> None:
 
 
 @pytest.fixture
-def celery_app(database_url: str, _schema: None) -> Iterator[Any]:
-    """The web side: an app whose sync runner is Celery (it only enqueues)."""
+def queue() -> Iterator[str]:
+    """A queue of this test's own: test sessions sharing the Redis server never meet."""
+    import redis
+
     _require_redis()
+    name = f"gradesync-load-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
+    client.delete(name)
+    client.close()
+
+
+@pytest.fixture
+def celery_app(database_url: str, _schema: None, queue: str) -> Iterator[Any]:
+    """The web side: an app whose sync runner is Celery (it only enqueues), to ``queue``."""
     app = create_app(make_test_config(database_url, CELERY_BROKER_URL=BROKER,
                                       CELERY_RESULT_BACKEND=None))
     with app.app_context():
+        assert isinstance(jobs.get_runner(app), jobs.CeleryRunner)
+        app.extensions["celery"].conf.task_default_queue = queue  # before the first message
         try:
             yield app
         finally:
@@ -77,7 +91,7 @@ def celery_app(database_url: str, _schema: None) -> Iterator[Any]:
 class CeleryWorker:
     """``celery -A app.celery_app worker --concurrency N`` as a subprocess, ready to take work."""
 
-    def __init__(self, database_url: str, concurrency: int, log: Path) -> None:
+    def __init__(self, database_url: str, concurrency: int, queue: str, log: Path) -> None:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -94,6 +108,7 @@ class CeleryWorker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "app.celery_app", "worker",
              "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", "prefork",
+             "-Q", queue,
              "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"load-{concurrency}-{uuid.uuid4().hex[:8]}@%h"],
             cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT,
@@ -146,7 +161,7 @@ def wait_for_runs(run_ids: list[int], worker: CeleryWorker) -> dict[int, str]:
 
 
 def test_fifty_users_through_1_2_and_4_celery_workers(
-    celery_app: Any, simulator: Any, database_url: str, tmp_path: Path
+    celery_app: Any, simulator: Any, database_url: str, queue: str, tmp_path: Path
 ) -> None:
     simulator.config.latency = 0.02
     users = [connect_user(celery_app, simulator, email=f"load{i}@example.edu",
@@ -157,7 +172,8 @@ def test_fifty_users_through_1_2_and_4_celery_workers(
 
     for concurrency in WORKER_COUNTS:
         empty_canvas_tables()
-        worker = CeleryWorker(database_url, concurrency, tmp_path / f"worker-{concurrency}.log")
+        log = tmp_path / f"worker-{concurrency}.log"
+        worker = CeleryWorker(database_url, concurrency, queue, log)
         try:
             worker.wait_ready()
             simulator.reset_stats()

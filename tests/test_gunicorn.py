@@ -1,0 +1,183 @@
+"""The web app under gunicorn with 20 browsers watching their syncs at once.
+
+``gunicorn -w 2 -k gthread --threads 8 'app:create_app()'`` serves the app from the test
+database (syncs run in each gunicorn worker's thread pool, as in a one-machine deployment).
+Twenty clients, each its own user with its own Canvas student, log in through the real form
+(CSRF on), click "Sync", and follow the progress: half poll ``status.json``, half read the
+Server-Sent Events stream. Every response must be what a browser expects (no 5xx, no
+error page), every sync must succeed with exact data, and all of it within a bounded time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app.extensions import db
+from app.models import SyncRun
+from tests.conftest import TEST_SECRET, connect_user
+from tests.sync_helpers import assert_db_matches
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 20
+PASSWORD = "correct horse battery"  # connect_user's
+BOUND_S = 120.0
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(app: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
+    """gunicorn serving the app on a loopback port; its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET,
+           "CANVAS_ALLOW_PRIVATE_HOSTS": "1", "NO_PROXY": "127.0.0.1,localhost",
+           "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance")}
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "all_proxy", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8",
+             "-b", f"127.0.0.1:{port}", "--timeout", "120", "app:create_app()"],
+            cwd=Path(__file__).resolve().parent.parent, env=env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()[-4000:]
+            try:
+                if requests.get(f"{base}/login", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-4000:]
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+    text = log.read_text()
+    assert "Traceback" not in text, text[-4000:]
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "the page has a CSRF token"
+    return match.group(1)
+
+
+class Browser:
+    """One user's browser: log in, click Sync, follow the progress."""
+
+    def __init__(self, base: str, email: str, use_events: bool) -> None:
+        self.base = base
+        self.email = email
+        self.use_events = use_events
+        self.statuses: list[tuple[str, int]] = []
+        self.run_id: int | None = None
+        self.final: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+
+    def get(self, session: requests.Session, path: str, **kwargs: Any) -> requests.Response:
+        response = session.get(self.base + path, timeout=30, **kwargs)
+        self.statuses.append((f"GET {path}", response.status_code))
+        return response
+
+    def post(self, session: requests.Session, path: str, data: dict[str, str]
+             ) -> requests.Response:
+        response = session.post(self.base + path, data=data, timeout=30, allow_redirects=False)
+        self.statuses.append((f"POST {path}", response.status_code))
+        return response
+
+    def run(self) -> None:
+        try:
+            with requests.Session() as session:
+                self._run(session)
+        except BaseException as exc:  # reported by the test thread
+            self.error = exc
+
+    def _run(self, session: requests.Session) -> None:
+        token = csrf_token(self.get(session, "/login").text)
+        login = self.post(session, "/login", {"email": self.email, "password": PASSWORD,
+                                              "csrf_token": token})
+        assert login.status_code == 302, login.text[:500]
+        token = csrf_token(self.get(session, "/").text)
+        click = self.post(session, "/sync", {"csrf_token": token, "mode": "full"})
+        assert click.status_code == 302, click.text[:500]
+        self.run_id = int(click.headers["Location"].rstrip("/").split("/")[-1])
+        self.get(session, f"/sync/{self.run_id}")
+        deadline = time.monotonic() + BOUND_S
+        if self.use_events:
+            self._follow_events(session, deadline)
+        while self.final is None and time.monotonic() < deadline:
+            state = self.get(session, f"/sync/{self.run_id}/status.json").json()
+            if state["finished"]:
+                self.final = state
+            else:
+                time.sleep(0.1)
+
+    def _follow_events(self, session: requests.Session, deadline: float) -> None:
+        path = f"/sync/{self.run_id}/events"
+        with self.get(session, path, stream=True) as response:
+            for line in response.iter_lines(decode_unicode=True):
+                if line == "event: done" or time.monotonic() > deadline:
+                    break
+        self.get(session, f"/sync/{self.run_id}/status.json")
+
+
+def test_twenty_browsers_follow_their_syncs(app: Any, simulator: Any, server: str) -> None:
+    simulator.config.latency = 0.02
+    users = [connect_user(app, simulator, email=f"web{i}@example.edu", token=f"tok-web-{i}",
+                          seed=200 + i) for i in range(CLIENTS)]
+    browsers = [Browser(server, user.email, use_events=i % 2 == 0)
+                for i, (user, _student) in enumerate(users)]
+    threads = [threading.Thread(target=b.run) for b in browsers]
+
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=BOUND_S + 30)
+    assert not any(t.is_alive() for t in threads), "a client is stuck"
+    assert time.monotonic() - started < BOUND_S
+
+    for browser in browsers:
+        assert browser.error is None, (browser.email, repr(browser.error), browser.statuses)
+        bad = [(what, code) for what, code in browser.statuses
+               if code != 200 and not what.startswith("POST")]
+        assert not bad, (browser.email, bad)
+        assert browser.final is not None and browser.final["status"] == "succeeded", \
+            browser.final
+    polls = sum(1 for b in browsers for what, _ in b.statuses if what.endswith("status.json"))
+    assert polls >= CLIENTS
+
+    db.session.expire_all()
+    runs = db.session.query(SyncRun).all()
+    assert len(runs) == CLIENTS and {r.status for r in runs} == {"succeeded"}
+    for user, student in users:
+        assert_db_matches(user, student)

@@ -377,3 +377,33 @@ def test_two_processes_at_once_run_one_sync(
     assert db.session.scalar(select(func.count(SyncRun.id))) == 1
     assert course_list_requests(simulator) == 1, "exactly one sync talked to Canvas"
     assert_db_matches(user, student)
+
+
+# --- the token stays secret on every error path ------------------------------------------------
+
+def test_failing_syncs_never_log_or_record_the_token(
+    app: Any, simulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retries, throttles, timeouts, bad bodies and a dead token: the token appears nowhere."""
+    import logging
+
+    from tests.conftest import connect_user
+
+    secret = "7~SeCrEtToKeN0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
+    user, _student = connect_user(app, simulator, email="secret@example.edu", token=secret)
+    caplog.set_level(logging.DEBUG)
+    runs = []
+    simulator.config.fault_5xx_rate, simulator.config.fault_drop_rate = 0.3, 0.1
+    runs.append(run_job(user.id))
+    simulator.clear_faults()
+    simulator.malform(r"^/api/v1/courses$", "bad_json")
+    runs.append(run_job(user.id))
+    simulator.clear_faults()
+    simulator.revoke_token(secret)
+    runs.append(run_job(user.id))
+
+    assert [r.status for r in runs][1:] == ["failed", "failed"]
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    recorded = "\n".join(f"{r.error} {r.message} {r.summary}" for r in runs)
+    for text_ in (logged, recorded):
+        assert secret not in text_ and secret[-12:] not in text_

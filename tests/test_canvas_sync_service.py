@@ -472,7 +472,7 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
             ).one()
         seen.append((progress, tuple(row)))
 
-    caplog.set_level(logging.INFO, logger="app.services.canvas_sync_service")
+    caplog.set_level(logging.INFO, logger="app.services")
     try:
         results = succeeded(sync(user, progress=on_progress, sync_run_id=run.id))
     finally:

@@ -70,40 +70,31 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import User
 from app.services.canvas_errors import CanvasError, NotFound, NotPermitted
 from app.services.canvas_parse import (
     CourseData,
     CourseList,
-    Gradebook,
     parse_course_list,
     parse_gradebook,
 )
 from app.services.sync_progress import (
     ProgressCallback,
     ProgressReporter,
+    RunStats,
     StatementCounter,
     SyncProgress,
+    done_message,
+    summary_lines,
 )
-from app.services.upserts import (
-    ASSIGNMENT,
-    COURSE,
-    GROUP,
-    TERM,
-    delete_absent,
-    upsert_assignments,
-    upsert_courses,
-    upsert_groups,
-    upsert_terms,
-)
+from app.services.sync_writer import SyncWriter
+from app.services.upserts import COURSE, delete_absent
 
 __all__ = [
     "CanvasSyncService",
@@ -115,9 +106,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 16
-LOG_EVERY = 10  # a log line every this many assignments
-SEPARATOR = "=" * 64
-RULE = "-" * 64
 
 # What each plan fetches per course.
 PLANS: dict[str, tuple[str, ...]] = {
@@ -127,33 +115,7 @@ PLANS: dict[str, tuple[str, ...]] = {
 NOT_CONNECTED = "Canvas is not connected: add your Canvas URL and access token in Settings."
 
 
-@dataclass
-class _Run:
-    """Counters of one public call (a sync), turned into the results dict at the end."""
-
-    kind: str
-    plan: str
-    started: float = field(default_factory=time.monotonic)
-    started_at: datetime = field(default_factory=utcnow)
-    courses_total: int = 0
-    courses_done: int = 0
-    courses_written: int = 0
-    courses_unchanged: int = 0
-    courses_concluded_skipped: int = 0
-    courses_deleted: int = 0
-    assignments: int = 0
-    rows_written: int = 0
-    items_skipped: int = 0
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    statements_per_course: list[int] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-
-    def add_time(self, name: str, seconds: float) -> None:
-        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 4)
-
-
-class CanvasSyncService:
+class CanvasSyncService(SyncWriter):
     """Syncs one user's Canvas data into the database (see the module docstring)."""
 
     def __init__(
@@ -174,18 +136,9 @@ class CanvasSyncService:
         self._sync_run_id = sync_run_id
         self._owns_client = owns_client
         self._setup_error = setup_error
-        self._run = _Run(kind="full", plan="one")
+        self._run = RunStats(kind="full", plan="one")
         self._stats0: dict[str, int] = {}
-        # Database state loaded at the start of each call, kept current as rows are written.
-        self._terms: dict[int, dict[str, Any]] = {}
-        self._courses: dict[int, dict[str, Any]] = {}
-        self._groups: dict[int, dict[int, int]] = {}
-        self._assignment_keys: dict[int, set[int]] = {}
-        # Rows staged by the flush=False steps.
-        self._pending_terms: dict[int, dict[str, Any]] = {}
-        self._pending_courses: dict[int, dict[str, Any]] = {}
-        self._pending_assignments: list[dict[str, Any]] = []
-        self._group_ids: dict[int, int] = {}
+        self._reset_state()
         self._counter: StatementCounter | None = None
         self._reporter: ProgressReporter | None = None
 
@@ -208,7 +161,7 @@ class CanvasSyncService:
 
     def _guarded(self, kind: str, plan: str, body: Callable[[], None]) -> dict[str, Any]:
         """Run ``body`` with counters, progress and clean failure handling around it."""
-        self._run = _Run(kind=kind, plan=plan)
+        self._run = RunStats(kind=kind, plan=plan)
         self._stats0 = self._client_stats()
         engine = db.engine
         self._counter = StatementCounter(engine)
@@ -242,7 +195,7 @@ class CanvasSyncService:
             results = self._results()
             self._log_summary(results)
             try:
-                self._report("done", self._done_message(results))
+                self._report("done", done_message(results))
             finally:
                 self._reporter.close()
                 self._counter.close()
@@ -507,166 +460,6 @@ class CanvasSyncService:
         run.courses_done += 1
         self._report("writing", message)
 
-    def _write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
-        self._group_ids = self._create_assignment_groups(course_id, gradebook.groups)
-        total = len(gradebook.assignments)
-        for row in gradebook.assignments:
-            self._sync_assignment(course_id, row, flush=False, total=total)
-        self._flush_assignments()
-        # Deletes only when something vanished: the database state was read at the start
-        # and there is one writer per user (the jobs layer enforces it).
-        keep_assignments = {a["canvas_assignment_id"] for a in gradebook.assignments}
-        if self._assignment_keys.get(course_id, set()) - keep_assignments:
-            delete_absent(
-                db.session, ASSIGNMENT, scope={"course_id": course_id},
-                key="canvas_assignment_id", keep=keep_assignments,
-            )
-        self._assignment_keys[course_id] = keep_assignments
-        keep_groups = {g["canvas_group_id"] for g in gradebook.groups}
-        if set(self._groups.get(course_id, {})) - keep_groups:
-            delete_absent(
-                db.session, GROUP, scope={"course_id": course_id}, key="canvas_group_id",
-                keep=keep_groups,
-            )
-        self._groups[course_id] = {
-            g: i for g, i in self._group_ids.items() if g in keep_groups
-        }
-
-    def _find_or_create_term(
-        self, term: dict[str, Any] | None, *, flush: bool = True
-    ) -> int | None:
-        """The local id of a course's term, creating or updating the row as needed.
-
-        ``flush=False`` stages the row and returns the id only if the term is already known;
-        ``flush=True`` writes everything staged (one upsert) first.
-        """
-        if term is None:
-            return None
-        canvas_term_id = term["canvas_term_id"]
-        stored = self._terms.get(canvas_term_id)
-        if stored is None or _differs(stored, term):
-            self._pending_terms[canvas_term_id] = {**term, "user_id": self.user_id}
-        if flush:
-            self._flush_terms()
-        stored = self._terms.get(canvas_term_id)
-        return stored["id"] if stored else None
-
-    def _flush_terms(self) -> None:
-        if not self._pending_terms:
-            return
-        rows = list(self._pending_terms.values())
-        self._pending_terms.clear()
-        result = upsert_terms(db.session, rows)
-        ids = {r.canvas_term_id: r.id for r in result.rows}
-        for row in rows:
-            canvas_term_id = row["canvas_term_id"]
-            term_id = ids.get(canvas_term_id) or self._terms.get(canvas_term_id, {}).get("id")
-            if term_id is None:  # inserted meanwhile by someone else, identical to ours
-                term_id = db.session.scalar(
-                    select(TERM.c.id).where(
-                        TERM.c.user_id == self.user_id, TERM.c.canvas_term_id == canvas_term_id
-                    )
-                )
-            self._terms[canvas_term_id] = {**row, "id": term_id}
-
-    def _sync_course(
-        self, course: CourseData, *, content_hash: str | None = None, flush: bool = True
-    ) -> int | None:
-        """The local id of ``course``, writing its row if it is new or changed.
-
-        ``flush=False`` stages the row (one upsert for all staged rows later, by
-        ``_flush_courses``) and returns the id if the course is already known.
-        """
-        row = {
-            **course.row,
-            "user_id": self.user_id,
-            "term_id": self._find_or_create_term(course.term, flush=flush),
-        }
-        if content_hash is not None:
-            row["content_hash"] = content_hash
-        cid = course.canvas_course_id
-        stored = self._courses.get(cid)
-        if stored is None or _differs(stored, row):
-            self._pending_courses[cid] = row
-            if flush:
-                self._flush_courses()
-        stored = self._courses.get(cid)
-        return stored["id"] if stored else None
-
-    def _flush_courses(self) -> None:
-        if not self._pending_courses:
-            return
-        rows = list(self._pending_courses.values())
-        self._pending_courses.clear()
-        # A multi-row VALUES needs one column set: rows with and without content_hash apart.
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in rows:
-            by_shape.setdefault(tuple(sorted(row)), []).append(row)
-        ids: dict[int, int] = {}
-        for shaped in by_shape.values():
-            result = upsert_courses(db.session, shaped, also_set={"last_synced_canvas": utcnow()})
-            self._run.rows_written += result.rows_written
-            ids.update({r.canvas_course_id: r.id for r in result.rows})
-        for row in rows:
-            cid = row["canvas_course_id"]
-            stored = self._courses.get(cid, {"content_hash": None})
-            course_id = ids.get(cid) or stored.get("id")
-            if course_id is None:
-                course_id = db.session.scalar(
-                    select(COURSE.c.id).where(
-                        COURSE.c.user_id == self.user_id, COURSE.c.canvas_course_id == cid
-                    )
-                )
-            self._courses[cid] = {**stored, **row, "id": course_id}
-
-    def _create_assignment_groups(
-        self, course_id: int, groups: list[dict[str, Any]]
-    ) -> dict[int, int]:
-        """Upsert all of a course's assignment groups at once; returns canvas id -> local id."""
-        result = upsert_groups(db.session, [{**g, "course_id": course_id} for g in groups])
-        self._run.rows_written += result.rows_written
-        ids = dict(self._groups.get(course_id, {}))
-        ids.update({r.canvas_group_id: r.id for r in result.rows})
-        if any(g["canvas_group_id"] not in ids for g in groups):
-            ids.update(
-                db.session.execute(
-                    select(GROUP.c.canvas_group_id, GROUP.c.id).where(
-                        GROUP.c.course_id == course_id
-                    )
-                ).all()
-            )
-        return ids
-
-    def _sync_assignment(
-        self,
-        course_id: int,
-        row: dict[str, Any],
-        *,
-        flush: bool = False,
-        total: int | None = None,
-    ) -> None:
-        """Stage one assignment (with its submission) for the course's bulk upsert.
-
-        ``flush=True`` writes everything staged now. Groups must be written first
-        (``_create_assignment_groups``) so the assignment can point at its group.
-        """
-        staged = {k: v for k, v in row.items() if k != "canvas_group_id"}
-        staged["course_id"] = course_id
-        staged["grade_category_id"] = self._group_ids.get(row.get("canvas_group_id") or 0)
-        self._pending_assignments.append(staged)
-        count = len(self._pending_assignments)
-        if count % LOG_EVERY == 0:
-            logger.info("    %d/%s assignments", count, total if total is not None else "?")
-        if flush:
-            self._flush_assignments()
-
-    def _flush_assignments(self) -> None:
-        if not self._pending_assignments:
-            return
-        rows, self._pending_assignments = self._pending_assignments, []
-        result = upsert_assignments(db.session, rows, also_set={"last_synced_canvas": utcnow()})
-        self._run.rows_written += result.rows_written
-
     def _sync_course_assignments(self, course: CourseData, *, plan: str = "three") -> None:
         """Fetch one course's groups, assignments and submissions concurrently, and write them.
 
@@ -675,45 +468,6 @@ class CanvasSyncService:
         with _FetchPool(len(PLANS[plan])) as pool:
             self._fetch_and_write(pool, [course], plan, incremental=False)
             pool.succeeded = True
-
-    # --- database state ---------------------------------------------------------------------
-
-    def _load_existing(self) -> None:
-        """What the database holds for this user now: four reads, then no more lookups."""
-        session = db.session
-        self._terms = {
-            row["canvas_term_id"]: dict(row)
-            for row in session.execute(
-                select(TERM.c.id, TERM.c.canvas_term_id, TERM.c.name, TERM.c.start_at,
-                       TERM.c.end_at).where(TERM.c.user_id == self.user_id)
-            ).mappings()
-        }
-        self._courses = {
-            row["canvas_course_id"]: dict(row)
-            for row in session.execute(
-                select(COURSE).where(COURSE.c.user_id == self.user_id).order_by(COURSE.c.id)
-            ).mappings()
-        }
-        self._groups = {}
-        for group_id, course_id, canvas_group_id in session.execute(
-            select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
-            .join(COURSE, COURSE.c.id == GROUP.c.course_id)
-            .where(COURSE.c.user_id == self.user_id)
-        ):
-            self._groups.setdefault(course_id, {})[canvas_group_id] = group_id
-        self._assignment_keys = {}
-        for course_id, canvas_assignment_id in session.execute(
-            select(ASSIGNMENT.c.course_id, ASSIGNMENT.c.canvas_assignment_id)
-            .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
-            .where(COURSE.c.user_id == self.user_id)
-        ):
-            self._assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
-        self._pending_terms.clear()
-        self._pending_courses.clear()
-        self._pending_assignments.clear()
-        # End the read transaction: progress is written on another connection, and SQLite
-        # cannot turn a stale read snapshot into a write later.
-        session.commit()
 
     # --- progress, stats and results --------------------------------------------------------
 
@@ -742,68 +496,13 @@ class CanvasSyncService:
         self._reporter.report(progress, store=not db.session().in_transaction())
 
     def _results(self) -> dict[str, Any]:
-        run = self._run
-        per_course = run.statements_per_course
-        run.timings["total_s"] = round(time.monotonic() - run.started, 4)
-        return {
-            "status": "failed" if run.error else "succeeded",
-            "kind": run.kind,
-            "plan": run.plan,
-            "courses": run.courses_done - len(
-                [s for s in run.skipped if s["reason"] != "restricted by date"]
-            ),
-            "courses_total": run.courses_total,
-            "courses_written": run.courses_written,
-            "courses_unchanged": run.courses_unchanged,
-            "courses_concluded_skipped": run.courses_concluded_skipped,
-            "courses_skipped": len(run.skipped),
-            "courses_deleted": run.courses_deleted,
-            "skipped": list(run.skipped),
-            "assignments": run.assignments,
-            "items_skipped": run.items_skipped,
-            "rows_written": run.rows_written,
-            "db_statements": self._counter.count if self._counter else 0,
-            "db_statements_max_per_course": max(per_course, default=0),
-            "requests": self._stat("requests"),
-            "throttled": self._stat("throttled"),
-            "retries": self._stat("retries"),
-            "duration_s": run.timings["total_s"],
-            "timings": dict(run.timings),
-            "error": run.error,
-        }
-
-    def _done_message(self, results: dict[str, Any]) -> str:
-        if results["status"] == "failed":
-            return f"Sync failed: {results['error']}"
-        return (
-            f"Synced {results['courses']} courses, {results['assignments']} assignments "
-            f"({results['rows_written']} rows changed)."
+        return self._run.results(
+            statements=self._counter.count if self._counter else 0,
+            client={name: self._stat(name) for name in ("requests", "throttled", "retries")},
         )
 
     def _log_summary(self, results: dict[str, Any]) -> None:
-        timings = results["timings"]
-        lines = [
-            SEPARATOR,
-            f"Canvas sync {results['status']} for user {self.user_id} "
-            f"({results['kind']}, plan {results['plan']}) in {results['duration_s']:.2f} s",
-            RULE,
-            f"Courses:      {results['courses']} of {results['courses_total']} "
-            f"(written {results['courses_written']}, unchanged {results['courses_unchanged']}, "
-            f"concluded not fetched {results['courses_concluded_skipped']}, "
-            f"skipped {results['courses_skipped']}, deleted {results['courses_deleted']})",
-            f"Assignments:  {results['assignments']} (junk items skipped "
-            f"{results['items_skipped']})",
-            f"Database:     {results['rows_written']} rows written, "
-            f"{results['db_statements']} statements "
-            f"(at most {results['db_statements_max_per_course']} per course)",
-            f"Requests:     {results['requests']} (throttled {results['throttled']}, "
-            f"retries {results['retries']})",
-            "Timings:      " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(timings.items())),
-        ]
-        if results["error"]:
-            lines.append(f"Error:        {results['error']}")
-        lines.append(SEPARATOR)
-        for line in lines:
+        for line in summary_lines(results, self.user_id):
             logger.info("%s", line)
 
     def _close_client(self) -> None:
@@ -829,10 +528,6 @@ class _FetchPool(ThreadPoolExecutor):
 
 class _SyncFailed(Exception):
     """An expected failure that is not Canvas's (no credentials, unknown course)."""
-
-
-def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:
-    return any(stored.get(key) != value for key, value in row.items())
 
 
 def _one_line(text: str) -> str:

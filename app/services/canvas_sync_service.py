@@ -188,8 +188,9 @@ class CanvasSyncService(SyncWriter):
                 f"The database refused the sync's changes ({type(exc).__name__}); the courses "
                 "already saved are kept; try again, and report it if it keeps happening."
             )
-        except BaseException:
+        except BaseException as exc:  # a bug or an interrupt: roll back, report, re-raise
             db.session.rollback()
+            self._run.error = _one_line(f"The sync stopped unexpectedly ({type(exc).__name__}).")
             raise
         finally:
             results = self._results()
@@ -447,8 +448,9 @@ class CanvasSyncService(SyncWriter):
             if not same:
                 self._write_gradebook(course_id, gradebook)
             db.session.commit()
-        except BaseException:
+        except BaseException as exc:  # a bug or an interrupt: roll back, report, re-raise
             db.session.rollback()
+            self._run.error = _one_line(f"The sync stopped unexpectedly ({type(exc).__name__}).")
             raise
         if run.rows_written > rows0:
             run.courses_written += 1

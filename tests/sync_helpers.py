@@ -60,9 +60,14 @@ def db_snapshot(user_id: int) -> dict[int, dict[str, Any]]:
         term = terms.get(course.term_id) if course.term_id else None
         entry: dict[str, Any] = {k: getattr(course, col) for k, col in COURSE_FIELDS.items()}
         entry["term"] = (
-            {"id": term.canvas_term_id, "name": term.name, "start_at": term.start_at,
-             "end_at": term.end_at}
-            if term else None
+            {
+                "id": term.canvas_term_id,
+                "name": term.name,
+                "start_at": term.start_at,
+                "end_at": term.end_at,
+            }
+            if term
+            else None
         )
         entry["groups"] = {
             g.canvas_group_id: {
@@ -112,13 +117,17 @@ def assert_no_duplicates(user_id: int) -> None:
     ]
     for _column, where, group_by in checks:
         dupes = session.execute(
-            select(*group_by, func.count()).where(where).group_by(*group_by)
+            select(*group_by, func.count())
+            .where(where)
+            .group_by(*group_by)
             .having(func.count() > 1)
         ).all()
         assert not dupes, f"duplicate rows: {dupes}"
     course_ids = select(Course.id).where(Course.user_id == user_id)
-    for model, key in ((Assignment, Assignment.canvas_assignment_id),
-                       (GradeCategory, GradeCategory.canvas_group_id)):
+    for model, key in (
+        (Assignment, Assignment.canvas_assignment_id),
+        (GradeCategory, GradeCategory.canvas_group_id),
+    ):
         dupes = session.execute(
             select(model.course_id, key, func.count())
             .where(model.course_id.in_(course_ids))
@@ -145,12 +154,22 @@ def row_counts(user_id: int) -> dict[str, int]:
     session = db.session
     course_ids = select(Course.id).where(Course.user_id == user_id)
     return {
-        "term": session.scalar(select(func.count()).select_from(Term)
-                               .where(Term.user_id == user_id)) or 0,
-        "course": session.scalar(select(func.count()).select_from(Course)
-                                 .where(Course.user_id == user_id)) or 0,
-        "grade_category": session.scalar(select(func.count()).select_from(GradeCategory)
-                                         .where(GradeCategory.course_id.in_(course_ids))) or 0,
-        "assignment": session.scalar(select(func.count()).select_from(Assignment)
-                                     .where(Assignment.course_id.in_(course_ids))) or 0,
+        "term": session.scalar(
+            select(func.count()).select_from(Term).where(Term.user_id == user_id)
+        )
+        or 0,
+        "course": session.scalar(
+            select(func.count()).select_from(Course).where(Course.user_id == user_id)
+        )
+        or 0,
+        "grade_category": session.scalar(
+            select(func.count())
+            .select_from(GradeCategory)
+            .where(GradeCategory.course_id.in_(course_ids))
+        )
+        or 0,
+        "assignment": session.scalar(
+            select(func.count()).select_from(Assignment).where(Assignment.course_id.in_(course_ids))
+        )
+        or 0,
     }

@@ -38,15 +38,20 @@ def test_course_list_sample() -> None:
     assert bio["apply_group_weights"] is True
     assert (bio["canvas_current_score"], bio["canvas_final_score"]) == (87.42, 61.3)
     assert by_id[48213].term == {
-        "canvas_term_id": 87, "name": "Spring 2025",
+        "canvas_term_id": 87,
+        "name": "Spring 2025",
         "start_at": datetime(2025, 1, 13, 6, tzinfo=UTC),
         "end_at": datetime(2025, 5, 16, 4, 59, 59, tzinfo=UTC),
     }
     # hide_final_grades: the computed_* keys are absent -> NULL, not 0
     orientation = by_id[47761]
     assert orientation.row["canvas_current_score"] is None
-    assert orientation.term == {"canvas_term_id": 1, "name": "Default Term",
-                                "start_at": None, "end_at": None}
+    assert orientation.term == {
+        "canvas_term_id": 1,
+        "name": "Default Term",
+        "start_at": None,
+        "end_at": None,
+    }
     assert by_id[48990].row["name"] == "Éthique & Société — 社会学 101 🧪"
     assert courses.enrolled_ids == {48213, 48990, 45102, 47761}
 
@@ -77,19 +82,27 @@ def test_three_request_plan_joins_submissions_by_assignment() -> None:
         {"id": 10, "name": "Lab", "assignment_group_id": 1, "published": True},
         {"id": 11, "name": "Draft", "assignment_group_id": 1, "published": False},
     ]
-    submissions = [{"assignment_id": 10, "score": 3, "grade": "3", "posted_at":
-                    "2025-01-01T00:00:00Z"}, {"assignment_id": 11, "score": 1}]
+    submissions = [
+        {"assignment_id": 10, "score": 3, "grade": "3", "posted_at": "2025-01-01T00:00:00Z"},
+        {"assignment_id": 11, "score": 1},
+    ]
     book = parse_gradebook(5, groups, assignments, submissions)
     assert [a["canvas_assignment_id"] for a in book.assignments] == [10]
     assert book.assignments[0]["score"] == 3.0
-    one = parse_gradebook(5, [{**groups[0], "assignments": [
-        {**assignments[0], "submission": submissions[0]}]}])
+    one = parse_gradebook(
+        5, [{**groups[0], "assignments": [{**assignments[0], "submission": submissions[0]}]}]
+    )
     assert one.content_hash == book.content_hash
 
 
 def test_content_hash_changes_with_any_stored_field() -> None:
-    base = [{"id": 1, "name": "G", "assignments": [
-        {"id": 10, "name": "A", "submission": {"score": 1.0}}]}]
+    base = [
+        {
+            "id": 1,
+            "name": "G",
+            "assignments": [{"id": 10, "name": "A", "submission": {"score": 1.0}}],
+        }
+    ]
     digest = parse_gradebook(1, base).content_hash
     assert parse_gradebook(1, json.loads(json.dumps(base))).content_hash == digest
     posted = json.loads(json.dumps(base))
@@ -105,10 +118,16 @@ def test_content_hash_changes_with_any_stored_field() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2025-01-24T05:59:59Z", datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC)),
-     ("2025-01-24T00:59:59-05:00", datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC)),
-     ("2025-01-24T05:59:59", datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC)),
-     ("not a date", None), ("", None), (None, None), (12345, None), ("9" * 500, None)],
+    [
+        ("2025-01-24T05:59:59Z", datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC)),
+        ("2025-01-24T00:59:59-05:00", datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC)),
+        ("2025-01-24T05:59:59", datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC)),
+        ("not a date", None),
+        ("", None),
+        (None, None),
+        (12345, None),
+        ("9" * 500, None),
+    ],
 )
 def test_parse_datetime(value: Any, expected: datetime | None) -> None:
     parsed = parse_datetime(value)
@@ -140,16 +159,28 @@ def test_junk_gradebook_is_stored_or_skipped_never_fatal(
         None,
         {"name": "group without id", "assignments": [{"id": 99}]},
         {
-            "id": "7", "name": None, "group_weight": "heavy", "position": "first",
+            "id": "7",
+            "name": None,
+            "group_weight": "heavy",
+            "position": "first",
             "rules": {"drop_lowest": "2", "drop_highest": -1, "never_drop": [1, "x", None]},
             "assignments": [
-                {"id": 100, "name": "y" * 5000, "points_possible": "ten", "due_at": "soon",
-                 "submission": {"score": "9.5", "grade": 9.5, "excused": None, "late": "yes"}},
+                {
+                    "id": 100,
+                    "name": "y" * 5000,
+                    "points_possible": "ten",
+                    "due_at": "soon",
+                    "submission": {"score": "9.5", "grade": 9.5, "excused": None, "late": "yes"},
+                },
                 {"name": "assignment without id"},
                 None,
                 {"id": 101, "workflow_state": "deleted"},
-                {"id": 102, "assignment_group_id": 999, "submission": "junk",
-                 "unknown_field": {"deep": [1, 2]}},
+                {
+                    "id": 102,
+                    "assignment_group_id": 999,
+                    "submission": "junk",
+                    "unknown_field": {"deep": [1, 2]},
+                },
                 {"id": 103, "submission": {"excused": True, "score": 5, "grade": "5"}},
             ],
         },
@@ -172,12 +203,27 @@ def test_junk_gradebook_is_stored_or_skipped_never_fatal(
 
 
 def test_junk_course_list_entries_are_counted() -> None:
-    courses = parse_course_list([
-        {"name": "no id"}, "string", {"id": 1}, {"id": 1, "name": "dupe"},
-        {"id": 2, "name": None, "course_code": "C2", "term": {"id": None},
-         "enrollments": [{"type": "student", "enrollment_state": "completed",
-                          "computed_current_score": "88.5"}]},
-    ])
+    courses = parse_course_list(
+        [
+            {"name": "no id"},
+            "string",
+            {"id": 1},
+            {"id": 1, "name": "dupe"},
+            {
+                "id": 2,
+                "name": None,
+                "course_code": "C2",
+                "term": {"id": None},
+                "enrollments": [
+                    {
+                        "type": "student",
+                        "enrollment_state": "completed",
+                        "computed_current_score": "88.5",
+                    }
+                ],
+            },
+        ]
+    )
     assert courses.invalid == 2
     by_id = {c.canvas_course_id: c for c in courses.courses}
     assert by_id[1].name == "Course 1"

@@ -48,6 +48,7 @@ def gradebook_paths(simulator: Any, course_id: int | None = None) -> list[Any]:
 
 # --- full sync -------------------------------------------------------------------------------
 
+
 def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     user, student = canvas_user
     results = succeeded(sync(user))
@@ -84,8 +85,9 @@ def test_three_request_plan_gives_the_same_rows(canvas_user: Any, simulator: Any
     one = succeeded(sync(user))  # the one-request plan finds nothing to change
     assert one["rows_written"] == 0
     db.session.expire_all()
-    assert {c.canvas_course_id: c.content_hash for c in db.session.scalars(select(Course))} \
-        == hashes
+    assert {
+        c.canvas_course_id: c.content_hash for c in db.session.scalars(select(Course))
+    } == hashes
 
 
 def test_statements_per_course_stay_few(canvas_user: Any) -> None:
@@ -108,6 +110,7 @@ def test_statements_per_course_stay_few(canvas_user: Any) -> None:
 
 # --- incremental sync: every kind of change ---------------------------------------------------
 
+
 def _course_and_group(student: Any) -> tuple[int, int]:
     course_id, _ = student.any_assignment()
     return course_id, sorted(student.expected()[course_id]["groups"])[0]
@@ -120,7 +123,9 @@ def _add_assignment(student: Any) -> None:
 
 def _edit_assignment(student: Any) -> None:
     student.edit_assignment(
-        *student.any_assignment(), name="Lab 1 (revised)", points_possible=25.0,
+        *student.any_assignment(),
+        name="Lab 1 (revised)",
+        points_possible=25.0,
         due_at="2031-05-01T04:59:59Z",
     )
 
@@ -133,14 +138,14 @@ def _reweight(student: Any) -> None:
 def _rules(student: Any) -> None:
     course_id, assignment_id = student.any_assignment()
     group_id = student.expected()[course_id]["assignments"][assignment_id]["group_id"]
-    student.set_group_rules(course_id, group_id, drop_lowest=1, drop_highest=1,
-                            never_drop=[assignment_id])
+    student.set_group_rules(
+        course_id, group_id, drop_lowest=1, drop_highest=1, never_drop=[assignment_id]
+    )
 
 
 def _toggle_weighting(student: Any) -> None:
     course_id, _ = student.any_assignment()
-    student.set_group_weighting(course_id,
-                                not student.expected()[course_id]["apply_group_weights"])
+    student.set_group_weighting(course_id, not student.expected()[course_id]["apply_group_weights"])
 
 
 CHANGES: dict[str, Mutation] = {
@@ -247,8 +252,9 @@ def test_concluded_course_synced_after_concluding_gets_no_request(
 
 
 def test_senior_with_mostly_concluded_courses(app: Any, simulator: Any) -> None:
-    user, student = connect_user(app, simulator, email="senior@example.edu", token="tok-senior",
-                                 preset="senior")
+    user, student = connect_user(
+        app, simulator, email="senior@example.edu", token="tok-senior", preset="senior"
+    )
     succeeded(sync(user))
     assert_db_matches(user, student)
     simulator.reset_stats()
@@ -261,6 +267,7 @@ def test_senior_with_mostly_concluded_courses(app: Any, simulator: Any) -> None:
 
 
 # --- restricted courses -----------------------------------------------------------------------
+
 
 def test_restricted_course_is_skipped_and_its_rows_kept(canvas_user: Any) -> None:
     user, student = canvas_user
@@ -279,6 +286,7 @@ def test_restricted_course_is_skipped_and_its_rows_kept(canvas_user: Any) -> Non
 
 
 # --- failures ---------------------------------------------------------------------------------
+
 
 def _change_every_course(student: Any) -> None:
     for course_id in visible_ids(student):
@@ -318,9 +326,7 @@ def test_failure_mid_sync_keeps_finished_courses_and_leaves_the_rest(
     assert_db_matches(user, student)
 
 
-def test_token_revoked_before_the_sync_changes_nothing(
-    canvas_user: Any, simulator: Any
-) -> None:
+def test_token_revoked_before_the_sync_changes_nothing(canvas_user: Any, simulator: Any) -> None:
     user, student = canvas_user
     succeeded(sync(user))
     old = db_snapshot(user.id)
@@ -336,9 +342,7 @@ def test_token_revoked_before_the_sync_changes_nothing(
     assert db_snapshot(user.id) == old
 
 
-def test_token_revoked_mid_sync_keeps_finished_courses(
-    canvas_user: Any, simulator: Any
-) -> None:
+def test_token_revoked_mid_sync_keeps_finished_courses(canvas_user: Any, simulator: Any) -> None:
     """Canvas dies after the first course: it stays new, later ones are old or new, whole."""
     user, student = canvas_user
     succeeded(sync(user))
@@ -420,6 +424,7 @@ def test_two_services_at_once_do_not_corrupt_anything(
 
 # --- one course ---------------------------------------------------------------------------------
 
+
 def test_sync_course_data_refreshes_one_course_with_parallel_requests(
     canvas_user: Any, simulator: Any
 ) -> None:
@@ -454,6 +459,7 @@ def test_sync_course_data_of_an_unknown_course_fails_cleanly(canvas_user: Any) -
 
 # --- progress -----------------------------------------------------------------------------------
 
+
 def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
     canvas_user: Any, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -467,8 +473,9 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
     def on_progress(progress: SyncProgress) -> None:
         with observer.connect() as conn:
             row = conn.execute(
-                select(SyncRun.phase, SyncRun.courses_done, SyncRun.courses_total)
-                .where(SyncRun.id == run.id)
+                select(SyncRun.phase, SyncRun.courses_done, SyncRun.courses_total).where(
+                    SyncRun.id == run.id
+                )
             ).one()
         seen.append((progress, tuple(row)))
 
@@ -498,29 +505,49 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
 
 # --- junk from Canvas ---------------------------------------------------------------------------
 
+
 class JunkCanvas:
     """A client whose Canvas sends odd but parseable JSON."""
 
     def __init__(self) -> None:
         self.courses: list[Any] = [
-            {"id": 1, "name": "Ü" * 1000, "course_code": None, "term": {"id": "junk"},
-             "enrollments": [{"type": "student", "computed_current_score": "NaN"}]},
+            {
+                "id": 1,
+                "name": "Ü" * 1000,
+                "course_code": None,
+                "term": {"id": "junk"},
+                "enrollments": [{"type": "student", "computed_current_score": "NaN"}],
+            },
             {"name": "no id"},
             "a string",
             {"id": 2, "access_restricted_by_date": True},
-            {"id": 3, "name": "Nul\x00 and \ud800 surrogate", "workflow_state": "completed",
-             "term": {"id": 5, "name": None, "start_at": "garbage", "end_at": None}},
+            {
+                "id": 3,
+                "name": "Nul\x00 and \ud800 surrogate",
+                "workflow_state": "completed",
+                "term": {"id": 5, "name": None, "start_at": "garbage", "end_at": None},
+            },
         ]
         self.groups: dict[int, Any] = {
-            1: [{"id": 10, "name": "x" * 400, "group_weight": None,
-                 "rules": {"never_drop": [100, "x"]},
-                 "assignments": [
-                     {"id": 100, "name": None, "points_possible": "12.5",
-                      "submission": {"score": 11, "grade": "A" * 100, "missing": True}},
-                     {"id": 101, "assignment_group_id": 999, "grading_type": "z" * 99},
-                     {"name": "no id"},
-                 ]},
-                "junk"],
+            1: [
+                {
+                    "id": 10,
+                    "name": "x" * 400,
+                    "group_weight": None,
+                    "rules": {"never_drop": [100, "x"]},
+                    "assignments": [
+                        {
+                            "id": 100,
+                            "name": None,
+                            "points_possible": "12.5",
+                            "submission": {"score": 11, "grade": "A" * 100, "missing": True},
+                        },
+                        {"id": 101, "assignment_group_id": 999, "grading_type": "z" * 99},
+                        {"name": "no id"},
+                    ],
+                },
+                "junk",
+            ],
             3: [],
         }
 
@@ -551,8 +578,10 @@ def test_junk_payloads_are_stored_or_skipped_never_fatal(app: Any) -> None:
     assert snapshot[1]["groups"][10]["never_drop"] == [100]
 
     # Same junk again: nothing to write. A junk entry in the list: nothing is deleted.
-    assert succeeded(create_canvas_sync_service(user, client=client).sync_all_data(
-    ))["rows_written"] == 0
+    assert (
+        succeeded(create_canvas_sync_service(user, client=client).sync_all_data())["rows_written"]
+        == 0
+    )
     client.courses = [c for c in client.courses if not (isinstance(c, dict) and c.get("id") == 3)]
     again = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
     assert again["courses_deleted"] == 0 and 3 in db_snapshot(user.id)

@@ -32,20 +32,43 @@ def course_id(db: Any) -> int:
 
 
 def group_row(course_id: int, gid: int, **changes: Any) -> dict[str, Any]:
-    row = {"course_id": course_id, "canvas_group_id": gid, "name": f"Group {gid}", "weight": 25.0,
-           "position": gid, "drop_lowest": 0, "drop_highest": 0, "never_drop": []}
+    row = {
+        "course_id": course_id,
+        "canvas_group_id": gid,
+        "name": f"Group {gid}",
+        "weight": 25.0,
+        "position": gid,
+        "drop_lowest": 0,
+        "drop_highest": 0,
+        "never_drop": [],
+    }
     row.update(changes)
     return row
 
 
 def assignment_row(course_id: int, aid: int, **changes: Any) -> dict[str, Any]:
-    row = {"course_id": course_id, "canvas_assignment_id": aid, "canvas_course_id": 1,
-           "grade_category_id": None, "name": f"Lab {aid}", "position": aid,
-           "due_at": datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC), "points_possible": 20.0,
-           "grading_type": "points", "omit_from_final_grade": False, "score": None,
-           "grade": None, "is_excused": False, "is_missing": False, "is_late": False,
-           "workflow_state": "unsubmitted", "submitted_at": None, "graded_at": None,
-           "posted_at": None, "canvas_updated_at": datetime(2025, 1, 1, tzinfo=UTC)}
+    row = {
+        "course_id": course_id,
+        "canvas_assignment_id": aid,
+        "canvas_course_id": 1,
+        "grade_category_id": None,
+        "name": f"Lab {aid}",
+        "position": aid,
+        "due_at": datetime(2025, 1, 24, 5, 59, 59, tzinfo=UTC),
+        "points_possible": 20.0,
+        "grading_type": "points",
+        "omit_from_final_grade": False,
+        "score": None,
+        "grade": None,
+        "is_excused": False,
+        "is_missing": False,
+        "is_late": False,
+        "workflow_state": "unsubmitted",
+        "submitted_at": None,
+        "graded_at": None,
+        "posted_at": None,
+        "canvas_updated_at": datetime(2025, 1, 1, tzinfo=UTC),
+    }
     row.update(changes)
     return row
 
@@ -72,8 +95,11 @@ def test_insert_then_same_rows_write_nothing(db: Any, course_id: int) -> None:
 
 
 def test_only_changed_rows_are_updated(db: Any, course_id: int) -> None:
-    upsert_assignments(db.session, [assignment_row(course_id, a) for a in (1, 2, 3)],
-                       also_set={"last_synced_canvas": datetime(2025, 1, 1, tzinfo=UTC)})
+    upsert_assignments(
+        db.session,
+        [assignment_row(course_id, a) for a in (1, 2, 3)],
+        also_set={"last_synced_canvas": datetime(2025, 1, 1, tzinfo=UTC)},
+    )
     db.session.commit()
     later = datetime(2025, 6, 1, tzinfo=UTC)
     changed = [
@@ -123,23 +149,32 @@ def test_json_column_changes_are_detected(db: Any, course_id: int) -> None:
 
 
 def test_duplicate_keys_in_one_batch_keep_the_last(db: Any, course_id: int) -> None:
-    rows = [group_row(course_id, 1, name="old"), group_row(course_id, 2),
-            group_row(course_id, 1, name="new")]
+    rows = [
+        group_row(course_id, 1, name="old"),
+        group_row(course_id, 2),
+        group_row(course_id, 1, name="new"),
+    ]
     result = upsert_groups(db.session, rows)
     db.session.commit()
     assert result.rows_written == 2
-    names = dict(db.session.execute(
-        select(GradeCategory.canvas_group_id, GradeCategory.name)).all())
+    names = dict(
+        db.session.execute(select(GradeCategory.canvas_group_id, GradeCategory.name)).all()
+    )
     assert names == {1: "new", 2: "Group 2"}
-    assert [r["name"] for r in dedupe(rows, ("course_id", "canvas_group_id"))] == [
-        "new", "Group 2"]
+    assert [r["name"] for r in dedupe(rows, ("course_id", "canvas_group_id"))] == ["new", "Group 2"]
 
 
 def test_rows_are_chunked(db: Any, course_id: int) -> None:
     statements = count_statements(db)
     rows = [group_row(course_id, g) for g in range(1, 8)]
-    result = upsert(db.session, GROUP, rows, key=("course_id", "canvas_group_id"),
-                    returning=("id",), chunk_size=3)
+    result = upsert(
+        db.session,
+        GROUP,
+        rows,
+        key=("course_id", "canvas_group_id"),
+        returning=("id",),
+        chunk_size=3,
+    )
     db.session.commit()
     assert result.statements == 3
     assert len([s for s in statements if s.lstrip().upper().startswith("INSERT")]) == 3
@@ -150,19 +185,26 @@ def test_delete_absent_keeps_listed_rows_and_scope(db: Any, course_id: int) -> N
     other = Course(user_id=db.session.scalar(select(User.id)), canvas_course_id=2, name="Other")
     db.session.add(other)
     db.session.commit()
-    upsert_assignments(db.session, [assignment_row(course_id, a) for a in (1, 2, 3)],
-                       also_set={})
+    upsert_assignments(db.session, [assignment_row(course_id, a) for a in (1, 2, 3)], also_set={})
     upsert_assignments(db.session, [assignment_row(other.id, 1)], also_set={})
     db.session.commit()
-    deleted = delete_absent(db.session, ASSIGNMENT, scope={"course_id": course_id},
-                            key="canvas_assignment_id", keep=[2])
+    deleted = delete_absent(
+        db.session, ASSIGNMENT, scope={"course_id": course_id}, key="canvas_assignment_id", keep=[2]
+    )
     db.session.commit()
     assert deleted == 2
     left = db.session.execute(
-        select(Assignment.course_id, Assignment.canvas_assignment_id)
-        .order_by(Assignment.course_id)
+        select(Assignment.course_id, Assignment.canvas_assignment_id).order_by(Assignment.course_id)
     ).all()
     assert [tuple(r) for r in left] == [(course_id, 2), (other.id, 1)]
     # Keeping nothing empties the scope (a course whose last assignment was deleted).
-    assert delete_absent(db.session, ASSIGNMENT, scope={"course_id": course_id},
-                         key="canvas_assignment_id", keep=[]) == 1
+    assert (
+        delete_absent(
+            db.session,
+            ASSIGNMENT,
+            scope={"course_id": course_id},
+            key="canvas_assignment_id",
+            keep=[],
+        )
+        == 1
+    )

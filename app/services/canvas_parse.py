@@ -104,6 +104,7 @@ _LIMITS = {
 
 # --- scalar coercion --------------------------------------------------------------------------
 
+
 def clean_text(value: Any, max_len: int | None = None) -> str | None:
     """A string fit for a VARCHAR column, or None.
 
@@ -208,6 +209,7 @@ def _list(value: Any) -> list[Any]:
 
 
 # --- courses and terms ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CourseData:
@@ -326,6 +328,7 @@ def parse_course_list(raw_courses: Any) -> CourseList:
 
 
 # --- groups, assignments, submissions ---------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Gradebook:
@@ -469,6 +472,7 @@ def parse_gradebook(
 
 
 # --- the content hash -------------------------------------------------------------------------
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):

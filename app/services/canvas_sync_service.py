@@ -228,7 +228,9 @@ class CanvasSyncService(SyncWriter):
                     run.courses_done += 1
                     logger.info(
                         "[%d/%d] Syncing course: %s (concluded: course list only)",
-                        run.courses_done, run.courses_total, course.name,
+                        run.courses_done,
+                        run.courses_total,
+                        course.name,
                     )
                 else:
                     to_fetch.append(course)
@@ -245,9 +247,7 @@ class CanvasSyncService(SyncWriter):
     def _final(self, course: CourseData) -> bool:
         """Concluded now, and stored by a sync that already saw it concluded."""
         stored = self._courses.get(course.canvas_course_id)
-        return bool(
-            course.concluded and stored and stored["concluded"] and stored["content_hash"]
-        )
+        return bool(course.concluded and stored and stored["concluded"] and stored["content_hash"])
 
     def _prefetch(
         self, pool: _FetchPool, plan: str, incremental: bool
@@ -291,8 +291,11 @@ class CanvasSyncService(SyncWriter):
         if course is None:
             # Not in the list: the student was dropped from it; it goes, like in a full sync.
             run.courses_deleted += delete_absent(
-                db.session, COURSE, scope={"user_id": self.user_id, "id": course_id},
-                key="canvas_course_id", keep=(),
+                db.session,
+                COURSE,
+                scope={"user_id": self.user_id, "id": course_id},
+                key="canvas_course_id",
+                keep=(),
             )
             db.session.commit()
             logger.info("course %s is no longer in the course list: deleted", canvas_course_id)
@@ -311,7 +314,8 @@ class CanvasSyncService(SyncWriter):
         self._run.items_skipped += course_list.invalid
         logger.info(
             "course list: %d readable, %d restricted by date",
-            len(course_list.courses), len(course_list.restricted),
+            len(course_list.courses),
+            len(course_list.restricted),
         )
         return course_list
 
@@ -330,8 +334,11 @@ class CanvasSyncService(SyncWriter):
             logger.warning("course list had junk entries; not deleting %d courses", len(dropped))
         elif dropped:
             run.courses_deleted = delete_absent(
-                db.session, COURSE, scope={"user_id": self.user_id},
-                key="canvas_course_id", keep=course_list.enrolled_ids,
+                db.session,
+                COURSE,
+                scope={"user_id": self.user_id},
+                key="canvas_course_id",
+                keep=course_list.enrolled_ids,
             )
             for canvas_course_id in dropped:
                 logger.info("course %s was dropped in Canvas: deleted", canvas_course_id)
@@ -456,8 +463,9 @@ class CanvasSyncService(SyncWriter):
             run.courses_written += 1
         else:
             run.courses_unchanged += 1
-        run.statements_per_course.append((self._counter.count if self._counter else 0)
-                                         - statements0)
+        run.statements_per_course.append(
+            (self._counter.count if self._counter else 0) - statements0
+        )
         run.add_time("write_s", time.monotonic() - t0)
         run.courses_done += 1
         self._report("writing", message)
@@ -476,8 +484,7 @@ class CanvasSyncService(SyncWriter):
     def _client_stats(self) -> dict[str, int]:
         stats = getattr(self.client, "stats", None)
         return {
-            name: int(getattr(stats, name, 0) or 0)
-            for name in ("requests", "throttled", "retries")
+            name: int(getattr(stats, name, 0) or 0) for name in ("requests", "throttled", "retries")
         }
 
     def _stat(self, name: str) -> int:
@@ -571,4 +578,3 @@ def create_canvas_sync_service(
         setup_error=setup_error,
         workers=workers,
     )
-

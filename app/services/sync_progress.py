@@ -121,8 +121,7 @@ def summary_lines(results: dict[str, Any], user_id: int) -> list[str]:
         f"(written {results['courses_written']}, unchanged {results['courses_unchanged']}, "
         f"concluded not fetched {results['courses_concluded_skipped']}, "
         f"skipped {results['courses_skipped']}, deleted {results['courses_deleted']})",
-        f"Assignments:  {results['assignments']} (junk items skipped "
-        f"{results['items_skipped']})",
+        f"Assignments:  {results['assignments']} (junk items skipped {results['items_skipped']})",
         f"Database:     {results['rows_written']} rows written, "
         f"{results['db_statements']} statements "
         f"(at most {results['db_statements_max_per_course']} per course)",

@@ -65,8 +65,9 @@ class SyncWriter:
         self._terms = {
             row["canvas_term_id"]: dict(row)
             for row in session.execute(
-                select(TERM.c.id, TERM.c.canvas_term_id, TERM.c.name, TERM.c.start_at,
-                       TERM.c.end_at).where(TERM.c.user_id == self.user_id)
+                select(
+                    TERM.c.id, TERM.c.canvas_term_id, TERM.c.name, TERM.c.start_at, TERM.c.end_at
+                ).where(TERM.c.user_id == self.user_id)
             ).mappings()
         }
         self._courses = {
@@ -96,8 +97,8 @@ class SyncWriter:
         # cannot turn a stale read snapshot into a write later.
         session.commit()
 
-
     def _write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
+        """Groups, then assignments pointing at them, then whatever vanished from Canvas."""
         self._group_ids = self._create_assignment_groups(course_id, gradebook.groups)
         total = len(gradebook.assignments)
         for row in gradebook.assignments:
@@ -108,19 +109,23 @@ class SyncWriter:
         keep_assignments = {a["canvas_assignment_id"] for a in gradebook.assignments}
         if self._assignment_keys.get(course_id, set()) - keep_assignments:
             delete_absent(
-                db.session, ASSIGNMENT, scope={"course_id": course_id},
-                key="canvas_assignment_id", keep=keep_assignments,
+                db.session,
+                ASSIGNMENT,
+                scope={"course_id": course_id},
+                key="canvas_assignment_id",
+                keep=keep_assignments,
             )
         self._assignment_keys[course_id] = keep_assignments
         keep_groups = {g["canvas_group_id"] for g in gradebook.groups}
         if set(self._groups.get(course_id, {})) - keep_groups:
             delete_absent(
-                db.session, GROUP, scope={"course_id": course_id}, key="canvas_group_id",
+                db.session,
+                GROUP,
+                scope={"course_id": course_id},
+                key="canvas_group_id",
                 keep=keep_groups,
             )
-        self._groups[course_id] = {
-            g: i for g, i in self._group_ids.items() if g in keep_groups
-        }
+        self._groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
 
     def _find_or_create_term(
         self, term: dict[str, Any] | None, *, flush: bool = True

@@ -209,7 +209,10 @@ ASSIGNMENT = Assignment.__table__
 def upsert_terms(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
     """Rows with user_id, canvas_term_id, name, start_at, end_at; returns (id, canvas_term_id)."""
     return upsert(
-        session, TERM, rows, key=("user_id", "canvas_term_id"),
+        session,
+        TERM,
+        rows,
+        key=("user_id", "canvas_term_id"),
         returning=("id", "canvas_term_id"),
     )
 
@@ -219,7 +222,11 @@ def upsert_courses(
 ) -> UpsertResult:
     """Course rows keyed on (user_id, canvas_course_id); returns (id, canvas_course_id)."""
     return upsert(
-        session, COURSE, rows, key=("user_id", "canvas_course_id"), also_set=also_set,
+        session,
+        COURSE,
+        rows,
+        key=("user_id", "canvas_course_id"),
+        also_set=also_set,
         returning=("id", "canvas_course_id"),
     )
 
@@ -227,7 +234,10 @@ def upsert_courses(
 def upsert_groups(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
     """grade_category rows keyed on (course_id, canvas_group_id); returns (id, canvas_group_id)."""
     return upsert(
-        session, GROUP, rows, key=("course_id", "canvas_group_id"),
+        session,
+        GROUP,
+        rows,
+        key=("course_id", "canvas_group_id"),
         returning=("id", "canvas_group_id"),
     )
 
@@ -237,6 +247,10 @@ def upsert_assignments(
 ) -> UpsertResult:
     """Assignment rows keyed on (course_id, canvas_assignment_id)."""
     return upsert(
-        session, ASSIGNMENT, rows, key=("course_id", "canvas_assignment_id"), also_set=also_set,
+        session,
+        ASSIGNMENT,
+        rows,
+        key=("course_id", "canvas_assignment_id"),
+        also_set=also_set,
         returning=("canvas_assignment_id",),
     )

@@ -266,6 +266,25 @@ def test_senior_with_mostly_concluded_courses(app: Any, simulator: Any) -> None:
     assert_db_matches(user, student)
 
 
+@pytest.mark.slow
+def test_heavy_student_two_list_pages_and_a_250_assignment_course(app: Any, simulator: Any) -> None:
+    user, student = connect_user(
+        app, simulator, email="heavy@example.edu", token="tok-heavy", preset="heavy"
+    )
+    first = succeeded(sync(user))
+    assert_db_matches(user, student)
+    expected = student.expected()
+    assert max(len(c["assignments"]) for c in expected.values()) > 200  # 250, a few unpublished
+    assert first["db_statements_max_per_course"] <= 3
+    simulator.reset_stats()
+    results = succeeded(sync(user, incremental=True))
+    list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
+    active = [cid for cid, c in expected.items() if not c["concluded"]]
+    assert list_pages == 2
+    assert results["requests"] == simulator.stats.requests == list_pages + len(active)
+    assert results["rows_written"] == 0
+
+
 # --- restricted courses -----------------------------------------------------------------------
 
 

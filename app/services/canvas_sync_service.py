@@ -164,7 +164,7 @@ class CanvasSyncService(SyncWriter):
         self._run = RunStats(kind=kind, plan=plan)
         self._stats0 = self._client_stats()
         engine = db.engine
-        self._counter = StatementCounter(engine)
+        self._counter = StatementCounter()
         self._reporter = ProgressReporter(
             engine, callback=self._progress, sync_run_id=self._sync_run_id, counter=self._counter
         )

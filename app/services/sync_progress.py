@@ -135,33 +135,41 @@ def summary_lines(results: dict[str, Any], user_id: int) -> list[str]:
     return lines
 
 
-class StatementCounter:
-    """Counts the SQL statements this sync's writer thread sends to the database.
+_counting = threading.local()
 
-    A ``before_cursor_execute`` listener on the engine, filtered on the writer's thread so that
-    other requests served by the same process (and the progress connection) are not counted.
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _count_statement(*_args: Any, **_kwargs: Any) -> None:
+    counter: StatementCounter | None = getattr(_counting, "counter", None)
+    if counter is not None and not counter.paused:
+        counter.count += 1
+
+
+class StatementCounter:
+    """Counts the SQL statements the current thread (a sync's writer) sends to the database.
+
+    One ``before_cursor_execute`` listener for every engine, registered once at import:
+    adding and removing listeners per sync would mutate the listener list while other threads
+    (other syncs, web requests) iterate it. The listener counts only for the thread that
+    opened a counter, so other work in the process is never counted; the progress connection
+    pauses it.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._thread = threading.get_ident()
-        self._paused = False
+    def __init__(self) -> None:
         self.count = 0
-        event.listen(engine, "before_cursor_execute", self._on_execute)
-
-    def _on_execute(self, *_args: Any, **_kwargs: Any) -> None:
-        if not self._paused and threading.get_ident() == self._thread:
-            self.count += 1
+        self.paused = False
+        self._previous: StatementCounter | None = getattr(_counting, "counter", None)
+        _counting.counter = self
 
     def pause(self) -> None:
-        self._paused = True
+        self.paused = True
 
     def resume(self) -> None:
-        self._paused = False
+        self.paused = False
 
     def close(self) -> None:
-        if event.contains(self._engine, "before_cursor_execute", self._on_execute):
-            event.remove(self._engine, "before_cursor_execute", self._on_execute)
+        if getattr(_counting, "counter", None) is self:
+            _counting.counter = self._previous
 
 
 class ProgressReporter:

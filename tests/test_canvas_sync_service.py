@@ -18,6 +18,13 @@ from sqlalchemy import create_engine, select
 from app.accounts import create_user, set_canvas_credentials
 from app.extensions import db
 from app.models import Course, SyncRun, User
+from app.services.canvas_errors import (
+    BadResponse,
+    CanvasTimeout,
+    CanvasUnavailable,
+    NotPermitted,
+    RateLimited,
+)
 from app.services.canvas_sync_service import SyncProgress, create_canvas_sync_service
 from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
@@ -396,6 +403,37 @@ def test_rejected_token_fails_with_a_clear_message(app: Any, simulator: Any) -> 
     assert "token" in results["error"].lower()
     assert results["courses"] == 0
     assert row_counts(user.id)["course"] == 0
+
+
+class FailingCanvas:
+    """A client whose course list fails the way Canvas fails."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def get_courses(self) -> list[Any]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        CanvasUnavailable("Canvas at x is unavailable (HTTP 503 on /courses): try again later."),
+        CanvasTimeout("Canvas at x did not answer within 60 s: try again later."),
+        BadResponse("Canvas at x sent a body that is not JSON on /courses."),
+        NotPermitted("Canvas at x does not let this account read /courses."),
+        RateLimited("Canvas at x kept rate-limiting GradeSync: wait a minute."),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_canvas_failures_on_the_course_list_are_reported_not_raised(
+    app: Any, error: Exception
+) -> None:
+    user = create_user("failing@example.edu", "correct horse battery")
+    results = create_canvas_sync_service(user, client=FailingCanvas(error)).sync_all_data()
+    assert results["status"] == "failed"
+    assert results["error"] == str(error)
+    assert results["courses"] == 0 and results["rows_written"] == 0
 
 
 def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select
 from app.accounts import create_user, set_canvas_credentials
 from app.extensions import db
 from app.models import Course, SyncRun, User
+from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_errors import (
     BadResponse,
     CanvasTimeout,
@@ -434,6 +435,43 @@ def test_canvas_failures_on_the_course_list_are_reported_not_raised(
     assert results["status"] == "failed"
     assert results["error"] == str(error)
     assert results["courses"] == 0 and results["rows_written"] == 0
+
+
+class OneCourseClosed:
+    """The real client, except that one course's gradebook is refused (closed meanwhile)."""
+
+    def __init__(self, client: Any, course_id: int) -> None:
+        self.client, self.course_id = client, course_id
+        self.stats = client.stats
+
+    def get_courses(self) -> list[Any]:
+        return self.client.get_courses()
+
+    def get_assignment_groups(self, course_id: int, **kwargs: Any) -> list[Any]:
+        if course_id == self.course_id:
+            raise NotPermitted(f"Canvas does not let this account read course {course_id}.")
+        return self.client.get_assignment_groups(course_id, **kwargs)
+
+
+def test_course_refused_after_the_list_is_skipped_and_kept(
+    canvas_user: Any, simulator: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    _change_every_course(student)
+    old = db_snapshot(user.id)
+    closed = visible_ids(student)[0]
+    with CanvasAPIService(simulator.base_url, "tok-freshman-1") as real:
+        client = OneCourseClosed(real, closed)
+        results = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
+    assert {
+        "canvas_course_id": closed,
+        "reason": f"Canvas does not let this account read course {closed}.",
+    } in results["skipped"]
+    assert results["courses"] == len(student.expected()) - 1
+    new, expected = db_snapshot(user.id), student.expected()
+    assert new.pop(closed) == old[closed]
+    assert new == {cid: c for cid, c in expected.items() if cid != closed}
 
 
 def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:

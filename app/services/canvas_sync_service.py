@@ -26,8 +26,9 @@ Writing
 -------
 Worker threads only do HTTP and hand back the JSON. The calling thread is the only writer (one
 session per thread): as each course's data arrives it is parsed (``canvas_parse``) and written
-in bulk (``upserts``) in ONE transaction per course, so writing overlaps fetching and a course
-is always either its old version or its new one. A course takes a handful of statements:
+in bulk (``upserts``, by the steps in ``sync_writer``) in ONE transaction per course, so
+writing overlaps fetching and a course is always either its old version or its new one. A
+course takes a handful of statements:
 course row (only if it changed), groups upsert, assignments upsert (per 500 rows), and only
 when something vanished, a delete of the vanished assignments and one of the vanished groups
 (what the database holds is read once at the start: four reads per sync). The upserts only
@@ -56,9 +57,9 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    was concluded (``course.concluded`` true), gets no request at all: a concluded course is
    read-only for the student's teachers, so its gradebook is final. Its course-list fields
    (name, scores) are still refreshed from the course list. The limit: an administrator can
-   still change grades in a concluded course without reopening it; only a full sync (one click
-   or ``--full`` away) sees that. Reopening the course makes it active again, and it is
-   fetched.
+   still change grades in a concluded course without reopening it; only a full sync (what
+   ``flask canvas sync`` does without ``--incremental``) sees that. Reopening the course
+   makes it active again, and it is fetched.
 
 A no-change incremental sync therefore costs the course-list pages plus at most one request per
 active course, and writes nothing. ``user.last_canvas_sync_at`` records each successful sync.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
 from app.models import SyncRun, User, utcnow
@@ -49,6 +50,10 @@ UNEXPECTED_MESSAGE = (
 NOT_CONNECTED_MESSAGE = (
     "Your account is not connected to Canvas. Add your Canvas token in Settings."
 )
+
+DATABASE_DOWN_MESSAGE = "The sync could not start: the database is unavailable. Try again soon."
+FINISH_ATTEMPTS = 4
+FINISH_RETRY_SECONDS = 0.25
 
 # Runs created before this process existed cannot belong to its thread pool.
 PROCESS_STARTED_AT = utcnow()
@@ -108,14 +113,20 @@ def run_sync(
     Returns the sync service's results dict.
     """
     # Claim the run atomically: of two deliveries of the same message, only one runs it.
-    claimed = db.session.execute(
-        update(SyncRun)
-        .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
-               SyncRun.status == "queued")
-        .values(status="running", started_at=utcnow(), phase="connecting",
-                message="Connecting to Canvas…")
-    ).rowcount
-    db.session.commit()
+    try:
+        claimed = db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
+                   SyncRun.status == "queued")
+            .values(status="running", started_at=utcnow(), phase="connecting",
+                    message="Connecting to Canvas…")
+        ).rowcount
+        db.session.commit()
+    except SQLAlchemyError:
+        # The database is out of reach: the run stays queued and a later start clears it.
+        logger.exception("could not start sync run %s", sync_run_id)
+        _rollback()
+        return {"status": "failed", "error": DATABASE_DOWN_MESSAGE}
     if not claimed:
         run = db.session.get(SyncRun, sync_run_id)
         if run is None or run.user_id != user_id:
@@ -147,11 +158,39 @@ def _call_sync_service(
         return results
     except Exception as exc:  # the job must end in a visible state, whatever happened
         logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
-        db.session.rollback()
+        _rollback()
         return {"status": "failed", "error": UNEXPECTED_MESSAGE.format(kind=type(exc).__name__)}
 
 
+def _rollback() -> None:
+    """Roll back, even when the connection is already gone (the pool replaces it)."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        logger.warning("rollback failed; discarding the session", exc_info=True)
+        db.session.remove()
+
+
 def _finish_run(sync_run_id: int, results: dict[str, Any]) -> None:
+    """Record the end of the run, retrying a little if the database connection dropped.
+
+    If the database stays unreachable the run is left ``running``; the next start of a
+    server or worker marks it interrupted. The job itself never raises for this.
+    """
+    for attempt in range(FINISH_ATTEMPTS):
+        try:
+            _record_finish(sync_run_id, results)
+            return
+        except SQLAlchemyError:
+            logger.warning("could not record the end of sync run %s (attempt %d of %d)",
+                           sync_run_id, attempt + 1, FINISH_ATTEMPTS, exc_info=True)
+            _rollback()
+            time.sleep(FINISH_RETRY_SECONDS * (attempt + 1))
+    logger.error("gave up recording the end of sync run %s; it will show as interrupted",
+                 sync_run_id)
+
+
+def _record_finish(sync_run_id: int, results: dict[str, Any]) -> None:
     # The service wrote progress on its own connection: read the row afresh.
     run = db.session.get(SyncRun, sync_run_id, populate_existing=True)
     if run is None:  # the user deleted their account meanwhile

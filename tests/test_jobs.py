@@ -241,3 +241,41 @@ def test_a_run_delivered_twice_runs_once(app: Any, db: Any, simulator: Any,
     assert statuses.count("succeeded") >= 1 and len(statuses) == 2
     assert len([r for r in simulator.stats.records if r.path == "/api/v1/courses"]) == 1
     assert fresh_run(run_id).status == "succeeded"
+
+
+def test_finishing_survives_a_dropped_database_connection(app: Any, db: Any, canvas_user: Any,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    user, _student = canvas_user
+    real = jobs._record_finish
+    failures = iter([True, True])
+
+    def flaky(run_id: int, results: dict) -> None:
+        if next(failures, False):
+            raise OperationalError("UPDATE sync_run", {}, Exception("server closed"))
+        real(run_id, results)
+
+    monkeypatch.setattr(jobs, "FINISH_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(jobs, "_record_finish", flaky)
+    run = jobs.create_sync_run(user.id, incremental=False)
+    assert jobs.run_sync(user.id, run.id, False)["status"] == "succeeded"
+    assert fresh_run(run.id).status == "succeeded"
+
+
+def test_a_database_that_stays_down_leaves_the_run_for_interruption(
+    app: Any, db: Any, canvas_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(run_id: int, results: dict) -> None:
+        raise OperationalError("UPDATE sync_run", {}, Exception("server closed"))
+
+    user, _student = canvas_user
+    monkeypatch.setattr(jobs, "FINISH_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(jobs, "_record_finish", down)
+    run = jobs.create_sync_run(user.id, incremental=False)
+    jobs.run_sync(user.id, run.id, False)  # must not raise
+    assert fresh_run(run.id).status == "running"
+    assert jobs.mark_interrupted_runs() == 1

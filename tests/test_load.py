@@ -1,8 +1,8 @@
 """Many users at once: 50 students synced through Celery with 1, 2 and 4 worker processes.
 
 Each round empties the Canvas tables, starts ``celery -A app.celery_app worker --concurrency
-N`` (the README's command, N prefork processes) consuming a queue of this test's own (test
-sessions sharing the Redis server never take each other's messages), enqueues a full sync of
+N`` (the README's command, N prefork processes) on a queue of this test's own (``CELERY_QUEUE``:
+test sessions sharing the Redis server never take each other's messages), enqueues a full sync of
 every connected user (``app.jobs.enqueue_all``, what ``flask canvas sync --all`` does) and
 waits for all of them. Every run must succeed and every user's rows must match the simulator
 exactly. Throughput (users per minute, from enqueue to the last finished run) is printed and
@@ -73,10 +73,8 @@ def queue() -> Iterator[str]:
 def celery_app(database_url: str, _schema: None, queue: str) -> Iterator[Any]:
     """The web side: an app whose sync runner is Celery (it only enqueues), to ``queue``."""
     app = create_app(make_test_config(database_url, CELERY_BROKER_URL=BROKER,
-                                      CELERY_RESULT_BACKEND=None))
+                                      CELERY_RESULT_BACKEND=None, CELERY_QUEUE=queue))
     with app.app_context():
-        assert isinstance(jobs.get_runner(app), jobs.CeleryRunner)
-        app.extensions["celery"].conf.task_default_queue = queue  # before the first message
         try:
             yield app
         finally:
@@ -96,6 +94,7 @@ class CeleryWorker:
             **os.environ,
             "DATABASE_URL": database_url,
             "CELERY_BROKER_URL": BROKER,
+            "CELERY_QUEUE": queue,
             "SECRET_KEY": TEST_SECRET,
             "CANVAS_ALLOW_PRIVATE_HOSTS": "1",
             "NO_PROXY": "127.0.0.1,localhost",
@@ -108,7 +107,6 @@ class CeleryWorker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "app.celery_app", "worker",
              "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", "prefork",
-             "-Q", queue,
              "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"load-{concurrency}-{uuid.uuid4().hex[:8]}@%h"],
             cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT,
@@ -179,6 +177,7 @@ def test_fifty_users_through_1_2_and_4_celery_workers(
             simulator.reset_stats()
             started = time.monotonic()
             runs = jobs.enqueue_all(incremental=False)
+            assert isinstance(jobs.get_runner(celery_app), jobs.CeleryRunner)
             run_ids = [r.id for r in runs]
             states = wait_for_runs(run_ids, worker)
             elapsed = time.monotonic() - started

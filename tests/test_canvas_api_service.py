@@ -782,3 +782,21 @@ def test_a_response_overtaken_by_another_is_not_taken_as_exact() -> None:
     limiter.release(b, remaining=549.9, cost=0.1)  # nothing else in flight now, yet not exact
 
     assert limiter.snapshot()["hwm"] == pytest.approx(600, abs=1)
+
+
+@responses.activate
+def test_a_redirect_is_not_followed_and_names_the_problem() -> None:
+    """A redirect could lead past the SSRF guard to an internal address: never follow it."""
+    responses.get(
+        "https://canvas.example.edu/api/v1/users/self",
+        status=302,
+        headers={"Location": "http://169.254.169.254/latest/meta-data/"},
+    )
+    responses.get("http://169.254.169.254/latest/meta-data/", json={"secret": "x"})
+    client = CanvasAPIService("https://canvas.example.edu", "redirect-token-0000")
+    with pytest.raises(CanvasError, match="redirected") as excinfo:
+        client.get_current_user()
+    assert "169.254.169.254" in str(excinfo.value)
+    assert [c.request.url for c in responses.calls] == [
+        "https://canvas.example.edu/api/v1/users/self"
+    ]

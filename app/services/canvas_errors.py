@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -116,6 +117,14 @@ def error_for_response(
         return RateLimited(
             f"Canvas at {host} kept rate-limiting GradeSync (HTTP {status} on {endpoint}, "
             f"after {retries} retries): wait a minute and sync again.",
+            **where,
+        )
+    if 300 <= status < 400:
+        location = urlsplit(response.headers.get("location", ""))
+        target = f"{location.scheme}://{location.netloc}" if location.netloc else "another page"
+        return CanvasError(
+            f"Canvas at {host} redirected {endpoint} to {target}: GradeSync does not follow "
+            "redirects; enter the address your Canvas finally loads at (https://...) in Settings.",
             **where,
         )
     said = canvas_message(response)

@@ -127,8 +127,10 @@ class CanvasTransport:
         attempt = timeouts = 0
         while True:
             response, failure = self._attempt(url, params, endpoint, attempt)
-            if response is not None and response.status_code < 400:
+            if response is not None and response.status_code < 300:
                 return response
+            if response is not None and response.status_code < 400:
+                raise error_for_response(response, host=self.host, endpoint=endpoint)
             retry_after: float | None = None
             if failure is not None:
                 # A read timeout may have cost a minute already: retry it fewer times.
@@ -181,7 +183,10 @@ class CanvasTransport:
         slot = self.limiter.acquire()
         start = self.stats.started()
         try:
-            answer = self._session.get(url, params=params, timeout=self.timeout)
+            # Never follow a redirect: the next hop was not checked by the SSRF guard.
+            answer = self._session.get(
+                url, params=params, timeout=self.timeout, allow_redirects=False
+            )
             answer.content  # noqa: B018 - read the whole body while holding the slot
             response = answer
         except requests.ConnectTimeout:

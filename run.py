@@ -96,11 +96,11 @@ def interrupt_leftovers(app: Flask) -> None:
     """Runs left queued/running by a previous process of this server cannot finish now."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.jobs import mark_interrupted_runs
+    from app.jobs import recover_abandoned_runs
 
     with app.app_context():
         try:
-            mark_interrupted_runs()
+            recover_abandoned_runs()
         except SQLAlchemyError as exc:
             logger.warning("could not check for interrupted syncs (run `flask db upgrade`?): %s",
                            exc.__class__.__name__)

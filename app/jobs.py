@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
@@ -57,6 +59,11 @@ FINISH_RETRY_SECONDS = 0.25
 
 # Runs created before this process existed cannot belong to its thread pool.
 PROCESS_STARTED_AT = utcnow()
+# The process that holds a run: a starting process checks whether that one is still alive.
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# A running sync updates its row at every course; this long without a sign of life, its
+# process (on another machine, where we cannot look) is taken to be gone.
+DEFAULT_STALE_AFTER_S = 15 * 60
 
 
 class SyncAlreadyRunning(Exception):
@@ -119,7 +126,7 @@ def run_sync(
             .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
                    SyncRun.status == "queued")
             .values(status="running", started_at=utcnow(), phase="connecting",
-                    message="Connecting to Canvas…")
+                    message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
         ).rowcount
         db.session.commit()
     except SQLAlchemyError:
@@ -240,6 +247,70 @@ def mark_interrupted_runs(
     return count
 
 
+def _holder_is_gone(worker: str | None, created_at: datetime) -> bool:
+    """True when ``worker`` ("host:pid") names a process on this machine that no longer runs."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid_text = worker.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        # Our own pid: ours if created since we started, else a dead predecessor's (a
+        # restarted container reuses pids).
+        return created_at < PROCESS_STARTED_AT
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_abandoned_runs(stale_after_s: float | None = None) -> int:
+    """At start-up: mark ``interrupted`` the active runs whose process is gone; returns how many.
+
+    Unlike ``mark_interrupted_runs`` this is safe with other live processes (gunicorn workers,
+    Celery workers on other machines): a run is abandoned only when its holder is a dead process
+    on this machine, or it has shown no sign of life for ``stale_after_s`` seconds. Queued runs
+    that no process holds wait in the Celery broker and are left alone.
+    """
+    if stale_after_s is None:
+        stale_after_s = float(
+            current_app.config.get("SYNC_STALE_AFTER_S", DEFAULT_STALE_AFTER_S)
+        )
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    rows = db.session.execute(
+        select(SyncRun.id, SyncRun.status, SyncRun.worker, SyncRun.heartbeat_at,
+               SyncRun.created_at).where(SyncRun.status.in_(ACTIVE_STATUSES))
+    ).all()
+    here = socket.gethostname()
+    abandoned = [
+        row.id
+        for row in rows
+        if _holder_is_gone(row.worker, row.created_at)
+        or (
+            # On another machine we cannot look at the process: go by its heartbeat.
+            row.worker is not None
+            and row.worker.rpartition(":")[0] != here
+            and (row.heartbeat_at or row.created_at) < cutoff
+        )
+    ]
+    if not abandoned:
+        db.session.commit()
+        return 0
+    count = db.session.execute(
+        update(SyncRun)
+        .where(SyncRun.id.in_(abandoned), SyncRun.status.in_(ACTIVE_STATUSES))
+        .values(status="interrupted", finished_at=utcnow(), error=INTERRUPTED_MESSAGE)
+    ).rowcount or 0
+    db.session.commit()
+    if count:
+        logger.warning("marked %d abandoned sync run(s) interrupted", count)
+    return count
+
+
 def resume_interrupted_run(sync_run_id: int) -> bool:
     """Put an ``interrupted`` run back to ``queued`` so it can run; False if it cannot.
 
@@ -275,6 +346,14 @@ class ThreadRunner:
         )
 
     def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        # The run now lives in this process's memory: say so, so that if this process dies
+        # the next one to start can tell the run will never be picked up.
+        db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == sync_run_id, SyncRun.status == "queued")
+            .values(worker=WORKER_ID, heartbeat_at=utcnow())
+        )
+        db.session.commit()
         self.executor.submit(self._job, user_id, sync_run_id, incremental)
 
     def _job(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
@@ -318,8 +397,7 @@ def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
             if app.config.get("CELERY_BROKER_URL"):
                 runner = CeleryRunner(app)
             else:
-                # Runs this process did not create can only be left over by a dead one.
-                mark_interrupted_runs(before=PROCESS_STARTED_AT)
+                recover_abandoned_runs()
                 runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)))
             app.extensions[RUNNER_KEY] = runner
     return runner

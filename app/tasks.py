@@ -60,19 +60,19 @@ def _connect_worker_signals(app: Flask) -> None:
             db.engine.dispose(close=False)
 
     def interrupt_leftovers(**_kwargs: Any) -> None:
-        # A worker that starts clears runs left "running" by a dead worker. Several worker
-        # machines restarting independently would clear each other's live runs: they set
-        # SYNC_INTERRUPT_ON_WORKER_START=0 and restart all workers together instead.
+        # A worker that starts clears runs left behind by a dead worker: one whose process is
+        # gone from this machine, or silent for SYNC_STALE_AFTER_S (see
+        # app.jobs.recover_abandoned_runs); live runs on other machines are left alone.
         setting = app.config.get(
             "SYNC_INTERRUPT_ON_WORKER_START",
             os.environ.get("SYNC_INTERRUPT_ON_WORKER_START", "1"),
         )
         if not parse_bool(setting, "SYNC_INTERRUPT_ON_WORKER_START"):
             return
-        from app.jobs import PROCESS_STARTED_AT, mark_interrupted_runs
+        from app.jobs import recover_abandoned_runs
 
         with app.app_context():
-            mark_interrupted_runs(before=PROCESS_STARTED_AT, statuses=("running",))
+            recover_abandoned_runs()
 
     worker_process_init.connect(reset_pool, weak=False)
     worker_ready.connect(interrupt_leftovers, weak=False)

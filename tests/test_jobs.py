@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -145,12 +149,15 @@ def test_thread_runner_start_sync(database_url: str, simulator: Any, _schema: No
                                   seed=i) for i in range(3)]
             # A run left running by a dead process is cleared when the runner starts.
             leftover = SyncRun(user_id=users[0][0].id, status="running",
+                               worker=f"{socket.gethostname()}:{dead_pid()}",
                                created_at=jobs.PROCESS_STARTED_AT - timedelta(minutes=1))
             _db.session.add(leftover)
             _db.session.commit()
+            simulator.config.latency = 0.2  # still running when the second click comes
             runs = [jobs.start_sync(user.id) for user, _ in users]
             again = jobs.start_sync(users[0][0].id)
             assert again.id == runs[0].id  # a second click shows the running one
+            simulator.config.latency = 0.0
             assert fresh_run(leftover.id).status == "interrupted"
             runner = app.extensions[jobs.RUNNER_KEY]
             assert isinstance(runner, jobs.ThreadRunner)
@@ -279,3 +286,62 @@ def test_a_database_that_stays_down_leaves_the_run_for_interruption(
     jobs.run_sync(user.id, run.id, False)  # must not raise
     assert fresh_run(run.id).status == "running"
     assert jobs.mark_interrupted_runs() == 1
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_start_up_recovers_only_runs_whose_process_is_gone(app: Any, db: Any,
+                                                           simulator: Any) -> None:
+    """A starting process must not cut off a sync another live process is running."""
+    host = socket.gethostname()
+    users = [connect_user(app, simulator, email=f"r{i}@example.edu", token=f"tok-r{i}", seed=i)[0]
+             for i in range(5)]
+    long_ago = utcnow() - timedelta(hours=1)
+    runs = {
+        # Held by a process on this machine that has exited: abandoned.
+        "dead_here": SyncRun(user_id=users[0].id, status="running",
+                             worker=f"{host}:{dead_pid()}", heartbeat_at=utcnow()),
+        # Held by a live process on this machine (our parent): left alone.
+        "alive_here": SyncRun(user_id=users[1].id, status="running",
+                              worker=f"{host}:{os.getppid()}", heartbeat_at=long_ago),
+        # Another machine, heard from a moment ago: left alone.
+        "busy_elsewhere": SyncRun(user_id=users[2].id, status="running",
+                                  worker="other-host:4242", heartbeat_at=utcnow()),
+        # Another machine, silent for an hour: abandoned.
+        "silent_elsewhere": SyncRun(user_id=users[3].id, status="running",
+                                    worker="other-host:4243", heartbeat_at=long_ago),
+        # Queued in the Celery broker, no process holds it yet: left alone.
+        "in_broker": SyncRun(user_id=users[4].id, status="queued", created_at=long_ago),
+    }
+    db.session.add_all(runs.values())
+    db.session.commit()
+    assert jobs.recover_abandoned_runs() == 2
+    status = {name: fresh_run(run.id).status for name, run in runs.items()}
+    assert status == {
+        "dead_here": "interrupted",
+        "alive_here": "running",
+        "busy_elsewhere": "running",
+        "silent_elsewhere": "interrupted",
+        "in_broker": "queued",
+    }
+    assert "start the sync again" in fresh_run(runs["dead_here"].id).error
+
+
+def test_a_running_sync_records_its_process_and_heartbeat(app: Any, db: Any,
+                                                         canvas_user: Any) -> None:
+    user, _student = canvas_user
+    run = jobs.create_sync_run(user.id, incremental=False)
+    seen: list[tuple[str | None, Any]] = []
+
+    def watch(_update: Any) -> None:
+        row = fresh_run(run.id)
+        seen.append((row.worker, row.heartbeat_at))
+
+    assert jobs.run_sync(user.id, run.id, False, progress=watch)["status"] == "succeeded"
+    assert seen and all(worker == jobs.WORKER_ID for worker, _ in seen)
+    assert all(beat is not None for _, beat in seen)

@@ -42,6 +42,10 @@ class SyncRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
     requests: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # Which process holds the run ("host:pid") and when it last showed signs of life: how a
+    # starting process tells a dead process's run from a live one elsewhere.
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The results dict the sync returned (counts, timings), for the history page.
     summary: Mapped[dict | None] = mapped_column(JSON)
 

@@ -218,6 +218,7 @@ class ProgressReporter:
                         courses_total=progress.courses_total,
                         message=progress.message[:MAX_MESSAGE],
                         requests=progress.requests,
+                        heartbeat_at=utcnow(),
                     )
                 )
         except SQLAlchemyError as exc:

@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("requests", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("worker", sa.String(length=255), nullable=True),
+        sa.Column("heartbeat_at", UTC_DATETIME, nullable=True),
         sa.Column("summary", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_sync_run_user_id_users"), ondelete="CASCADE"

@@ -32,10 +32,13 @@ The limiter estimates the settled level ``L`` and the high-water mark ``hwm``:
   at zero, callers wait for the leak (10 units/s) instead of being throttled.
 * A congestion window guards against what the model cannot see (a lower hwm than assumed,
   traffic from other processes): it starts at ``initial_in_flight`` (2), grows by one per
-  successful response (so it doubles every round trip, like TCP slow start: a sync of 30
-  courses reaches full concurrency in about three round trips, not 30), and is halved when a
-  request is throttled (once per burst: throttles of requests sent before the last decrease do
-  not halve it again). Additive increase, multiplicative decrease.
+  successful response, and is halved when a request is throttled (once per burst: throttles
+  of requests sent before the last decrease do not halve it again). Additive increase,
+  multiplicative decrease. A successful response's ``R`` also opens the window at once to
+  ``floor((R - safety) / 50)``: ``R`` already counts everything in the bucket (our requests in
+  flight and anyone else's), so that many requests fit whatever the real hwm is. The first
+  response of a sync therefore takes the window to full width (10-11 at hwm 600) instead of a
+  slow start that would cost two or three extra round trips.
 
 The number of requests in flight is ``min(model allowance, window, max_in_flight)``; the hard
 cap (20) matches the HTTP connection pool so no request ever waits for a socket while holding
@@ -217,6 +220,12 @@ class ThrottleLimiter:
                     )
             elif not failed:
                 self._window = min(float(self._max_in_flight), self._window + 1)
+                if remaining is not None:
+                    # Canvas just said how much room its bucket has, whoever else is in it
+                    # (our requests in flight included): open the window to that at once rather
+                    # than growing into it one round trip at a time.
+                    room = math.floor((remaining - self._safety) / self._up_front)
+                    self._window = min(float(self._max_in_flight), max(self._window, room))
             self._cond.notify_all()
 
     def _observe(self, remaining: float, overlapping: int) -> None:

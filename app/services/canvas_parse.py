@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from app.models import Assignment, Course, GradeCategory, Term
@@ -338,7 +339,7 @@ class Gradebook:
     assignments: list[dict[str, Any]]  # with "canvas_group_id" (mapped to a local id on write)
     skipped: int = 0
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return content_hash(self.groups, self.assignments)
 

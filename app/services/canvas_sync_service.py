@@ -356,11 +356,20 @@ class CanvasSyncService(SyncWriter):
     # --- fetching ---------------------------------------------------------------------------
 
     def _fetch_part(self, canvas_course_id: int, part: str) -> Any:
-        """One HTTP request's JSON (runs on a worker thread: no database, no session)."""
+        """One HTTP request's JSON (runs on a worker thread: no database, no session).
+
+        The one-request plan's gradebook is also parsed and hashed here, into plain rows: that
+        CPU work then overlaps other requests instead of queueing in the single writer.
+        """
         if part == "gradebook":
-            return self.client.get_assignment_groups(
-                canvas_course_id, include_assignments=True, include_submission=True
+            gradebook = parse_gradebook(
+                canvas_course_id,
+                self.client.get_assignment_groups(
+                    canvas_course_id, include_assignments=True, include_submission=True
+                ),
             )
+            gradebook.content_hash  # noqa: B018 - computed (and cached) on this thread
+            return gradebook
         if part == "groups":
             return self.client.get_assignment_groups(
                 canvas_course_id, include_assignments=False, include_submission=False
@@ -437,7 +446,7 @@ class CanvasSyncService(SyncWriter):
         statements0 = self._counter.count if self._counter else 0
         cid = course.canvas_course_id
         if plan == "one":
-            gradebook = parse_gradebook(cid, parts["gradebook"])
+            gradebook = parts["gradebook"]  # parsed by the worker that fetched it
         else:
             gradebook = parse_gradebook(
                 cid, parts["groups"], parts["assignments"], parts["submissions"]

@@ -73,11 +73,11 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import User
+from app.models import SyncRun, User, utcnow
 from app.services.canvas_errors import CanvasError, NotFound, NotPermitted
 from app.services.canvas_parse import (
     CourseData,
@@ -205,10 +205,33 @@ class CanvasSyncService(SyncWriter):
                     self._close_client()
         return results
 
+    def _warm_start_limiter(self) -> None:
+        """Let the first burst use the whole bucket when the database says it has drained.
+
+        The last activity on the token is the later of the last successful sync's start and
+        the end of the user's last recorded run. Only one sync per user runs at a time, so a
+        token idle for longer than the bucket's drain time has an empty bucket.
+        """
+        limiter = getattr(self.client, "limiter", None)
+        if limiter is None:
+            return
+        last_run_end = (
+            select(func.max(SyncRun.finished_at))
+            .where(SyncRun.user_id == self.user_id)
+            .scalar_subquery()
+        )
+        row = db.session.execute(
+            select(User.last_canvas_sync_at, last_run_end).where(User.id == self.user_id)
+        ).first()
+        seen = [t for t in (row or ()) if t is not None]
+        if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
+            limiter.assume_drained()
+
     def _sync_all(self, incremental: bool, plan: str) -> None:
         run = self._run
         t0 = time.monotonic()
         self._load_existing()
+        self._warm_start_limiter()
         run.add_time("prepare_s", time.monotonic() - t0)
         with _FetchPool(self.workers) as pool:
             # The course list goes first; the gradebooks of the courses we already know are
@@ -270,6 +293,7 @@ class CanvasSyncService(SyncWriter):
 
     def _sync_one(self, course_id: int, plan: str) -> None:
         run = self._run
+        self._warm_start_limiter()
         canvas_course_id = db.session.scalar(
             select(COURSE.c.canvas_course_id).where(
                 COURSE.c.id == course_id, COURSE.c.user_id == self.user_id

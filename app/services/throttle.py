@@ -244,6 +244,26 @@ class ThrottleLimiter:
         lower = upper - self._up_front * overlapping
         self._level = min(max(self._level, lower), max(upper, 0.0))
 
+    @property
+    def drain_seconds(self) -> float:
+        """How long an idle bucket takes to leak from the high-water mark to empty."""
+        return self._hwm / self._outflow
+
+    def assume_drained(self) -> None:
+        """Open the window to what an empty bucket allows: the caller knows it is empty.
+
+        The sync service calls this when, by the database, nothing has used the token for
+        longer than :attr:`drain_seconds`. A limiter new to this process (a fresh Celery
+        worker, the CLI) otherwise starts at ``initial_in_flight`` and spends round trips
+        growing into a bucket that was empty all along. Should another program share the
+        token after all, the first burst is throttled, retried and the window halved.
+        """
+        with self._cond:
+            self._leak(self._clock())
+            if self._in_flight == 0:
+                allowed = min(self._allowance(), self._max_in_flight)
+                self._window = max(self._window, float(allowed))
+
     # --- introspection --------------------------------------------------------------------
 
     @property

@@ -800,3 +800,24 @@ def test_a_redirect_is_not_followed_and_names_the_problem() -> None:
     assert [c.request.url for c in responses.calls] == [
         "https://canvas.example.edu/api/v1/users/self"
     ]
+
+
+def test_a_drained_bucket_opens_the_window_at_once_otherwise_slow_start() -> None:
+    """A fresh limiter sends 2 at first; told the bucket drained, all 11 an empty one allows."""
+    cautious = ThrottleLimiter()
+    held = [cautious.try_acquire() for _ in range(12)]
+    assert sum(slot is not None for slot in held) == 2
+    drained = ThrottleLimiter()
+    drained.assume_drained()
+    held = [drained.try_acquire() for _ in range(12)]
+    # 11 x 50 units + the 25-unit safety margin fit under hwm 600; a 12th would be throttled.
+    assert sum(slot is not None for slot in held) == 11
+
+
+def test_a_successful_response_opens_the_window_to_the_room_canvas_reports() -> None:
+    limiter = ThrottleLimiter()
+    first = limiter.acquire()
+    limiter.release(first, remaining=600.0, cost=0.1)
+    # Canvas said 600 units free: 11 requests fit at once, no growing one round trip at a time.
+    held = [limiter.try_acquire() for _ in range(12)]
+    assert sum(slot is not None for slot in held) == 11

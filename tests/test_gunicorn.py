@@ -101,6 +101,7 @@ class Browser:
         self.statuses: list[tuple[str, int]] = []
         self.run_id: int | None = None
         self.final: dict[str, Any] | None = None
+        self.events: list[str] = []  # event names the SSE stream sent
         self.error: BaseException | None = None
 
     def get(self, session: requests.Session, path: str, **kwargs: Any) -> requests.Response:
@@ -145,6 +146,8 @@ class Browser:
         path = f"/sync/{self.run_id}/events"
         with self.get(session, path, stream=True) as response:
             for line in response.iter_lines(decode_unicode=True):
+                if line.startswith("event: "):
+                    self.events.append(line.split(": ", 1)[1])
                 if line == "event: done" or time.monotonic() > deadline:
                     break
         self.get(session, f"/sync/{self.run_id}/status.json")
@@ -173,6 +176,8 @@ def test_twenty_browsers_follow_their_syncs(app: Any, simulator: Any, server: st
         assert not bad, (browser.email, bad)
         assert browser.final is not None and browser.final["status"] == "succeeded", \
             browser.final
+        if browser.use_events:  # the stream ended with "done" (after progress, if any)
+            assert browser.events and browser.events[-1] == "done", browser.events
     polls = sum(1 for b in browsers for what, _ in b.statuses if what.endswith("status.json"))
     assert polls >= CLIENTS
 

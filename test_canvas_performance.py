@@ -245,8 +245,8 @@ def _report(payload: dict[str, Any], output_dir: Path) -> None:
     described = ", ".join(f"{k} {v}" for k, v in settings.items())
     out = [f"\n{title} ({now:%Y-%m-%d %H:%M} UTC)", f"settings: {described}", "",
            format_table(rows), "",
-           "bound s = lower bound for that contender's request plan (critical path of dependent "
-           "round trips vs the throttle bucket); x bound = wall / bound.",
+           "bound s = lower bound for that contender's request plan: dependent round trips and "
+           "the throttle bucket's width (CANVAS_PERFORMANCE_TESTING.md); x bound = wall / bound.",
            ""]
     timings = gradesync_timings(rows)
     if timings:

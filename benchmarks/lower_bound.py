@@ -1,44 +1,49 @@
 """The lower bound a Canvas server's latency and leaky bucket put on a request plan.
 
-A *request plan* is what a sync asked Canvas for: how many requests, and how they depend on
-each other. No client, however clever, can finish that plan faster than
+A *request plan* is what a sync asked Canvas for: how many requests, and which ones had to wait
+for which. No client, however clever, can finish that plan faster than
 
-    lower_bound = max(critical_path, bucket_time)
+    lower_bound = max(critical_path, bucket_time, schedule_time)
 
 **Critical path.** Some requests need the answer of another before they can be sent: the
 per-course lists need the course ids from the course list; the next page of a bookmark list needs
 the bookmark from the page before; a per-assignment submission request needs the assignment id.
-Each dependent round trip costs at least the server latency ``L``::
+These dependencies form a forest (:func:`plan_from_records`); each dependent round trip costs at
+least the server latency ``L``::
 
     critical_path = depth * L + connect_cost
-    depth = max(course_list_depth, 1 + max(per_course_depth), other_list_depth)
 
-where a numbered list with ``k`` pages has depth ``min(k, 2)`` (page 1 carries the ``last`` link,
-then every other page can be asked for at once), a bookmark list has depth ``k`` (each ``next``
-is only known from the page before), a course's lists run side by side, so its depth is that of
-its deepest list, and a per-assignment request adds one round trip after the shallowest list of
-its course that names assignment ids. The ``1 +`` assumes the deepest course came on the first
-page of the course list, which keeps the figure a lower bound.
+where a numbered list's page 1 carries the ``last`` link, so its other pages all hang under
+page 1; a bookmark list's pages form a chain; every per-course list hangs under the course
+list's first page; a per-assignment request hangs under the first page of its course's
+assignment (or group) list.
 
 **Bucket.** Canvas reserves ``up_front_cost`` (u) units per request in flight and refuses a
 request when the bucket's count has reached ``hwm``; a finished request leaves its real cost
 ``c`` behind, which leaks away at ``outflow`` (o) units per second. So the plan's ``N`` requests
 go out in waves of at most ``k_i`` at a time, each wave lasting at least ``L``::
 
-    k_i      = max(1, floor((hwm - R_i) / u))        # in flight without being throttled
-    R_{i+1}  = max(0, R_i + k_i * c - o * L)         # cost left behind, minus the leak
+    k_i      = max(1, floor((hwm - R_i + o * L) / u))   # in flight without being throttled
+    R_{i+1}  = max(0, R_i + k_i * c - o * L)            # cost left behind, minus the leak
     bucket_time = L * (number of waves until N requests are done),   R_0 = 0 (a fresh token)
 
-With Canvas's defaults (hwm 600, u 50, c 0.1, o 10) the first wave is 12, and from then on 11:
-the 0.1 units each request leaves behind outrun the 0.4 units that leak in a 40 ms wave, and
-``12 * 50 + residue`` no longer fits under 600. After ~70 waves the residue reaches 50 units and
-waves shrink to 10. The first wave of 12 is one more than Canvas's ``count >= hwm`` check admits
-from an empty bucket (the 12th reservation lands exactly on 600), unless a little has leaked
-meanwhile; that slack keeps the figure a bound that no client can beat.
+**Schedule.** Both at once: the fewest waves of at most ``k_0`` requests in which every request
+comes after the one it waits for (:func:`schedule_waves`, Hu's algorithm, exact for a forest of
+equal-length requests), times ``L``. A course list followed by 14 course requests needs 3 waves
+(1, 12, 2) although its critical path is 2 round trips and its size fits in 2 waves.
+
+With Canvas's defaults (hwm 600, u 50, c 0.1, o 10, L 40 ms) the first wave is 12, and from
+then on 11: the 0.1 units each request leaves behind outrun the 0.4 units that leak in a wave,
+and ``12 * 50 + residue`` no longer fits under 600. After ~70 waves the residue passes 50 units
+and waves shrink to 10. The first wave of 12 is one more than Canvas's ``count >= hwm`` check
+admits from an empty bucket (the 12th reservation lands exactly on 600) unless a little has
+leaked meanwhile; that slack, the generous placement of dependencies, and counting server and
+client work as zero keep the figure a bound that no client can beat.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
@@ -81,6 +86,8 @@ class RequestPlan:
     depth: int
     lists: int = 0  # distinct lists (endpoint + course), for the report
     per_assignment: int = 0  # requests about a single assignment
+    # The dependency forest: parents[i] is the request that request i had to wait for (-1: none).
+    parents: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -90,20 +97,26 @@ class LowerBound:
     seconds: float
     critical_path_s: float
     bucket_s: float
+    schedule_s: float  # dependencies and bucket width together
     waves: int
     first_wave: int  # requests the bucket lets in at once from empty
-    limited_by: str  # "latency" (critical path) or "bucket"
+    limited_by: str  # "latency", "bucket" or "both" (the schedule)
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def bucket_concurrency(hwm: float, up_front_cost: float, residue: float = 0.0) -> int:
-    """Requests the bucket lets in at once when ``residue`` units are already in it."""
+def bucket_concurrency(hwm: float, up_front_cost: float, residue: float = 0.0,
+                       leak: float = 0.0) -> int:
+    """Requests the bucket lets in at once when ``residue`` units are already in it.
+
+    ``leak`` is what drains while they are being let in (outflow x latency), which can make
+    room for one more.
+    """
     if up_front_cost <= 0:
         raise ValueError("up_front_cost must be positive")
-    return max(1, math.floor((hwm - residue) / up_front_cost))
+    return max(1, math.floor((hwm - residue + leak) / up_front_cost))
 
 
 def bucket_time(requests: int, settings: BucketSettings) -> tuple[float, int]:
@@ -112,8 +125,9 @@ def bucket_time(requests: int, settings: BucketSettings) -> tuple[float, int]:
         return 0.0, 0
     done, waves, residue = 0, 0, 0.0
     while done < requests:
-        admitted = min(requests - done, bucket_concurrency(settings.hwm, settings.up_front_cost,
-                                                           residue))
+        width = bucket_concurrency(settings.hwm, settings.up_front_cost, residue,
+                                   settings.outflow * settings.latency)
+        admitted = min(requests - done, width)
         done += admitted
         waves += 1
         residue = max(0.0, residue + admitted * settings.request_cost
@@ -121,22 +135,72 @@ def bucket_time(requests: int, settings: BucketSettings) -> tuple[float, int]:
     return waves * settings.latency, waves
 
 
+def schedule_waves(parents: tuple[int, ...], width: int) -> int:
+    """Fewest waves of at most ``width`` requests that respect the dependencies.
+
+    Each request needs its parent answered in an earlier wave. For a forest of equal-length
+    tasks this is Hu's classic problem: run time backwards (the forest becomes an in-forest, leaves
+    first) and fill each wave with the available requests deepest in the original forest first;
+    that greedy order is optimal, so the result is the true minimum.
+    """
+    if not parents:
+        return 0
+    depth = [0] * len(parents)
+    for node in range(len(parents)):  # parents always come before their children
+        depth[node] = 1 if parents[node] < 0 else depth[parents[node]] + 1
+    waiting = [0] * len(parents)
+    for parent in parents:
+        if parent >= 0:
+            waiting[parent] += 1
+    ready = [(-depth[n], n) for n in range(len(parents)) if waiting[n] == 0]
+    heapq.heapify(ready)
+    waves = 0
+    while ready:
+        wave = [heapq.heappop(ready)[1] for _ in range(min(width, len(ready)))]
+        waves += 1
+        for node in wave:
+            parent = parents[node]
+            if parent >= 0:
+                waiting[parent] -= 1
+                if waiting[parent] == 0:
+                    heapq.heappush(ready, (-depth[parent], parent))
+    return waves
+
+
 def _is_bookmark(pages: Iterable[str]) -> bool:
     return any(p == "first" or p.startswith("bookmark:") for p in pages)
 
 
-def _list_depth(pages: list[str]) -> int:
-    """Dependent round trips to read one list, from the ``page`` values that were asked for."""
-    if _is_bookmark(pages):
-        return len(set(pages))
-    return min(len(set(pages)), 2)
+class _Forest:
+    """Builds the dependency forest: parents are always added before their children."""
+
+    def __init__(self) -> None:
+        self.parents: list[int] = []
+
+    def add(self, parent: int) -> int:
+        self.parents.append(parent)
+        return len(self.parents) - 1
+
+    def add_list(self, pages: list[str], parent: int) -> int:
+        """One list's pages under ``parent``; returns the node of its first page.
+
+        Numbered pages: page 1, then every other page at once (page 1 carries rel="last").
+        Bookmark pages: each one after the page before (its "next" link is the only way there).
+        """
+        first = self.add(parent)
+        previous = first
+        for _ in range(len(set(pages)) - 1):
+            previous = self.add(previous if _is_bookmark(pages) else first)
+        return first
 
 
 def plan_from_records(records: Iterable[RecordLike]) -> RequestPlan:
-    """Derive the request plan from what the server saw.
+    """Derive the request plan, and its dependency forest, from what the server saw.
 
     Throttled (403/429), failed (5xx) and dropped requests are left out: they are retries of
-    the plan, not part of it.
+    the plan, not part of it. Every per-course list hangs under the course list's first page
+    and every per-assignment request under the first page of its course's assignment (or
+    group) list: the most generous reading, which keeps the bound a bound.
     """
     lists: dict[tuple[str, str], list[str]] = defaultdict(list)
     per_assignment: dict[str, int] = defaultdict(int)
@@ -156,47 +220,63 @@ def plan_from_records(records: Iterable[RecordLike]) -> RequestPlan:
         else:
             lists[("", record.path.rstrip("/"))].append(page)
 
-    course_depth: dict[str, int] = defaultdict(int)
-    id_list_depth: dict[str, int] = {}
-    top_depth = 0
-    course_list_depth = 0
+    forest = _Forest()
+    course_list = -1
     for (course, path), pages in lists.items():
-        depth = _list_depth(pages)
         if not course:
-            top_depth = max(top_depth, depth)
+            first = forest.add_list(pages, -1)
             if COURSE_LIST.match(path or "/"):
-                course_list_depth = depth
-            continue
-        course_depth[course] = max(course_depth[course], depth)
-        if path in ID_LISTS:
-            id_list_depth[course] = min(id_list_depth.get(course, depth), depth)
-    for course in per_assignment:
-        # Without a list of this course in the plan the ids came from elsewhere: one round trip.
-        course_depth[course] = max(course_depth[course], id_list_depth.get(course, 0) + 1)
+                course_list = first
+    id_lists: dict[str, int] = {}
+    for (course, path), pages in lists.items():
+        if course:
+            first = forest.add_list(pages, course_list)
+            if path in ID_LISTS:
+                id_lists.setdefault(course, first)
+    for course, count in per_assignment.items():
+        for _ in range(count):
+            forest.add(id_lists.get(course, course_list))
 
-    depth = top_depth
-    if course_depth:
-        # The course ids come from the course list: at least one round trip before.
-        depth = max(depth, course_list_depth, 1 + max(course_depth.values()))
+    parents = tuple(forest.parents)
+    depth = [0] * len(parents)
+    for node, parent in enumerate(parents):
+        depth[node] = 1 if parent < 0 else depth[parent] + 1
     return RequestPlan(
         requests=total,
-        depth=depth,
+        depth=max(depth, default=0),
         lists=len(lists),
         per_assignment=sum(per_assignment.values()),
+        parents=parents,
     )
 
 
 def lower_bound(plan: RequestPlan, settings: BucketSettings) -> LowerBound:
     """The fastest any client can carry out ``plan`` against a server with ``settings``."""
-    critical = plan.depth * settings.latency + (settings.connect_cost if plan.requests else 0.0)
+    connect = settings.connect_cost if plan.requests else 0.0
+    critical = plan.depth * settings.latency + connect
     bucket_s, waves = bucket_time(plan.requests, settings)
+    width = bucket_concurrency(settings.hwm, settings.up_front_cost,
+                               leak=settings.outflow * settings.latency)
+    if plan.parents:
+        scheduled = schedule_waves(plan.parents, width)
+    else:  # a plan given only by its size and depth
+        scheduled = max(plan.depth, math.ceil(plan.requests / width)) if plan.requests else 0
+    schedule_s = scheduled * settings.latency + connect
+    seconds = max(critical, bucket_s, schedule_s)
+    if critical >= seconds:
+        limited_by = "latency"
+    elif bucket_s >= seconds:
+        limited_by = "bucket"
+    else:
+        limited_by = "both"
     return LowerBound(
-        seconds=max(critical, bucket_s),
+        seconds=seconds,
         critical_path_s=critical,
         bucket_s=bucket_s,
-        waves=waves,
-        first_wave=bucket_concurrency(settings.hwm, settings.up_front_cost),
-        limited_by="latency" if critical >= bucket_s else "bucket",
+        schedule_s=schedule_s,
+        waves=max(waves, scheduled),
+        first_wave=width,
+        limited_by=limited_by,
         detail={"requests": plan.requests, "depth": plan.depth, "lists": plan.lists,
                 "per_assignment": plan.per_assignment},
     )

@@ -21,6 +21,7 @@ from benchmarks.lower_bound import (
     bucket_time,
     lower_bound,
     plan_from_records,
+    schedule_waves,
 )
 from config import normalize_database_url
 
@@ -136,6 +137,28 @@ def test_lower_bound_is_the_larger_of_path_and_bucket() -> None:
     slow_connect = lower_bound(RequestPlan(requests=1, depth=1),
                                BucketSettings(latency=0.04, connect_cost=0.1))
     assert slow_connect.seconds == pytest.approx(0.14)
+
+
+def test_schedule_waves_respects_dependencies_and_width() -> None:
+    star = (-1,) + (0,) * 14  # a course list, then 14 courses
+    assert schedule_waves(star, 12) == 3  # 1, then 12, then 2: not ceil(15 / 12) = 2
+    assert schedule_waves(star, 20) == 2
+    chain_and_leaves = (-1, 0, 1, 2, 3, 0, 0)  # R -> A -> A1 -> A2 -> A3, and R -> B, R -> C
+    assert schedule_waves(chain_and_leaves, 2) == 5  # the chain sets the pace
+    assert schedule_waves(chain_and_leaves, 1) == 7
+    assert schedule_waves((), 12) == 0
+
+
+def test_dependencies_and_bucket_together_bound_a_course_by_course_plan() -> None:
+    # A no-change incremental sync's plan: the course list, then one request per course.
+    records = [Rec("/api/v1/courses", "1")] + [
+        Rec(f"/api/v1/courses/{c}/assignment_groups", "1") for c in range(14)]
+    bound = lower_bound(plan_from_records(records), BucketSettings(latency=0.04))
+    assert bound.critical_path_s == pytest.approx(0.08)
+    assert bound.bucket_s == pytest.approx(0.08)
+    assert bound.schedule_s == pytest.approx(0.12)  # 14 requests do not fit in one wave
+    assert bound.seconds == pytest.approx(0.12)
+    assert bound.limited_by == "both"
 
 
 # --- The script, end to end ------------------------------------------------------------------

@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-os.environ.setdefault("GRADESYNC_INSTANCE_DIR", os.path.join(os.path.dirname(__file__), ".instance"))
+os.environ.setdefault(
+    "GRADESYNC_INSTANCE_DIR", os.path.join(os.path.dirname(__file__), ".instance")
+)
 
 from app import create_app  # noqa: E402
 from app.extensions import db as _db  # noqa: E402

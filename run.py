@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic's plugin set-up chatter would bury the demo's login line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from app import create_app
 
     simulator = None

@@ -22,6 +22,7 @@ from app import create_app, jobs
 from app.extensions import db
 from app.models import SyncRun
 from tests.conftest import TEST_SECRET, _empty_all_tables, connect_user, make_test_config
+from tests.redis_helpers import forget_queue, require_redis
 from tests.sync_helpers import assert_db_matches
 
 pytestmark = pytest.mark.celery
@@ -33,34 +34,10 @@ WAIT_SECONDS = 90
 QUEUE = f"gradesync-test-{uuid.uuid4().hex[:10]}"
 
 
-def _require_redis() -> None:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {BROKER} is required on CI: {exc}")
-        pytest.skip(f"Redis at {BROKER} is not reachable: {exc}")
-
-
-def _forget_queue() -> None:
-    """Remove our queue's keys so test sessions leave nothing behind in Redis."""
-    import redis
-
-    client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
-    try:
-        client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def celery_web_app(database_url: str, _schema: None) -> Iterator[Any]:
     """The web side: an app whose runner is Celery (it only enqueues)."""
-    _require_redis()
+    require_redis(BROKER)
     app = create_app(make_test_config(database_url, CELERY_BROKER_URL=BROKER,
                                       CELERY_RESULT_BACKEND=None, CELERY_QUEUE=QUEUE))
     with app.app_context():
@@ -70,7 +47,7 @@ def celery_web_app(database_url: str, _schema: None) -> Iterator[Any]:
             celery = app.extensions.get("celery")
             if celery is not None:
                 celery.close()
-            _forget_queue()
+            forget_queue(BROKER, QUEUE)
             db.session.remove()
             _empty_all_tables()
             db.engine.dispose()

@@ -31,6 +31,7 @@ from app import create_app, jobs
 from app.extensions import db
 from app.models import SyncRun
 from tests.conftest import TEST_SECRET, _empty_all_tables, connect_user, make_test_config
+from tests.redis_helpers import forget_queue, require_redis
 from tests.sync_helpers import assert_db_matches
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
@@ -43,30 +44,13 @@ ROUND_TIMEOUT_S = float(os.environ.get("LOAD_TEST_ROUND_TIMEOUT_S", "150"))
 CANVAS_TABLES = ("assignment", "grade_category", "course", "term", "sync_run")
 
 
-def _require_redis() -> None:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at {BROKER} is required on CI: {exc}")
-        pytest.skip(f"Redis at {BROKER} is not reachable: {exc}")
-
-
 @pytest.fixture
 def queue() -> Iterator[str]:
     """A queue of this test's own: test sessions sharing the Redis server never meet."""
-    import redis
-
-    _require_redis()
+    require_redis(BROKER)
     name = f"gradesync-load-{uuid.uuid4().hex[:12]}"
     yield name
-    client = redis.Redis.from_url(BROKER, socket_connect_timeout=2)
-    client.delete(name)
-    client.close()
+    forget_queue(BROKER, name)
 
 
 @pytest.fixture

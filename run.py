@@ -84,7 +84,7 @@ def demo_account(app: Flask, canvas_url: str) -> str:
 
 
 def start_simulator(preset: str, latency: float) -> Any:
-    from app.simulator import CanvasSimulator, SimulatorConfig
+    from simulator import CanvasSimulator, SimulatorConfig
 
     simulator = CanvasSimulator(SimulatorConfig(latency=latency), host="127.0.0.1", port=0)
     simulator.start()

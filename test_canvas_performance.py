@@ -134,7 +134,7 @@ def _selected(only: tuple[str, ...], real: bool) -> list[Any]:
 def _bench_simulator(latency: float, preset: str, hwm: float, throttle_status: int,
                      repeats: int, baseline_repeats: int, only: tuple[str, ...], seed: int,
                      counter: Any) -> dict[str, Any]:
-    from app.simulator import CanvasSimulator, SimulatorConfig
+    from simulator import CanvasSimulator, SimulatorConfig
     from benchmarks.lower_bound import BucketSettings
     from benchmarks.runner import run_on_simulator, summarize
 

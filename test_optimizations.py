@@ -84,7 +84,7 @@ class Lab:
     def sync(self, user: Any, token: str, *, incremental: bool = False) -> Observed:
         from app.extensions import db
         from app.models import User
-        from app.services.canvas_sync_service import create_canvas_sync_service
+        from app.sync.engine import create_canvas_sync_service
 
         user = db.session.get(User, user.id)
         capture = _LogCapture()
@@ -176,7 +176,7 @@ def check_incremental(full: Observed, incr: Observed) -> Outcome:
 
 
 def check_pagination(lab: Lab) -> Outcome:
-    from app.services.canvas_api_service import CanvasAPIService
+    from app.canvas.client import CanvasAPIService
 
     _, student, token = lab.new_user(preset="heavy")
     course_id = max(student.expected().items(), key=lambda kv: len(kv[1]["assignments"]))[0]
@@ -333,7 +333,7 @@ def main(database_url: str | None) -> None:
     instance_dir = use_temp_instance_dir()
     database_url = database_url or default_database_url(instance_dir)
 
-    from app.simulator import CanvasSimulator, SimulatorConfig
+    from simulator import CanvasSimulator, SimulatorConfig
     from benchmarks.harness import DbCounter, make_app, reset_schema
 
     app = make_app(database_url)

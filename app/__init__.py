@@ -36,10 +36,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from app import db_events, models  # noqa: F401  (tables and SQLite pragmas)
-    from app.auth import bp as auth_bp
-    from app.dashboard import bp as dashboard_bp
-    from app.settings import bp as settings_bp
-    from app.sync import bp as sync_bp
+    from app.pages.auth import bp as auth_bp
+    from app.pages.dashboard import bp as dashboard_bp
+    from app.pages.settings import bp as settings_bp
+    from app.pages.sync import bp as sync_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
@@ -50,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_cli(app)
 
-    from app.web import register_web
+    from app.pages.common import register_web
 
     register_web(app)
 

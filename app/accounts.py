@@ -120,7 +120,7 @@ def verify_canvas_token(base_url: str, token: str) -> dict:
     ``base_url`` must already have passed ``check_canvas_url``. Raises
     ``CanvasConnectionError``; its message never contains the token.
     """
-    from app.services.canvas_api_service import (
+    from app.canvas.client import (
         BadResponse,
         CanvasAPIService,
         CanvasError,

@@ -8,7 +8,7 @@ client lazily in :mod:`app.jobs`.
 from __future__ import annotations
 
 from app import create_app
-from app.tasks import celery_init_app
+from app.jobs.tasks import celery_init_app
 
 flask_app = create_app()
 if not flask_app.config.get("CELERY_BROKER_URL"):

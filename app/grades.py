@@ -5,7 +5,7 @@ the what-if form and the tests all call the same code. :func:`from_rows` builds 
 from our ORM rows (or anything with the same attributes).
 
 The rules are Canvas's ``GradeCalculator`` (the documented choices, shared with the simulator's
-independent oracle :mod:`app.simulator.scoring`):
+independent oracle :mod:`simulator.scoring`):
 
 * An assignment counts unless it is excused, omitted from the final grade or ``not_graded``;
   ``points_possible`` None counts as 0.

@@ -236,7 +236,7 @@ def canvasapi_well(base_url: str, token: str, user_id: int,
 
 def gradesync(user: Any, *, incremental: bool) -> dict[str, Any]:
     """One GradeSync run; raises if the sync reports a failure (a benchmark must not hide it)."""
-    from app.services.canvas_sync_service import create_canvas_sync_service
+    from app.sync.engine import create_canvas_sync_service
 
     result = create_canvas_sync_service(user).sync_all_data(use_incremental=incremental)
     if result.get("status") != "succeeded":

@@ -142,7 +142,7 @@ def db(app: Any) -> Any:
 @pytest.fixture
 def simulator() -> Iterator[Any]:
     """A real Canvas simulator on a loopback port, no latency, hwm 600."""
-    from app.simulator import CanvasSimulator, SimulatorConfig
+    from simulator import CanvasSimulator, SimulatorConfig
 
     with CanvasSimulator(SimulatorConfig()) as sim:
         yield sim

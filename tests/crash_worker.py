@@ -52,7 +52,7 @@ def build_app(database_url: str) -> Any:
 
 def use_workers(workers: int) -> None:
     """Fetch with ``workers`` threads: one at a time makes the courses finish in turn."""
-    from app.services import canvas_sync_service as module
+    from app.sync import engine as module
 
     module.create_canvas_sync_service = partial(module.create_canvas_sync_service,
                                                 workers=workers)

@@ -8,7 +8,7 @@ import pytest
 from auth_actions import DEFAULT_EMAIL, DEFAULT_PASSWORD, AuthActions
 from sqlalchemy import func, select, update
 
-from app.auth import throttle
+from app.pages.auth import throttle
 from app.models import User
 
 MEGABYTE = "a" * (1024 * 1024)

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.accounts import create_user
-from app.services.canvas_api_service import CanvasAPIService
-from app.services.canvas_sync_service import create_canvas_sync_service
+from app.canvas.client import CanvasAPIService
+from app.sync.engine import create_canvas_sync_service
 from tests.sync_helpers import assert_db_matches, db_snapshot, row_counts
 
 MEGABYTE = 1024 * 1024

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from app.services.canvas_api_service import (
+from app.canvas.client import (
     BadResponse,
     CanvasAPIService,
     CanvasTimeout,
     InvalidToken,
     NotFound,
 )
-from app.services.throttle import ThrottleLimiter
+from app.canvas.ratelimit import ThrottleLimiter
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 import requests
 import responses
 
-from app.services.canvas_api_service import (
+from app.canvas.client import (
     BadResponse,
     CanvasAPIService,
     CanvasError,
@@ -32,8 +32,8 @@ from app.services.canvas_api_service import (
     RateLimited,
     canvas_time,
 )
-from app.services.canvas_http import USER_AGENT, backoff_delay, parse_retry_after
-from app.services.throttle import ThrottleLimiter, limiter_for
+from app.canvas.session import USER_AGENT, backoff_delay, parse_retry_after
+from app.canvas.ratelimit import ThrottleLimiter, limiter_for
 
 # The authored payloads of shared/canvas_samples, kept with the tests so a clone is complete.
 SAMPLES = Path(__file__).resolve().parent / "canvas_samples"

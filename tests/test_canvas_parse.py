@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.services.canvas_parse import (
+from app.sync.parse import (
     clean_text,
     parse_bool,
     parse_course_list,

@@ -18,15 +18,15 @@ from sqlalchemy import create_engine, select
 from app.accounts import create_user, set_canvas_credentials
 from app.extensions import db
 from app.models import Course, SyncRun, User
-from app.services.canvas_api_service import CanvasAPIService
-from app.services.canvas_errors import (
+from app.canvas.client import CanvasAPIService
+from app.canvas.errors import (
     BadResponse,
     CanvasTimeout,
     CanvasUnavailable,
     NotPermitted,
     RateLimited,
 )
-from app.services.canvas_sync_service import SyncProgress, create_canvas_sync_service
+from app.sync.engine import SyncProgress, create_canvas_sync_service
 from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
 
@@ -576,7 +576,7 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
             ).one()
         seen.append((progress, tuple(row)))
 
-    caplog.set_level(logging.INFO, logger="app.services")
+    caplog.set_level(logging.INFO, logger="app.sync")
     try:
         results = succeeded(sync(user, progress=on_progress, sync_run_id=run.id))
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.accounts import create_user
-from app.dashboard.service import build_dashboard
+from app.pages.dashboard.service import build_dashboard
 from app.models import Assignment, Course, GradeCategory, Term
 
 NOW = datetime.now(UTC)

@@ -26,7 +26,8 @@ from app import jobs
 from app.accounts import set_canvas_credentials
 from app.extensions import db
 from app.models import SyncRun
-from app.services import canvas_api_service, canvas_sync_service
+from app.canvas import client as canvas_api_service
+from app.sync import engine as canvas_sync_service
 from tests.conftest import TEST_SECRET
 from tests.crash_worker import WorkerProcess
 from tests.sync_helpers import assert_db_matches, db_snapshot

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from app import grades
 from app.grades import GradeGroup, GradeItem, course_grade, letter_grade, needed_score
-from app.simulator import scoring
-from app.simulator.scoring import canvas_scores
+from simulator import scoring
+from simulator.scoring import canvas_scores
 
 
 def a(aid: int, score: float | None, points: float | None, **extra: Any) -> dict[str, Any]:

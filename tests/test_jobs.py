@@ -59,7 +59,7 @@ def test_unexpected_exception_is_failed_never_succeeded(app: Any, db: Any, canva
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
-    import app.services.canvas_sync_service as sync_module
+    import app.sync.engine as sync_module
 
     def explode(*_args: Any, **_kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")
@@ -203,7 +203,7 @@ def test_enqueue_all_skips_unconnected_and_active(app: Any, db: Any, simulator: 
 def test_celery_task_resumes_a_run_its_dead_worker_left(app: Any, db: Any,
                                                         canvas_user: Any) -> None:
     """The task body (no broker): a redelivered message of an interrupted run runs it."""
-    from app.tasks import run_sync_task
+    from app.jobs.tasks import run_sync_task
 
     user, student = canvas_user
     run = jobs.create_sync_run(user.id, incremental=False)

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from app.simulator import CanvasSimulator, SimulatorConfig
-from app.simulator.bucket import LeakyBucket
-from app.simulator.datasets import PRESETS
-from app.simulator.pagination import decode_bookmark, encode_bookmark
-from app.simulator.student import Student
+from simulator import CanvasSimulator, SimulatorConfig
+from simulator.bucket import LeakyBucket
+from simulator.datasets import PRESETS
+from simulator.pagination import decode_bookmark, encode_bookmark
+from simulator.student import Student
 
 TOKEN = "tok-sim-1"
 UA = {"User-Agent": "gradesync-tests/1.0"}

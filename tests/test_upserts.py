@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from app.models import Assignment, Course, GradeCategory, User
-from app.services.upserts import (
+from app.sync.upserts import (
     ASSIGNMENT,
     GROUP,
     dedupe,

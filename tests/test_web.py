@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound
 
 from app.accounts import create_user
 from app.models import Assignment, Course, SyncRun, Term
-from app.web import format_dt, get_owned_or_404, safe_next_url, timeago, url_if
+from app.pages.common import format_dt, get_owned_or_404, safe_next_url, timeago, url_if
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

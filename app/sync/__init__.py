@@ -1,7 +1,1 @@
-"""The sync blueprint."""
-
-from flask import Blueprint
-
-bp = Blueprint("sync", __name__)
-
-from app.sync import views  # noqa: E402, F401
+"""The sync engine: plan, parse, write and report progress."""

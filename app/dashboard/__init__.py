@@ -1,7 +1,0 @@
-"""The dashboard blueprint."""
-
-from flask import Blueprint
-
-bp = Blueprint("dashboard", __name__)
-
-from app.dashboard import views  # noqa: E402, F401

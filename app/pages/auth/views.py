@@ -1,0 +1,139 @@
+"""Register, log in and log out.
+
+Wrong credentials get one message whether or not the email has an account, and the slow-down
+(``app.pages.auth.throttle``) treats both the same, so the login form cannot be used to probe emails.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.accounts import AccountError, create_user, find_user, normalize_email
+from app.pages.auth import bp, throttle
+from app.pages.auth.forms import LoginForm, RegisterForm
+from app.extensions import db
+from app.pages.common import home_url, safe_next_url
+
+logger = logging.getLogger(__name__)
+
+BAD_CREDENTIALS = "The email or password is incorrect."
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check against when the email has no account, so both paths take as long."""
+    return generate_password_hash("not-a-real-password-just-for-timing")
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def _drop_oversized(form: FlaskForm) -> None:
+    """Do not echo huge or rejected input back into the page."""
+    for f in form:
+        limit = next((v.max for v in f.validators if getattr(v, "max", -1) > 0), None)
+        if isinstance(f.data, str) and limit and len(f.data) > limit:
+            f.data = ""
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    if current_user.is_authenticated:
+        return redirect(home_url())
+    form = RegisterForm()
+    if not form.validate_on_submit():
+        _drop_oversized(form)
+        status = 400 if request.method == "POST" else 200
+        return render_template("auth/register.html", form=form), status
+    try:
+        user = create_user(form.email.data, form.password.data)
+    except AccountError as exc:
+        form.email.errors.append(_sentence(str(exc)))
+        return render_template("auth/register.html", form=form), 400
+    except IntegrityError:
+        # Two registrations for one email raced; the unique index decided.
+        db.session.rollback()
+        form.email.errors.append("An account for this email address already exists.")
+        return render_template("auth/register.html", form=form), 400
+    session.clear()
+    login_user(user)
+    logger.info("registered user %s", user.id)
+    flash("Welcome to GradeSync! Connect your Canvas account to fetch your grades.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    next_url = safe_next_url(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or home_url())
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = next_url or ""
+        return render_template("auth/login.html", form=form)
+    if not form.validate_on_submit():
+        _drop_oversized(form)
+        form.next.data = next_url or ""
+        return render_template("auth/login.html", form=form), 400
+    form.next.data = next_url or ""
+    try:
+        email = normalize_email(form.email.data)
+    except AccountError as exc:
+        form.email.errors.append(_sentence(str(exc)))
+        return render_template("auth/login.html", form=form), 400
+
+    user = find_user(email)
+    wait = throttle.seconds_locked(user, email)
+    if wait:
+        return _too_many(form, wait)
+    password = form.password.data
+    if user is not None and user.check_password(password):
+        throttle.record_success(user)
+        session.clear()  # a fresh session on sign-in: nothing carried over from before
+        login_user(user, remember=bool(form.remember.data))
+        logger.info("user %s signed in", user.id)
+        return redirect(next_url or home_url())
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+    throttle.record_failure(user, email)
+    logger.info("failed sign-in (%s)", "known account" if user else "no account")
+    wait = throttle.seconds_locked(user, email)
+    if wait:
+        return _too_many(form, wait)
+    return render_template("auth/login.html", form=form, error=BAD_CREDENTIALS), 401
+
+
+def _too_many(form: LoginForm, wait: int) -> Any:
+    message = (
+        "Too many failed sign-in attempts for this email address. "
+        f"Wait {_wait_text(wait)} and try again."
+    )
+    body = render_template("auth/login.html", form=form, error=message)
+    return body, 429, {"Retry-After": str(wait)}
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    # CSRF: CSRFProtect checks every POST, this one included (no cross-site logouts).
+    logout_user()
+    session.clear()
+    flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,202 @@
+"""View models for the dashboard and the course page, built from the database.
+
+Views stay thin: they call one function here and render what it returns. Every grade number
+comes from :mod:`app.grades` (the one place the maths lives); this module only gathers rows,
+orders them and labels them for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app import grades
+from app.extensions import db
+from app.models import Assignment, Course, GradeCategory, SyncRun, Term, User
+from app.models.sync_run import ACTIVE_STATUSES
+from app.pages.sync.service import has_synced, run_state
+
+# Canvas's own score and ours are shown side by side only when they differ by more than this.
+SCORE_TOLERANCE = 0.01
+
+
+# --- Dashboard ------------------------------------------------------------------------------
+
+
+@dataclass
+class CourseRow:
+    id: int
+    name: str
+    code: str | None
+    canvas_score: float | None
+    our_score: float | None
+    letter: str | None
+    differs: bool
+    concluded: bool
+    last_synced: datetime | None
+
+
+@dataclass
+class TermSection:
+    name: str
+    is_current: bool
+    start_at: datetime | None
+    end_at: datetime | None
+    courses: list[CourseRow] = field(default_factory=list)
+
+
+@dataclass
+class Dashboard:
+    connected: bool
+    canvas_url: str | None
+    terms: list[TermSection]
+    course_count: int
+    has_synced: bool
+    active_run: dict[str, Any] | None
+    last_run: dict[str, Any] | None
+    last_synced: datetime | None
+
+
+def is_current_term(term: Term | None, now: datetime) -> bool:
+    """A term is current when today falls between its start and end (open ends count)."""
+    if term is None or (term.start_at is None and term.end_at is None):
+        return False
+    starts_ok = term.start_at is None or term.start_at <= now
+    ends_ok = term.end_at is None or now <= term.end_at
+    return starts_ok and ends_ok
+
+
+def _is_default_term(term: Term | None) -> bool:
+    return term is None or term.name.strip().lower() in {"default term", "default"}
+
+
+def term_sort_key(term: Term | None, now: datetime) -> tuple[int, float, str]:
+    """Current terms first, then newest start first; undated and "Default Term" last."""
+    if _is_default_term(term):
+        return (3, 0.0, "")
+    assert term is not None  # narrowed by _is_default_term
+    if is_current_term(term, now):
+        rank = 0
+    elif term.start_at is not None:
+        rank = 1
+    else:
+        rank = 2
+    start = -term.start_at.timestamp() if term.start_at is not None else 0.0
+    return (rank, start, term.name.lower())
+
+
+def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
+    """Terms (current first) with their courses and grades, plus the sync state."""
+    now = now or datetime.now(UTC)
+    courses = db.session.scalars(
+        select(Course).where(Course.user_id == user.id).order_by(Course.name, Course.id)
+    ).all()
+    terms = {
+        t.id: t for t in db.session.scalars(select(Term).where(Term.user_id == user.id)).all()
+    }
+    ours = _our_scores([c.id for c in courses], {c.id: c for c in courses})
+
+    sections: dict[int | None, TermSection] = {}
+    for course in courses:
+        term = terms.get(course.term_id) if course.term_id is not None else None
+        key = term.id if term is not None and not _is_default_term(term) else None
+        if key not in sections:
+            sections[key] = TermSection(
+                name=term.name if key is not None and term is not None else "Other courses",
+                is_current=is_current_term(term, now) if key is not None else False,
+                start_at=term.start_at if term is not None else None,
+                end_at=term.end_at if term is not None else None,
+            )
+        sections[key].courses.append(
+            _course_row(course, ours.get(course.id), user.last_canvas_sync_at)
+        )
+    ordered = sorted(
+        sections.items(), key=lambda item: term_sort_key(terms.get(item[0]), now)
+    )
+
+    runs = db.session.scalars(
+        select(SyncRun)
+        .where(SyncRun.user_id == user.id)
+        .order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    ).all()
+    last = runs[0] if runs else None
+    return Dashboard(
+        connected=user.canvas_connected,
+        canvas_url=user.canvas_base_url,
+        terms=[section for _key, section in ordered],
+        course_count=len(courses),
+        has_synced=has_synced(user.id),
+        active_run=run_state(last) if last is not None and last.status in ACTIVE_STATUSES
+        else None,
+        last_run=run_state(last) if last is not None else None,
+        last_synced=latest(user.last_canvas_sync_at,
+                           *(c.last_synced_canvas for c in courses)),
+    )
+
+
+def latest(*moments: datetime | None) -> datetime | None:
+    """The most recent of the given times, ignoring missing ones."""
+    return max((m for m in moments if m is not None), default=None)
+
+
+def _course_row(course: Course, our_score: float | None, user_synced: datetime | None
+                ) -> CourseRow:
+    shown = our_score if our_score is not None else course.canvas_current_score
+    return CourseRow(
+        id=course.id,
+        name=course.name,
+        code=course.course_code,
+        canvas_score=course.canvas_current_score,
+        our_score=our_score,
+        letter=grades.letter_grade(shown) if shown is not None else None,
+        differs=scores_differ(course.canvas_current_score, our_score),
+        concluded=course.concluded,
+        # The row's own stamp moves only when its data changed; a later successful sync that
+        # found it unchanged still confirmed it.
+        last_synced=latest(course.last_synced_canvas, user_synced),
+    )
+
+
+def scores_differ(canvas: float | None, ours: float | None) -> bool:
+    if canvas is None and ours is None:
+        return False
+    if canvas is None or ours is None:
+        return True
+    return abs(canvas - ours) > SCORE_TOLERANCE
+
+
+def _our_scores(course_ids: list[int], courses: dict[int, Course]) -> dict[int, float | None]:
+    """Our current score for each course, from two queries (not two per course)."""
+    if not course_ids:
+        return {}
+    groups: dict[int, list[GradeCategory]] = {cid: [] for cid in course_ids}
+    for group in db.session.scalars(
+        select(GradeCategory).where(GradeCategory.course_id.in_(course_ids))
+    ):
+        groups[group.course_id].append(group)
+    items: dict[int, list[Assignment]] = {cid: [] for cid in course_ids}
+    for assignment in db.session.scalars(
+        select(Assignment).where(Assignment.course_id.in_(course_ids))
+    ):
+        items[assignment.course_id].append(assignment)
+    return {
+        cid: course_grade_from_rows(courses[cid], groups[cid], items[cid]).current_percent
+        for cid in course_ids
+    }
+
+
+def course_grade_from_rows(
+    course: Course,
+    groups: list[GradeCategory],
+    assignments: list[Assignment],
+    what_if: dict[int, float] | None = None,
+) -> Any:
+    """Our grade for a course from its ORM rows (``what_if``: local assignment id -> score)."""
+    group_inputs, item_inputs = grades.from_rows(groups, assignments)
+    return grades.course_grade(
+        group_inputs, item_inputs, course.apply_group_weights, what_if=what_if or None
+    )

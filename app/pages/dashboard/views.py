@@ -1,0 +1,54 @@
+"""The dashboard (terms, courses, grades), the course page and the what-if calculator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+from flask_login import current_user, login_required
+
+from app.pages.dashboard import bp, course_page, service
+from app.models import Course
+from app.pages.common import get_owned_or_404
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    return render_template("dashboard/index.html", view=service.build_dashboard(current_user))
+
+
+@bp.get("/courses/<int:course_id>")
+@login_required
+def course(course_id: int) -> str:
+    row = get_owned_or_404(Course, course_id)
+    return render_template("dashboard/course.html", view=course_page.build_course_page(row))
+
+
+@bp.post("/courses/<int:course_id>/what-if")
+@login_required
+def what_if(course_id: int) -> Any:
+    """Recompute the course grade with hypothetical scores; synced data is never changed.
+
+    Body: ``{"scores": {"<assignment id>": 9.5, ...},
+    "target": {"assignment_id": id, "percent": 90}}`` (target optional).
+    """
+    row = get_owned_or_404(Course, course_id)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return {"error": "Send a JSON object with a 'scores' mapping."}, 400
+    return course_page.what_if(row, payload.get("scores"), payload.get("target"))
+
+
+@bp.app_template_filter("pct")
+def pct(value: float | None) -> str:
+    """A percentage with two decimals, or a dash when there is none."""
+    return "—" if value is None else f"{value:.2f}%"
+
+
+@bp.app_template_filter("num")
+def num(value: float | None) -> str:
+    """A score without useless decimals: 9, 9.5, 9.25."""
+    if value is None:
+        return "—"
+    return f"{value:.2f}".rstrip("0").rstrip(".")

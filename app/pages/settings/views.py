@@ -1,0 +1,100 @@
+"""The settings page: connect Canvas (URL + token), test the connection, disconnect.
+
+Credentials are stored only after Canvas accepts the token. The saved token is never put
+into a page; the page says only that one is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.accounts import (
+    CanvasConnectionError,
+    check_canvas_connection,
+    connect_canvas,
+    disconnect_canvas,
+)
+from app.security import InvalidCanvasToken, InvalidCanvasURL
+from app.pages.settings import bp
+from app.pages.settings.forms import CanvasForm, DisconnectForm, TestConnectionForm
+
+logger = logging.getLogger(__name__)
+
+# A person's mistake is a 400; Canvas being down or slow is the upstream's fault.
+STATUS_BY_KIND = {"unreachable": 502, "error": 502, "timeout": 504}
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
+    if len(form.url.data or "") > 255:
+        form.url.data = ""  # never echo a huge value back
+    return render_template(
+        "settings/index.html",
+        form=form,
+        test_form=TestConnectionForm(),
+        disconnect_form=DisconnectForm(),
+        error=error,
+    ), status
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def index() -> Any:
+    form = CanvasForm()
+    if not form.is_submitted():
+        form.url.data = current_user.canvas_base_url or ""
+        return _page(form)
+    if not form.validate():
+        return _page(form, 400)
+    try:
+        profile = connect_canvas(current_user, form.url.data, form.token.data)
+    except InvalidCanvasURL as exc:
+        form.url.errors.append(_sentence(str(exc)))
+        return _page(form, 400)
+    except InvalidCanvasToken as exc:
+        form.token.errors.append(_sentence(str(exc)))
+        return _page(form, 400)
+    except CanvasConnectionError as exc:
+        logger.info("Canvas connection refused for user %s: %s", current_user.id, exc.kind)
+        return _page(form, STATUS_BY_KIND.get(exc.kind, 400), _sentence(str(exc)))
+    logger.info("user %s connected Canvas at %s", current_user.id, current_user.canvas_base_url)
+    name = profile.get("name") or "your Canvas account"
+    flash(f"Connected to Canvas as {name}. Your token is saved, encrypted.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.route("/settings/test", methods=["POST"])
+@login_required
+def test_connection() -> Any:
+    if not TestConnectionForm().validate_on_submit():
+        flash("The form expired. Reload the page and try again.", "error")
+        return redirect(url_for("settings.index"))
+    try:
+        profile = check_canvas_connection(current_user)
+    except (CanvasConnectionError, InvalidCanvasURL, InvalidCanvasToken) as exc:
+        flash(_sentence(str(exc)), "error")
+    else:
+        name = profile.get("name") or "your Canvas account"
+        flash(f"The connection works: Canvas knows this token as {name}.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.route("/settings/disconnect", methods=["POST"])
+@login_required
+def disconnect() -> Any:
+    if not DisconnectForm().validate_on_submit():
+        flash("The form expired. Reload the page and try again.", "error")
+        return redirect(url_for("settings.index"))
+    disconnect_canvas(current_user)
+    logger.info("user %s disconnected Canvas", current_user.id)
+    flash("Canvas is disconnected and the token is deleted. Your synced grades are kept.", "info")
+    return redirect(url_for("settings.index"))

@@ -1,7 +1,0 @@
-"""The settings blueprint."""
-
-from flask import Blueprint
-
-bp = Blueprint("settings", __name__)
-
-from app.settings import views  # noqa: E402, F401

@@ -1,0 +1,341 @@
+"""The simulator's REST endpoints: route a GET to a handler that returns an ApiResponse.
+
+Handlers run with the simulator lock held while they read the student's data; the server
+serialises the body afterwards. Errors are raised as :class:`ApiError` with Canvas's bodies.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from simulator.model import Assignment, Course
+from simulator.pagination import (
+    InvalidPage,
+    Page,
+    link_header,
+    paginate_bookmark,
+    paginate_numbered,
+)
+from simulator.render import (
+    assignment_json,
+    course_json,
+    enrollment_json,
+    group_json,
+    profile_json,
+    submission_json,
+    user_json,
+)
+from simulator.student import Student
+
+NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
+UNAUTHORIZED = {"status": "unauthorized",
+                "errors": [{"message": "user not authorized to perform that action"}]}
+
+
+class ApiError(Exception):
+    """An error response; ``unauthorized`` ones take their status from the config."""
+
+    def __init__(self, status: int, body: Any, *, unauthorized: bool = False) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.unauthorized = unauthorized
+
+
+def not_found() -> ApiError:
+    return ApiError(404, NOT_FOUND)
+
+
+def not_permitted() -> ApiError:
+    return ApiError(401, UNAUTHORIZED, unauthorized=True)
+
+
+@dataclass
+class ApiRequest:
+    student: Student
+    path: str
+    pairs: list[tuple[str, str]]  # the query string in order, blanks kept
+    query: dict[str, list[str]]
+    base: str  # scheme://host the client used
+
+    def values(self, key: str) -> list[str]:
+        """All values of ``key[]`` (and of a plain ``key``, which Canvas also accepts)."""
+        return self.query.get(f"{key}[]", []) + self.query.get(key, [])
+
+    def last(self, key: str) -> str | None:
+        values = self.query.get(key)
+        return values[-1] if values else None
+
+    def includes(self) -> set[str]:
+        return set(self.values("include"))
+
+
+@dataclass
+class ApiResponse:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    is_list: bool = False  # list endpoints are what malform() rules act on
+
+
+def _paged(request: ApiRequest, page: Page, body: list) -> ApiResponse:
+    link = link_header(request.base + request.path, request.pairs, page)
+    return ApiResponse(body, headers={"link": link} if link else {}, is_list=True)
+
+
+def _visible_course(request: ApiRequest, course_id: str) -> Course:
+    course = request.student.courses.get(int(course_id))
+    if course is None:
+        raise not_found()
+    if not course.visible:
+        raise not_permitted()
+    return course
+
+
+def _visible_assignment(course: Course, assignment_id: str) -> Assignment:
+    assignment = course.assignments.get(int(assignment_id))
+    if assignment is None or assignment.deleted:
+        raise not_found()
+    if not assignment.published:
+        raise not_permitted()
+    return assignment
+
+
+def _check_self(request: ApiRequest, user_id: str) -> None:
+    if user_id not in ("self", str(request.student.user_id)):
+        raise not_permitted()
+
+
+def _parse_since(request: ApiRequest, key: str) -> datetime | None:
+    raw = request.last(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ApiError(400, {"errors": {key: f"Invalid datetime for {key}"}}) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# -- users --------------------------------------------------------------------------------
+def get_user(request: ApiRequest, user_id: str) -> ApiResponse:
+    _check_self(request, user_id)
+    return ApiResponse(user_json(request.student.user, request.base))
+
+
+def get_profile(request: ApiRequest, user_id: str) -> ApiResponse:
+    _check_self(request, user_id)
+    return ApiResponse(profile_json(request.student.user, request.base))
+
+
+def list_enrollments(request: ApiRequest, user_id: str) -> ApiResponse:
+    _check_self(request, user_id)
+    student = request.student
+    states = set(request.values("state")) or {"active", "invited"}
+    if "current_and_concluded" in states:
+        states |= {"active", "completed"}
+    if states & {"current_and_invited", "current_and_future", "current_future_and_restricted"}:
+        states |= {"active", "invited"}
+    courses = [c for c in student.courses.values() if not c.dropped]
+    rows = [c for c in courses
+            if ("inactive" if c.restricted else c.enrollment_state) in states]
+    rows.sort(key=lambda c: c.enrollment_id)
+    sortable = student.user.sortable_name.lower()
+    page = paginate_bookmark(rows, request.query,
+                             lambda c: ["StudentEnrollment", sortable, c.enrollment_id])
+    return _paged(request, page, [enrollment_json(c, student.user, request.base)
+                                  for c in page.items])
+
+
+# -- courses ------------------------------------------------------------------------------
+def _collation_key(course: Course) -> tuple[str, int]:
+    """A rough stand-in for ICU collation: accents and case do not decide the order."""
+    folded = unicodedata.normalize("NFKD", course.name).casefold()
+    return "".join(ch for ch in folded if not unicodedata.combining(ch)), course.id
+
+
+def list_courses(request: ApiRequest) -> ApiResponse:
+    student = request.student
+    enrollment_state = request.last("enrollment_state")
+    states = set(request.values("state"))
+    rows = []
+    for course in student.courses.values():
+        if course.dropped:
+            continue
+        if enrollment_state == "active" and course.enrollment_state != "active":
+            continue
+        if enrollment_state == "completed" and course.enrollment_state != "completed":
+            continue
+        if enrollment_state == "invited_or_pending":
+            continue
+        if states and course.workflow_state not in states:
+            continue
+        rows.append(course)
+    rows.sort(key=_collation_key)
+    page = paginate_numbered(rows, request.query)
+    includes = request.includes()
+    user_id = student.user_id
+    return _paged(request, page, [course_json(c, user_id, includes, request.base)
+                                  for c in page.items])
+
+
+def get_course(request: ApiRequest, course_id: str) -> ApiResponse:
+    course = request.student.courses.get(int(course_id))
+    if course is None or course.dropped:
+        raise not_found() if course is None else not_permitted()
+    return ApiResponse(course_json(course, request.student.user_id, request.includes(),
+                                   request.base))
+
+
+def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
+    course = _visible_course(request, course_id)
+    includes = request.includes()
+    description = "description" not in request.values("exclude_response_fields")
+    page = paginate_numbered(course.sorted_groups(), request.query)
+    by_group: dict[int, list[Assignment]] | None = None
+    if "assignments" in includes:
+        by_group = {g.id: [] for g in course.groups.values()}
+        for assignment in course.visible_assignments():
+            by_group.setdefault(assignment.group_id, []).append(assignment)
+    user_id = request.student.user_id
+    body = [group_json(course, g.id, by_group[g.id] if by_group is not None else None,
+                       user_id, request.base, submission="submission" in includes,
+                       description=description)
+            for g in page.items]
+    return _paged(request, page, body)
+
+
+def list_assignments(request: ApiRequest, course_id: str) -> ApiResponse:
+    course = _visible_course(request, course_id)
+    items = course.visible_assignments()
+    order_by = request.last("order_by")
+    if order_by == "name":
+        items.sort(key=lambda a: (a.name.casefold(), a.id))
+    elif order_by == "due_at":
+        items.sort(key=lambda a: (a.due_at is None, a.due_at or datetime.min.replace(tzinfo=UTC),
+                                  a.id))
+    wanted = request.values("assignment_ids")
+    if wanted:
+        ids = {int(i) for i in wanted if i.isdigit()}
+        items = [a for a in items if a.id in ids]
+    page = paginate_numbered(items, request.query)
+    if wanted and len(page.items) != len(wanted):
+        found = {str(a.id) for a in page.items}
+        missing = ",".join(i for i in wanted if i not in found)
+        raise ApiError(400, {"message": f"Invalid assignment_ids: {missing}"})
+    submission = "submission" in request.includes()
+    user_id = request.student.user_id
+    return _paged(request, page, [assignment_json(a, user_id, request.base,
+                                                  submission=submission)
+                                  for a in page.items])
+
+
+def get_assignment(request: ApiRequest, course_id: str, assignment_id: str) -> ApiResponse:
+    course = _visible_course(request, course_id)
+    assignment = _visible_assignment(course, assignment_id)
+    return ApiResponse(assignment_json(assignment, request.student.user_id, request.base,
+                                       submission="submission" in request.includes()))
+
+
+def get_own_submission(request: ApiRequest, course_id: str, assignment_id: str,
+                       user_id: str) -> ApiResponse:
+    _check_self(request, user_id)
+    course = _visible_course(request, course_id)
+    assignment = _visible_assignment(course, assignment_id)
+    body = submission_json(assignment, request.student.user_id, request.base)
+    if "assignment" in request.includes():
+        body["assignment"] = assignment_json(assignment, request.student.user_id, request.base)
+    return ApiResponse(body)
+
+
+def list_student_submissions(request: ApiRequest, course_id: str) -> ApiResponse:
+    """``students/submissions``: bookmark pages, visibility filtered *after* paginating."""
+    course = _visible_course(request, course_id)
+    student = request.student
+    student_ids = request.values("student_ids")
+    if len(student_ids) > 100:
+        raise ApiError(400, {"error": "too many students"})
+    if any(s not in ("self", "all", str(student.user_id)) for s in student_ids):
+        raise not_permitted()
+    graded_since = _parse_since(request, "graded_since")
+    submitted_since = _parse_since(request, "submitted_since")
+    workflow_state = request.last("workflow_state")
+    wanted = request.values("assignment_ids")
+    rows = [a for a in course.assignments.values() if not a.deleted]
+    if wanted:
+        published = {str(a.id) for a in rows if a.published}
+        if any(i not in published for i in wanted):
+            raise ApiError(403, {"error": "invalid assignment ids requested"})
+        rows = [a for a in rows if str(a.id) in wanted]
+    # The "SQL" filters run before pagination ...
+    if graded_since is not None:
+        rows = [a for a in rows if a.submission.graded_at and a.submission.graded_at > graded_since]
+    if submitted_since is not None:
+        rows = [a for a in rows
+                if a.submission.submitted_at and a.submission.submitted_at > submitted_since]
+    if workflow_state:
+        rows = [a for a in rows if a.submission.workflow_state == workflow_state]
+    include_assignment = "assignment" in request.includes()
+    user_id = student.user_id
+
+    def render(items: list[Assignment]) -> list[dict]:
+        # ... and the visibility filter after it, which is what makes pages short.
+        out = []
+        for a in items:
+            if not a.published:
+                continue
+            body = submission_json(a, user_id, request.base)
+            if include_assignment:
+                body["assignment"] = assignment_json(a, user_id, request.base)
+            out.append(body)
+        return out
+
+    if request.last("grouped") in ("1", "true"):
+        page = paginate_numbered([student], request.query)
+        rows.sort(key=lambda a: a.submission.id)
+        body = [{"user_id": user_id, "section_id": course.section_id,
+                 "submissions": render(rows)} for _ in page.items]
+        return _paged(request, page, body)
+    rows.sort(key=lambda a: a.submission.id)
+    if request.last("order_direction") == "descending":
+        rows.reverse()
+        page = paginate_numbered(rows, request.query)
+    else:
+        page = paginate_bookmark(rows, request.query, lambda a: [a.submission.id])
+    return _paged(request, page, render(page.items))
+
+
+_ID = r"(\d+)"
+_USER = r"(self|\d+)"
+ROUTES: list[tuple[re.Pattern[str], Callable[..., ApiResponse]]] = [
+    (re.compile(rf"/api/v1/users/{_USER}"), get_user),
+    (re.compile(rf"/api/v1/users/{_USER}/profile"), get_profile),
+    (re.compile(rf"/api/v1/users/{_USER}/enrollments"), list_enrollments),
+    (re.compile(r"/api/v1/courses"), list_courses),
+    (re.compile(rf"/api/v1/courses/{_ID}"), get_course),
+    (re.compile(rf"/api/v1/courses/{_ID}/assignment_groups"), list_assignment_groups),
+    (re.compile(rf"/api/v1/courses/{_ID}/assignments"), list_assignments),
+    (re.compile(rf"/api/v1/courses/{_ID}/assignments/{_ID}"), get_assignment),
+    (re.compile(rf"/api/v1/courses/{_ID}/assignments/{_ID}/submissions/{_USER}"),
+     get_own_submission),
+    (re.compile(rf"/api/v1/courses/{_ID}/students/submissions"), list_student_submissions),
+]
+
+
+def dispatch(request: ApiRequest) -> ApiResponse:
+    """Route ``request`` (GET) to its handler; unknown paths are 404s."""
+    path = request.path.rstrip("/") or "/"
+    for pattern, handler in ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            try:
+                with request.student.lock:
+                    return handler(request, *match.groups())
+            except InvalidPage as exc:
+                raise ApiError(400, {"errors": [{"message": str(exc)}]}) from None
+    raise not_found()

@@ -1,0 +1,186 @@
+"""Canvas JSON for the simulator's objects, as a *student* token sees it (CANVAS_API.md §3).
+
+``base`` is the scheme and host the client used, for the html_url-style fields.
+"""
+
+from __future__ import annotations
+
+from simulator.model import Assignment, Course, Submission, Term, UserInfo, iso
+from simulator.student import course_letters, course_scores
+
+# Score keys Canvas removes (not nulls) while a grade is hidden from the student.
+HIDDEN_SUBMISSION_KEYS = ("score", "grade", "entered_score", "entered_grade")
+
+
+def term_json(term: Term) -> dict:
+    return {
+        "id": term.id, "name": term.name, "start_at": iso(term.start_at),
+        "end_at": iso(term.end_at), "created_at": iso(term.created_at),
+        "workflow_state": "active", "grading_period_group_id": None,
+    }
+
+
+def enrollment_brief(course: Course, user_id: int, *, total_scores: bool) -> dict:
+    """An item of a course's ``enrollments[]``."""
+    item: dict = {
+        "type": "student", "role": "StudentEnrollment", "role_id": 3, "user_id": user_id,
+        "enrollment_state": course.enrollment_state,
+        "limit_privileges_to_course_section": False,
+    }
+    if total_scores and not course.hide_final_grades:
+        current, final = course_scores(course)
+        current_letter, final_letter = course_letters(course)
+        item.update({
+            "computed_current_score": current, "computed_final_score": final,
+            "computed_current_grade": current_letter, "computed_final_grade": final_letter,
+            "computed_current_letter_grade": current_letter,
+        })
+    return item
+
+
+def course_json(course: Course, user_id: int, includes: set[str], base: str) -> dict:
+    """A course of ``/courses``; restricted courses shrink to two keys."""
+    if course.restricted:
+        return {"id": course.id, "access_restricted_by_date": True}
+    body: dict = {
+        "id": course.id, "name": course.name, "account_id": 112, "uuid": course.uuid,
+        "start_at": iso(course.start_at), "grading_standard_id": course.grading_standard_id,
+        "is_public": False, "created_at": iso(course.created_at),
+        "course_code": course.course_code, "default_view": course.default_view,
+        "root_account_id": 1, "enrollment_term_id": course.term.id, "license": "private",
+        "grade_passback_setting": None, "end_at": iso(course.end_at),
+        "public_syllabus": False, "public_syllabus_to_auth": False, "storage_quota_mb": 1000,
+        "is_public_to_auth_users": False, "homeroom_course": False,
+        "course_color": course.course_color, "friendly_name": None,
+        "apply_assignment_group_weights": course.apply_group_weights,
+        "calendar": {"ics": f"{base}/feeds/calendars/course_{course.uuid}.ics"},
+        "time_zone": course.time_zone, "blueprint": False, "template": False,
+        "enrollments": [enrollment_brief(course, user_id,
+                                         total_scores="total_scores" in includes)],
+        "hide_final_grades": course.hide_final_grades,
+        "workflow_state": course.workflow_state,
+        "restrict_enrollments_to_course_dates": False,
+    }
+    if course.locale:
+        body["locale"] = course.locale
+    if "term" in includes:
+        body["term"] = term_json(course.term)
+    if "concluded" in includes:
+        body["concluded"] = course.concluded
+    return body
+
+
+def submission_json(assignment: Assignment, user_id: int, base: str) -> dict:
+    sub: Submission = assignment.submission
+    body: dict = {
+        "id": sub.id, "user_id": user_id, "assignment_id": assignment.id, "url": None,
+        "score": sub.score, "grade": sub.grade, "entered_score": sub.entered_score,
+        "entered_grade": sub.grade, "excused": sub.excused, "attempt": sub.attempt,
+        "submission_type": sub.submission_type, "submitted_at": iso(sub.submitted_at),
+        "body": None, "graded_at": iso(sub.graded_at),
+        "grade_matches_current_submission": True, "grader_id": sub.grader_id,
+        "workflow_state": sub.workflow_state, "late_policy_status": sub.late_policy_status,
+        "points_deducted": sub.points_deducted, "grading_period_id": None,
+        "cached_due_date": iso(assignment.due_at), "extra_attempts": None,
+        "posted_at": iso(sub.posted_at), "redo_request": False, "sticker": None,
+        "custom_grade_status_id": None, "late": sub.late, "missing": sub.missing,
+        "seconds_late": sub.seconds_late,
+        "preview_url": (f"{base}/courses/{assignment.course_id}/assignments/{assignment.id}"
+                        f"/submissions/{user_id}?preview=1&version={sub.attempt or 0}"),
+    }
+    if sub.hidden:
+        for key in HIDDEN_SUBMISSION_KEYS:
+            del body[key]
+    elif sub.excused:
+        body["score"] = body["grade"] = body["entered_score"] = body["entered_grade"] = None
+    return body
+
+
+def assignment_json(assignment: Assignment, user_id: int, base: str, *,
+                    submission: bool = False, description: bool = True) -> dict:
+    a = assignment
+    body: dict = {
+        "id": a.id, "name": a.name, "description": a.description,
+        "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+        "due_at": iso(a.due_at), "lock_at": None, "unlock_at": None, "has_overrides": False,
+        "course_id": a.course_id, "html_url": f"{base}/courses/{a.course_id}/assignments/{a.id}",
+        "assignment_group_id": a.group_id, "points_possible": a.points_possible,
+        "grading_type": a.grading_type, "grading_standard_id": None,
+        "submission_types": list(a.submission_types), "position": a.position,
+        "published": a.published, "unpublishable": False, "only_visible_to_overrides": False,
+        "locked_for_user": False, "omit_from_final_grade": a.omit_from_final_grade,
+        "hide_in_gradebook": False, "muted": a.post_manually, "post_manually": a.post_manually,
+        "anonymous_grading": False, "moderated_grading": False, "allowed_attempts": -1,
+        "has_submitted_submissions": a.submission.submitted_at is not None,
+        "is_quiz_assignment": "online_quiz" in a.submission_types,
+        "workflow_state": "published" if a.published else "unpublished",
+        "in_closed_grading_period": False,
+    }
+    if not description:
+        del body["description"]
+    if submission:
+        body["submission"] = submission_json(a, user_id, base)
+    return body
+
+
+def group_json(course: Course, group_id: int, assignments: list[Assignment] | None,
+               user_id: int, base: str, *, submission: bool, description: bool) -> dict:
+    group = course.groups[group_id]
+    body: dict = {
+        "id": group.id, "name": group.name, "position": group.position,
+        "group_weight": group.weight, "sis_source_id": None, "integration_data": {},
+        "rules": group.rules(),
+    }
+    if assignments is not None:
+        body["assignments"] = [
+            assignment_json(a, user_id, base, submission=submission, description=description)
+            for a in assignments
+        ]
+        body["any_assignment_in_closed_grading_period"] = False
+    return body
+
+
+def user_json(user: UserInfo, base: str) -> dict:
+    return {
+        "id": user.id, "name": user.name, "created_at": iso(user.created_at),
+        "sortable_name": user.sortable_name, "short_name": user.short_name,
+        "avatar_url": f"{base}/images/messages/avatar-50.png", "last_name": user.last_name,
+        "first_name": user.first_name, "locale": None, "effective_locale": "en",
+        "permissions": {"can_update_name": False, "can_update_avatar": True,
+                        "limit_parent_app_web_access": False},
+    }
+
+
+def profile_json(user: UserInfo, base: str) -> dict:
+    return {
+        "id": user.id, "name": user.name, "short_name": user.short_name,
+        "sortable_name": user.sortable_name, "title": None, "bio": None,
+        "pronunciation": None, "primary_email": user.email, "login_id": user.login_id,
+        "sis_user_id": None, "time_zone": user.time_zone, "locale": None,
+        "calendar": {"ics": f"{base}/feeds/calendars/user_{user.id}.ics"},
+        "lti_user_id": f"lti-{user.id:08d}", "avatar_url": f"{base}/images/messages/avatar-50.png",
+        "pronouns": None, "k5_user": False, "use_classic_font_in_k5": False,
+    }
+
+
+def enrollment_json(course: Course, user: UserInfo, base: str) -> dict:
+    """An item of ``/users/self/enrollments``."""
+    current, final = (None, None) if course.hide_final_grades else course_scores(course)
+    current_letter, final_letter = course_letters(course) if not course.hide_final_grades \
+        else (None, None)
+    state = "inactive" if course.restricted else course.enrollment_state
+    return {
+        "id": course.enrollment_id, "user_id": user.id, "course_id": course.id,
+        "type": "StudentEnrollment", "created_at": iso(course.enrollment_created_at),
+        "updated_at": iso(course.enrollment_updated_at), "associated_user_id": None,
+        "start_at": None, "end_at": None, "course_section_id": course.section_id,
+        "root_account_id": 1, "limit_privileges_to_course_section": False,
+        "enrollment_state": state, "role": "StudentEnrollment", "role_id": 3,
+        "last_activity_at": None, "last_attended_at": None, "total_activity_time": 0,
+        "grades": {"html_url": f"{base}/courses/{course.id}/grades/{user.id}",
+                   "current_grade": current_letter, "current_score": current,
+                   "final_grade": final_letter, "final_score": final},
+        "html_url": f"{base}/courses/{course.id}/users/{user.id}",
+        "user": {"id": user.id, "name": user.name, "created_at": iso(user.created_at),
+                 "sortable_name": user.sortable_name, "short_name": user.short_name},
+    }

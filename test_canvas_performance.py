@@ -134,9 +134,9 @@ def _selected(only: tuple[str, ...], real: bool) -> list[Any]:
 def _bench_simulator(latency: float, preset: str, hwm: float, throttle_status: int,
                      repeats: int, baseline_repeats: int, only: tuple[str, ...], seed: int,
                      counter: Any) -> dict[str, Any]:
-    from simulator import CanvasSimulator, SimulatorConfig
     from benchmarks.lower_bound import BucketSettings
     from benchmarks.runner import run_on_simulator, summarize
+    from simulator import CanvasSimulator, SimulatorConfig
 
     config = SimulatorConfig(latency=latency, hwm=hwm, throttle_status=throttle_status)
     settings = BucketSettings(latency=latency, hwm=hwm, up_front_cost=config.up_front_cost,

@@ -333,8 +333,8 @@ def main(database_url: str | None) -> None:
     instance_dir = use_temp_instance_dir()
     database_url = database_url or default_database_url(instance_dir)
 
-    from simulator import CanvasSimulator, SimulatorConfig
     from benchmarks.harness import DbCounter, make_app, reset_schema
+    from simulator import CanvasSimulator, SimulatorConfig
 
     app = make_app(database_url)
     results: list[bool] = []

@@ -8,8 +8,8 @@ import pytest
 from auth_actions import DEFAULT_EMAIL, DEFAULT_PASSWORD, AuthActions
 from sqlalchemy import func, select, update
 
-from app.pages.auth import throttle
 from app.models import User
+from app.pages.auth import throttle
 
 MEGABYTE = "a" * (1024 * 1024)
 

@@ -32,8 +32,8 @@ from app.canvas.client import (
     RateLimited,
     canvas_time,
 )
-from app.canvas.session import USER_AGENT, backoff_delay, parse_retry_after
 from app.canvas.ratelimit import ThrottleLimiter, limiter_for
+from app.canvas.session import USER_AGENT, backoff_delay, parse_retry_after
 
 # The authored payloads of shared/canvas_samples, kept with the tests so a clone is complete.
 SAMPLES = Path(__file__).resolve().parent / "canvas_samples"

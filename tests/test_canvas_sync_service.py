@@ -16,8 +16,6 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from app.accounts import create_user, set_canvas_credentials
-from app.extensions import db
-from app.models import Course, SyncRun, User
 from app.canvas.client import CanvasAPIService
 from app.canvas.errors import (
     BadResponse,
@@ -26,6 +24,8 @@ from app.canvas.errors import (
     NotPermitted,
     RateLimited,
 )
+from app.extensions import db
+from app.models import Course, SyncRun, User
 from app.sync.engine import SyncProgress, create_canvas_sync_service
 from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from app.accounts import create_user
-from app.pages.dashboard.service import build_dashboard
 from app.models import Assignment, Course, GradeCategory, Term
+from app.pages.dashboard.service import build_dashboard
 
 NOW = datetime.now(UTC)
 _ids = iter(range(1000, 10**6))

@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from app import jobs
 from app.accounts import set_canvas_credentials
+from app.canvas import client as canvas_api_service
 from app.extensions import db
 from app.models import SyncRun
-from app.canvas import client as canvas_api_service
 from app.sync import engine as canvas_sync_service
 from tests.conftest import TEST_SECRET
 from tests.crash_worker import WorkerProcess

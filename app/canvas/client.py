@@ -63,9 +63,9 @@ from app.canvas.errors import (
     NotPermitted,
     RateLimited,
 )
+from app.canvas.ratelimit import ThrottleLimiter
 from app.canvas.session import USER_AGENT, ClientStats
 from app.canvas.transport import CanvasTransport, Params
-from app.canvas.ratelimit import ThrottleLimiter
 
 __all__ = [
     "BadResponse",

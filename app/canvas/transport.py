@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError
 
-from app.security import mask_token
 from app.canvas.errors import (
     BadResponse,
     CanvasError,
@@ -34,6 +33,7 @@ from app.canvas.errors import (
     error_for_response,
     is_throttle,
 )
+from app.canvas.ratelimit import Slot, ThrottleLimiter, limiter_for
 from app.canvas.session import (
     USER_AGENT,
     ClientStats,
@@ -43,7 +43,7 @@ from app.canvas.session import (
     origin_of,
     parse_retry_after,
 )
-from app.canvas.ratelimit import Slot, ThrottleLimiter, limiter_for
+from app.security import mask_token
 
 logger = logging.getLogger(__name__)
 

@@ -76,9 +76,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.extensions import db
 from app.models import SyncRun, User, utcnow
-from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.sync.parse import (
     CourseData,
     CourseList,
@@ -94,8 +94,8 @@ from app.sync.progress import (
     done_message,
     summary_lines,
 )
-from app.sync.writer import SyncWriter
 from app.sync.upserts import COURSE, delete_absent
+from app.sync.writer import SyncWriter
 
 __all__ = [
     "CanvasSyncService",

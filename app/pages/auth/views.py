@@ -1,7 +1,7 @@
 """Register, log in and log out.
 
 Wrong credentials get one message whether or not the email has an account, and the slow-down
-(``app.pages.auth.throttle``) treats both the same, so the login form cannot be used to probe emails.
+(``app.pages.auth.throttle``) treats both the same, so the login form cannot probe emails.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import AccountError, create_user, find_user, normalize_email
+from app.extensions import db
 from app.pages.auth import bp, throttle
 from app.pages.auth.forms import LoginForm, RegisterForm
-from app.extensions import db
 from app.pages.common import home_url, safe_next_url
 
 logger = logging.getLogger(__name__)

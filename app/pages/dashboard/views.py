@@ -7,9 +7,9 @@ from typing import Any
 from flask import render_template, request
 from flask_login import current_user, login_required
 
-from app.pages.dashboard import bp, course_page, service
 from app.models import Course
 from app.pages.common import get_owned_or_404
+from app.pages.dashboard import bp, course_page, service
 
 
 @bp.get("/")

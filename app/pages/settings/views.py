@@ -18,9 +18,9 @@ from app.accounts import (
     connect_canvas,
     disconnect_canvas,
 )
-from app.security import InvalidCanvasToken, InvalidCanvasURL
 from app.pages.settings import bp
 from app.pages.settings.forms import CanvasForm, DisconnectForm, TestConnectionForm
+from app.security import InvalidCanvasToken, InvalidCanvasURL
 
 logger = logging.getLogger(__name__)
 

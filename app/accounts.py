@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import User
+from app.outbound import OutboundPolicy
+from app.safe_text import strip_control
 from app.security import TokenCipher, clean_token, validate_canvas_url
 
 MIN_PASSWORD_LENGTH = 8
@@ -68,12 +70,16 @@ def token_cipher() -> TokenCipher:
     return current_app.extensions["token_cipher"]
 
 
+def outbound_policy() -> OutboundPolicy:
+    """Where this app lets Canvas requests go, read from the configuration as it is now."""
+    return OutboundPolicy.from_config(current_app.config)
+
+
 def check_canvas_url(url: str) -> str:
     """Validate a Canvas base URL against this app's SSRF settings."""
+    policy = outbound_policy()
     return validate_canvas_url(
-        url,
-        allow_private=current_app.config["CANVAS_ALLOW_PRIVATE_HOSTS"],
-        allowed_hosts=current_app.config["CANVAS_ALLOWED_HOSTS"],
+        url, allow_private=policy.allow_private, allowed_hosts=policy.allowed_hosts
     )
 
 
@@ -106,7 +112,8 @@ class CanvasConnectionError(AccountError):
     """Canvas could not confirm the credentials; ``kind`` says why, the message says what to do.
 
     kinds: ``rejected`` (the token was refused), ``not_permitted``, ``unreachable``,
-    ``timeout``, ``not_canvas`` (the URL answers but is not a Canvas API), ``error``.
+    ``timeout``, ``not_canvas`` (the URL answers but is not a Canvas API), ``unsafe`` (the
+    host resolved to an address the outbound policy refuses), ``error``.
     """
 
     def __init__(self, message: str, kind: str) -> None:
@@ -129,10 +136,15 @@ def verify_canvas_token(base_url: str, token: str) -> dict:
         InvalidToken,
         NotFound,
         NotPermitted,
+        UnsafeAddress,
     )
 
     client = CanvasAPIService(
-        base_url, token, timeout=VERIFY_TIMEOUT, max_retries=VERIFY_MAX_RETRIES
+        base_url,
+        token,
+        timeout=VERIFY_TIMEOUT,
+        max_retries=VERIFY_MAX_RETRIES,
+        policy=outbound_policy(),
     )
     try:
         profile = client.get_current_user()
@@ -160,6 +172,8 @@ def verify_canvas_token(base_url: str, token: str) -> dict:
             "you use to open Canvas, e.g. https://school.instructure.com)",
             "not_canvas",
         ) from exc
+    except UnsafeAddress as exc:
+        raise CanvasConnectionError(exc.message, "unsafe") from exc
     except CanvasError as exc:
         raise CanvasConnectionError(
             f"Canvas at {base_url} answered with an error: try again later", "error"
@@ -170,7 +184,14 @@ def verify_canvas_token(base_url: str, token: str) -> dict:
         raise CanvasConnectionError(
             f"{base_url} does not answer like a Canvas server: check the URL", "not_canvas"
         )
-    return profile
+    # The names are Canvas's text: they end up in flashes, CLI output and logs.
+    return {
+        key: strip_control(value) if key in PROFILE_NAMES and isinstance(value, str) else value
+        for key, value in profile.items()
+    }
+
+
+PROFILE_NAMES = ("name", "short_name", "sortable_name")
 
 
 def _canvas_name(profile: dict) -> str | None:

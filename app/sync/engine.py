@@ -592,7 +592,7 @@ def create_canvas_sync_service(
     setup_error = None
     owns_client = client is None
     if client is None:
-        from app.accounts import get_canvas_token
+        from app.accounts import get_canvas_token, outbound_policy
         from app.canvas.client import CanvasAPIService
 
         try:
@@ -600,7 +600,7 @@ def create_canvas_sync_service(
             if not user.canvas_base_url or not token:
                 setup_error = NOT_CONNECTED
             else:
-                client = CanvasAPIService(user.canvas_base_url, token)
+                client = CanvasAPIService(user.canvas_base_url, token, policy=outbound_policy())
         except ValueError as exc:  # a token the current key cannot decrypt, a bad URL
             setup_error = _one_line(f"Canvas is not usable: {exc}.")
     return CanvasSyncService(

@@ -195,6 +195,7 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     assert 0 <= error_rect["y"] - box_rect["y"] < 120  # the message sits by the box
     assert box_rect["x"] + box_rect["width"] <= width  # reachable without scrolling sideways
     assert float(grade.inner_text().rstrip("%")) < 150
+    box.evaluate("el => el.scrollIntoView({block: 'center'})")
     _shot(page, tmp_path, f"{device}-course-invalid", full_page=False)
 
     box.fill("90%")

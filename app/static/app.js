@@ -287,7 +287,12 @@
       timer = window.setTimeout(recompute, 250);
     }
     form.addEventListener("input", schedule);
-    form.addEventListener("change", schedule);
+    form.addEventListener("change", function (event) {
+      // Text boxes already reported each keystroke; selects only say "change".
+      if (event.target.tagName === "SELECT") {
+        schedule();
+      }
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       recompute();

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     current_app,
@@ -26,8 +27,9 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app import jobs
-from app.pages.sync import bp
 from app.pages.sync.service import has_synced, load_run_state, recent_runs
+
+bp = Blueprint("sync", __name__)
 
 logger = logging.getLogger(__name__)
 

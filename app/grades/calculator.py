@@ -73,11 +73,14 @@ def apply_what_if(items: list[GradeItem], what_if: Mapping[int, Number | None] |
     if unknown:
         raise ValueError(f"what-if scores for unknown assignments: {sorted(unknown)}")
     return [
-        replace(item, score=None if what_if[item.id] is None else float(what_if[item.id]),
-                excused=False, pending_review=False)
+        replace(item, score=_as_float(what_if[item.id]), excused=False, pending_review=False)
         if item.id in what_if else item
         for item in items
     ]
+
+
+def _as_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(slots=True)

@@ -79,7 +79,7 @@ def apply_what_if(items: list[GradeItem], what_if: Mapping[int, Number | None] |
     ]
 
 
-def _as_float(value: float | None) -> float | None:
+def _as_float(value: float | Fraction | None) -> float | None:
     return None if value is None else float(value)
 
 

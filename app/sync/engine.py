@@ -28,18 +28,11 @@ the list (dropped) are deleted with their groups and assignments.
 
 Writing
 -------
-Worker threads (:mod:`app.sync.fetch`) do HTTP, parse and hash. The calling thread is the only
-writer (one session per thread): as each course's data arrives it is written in bulk
-(:mod:`app.sync.upserts`, by the steps of :class:`~app.sync.writer.CourseWriter`) in ONE
-transaction per course, so
-writing overlaps fetching and a course is always either its old version or its new one. A
-course takes a handful of statements:
-course row (only if it changed), groups upsert, assignments upsert (per 500 rows), and only
-when something vanished, a delete of the vanished assignments and one of the vanished groups
-(what the database holds is read once at the start: four reads per sync). The upserts only
-touch rows whose data changed, so a second sync of unchanged data writes zero rows. The
-first Canvas or database error stops the sync: finished courses stay committed, the others
-are untouched, and the results carry ``status: "failed"`` and a one-line message for a person.
+The calling thread is the only writer: as each course's gradebook arrives it is written in ONE
+transaction per course (see :mod:`app.sync.writer` for the statements), so writing overlaps
+fetching and a course is always either its old version or its new one. The first Canvas or
+database error stops the sync: finished courses stay committed, the others are untouched, and
+the result is ``failed`` with a one-line message for a person.
 
 Incremental sync (``use_incremental=True``) and why it is never wrong
 ---------------------------------------------------------------------
@@ -75,18 +68,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
-from app.models import SyncRun, User, utcnow
-from app.sync.fetch import FetchPool, fetch_gradebook
+from app.models import User
+from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, warm_start_limiter
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
-from app.sync.progress import StatementCounter, done_message, summary_lines
+from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
     ErrorKind,
     ProgressCallback,
@@ -100,11 +93,8 @@ from app.sync.result import (
 from app.sync.upserts import COURSE, delete_absent
 from app.sync.writer import CourseWriter
 
-__all__ = ["CanvasSyncService"]
-
 logger = logging.getLogger(__name__)
 
-COUNTERS = ("requests", "throttled", "retries")
 
 
 class CanvasSyncService:
@@ -127,8 +117,7 @@ class CanvasSyncService:
         self._progress = progress
         self._run = RunStats(kind="full")
         self._writer = CourseWriter(user_id, self._run)
-        self._stats0: dict[str, int] = {}
-        self._counter: StatementCounter | None = None
+        self._meter: SyncMeter | None = None
 
     # --- public API -------------------------------------------------------------------------
 
@@ -151,8 +140,7 @@ class CanvasSyncService:
         """Run ``body`` with counters, progress and clean failure handling around it."""
         self._run = RunStats(kind=kind)
         self._writer = CourseWriter(self.user_id, self._run)
-        self._stats0 = self._client_stats()
-        self._counter = StatementCounter()
+        self._meter = SyncMeter(self.client)
         try:
             self._report("connecting", "Connecting to Canvas…")
             body()
@@ -179,44 +167,24 @@ class CanvasSyncService:
             )
             raise
         finally:
-            result = self._result()
+            result = self._run.result(
+                statements=self._meter.statements(), client=self._meter.client_counts()
+            )
             for line in summary_lines(result, self.user_id):
                 logger.info("%s", line)
             try:
                 self._report("done", done_message(result))
             finally:
-                self._counter.close()
+                self._meter.close()
                 if self._owns_client and isinstance(self.client, MeasuredClient):
                     self.client.close()
         return result
-
-    def _warm_start_limiter(self) -> None:
-        """Let the first burst use the whole bucket when the database says it has drained.
-
-        The last activity on the token is the later of the last successful sync's start and
-        the end of the user's last recorded run. Only one sync per user runs at a time, so a
-        token idle for longer than the bucket's drain time has an empty bucket.
-        """
-        if not isinstance(self.client, MeasuredClient):
-            return
-        limiter = self.client.limiter
-        last_run_end = (
-            select(func.max(SyncRun.finished_at))
-            .where(SyncRun.user_id == self.user_id)
-            .scalar_subquery()
-        )
-        row = db.session.execute(
-            select(User.last_canvas_sync_at, last_run_end).where(User.id == self.user_id)
-        ).first()
-        seen = [t for t in (row or ()) if t is not None]
-        if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
-            limiter.assume_drained()
 
     def _sync_all(self, incremental: bool) -> None:
         run, writer = self._run, self._writer
         t0 = time.monotonic()
         writer.load_existing()
-        self._warm_start_limiter()
+        warm_start_limiter(self.client, self.user_id)
         run.add_time("prepare_s", time.monotonic() - t0)
         with FetchPool(self.options.workers) as pool:
             # The course list goes first; the gradebooks of the courses we already know are
@@ -277,7 +245,7 @@ class CanvasSyncService:
         """The course list and the course's gradebook at once; the gradebook is written only
         if the list still has the course."""
         run, writer = self._run, self._writer
-        self._warm_start_limiter()
+        warm_start_limiter(self.client, self.user_id)
         canvas_course_id = db.session.scalar(
             select(COURSE.c.canvas_course_id).where(
                 COURSE.c.id == course_id, COURSE.c.user_id == self.user_id
@@ -380,31 +348,14 @@ class CanvasSyncService:
         prefetched = prefetched or {}
         self._report("fetching", f"Fetching {len(courses)} courses…")
         t0 = time.monotonic()
-        futures: dict[Future[Gradebook], CourseData] = {}
-        for course in courses:
-            future = prefetched.get(course.canvas_course_id)
-            if future is None:
-                future = pool.submit(fetch_gradebook, self.client, course.canvas_course_id)
-            futures[future] = course
-        order = {future: index for index, future in enumerate(futures)}
-        pending = set(futures)
         try:
-            while pending:
-                t_wait = time.monotonic()
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                run.add_time("wait_s", time.monotonic() - t_wait)
-                # Successes first, in request order: every course whose data arrived is
-                # saved before a failure that arrived with it stops the sync.
-                for future in sorted(done, key=lambda f: (f.exception() is not None, order[f])):
-                    course = futures[future]
-                    try:
-                        gradebook = future.result()
-                    except (NotFound, NotPermitted) as exc:
-                        # Gone or closed since the course list was read: keep its old rows.
-                        self._skip(course.canvas_course_id, None, " ".join(exc.message.split()))
-                        run.courses_done += 1
-                        continue
-                    self._write_course(course, gradebook, incremental)
+            for course, got in arrivals(pool, self.client, courses, prefetched, run):
+                if isinstance(got, NotFound | NotPermitted):
+                    # Gone or closed since the course list was read: keep its old rows.
+                    self._skip(course.canvas_course_id, None, " ".join(got.message.split()))
+                    run.courses_done += 1
+                    continue
+                self._write_course(course, got, incremental)
         finally:
             run.add_time("fetch_s", time.monotonic() - t0)
 
@@ -415,7 +366,7 @@ class CanvasSyncService:
         message = f"[{index}/{run.courses_total}] Syncing course: {course.name}"
         logger.info("%s", message)
         t0 = time.monotonic()
-        statements0 = self._statements()
+        statements0 = self._meter_statements()
         run.items_skipped += gradebook.skipped
         run.assignments += len(gradebook.assignments)
         digest = gradebook.content_hash
@@ -437,24 +388,15 @@ class CanvasSyncService:
             run.courses_written += 1
         else:
             run.courses_unchanged += 1
-        run.statements_per_course.append(self._statements() - statements0)
+        run.statements_per_course.append(self._meter_statements() - statements0)
         run.add_time("write_s", time.monotonic() - t0)
         run.courses_done += 1
         self._report("writing", message)
 
     # --- progress, stats and results --------------------------------------------------------
 
-    def _statements(self) -> int:
-        return self._counter.count if self._counter else 0
-
-    def _client_stats(self) -> dict[str, int]:
-        if not isinstance(self.client, MeasuredClient):
-            return dict.fromkeys(COUNTERS, 0)
-        stats = self.client.stats
-        return {name: int(getattr(stats, name)) for name in COUNTERS}
-
-    def _stat(self, name: str) -> int:
-        return self._client_stats()[name] - self._stats0.get(name, 0)
+    def _meter_statements(self) -> int:
+        return self._meter.statements() if self._meter else 0
 
     def _report(self, phase: str, message: str) -> None:
         if self._progress is None:
@@ -465,21 +407,13 @@ class CanvasSyncService:
             courses_done=run.courses_done,
             courses_total=run.courses_total,
             message=message,
-            requests=self._stat("requests"),
+            requests=self._meter.client_counts()["requests"] if self._meter else 0,
             checkpoint=not db.session().in_transaction(),
         )
         # The callback is the caller's code (a CLI bar, the jobs layer's row writer); it must
         # not see its own database work counted as the sync's.
-        if self._counter is not None:
-            self._counter.pause()
-        try:
+        if self._meter is None:
             self._progress(progress)
-        finally:
-            if self._counter is not None:
-                self._counter.resume()
-
-    def _result(self) -> SyncResult:
-        return self._run.result(
-            statements=self._statements(),
-            client={name: self._stat(name) for name in COUNTERS},
-        )
+            return
+        with self._meter.paused():
+            self._progress(progress)

@@ -8,10 +8,18 @@ queueing in the single writer thread.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from app.canvas.protocol import CanvasClient
-from app.sync.parse import Gradebook, parse_gradebook
+from sqlalchemy import func, select
+
+from app.canvas.errors import NotFound, NotPermitted
+from app.canvas.protocol import CanvasClient, MeasuredClient
+from app.extensions import db
+from app.models import SyncRun, User, utcnow
+from app.sync.parse import CourseData, Gradebook, parse_gradebook
+from app.sync.result import RunStats
 
 
 class FetchPool(ThreadPoolExecutor):
@@ -39,3 +47,57 @@ def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:
     )
     gradebook.content_hash  # noqa: B018 - computed (and cached) on this thread
     return gradebook
+
+
+def warm_start_limiter(client: CanvasClient, user_id: int) -> None:
+    """Let the first burst use the whole bucket when the database says it has drained.
+
+    The last activity on the token is the later of the last successful sync's start and the
+    end of the user's last recorded run. Only one sync per user runs at a time, so a token idle
+    for longer than the bucket's drain time has an empty bucket.
+    """
+    if not isinstance(client, MeasuredClient):
+        return
+    limiter = client.limiter
+    last_run_end = (
+        select(func.max(SyncRun.finished_at)).where(SyncRun.user_id == user_id).scalar_subquery()
+    )
+    row = db.session.execute(
+        select(User.last_canvas_sync_at, last_run_end).where(User.id == user_id)
+    ).first()
+    seen = [t for t in (row or ()) if t is not None]
+    if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
+        limiter.assume_drained()
+
+
+def arrivals(
+    pool: FetchPool,
+    client: CanvasClient,
+    courses: list[CourseData],
+    prefetched: dict[int, Future[Gradebook]],
+    stats: RunStats,
+) -> Iterator[tuple[CourseData, Gradebook | NotFound | NotPermitted]]:
+    """Each course's gradebook as soon as it arrives (requests already prefetched are reused).
+
+    Of the requests that finish together, successes come first, in request order: every course
+    whose data arrived is written before a failure that arrived with it stops the sync. A course
+    that is gone or closed since the course list was read comes back as its ``NotFound`` /
+    ``NotPermitted``; any other failure is raised.
+    """
+    futures: dict[Future[Gradebook], CourseData] = {}
+    for course in courses:
+        future = prefetched.get(course.canvas_course_id)
+        if future is None:
+            future = pool.submit(fetch_gradebook, client, course.canvas_course_id)
+        futures[future] = course
+    order = {future: index for index, future in enumerate(futures)}
+    pending = set(futures)
+    while pending:
+        t_wait = time.monotonic()
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        stats.add_time("wait_s", time.monotonic() - t_wait)
+        for future in sorted(done, key=lambda f: (f.exception() is not None, order[f])):
+            try:
+                yield futures[future], future.result()
+            except (NotFound, NotPermitted) as exc:
+                yield futures[future], exc

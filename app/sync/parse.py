@@ -21,15 +21,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from app.models import Assignment, Course, GradeCategory, Term
-from app.safe_text import strip_control
+from app.sync.coerce import (  # noqa: F401  (re-exported: the parser's scalar rules)
+    INT_MAX,
+    INT_MIN,
+    _dict,
+    _list,
+    clean_text,
+    parse_bool,
+    parse_datetime,
+    parse_float,
+    parse_int,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +46,6 @@ logger = logging.getLogger(__name__)
 # longer match and the next incremental sync rewrites every course once.
 PARSER_VERSION = 1
 
-INT_MIN = -(2**31)
-INT_MAX = 2**31 - 1  # the id columns are 32-bit INTEGER on Postgres
 
 COURSE_FIELDS = (
     "canvas_course_id",
@@ -102,113 +109,6 @@ _LIMITS = {
     "assignment.grade": _length(Assignment.__table__.c.grade),
     "assignment.workflow_state": _length(Assignment.__table__.c.workflow_state),
 }
-
-
-# --- scalar coercion --------------------------------------------------------------------------
-
-
-def clean_text(value: Any, max_len: int | None = None) -> str | None:
-    """A string fit for a VARCHAR column, or None.
-
-    Control characters and ANSI escapes are removed (``strip_control``: these values reach
-    terminals and log lines; NUL is one, and Postgres refuses it), lone surrogates (JSON
-    allows them, UTF-8 does not) become U+FFFD, and the result is cut to ``max_len``
-    characters.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (str, int, float)):
-        text = str(value)
-    else:
-        return None
-    text = strip_control(text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-    if max_len is not None and len(text) > max_len:
-        text = text[:max_len]
-    return text
-
-
-def parse_float(value: Any) -> float | None:
-    """A finite float, or None for null, junk, NaN and infinities (booleans are junk)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def parse_int(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int | None:
-    """An integer within [lo, hi], or None. Integral floats and digit strings are accepted."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            return None
-        number = int(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text.lstrip("-").isdigit() or len(text) > 20:
-            return None
-        number = int(text)
-    else:
-        return None
-    return number if lo <= number <= hi else None
-
-
-def parse_bool(value: Any, default: bool = False) -> bool:
-    """Canvas booleans are JSON booleans; accept the usual string spellings, else ``default``."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in {"true", "1", "yes"}:
-            return True
-        if text in {"false", "0", "no", ""}:
-            return False
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    return default
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as an aware UTC datetime; naive input is taken as UTC."""
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 # --- courses and terms ------------------------------------------------------------------------

@@ -7,11 +7,14 @@ The engine reports :class:`~app.sync.result.SyncProgress` through a callback; wh
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app.canvas.protocol import MeasuredClient
 from app.sync.result import SyncResult
 
 SEPARATOR = "=" * 64
@@ -89,3 +92,40 @@ class StatementCounter:
     def close(self) -> None:
         if getattr(_counting, "counter", None) is self:
             _counting.counter = self._previous
+
+
+COUNTERS = ("requests", "throttled", "retries")
+
+
+class SyncMeter:
+    """What one sync costs: its SQL statements and the client's requests since it started."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self._counter = StatementCounter()
+        self._start = self._absolute()
+
+    def _absolute(self) -> dict[str, int]:
+        if not isinstance(self._client, MeasuredClient):
+            return dict.fromkeys(COUNTERS, 0)
+        stats = self._client.stats
+        return {name: int(getattr(stats, name)) for name in COUNTERS}
+
+    def client_counts(self) -> dict[str, int]:
+        now = self._absolute()
+        return {name: now[name] - self._start[name] for name in COUNTERS}
+
+    def statements(self) -> int:
+        return self._counter.count
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Statements sent meanwhile (a progress listener's own) are not the sync's."""
+        self._counter.pause()
+        try:
+            yield
+        finally:
+            self._counter.resume()
+
+    def close(self) -> None:
+        self._counter.close()

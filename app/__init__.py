@@ -36,6 +36,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from app import db_events, models  # noqa: F401  (tables and SQLite pragmas)
+    from app.pages.inputs import BoundedIntConverter
+
+    # Before the blueprints: every <int:id> in a route is bounded to what the database holds.
+    app.url_map.converters["int"] = BoundedIntConverter
     from app.pages.auth import bp as auth_bp
     from app.pages.dashboard import bp as dashboard_bp
     from app.pages.settings import bp as settings_bp

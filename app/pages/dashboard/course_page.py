@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app import grades
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, User
+from app.pages.inputs import parse_id
 
 # What-if scores above this are typos, not extra credit.
 MAX_WHAT_IF_SCORE = 100_000.0
@@ -219,13 +220,13 @@ def what_if(course: Course, scores: Any, target: Any = None) -> dict[str, Any]:
     errors: list[str] = []
     for key, value in (scores or {}).items() if isinstance(scores, dict) else ():
         try:
-            assignment = by_id[int(key)]
-        except (KeyError, TypeError, ValueError):
+            assignment = by_id[parse_id(key)]
+        except (KeyError, ValueError):
             errors.append("An assignment in the form is not part of this course.")
             continue
         try:
             score = parse_score(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             errors.append(f"“{assignment.name}”: enter a number from 0 to "
                           f"{MAX_WHAT_IF_SCORE:g}.")
             continue
@@ -272,9 +273,9 @@ def _needed(
     if not isinstance(target, dict):
         return None
     try:
-        assignment = by_id[int(target.get("assignment_id"))]
+        assignment = by_id[parse_id(target.get("assignment_id"))]
         percent = float(target.get("percent"))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return {"score": None, "message": "Choose an assignment and a target percentage."}
     if not math.isfinite(percent) or not 0 <= percent <= 1000:
         return {"score": None, "message": "Enter a target percentage such as 90."}

@@ -25,7 +25,7 @@ def student(app: Any, db: Any) -> Any:
 
 def _login(client: Any, user: Any) -> None:
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = user.get_session_id()
         session["_fresh"] = True
 
 

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import AccountError, create_user, find_user, normalize_email
 from app.extensions import db
-from app.pages.auth import bp, throttle
+from app.pages.auth import bp, sessions, throttle
 from app.pages.auth.forms import LoginForm, RegisterForm
 from app.pages.common import home_url, safe_next_url
 
@@ -133,7 +133,12 @@ def _too_many(form: LoginForm, wait: int) -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     # CSRF: CSRFProtect checks every POST, this one included (no cross-site logouts).
-    logout_user()
+    if current_user.is_authenticated:
+        # "Log out" means everywhere: every session and remember cookie of this user ends.
+        sessions.end_all_sessions(current_user.id)
+    # Clear first: logout_user() then marks the remember cookie for deletion in the new
+    # session (clearing afterwards would drop that mark and leave the cookie in the browser).
     session.clear()
+    logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))

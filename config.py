@@ -111,6 +111,15 @@ def _secret_key(env: Mapping[str, str]) -> str:
     return given
 
 
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more); got {text!r}")
+    return int(text)
+
+
 class Config:
     """Settings read from the environment when the app is created."""
 
@@ -138,6 +147,10 @@ class Config:
             env.get("SESSION_COOKIE_SECURE"), "SESSION_COOKIE_SECURE"
         )
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+        # Behind N reverse proxies, trust the last N X-Forwarded-For/-Proto hops (werkzeug's
+        # ProxyFix): the login limits then see the real client address. 0: ignore the headers.
+        self.TRUSTED_PROXIES = _non_negative_int(env, "TRUSTED_PROXIES", 0)
+        self.REGISTRATIONS_PER_HOUR = _non_negative_int(env, "REGISTRATIONS_PER_HOUR", 5)
         self.DEMO_MODE = False
 
     def as_dict(self) -> dict[str, object]:

@@ -13,14 +13,15 @@ from typing import Any
 
 from werkzeug.routing import IntegerConverter
 
-# The widest integer any of our databases stores (SQLite INTEGER, Postgres BIGINT).
-MAX_ID = 2**63 - 1
+# Our primary keys are INTEGER: 32 bits on Postgres (a wider value is an error there, not "no
+# row"), 64 on SQLite. Ids are bounded by the narrower, which is also within 64-bit signed.
+MAX_ID = 2**31 - 1
 MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8
 
 
 class BoundedIntConverter(IntegerConverter):
-    """``<int:...>`` limited to 0..2**63-1: a larger id is a 404, never a driver error."""
+    """``<int:...>`` limited to 0..MAX_ID: a larger id is a 404, never a driver error."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min", 0)
@@ -96,7 +97,7 @@ def parse_id(value: Any) -> int:
         raise ValueError("not an id")
     if isinstance(value, str):
         text = value.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 19:
+        if not text.isascii() or not text.isdigit() or len(text) > 10:
             raise ValueError("not an id")
         value = int(text)
     if not isinstance(value, int) or not 0 <= value <= MAX_ID:

@@ -2,13 +2,23 @@
 PYTHON ?= python
 TEST_DATABASE_URL ?= postgresql://root@127.0.0.1:5432/test
 
-.PHONY: help install run demo migrate lint format test test-postgres bench verify indexes worker ci
+.PHONY: help install lock run demo migrate lint format test test-postgres bench verify indexes worker ci
 
 help:  ## list the targets
 	@grep -E "^[a-z-]+:.*## " $(MAKEFILE_LIST) | sed -E "s/:.*## /\t/"
 
 install:  ## install the runtime and development requirements
 	$(PYTHON) -m pip install -r requirements-dev.txt
+
+# Edit requirements.in / requirements-dev.in, never the .txt locks: this rewrites them, every
+# dependency (transitive ones too) pinned with hashes. pip-compile comes from the dev lock.
+# --no-emit-*: a machine's own pip config (extra indexes, find-links) stays out of the locks.
+PIP_COMPILE = pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+lock:  ## refresh the hashed locks requirements*.txt from requirements*.in (pip-compile)
+	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
 
 demo:  ## the app in demo mode: SQLite and a simulated Canvas, nothing to set up
 	$(PYTHON) run.py --demo

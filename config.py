@@ -146,7 +146,16 @@ class Config:
         self.SESSION_COOKIE_SECURE = parse_bool(
             env.get("SESSION_COOKIE_SECURE"), "SESSION_COOKIE_SECURE"
         )
+        # Request bodies: 2 MiB in all (the what-if JSON endpoint is the largest user)...
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+        # ...but a form post (urlencoded or multipart) may be at most 64 KiB, checked by the app
+        # itself (app/web.py, before any view or the CSRF check reads the form). No form here
+        # comes near it: the longest fields are a 512-character token, a 255-character URL, a
+        # 256-character password and a 254-character email, even percent-encoded well under 8 KiB.
+        self.MAX_FORM_BODY_SIZE = 64 * 1024
+        # And the form parser's own per-field cap, set explicitly rather than left to
+        # Flask/Werkzeug defaults, which have changed between releases.
+        self.MAX_FORM_MEMORY_SIZE = 64 * 1024
         # Behind N reverse proxies, trust the last N X-Forwarded-For/-Proto hops (werkzeug's
         # ProxyFix): the login limits then see the real client address. 0: ignore the headers.
         self.TRUSTED_PROXIES = _non_negative_int(env, "TRUSTED_PROXIES", 0)

@@ -47,27 +47,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def prepare_schema(app: Flask) -> None:
-    """Bring the database schema up to date: migrations when we ship them, else create_all."""
+    """Bring the database schema up to date with the migrations."""
+    import flask_migrate
     from sqlalchemy import inspect
 
     from app.extensions import db
 
     with app.app_context():
-        if any((MIGRATIONS / "versions").glob("*.py")):
-            import flask_migrate
-
-            tables = set(inspect(db.engine).get_table_names())
-            if "users" in tables and "alembic_version" not in tables:
-                # A database made by create_all() earlier: adopt it at the current revision.
-                flask_migrate.stamp(directory=str(MIGRATIONS))
-            flask_migrate.upgrade(directory=str(MIGRATIONS))
-        else:
-            db.create_all()
+        tables = set(inspect(db.engine).get_table_names())
+        if "users" in tables and "alembic_version" not in tables:
+            # A database made by create_all() earlier: adopt it at the current revision.
+            flask_migrate.stamp(directory=str(MIGRATIONS))
+        flask_migrate.upgrade(directory=str(MIGRATIONS))
 
 
 def demo_account(app: Flask, canvas_url: str) -> str:
     """Create or refresh the demo user, connected to the simulator; returns its password."""
-    from app.accounts import create_user, find_user, set_canvas_credentials
+    from app.accounts import create_user, find_user
+    from app.connections import set_canvas_credentials
     from app.extensions import db
 
     password = secrets.token_urlsafe(9)
@@ -90,20 +87,6 @@ def start_simulator(preset: str, latency: float) -> Any:
     simulator.start()
     simulator.add_student(DEMO_TOKEN, preset=preset, seed=0, name="Demo Student")
     return simulator
-
-
-def interrupt_leftovers(app: Flask) -> None:
-    """Runs left queued/running by a previous process of this server cannot finish now."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from app.jobs import recover_abandoned_runs
-
-    with app.app_context():
-        try:
-            recover_abandoned_runs()
-        except SQLAlchemyError as exc:
-            logger.warning("could not check for interrupted syncs (run `flask db upgrade`?): %s",
-                           exc.__class__.__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         password = demo_account(app, simulator.base_url)
     else:
         app = create_app()
-    interrupt_leftovers(app)
+    from app.jobs import recover_on_start
+
+    recover_on_start(app)  # the start-up step: runs a dead predecessor left "running"
 
     server = make_server(args.host, args.port, app, threaded=True)
     url = f"http://{args.host}:{server.server_port}/"

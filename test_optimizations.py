@@ -82,9 +82,9 @@ class Lab:
         return user, student, token
 
     def sync(self, user: Any, token: str, *, incremental: bool = False) -> Observed:
+        from app.connections import create_canvas_sync_service
         from app.extensions import db
         from app.models import User
-        from app.sync.engine import create_canvas_sync_service
 
         user = db.session.get(User, user.id)
         capture = _LogCapture()

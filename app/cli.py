@@ -140,7 +140,7 @@ def canvas_group(verbose: bool) -> None:
 )
 def canvas_connect(email: str, url: str, token: str) -> None:
     """Check URL and TOKEN with Canvas, then save them for EMAIL."""
-    from app.accounts import CanvasConnectionError, connect_canvas
+    from app.connections import CanvasConnectionError, connect_canvas
     from app.security import InvalidCanvasToken, InvalidCanvasURL
 
     user = _get_user(email)
@@ -160,7 +160,7 @@ def canvas_connect(email: str, url: str, token: str) -> None:
 @click.argument("email")
 def canvas_test(email: str) -> None:
     """Check EMAIL's saved Canvas credentials with Canvas."""
-    from app.accounts import CanvasConnectionError, check_canvas_connection
+    from app.connections import CanvasConnectionError, check_canvas_connection
     from app.security import InvalidCanvasToken, InvalidCanvasURL
 
     user = _get_user(email)
@@ -176,7 +176,7 @@ def canvas_test(email: str) -> None:
 @click.argument("email")
 def canvas_disconnect(email: str) -> None:
     """Delete EMAIL's Canvas URL and token (synced grades are kept)."""
-    from app.accounts import disconnect_canvas
+    from app.connections import disconnect_canvas
 
     user = _get_user(email)
     disconnect_canvas(user)
@@ -208,6 +208,7 @@ def canvas_sync(email: str | None, all_users: bool, incremental: bool, as_json: 
 def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
     from app import jobs
 
+    jobs.recover_on_start(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         user = _get_user(email)
         if not user.canvas_connected:
@@ -236,7 +237,7 @@ def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
         results = jobs.run_sync(user.id, run.id, incremental, progress=bar)
     except KeyboardInterrupt:
         bar.close()
-        _mark_interrupted(run.id)
+        jobs.mark_interrupted([run.id], "Stopped from the command line before it finished.")
         click.echo(
             f"Error: sync of {user.email} interrupted (Ctrl+C); run it again to finish",
             err=True,
@@ -245,7 +246,7 @@ def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
     finally:
         bar.close()
     elapsed = time.monotonic() - started
-    summary = _json_results(results, elapsed)
+    summary = _json_results(results.as_dict(), elapsed)
     succeeded = summary["status"] == "succeeded"
     if as_json:
         if not succeeded:
@@ -260,20 +261,6 @@ def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
     else:
         click.echo(f"Error: sync failed for {user.email}: {summary['error']}", err=True)
     return succeeded
-
-
-def _mark_interrupted(sync_run_id: int) -> None:
-    """Record that the user stopped this run, so it does not look "running" forever."""
-    from app.extensions import db
-    from app.models import SyncRun, utcnow
-
-    db.session.rollback()
-    run = db.session.get(SyncRun, sync_run_id)
-    if run is not None and run.is_active:
-        run.status = "interrupted"
-        run.finished_at = utcnow()
-        run.error = "Stopped from the command line before it finished."
-        db.session.commit()
 
 
 def _json_results(results: dict[str, Any], elapsed: float) -> dict[str, Any]:
@@ -301,13 +288,7 @@ def _sync_all(incremental: bool, as_json: bool) -> bool:
     from app.extensions import db
     from app.models import SyncRun, User
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not app.config.get("CELERY_BROKER_URL") and jobs.RUNNER_KEY not in app.extensions:
-        # jobs.get_runner() would first mark every active run created before this process
-        # started as interrupted: right for a restarted server, wrong for a CLI process
-        # running next to a live server. The CLI gets a plain pool instead.
-        workers = int(app.config.get("SYNC_WORKERS", 4))
-        app.extensions[jobs.RUNNER_KEY] = jobs.ThreadRunner(app, workers)
+    jobs.recover_on_start(current_app._get_current_object())  # type: ignore[attr-defined]
     before = datetime.now(UTC)
     runs = jobs.enqueue_all(incremental)
     emails = {row.id: row.email for row in db.session.execute(select(User.id, User.email))}

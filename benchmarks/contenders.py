@@ -236,12 +236,12 @@ def canvasapi_well(base_url: str, token: str, user_id: int,
 
 def gradesync(user: Any, *, incremental: bool) -> dict[str, Any]:
     """One GradeSync run; raises if the sync reports a failure (a benchmark must not hide it)."""
-    from app.sync.engine import create_canvas_sync_service
+    from app.connections import create_canvas_sync_service
 
     result = create_canvas_sync_service(user).sync_all_data(use_incremental=incremental)
-    if result.get("status") != "succeeded":
-        raise RuntimeError(f"GradeSync sync failed: {result.get('error')}")
-    return result
+    if not result.succeeded:
+        raise RuntimeError(f"GradeSync sync failed: {result.error}")
+    return result.as_dict()
 
 
 # --- The small batch of changes for contender 5 -----------------------------------------------

@@ -175,7 +175,8 @@ def make_user(email: str, base_url: str, token: str) -> Any:
     The password hash is computed once per process: scrypt takes ~0.1-0.5 s, it is not what is
     being measured, and the benchmark creates a dozen users.
     """
-    from app.accounts import normalize_email, set_canvas_credentials
+    from app.accounts import normalize_email
+    from app.connections import set_canvas_credentials
     from app.extensions import db
     from app.models import User
 

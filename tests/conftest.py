@@ -151,7 +151,8 @@ def simulator() -> Iterator[Any]:
 def connect_user(app: Any, simulator: Any, *, email: str, token: str, preset: str = "freshman",
                  seed: int = 0) -> tuple[Any, Any]:
     """Create a user connected to a fresh simulated student; returns (user, student)."""
-    from app.accounts import create_user, set_canvas_credentials
+    from app.accounts import create_user
+    from app.connections import set_canvas_credentials
 
     student = simulator.add_student(token, preset=preset, seed=seed)
     user = create_user(email, "correct horse battery")

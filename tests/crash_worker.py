@@ -52,7 +52,7 @@ def build_app(database_url: str) -> Any:
 
 def use_workers(workers: int) -> None:
     """Fetch with ``workers`` threads: one at a time makes the courses finish in turn."""
-    from app.sync import engine as module
+    from app import connections as module
 
     module.create_canvas_sync_service = partial(module.create_canvas_sync_service,
                                                 workers=workers)
@@ -86,6 +86,7 @@ def main() -> int:
         from app import jobs
 
         if args.mode == "startup":
+            jobs.recover_on_start(app)  # what a starting server does
             jobs.get_runner(app).shutdown(wait=True)
             say("STARTED")
             return 0

@@ -50,7 +50,7 @@ def gunicorn(database_url: str, tmp_path: Path, *, threads: int = 8,
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads",
-             str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "120", "app:create_app()"],
+             str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "120", "app.wsgi:application"],
             cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"

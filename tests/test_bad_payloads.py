@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from app.accounts import create_user
 from app.canvas.client import CanvasAPIService
-from app.sync.engine import create_canvas_sync_service
+from app.connections import create_canvas_sync_service
 from tests.sync_helpers import assert_db_matches, db_snapshot, row_counts
 
 MEGABYTE = 1024 * 1024

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from app.accounts import create_user, set_canvas_credentials
+from app.accounts import create_user
 from app.canvas.client import CanvasAPIService
 from app.canvas.errors import (
     BadResponse,
@@ -24,22 +24,23 @@ from app.canvas.errors import (
     NotPermitted,
     RateLimited,
 )
+from app.connections import create_canvas_sync_service, set_canvas_credentials
 from app.extensions import db
+from app.jobs.runs import RunProgressWriter
 from app.models import Course, SyncRun, User
-from app.sync.engine import SyncProgress, create_canvas_sync_service
+from app.sync.result import SyncProgress
 from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
 
 Mutation = Callable[[Any], None]
 
 
-def sync(user: User, incremental: bool = False, **kwargs: Any) -> dict[str, Any]:
-    plan = kwargs.pop("plan", "one")
+def sync(user: User, incremental: bool = False, **kwargs: Any) -> Any:
     service = create_canvas_sync_service(user, **kwargs)
-    return service.sync_all_data(use_incremental=incremental, plan=plan)
+    return service.sync_all_data(use_incremental=incremental)
 
 
-def succeeded(results: dict[str, Any]) -> dict[str, Any]:
+def succeeded(results: Any) -> Any:
     assert results["status"] == "succeeded", results["error"]
     assert results["error"] is None
     return results
@@ -81,21 +82,6 @@ def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any
     assert (again["courses_written"], again["courses_unchanged"]) == (0, 5)
     assert row_counts(user.id) == counts
     assert_db_matches(user, student)
-
-
-def test_three_request_plan_gives_the_same_rows(canvas_user: Any, simulator: Any) -> None:
-    user, student = canvas_user
-    three = succeeded(sync(user, plan="three"))
-    assert three["requests"] == 1 + 3 * len(student.expected())
-    assert simulator.stats.by_path(r"/students/submissions$")
-    assert_db_matches(user, student)
-    hashes = {c.canvas_course_id: c.content_hash for c in db.session.scalars(select(Course))}
-    one = succeeded(sync(user))  # the one-request plan finds nothing to change
-    assert one["rows_written"] == 0
-    db.session.expire_all()
-    assert {
-        c.canvas_course_id: c.content_hash for c in db.session.scalars(select(Course))
-    } == hashes
 
 
 def test_statements_per_course_stay_few(canvas_user: Any) -> None:
@@ -522,7 +508,7 @@ def test_two_services_at_once_do_not_corrupt_anything(
 # --- one course ---------------------------------------------------------------------------------
 
 
-def test_sync_course_data_refreshes_one_course_with_parallel_requests(
+def test_sync_course_data_refreshes_one_course_with_one_request_beside_the_list(
     canvas_user: Any, simulator: Any
 ) -> None:
     user, student = canvas_user
@@ -543,7 +529,8 @@ def test_sync_course_data_refreshes_one_course_with_parallel_requests(
     assert new[target] == student.expected()[target]
     assert new[other] == old[other]
     course_requests = simulator.stats.by_path(rf"^/api/v1/courses/{target}/")
-    assert len(course_requests) == 3 == results["requests"] - 1
+    # The one-request plan: one gradebook request, sent alongside the course list.
+    assert len(course_requests) == 1 == results["requests"] - 1
     assert simulator.stats.max_in_flight >= 2
 
 
@@ -578,8 +565,11 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
 
     caplog.set_level(logging.INFO, logger="app.sync")
     try:
-        results = succeeded(sync(user, progress=on_progress, sync_run_id=run.id))
+        # The jobs layer owns the row: its writer stores each step, then forwards it.
+        writer = RunProgressWriter(db.engine, run.id, forward=on_progress)
+        results = succeeded(sync(user, progress=writer))
     finally:
+        writer.close()
         observer.dispose()
 
     phases = [p.phase for p, _ in seen]

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sync_helpers import assert_db_matches
 
 from app import jobs
-from app.accounts import get_canvas_token
+from app.connections import get_canvas_token
 from app.jobs import create_sync_run
 from app.models import SyncRun, User
 

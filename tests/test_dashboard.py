@@ -216,7 +216,8 @@ def test_dashboard_explains_a_rejected_token(client: Any, db: Any, student: Any)
 
     db.session.add(SyncRun(user_id=student.id, status="failed", finished_at=NOW,
                            error="Canvas rejected the access token for canvas.example.edu: "
-                                 "create a new token in Canvas."))
+                                 "create a new token in Canvas.",
+                           summary={"status": "failed", "error_kind": "invalid_token"}))
     db.session.commit()
     login(client, "a@example.edu")
     page = client.get("/").get_data(as_text=True)

@@ -22,12 +22,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from app import connections as canvas_api_service
+from app import connections as canvas_sync_service
 from app import jobs
-from app.accounts import set_canvas_credentials
-from app.canvas import client as canvas_api_service
+from app.connections import set_canvas_credentials
 from app.extensions import db
 from app.models import SyncRun
-from app.sync import engine as canvas_sync_service
 from tests.conftest import TEST_SECRET
 from tests.crash_worker import WorkerProcess
 from tests.sync_helpers import assert_db_matches, db_snapshot

@@ -1,6 +1,6 @@
 """The web app under gunicorn with 20 browsers watching their syncs at once.
 
-``gunicorn -w 2 -k gthread --threads 8 'app:create_app()'`` serves the app from the test
+``gunicorn -w 2 -k gthread --threads 8 'app.wsgi:application'`` serves the app from the test
 database (syncs run in each gunicorn worker's thread pool, as in a one-machine deployment).
 Twenty clients, each its own user with its own Canvas student, log in through the real form
 (CSRF on), click "Sync", and follow the progress: half poll ``status.json``, half read the
@@ -57,7 +57,7 @@ def server(app: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8",
-             "-b", f"127.0.0.1:{port}", "--timeout", "120", "app:create_app()"],
+             "-b", f"127.0.0.1:{port}", "--timeout", "120", "app.wsgi:application"],
             cwd=Path(__file__).resolve().parent.parent, env=env, stdout=out,
             stderr=subprocess.STDOUT,
         )

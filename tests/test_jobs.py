@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app import create_app, jobs
 from app.extensions import db as _db
+from app.jobs import runners, runs
 from app.models import Course, SyncRun, utcnow
 from tests.conftest import connect_user, make_test_config
 from tests.sync_helpers import assert_db_matches
@@ -59,7 +60,7 @@ def test_unexpected_exception_is_failed_never_succeeded(app: Any, db: Any, canva
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
-    import app.sync.engine as sync_module
+    import app.connections as sync_module
 
     def explode(*_args: Any, **_kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")
@@ -147,12 +148,13 @@ def test_thread_runner_start_sync(database_url: str, simulator: Any, _schema: No
         try:
             users = [connect_user(app, simulator, email=f"u{i}@example.edu", token=f"tok-{i}",
                                   seed=i) for i in range(3)]
-            # A run left running by a dead process is cleared when the runner starts.
+            # A run left running by a dead process is cleared by the server's start-up step.
             leftover = SyncRun(user_id=users[0][0].id, status="running",
                                worker=f"{socket.gethostname()}:{dead_pid()}",
                                created_at=jobs.PROCESS_STARTED_AT - timedelta(minutes=1))
             _db.session.add(leftover)
             _db.session.commit()
+            jobs.recover_on_start(app)
             simulator.config.latency = 0.2  # still running when the second click comes
             runs = [jobs.start_sync(user.id) for user, _ in users]
             again = jobs.start_sync(users[0][0].id)
@@ -188,7 +190,7 @@ def test_enqueue_all_skips_unconnected_and_active(app: Any, db: Any, simulator: 
         def submit(self, user_id: int, run_id: int, incremental: bool) -> None:
             submitted.append(user_id)
 
-    monkeypatch.setattr(jobs, "get_runner", lambda app=None: Recorder())
+    monkeypatch.setattr(runners, "get_runner", lambda app=None: Recorder())
     a, _ = connect_user(app, simulator, email="a@example.edu", token="tok-a")
     b, _ = connect_user(app, simulator, email="b@example.edu", token="tok-b")
     create_user("c@example.edu", "correct horse battery")  # not connected
@@ -256,7 +258,7 @@ def test_finishing_survives_a_dropped_database_connection(app: Any, db: Any, can
     from sqlalchemy.exc import OperationalError
 
     user, _student = canvas_user
-    real = jobs._record_finish
+    real = runs._record_finish
     failures = iter([True, True])
 
     def flaky(run_id: int, results: dict) -> None:
@@ -264,8 +266,8 @@ def test_finishing_survives_a_dropped_database_connection(app: Any, db: Any, can
             raise OperationalError("UPDATE sync_run", {}, Exception("server closed"))
         real(run_id, results)
 
-    monkeypatch.setattr(jobs, "FINISH_RETRY_SECONDS", 0.0)
-    monkeypatch.setattr(jobs, "_record_finish", flaky)
+    monkeypatch.setattr(runs, "FINISH_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(runs, "_record_finish", flaky)
     run = jobs.create_sync_run(user.id, incremental=False)
     assert jobs.run_sync(user.id, run.id, False)["status"] == "succeeded"
     assert fresh_run(run.id).status == "succeeded"
@@ -280,8 +282,8 @@ def test_a_database_that_stays_down_leaves_the_run_for_interruption(
         raise OperationalError("UPDATE sync_run", {}, Exception("server closed"))
 
     user, _student = canvas_user
-    monkeypatch.setattr(jobs, "FINISH_RETRY_SECONDS", 0.0)
-    monkeypatch.setattr(jobs, "_record_finish", down)
+    monkeypatch.setattr(runs, "FINISH_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(runs, "_record_finish", down)
     run = jobs.create_sync_run(user.id, incremental=False)
     jobs.run_sync(user.id, run.id, False)  # must not raise
     assert fresh_run(run.id).status == "running"

@@ -15,7 +15,7 @@ from conftest import make_test_config
 from sqlalchemy import select, text
 
 from app import create_app
-from app.accounts import get_canvas_token
+from app.connections import get_canvas_token
 from app.extensions import db as _db
 from app.models import User
 
@@ -273,7 +273,7 @@ def canvas_never_called(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(base_url)
         return {"id": 42, "name": "Public Canvas Student"}
 
-    monkeypatch.setattr("app.accounts.verify_canvas_token", verify)
+    monkeypatch.setattr("app.connections.verify_canvas_token", verify)
     return calls
 
 

@@ -8,7 +8,7 @@ import pytest
 from auth_actions import AuthActions
 from sqlalchemy import select
 
-from app.accounts import get_canvas_token
+from app.connections import get_canvas_token
 from app.models import User
 
 TOKEN = "1~settings-page-token-abcdef"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app import jobs
 from app.accounts import create_user
+from app.jobs import runners
 from app.models import SyncRun, utcnow
 
 
@@ -37,7 +37,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, bool]]:
         def submit(self, user_id: int, run_id: int, incremental: bool) -> None:
             calls.append((user_id, run_id, incremental))
 
-    monkeypatch.setattr(jobs, "get_runner", lambda app=None: Recorder())
+    monkeypatch.setattr(runners, "get_runner", lambda app=None: Recorder())
     return calls
 
 
@@ -116,7 +116,8 @@ def test_status_page_and_json_summary(client: Any, db: Any, user: Any) -> None:
 def test_rejected_token_links_to_settings(client: Any, db: Any, user: Any) -> None:
     run = finished_run(db, user, status="failed", phase="connecting", courses_done=0,
                        error="Canvas rejected the access token (Invalid access token.). "
-                             "Generate a new token in Canvas.", summary=None)
+                             "Generate a new token in Canvas.",
+                       summary={"status": "failed", "error_kind": "invalid_token"})
     login(client, user)
     page = client.get(f"/sync/{run.id}").get_data(as_text=True)
     assert "Canvas rejected the access token" in page

@@ -183,18 +183,16 @@ class CanvasAPIService:
 
     def get_courses(
         self,
-        since: datetime | None = None,
         *,
         enrollment_state: str | None = None,
         states: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         """``GET /courses`` with the term, the student's total scores and ``concluded``.
 
-        ``since`` is accepted for the incremental sync's sake but not sent: Canvas REST has no
-        ``updated_since`` (and courses have no ``updated_at``), so the sync filters itself.
-        Date-restricted courses come back as ``{"id": N, "access_restricted_by_date": true}``.
+        Canvas REST has no ``updated_since`` (and courses have no ``updated_at``): the sync
+        decides itself what changed. Date-restricted courses come back as
+        ``{"id": N, "access_restricted_by_date": true}``.
         """
-        del since  # documented above: nothing to send
         params: Params = [
             ("include[]", "term"),
             ("include[]", "total_scores"),
@@ -213,6 +211,7 @@ class CanvasAPIService:
     def get_assignment_groups(
         self,
         course_id: int | str,
+        *,
         include_assignments: bool = True,
         include_submission: bool = True,
     ) -> list[dict[str, Any]]:

@@ -1,10 +1,56 @@
-"""Sync runs in the background: their lifecycle, the runners and the Celery tasks."""
+"""Sync runs in the background, never inside a web request.
 
-from app.jobs.runs import *  # noqa: F403  (temporary during the move)
-from app.jobs.runs import (  # noqa: F401
-    FINISH_RETRY_SECONDS,
+- :mod:`app.jobs.runs`: a run's lifecycle, the only writer of ``sync_run`` rows
+- :mod:`app.jobs.runners`: the in-process thread pool or Celery, and :func:`start_sync`
+- :mod:`app.jobs.tasks`: the Celery app factory and task (imported only with a broker)
+- :mod:`app.jobs.recovery`: the explicit start-up step that clears abandoned runs
+
+Arrows point one way: ``tasks`` → ``runs``/``recovery``, ``runners`` → ``runs`` (and to
+``tasks`` lazily, only when Celery is configured), ``recovery`` → ``runs``.
+"""
+
+from app.jobs.recovery import (
     PROCESS_STARTED_AT,
-    RUNNER_KEY,
-    WORKER_ID,
-    _record_finish,
+    mark_interrupted_runs,
+    recover_abandoned_runs,
+    recover_on_start,
+    resume_interrupted_run,
 )
+from app.jobs.runners import (
+    RUNNER_KEY,
+    CeleryRunner,
+    ThreadRunner,
+    enqueue_all,
+    get_runner,
+    start_sync,
+)
+from app.jobs.runs import (
+    INTERRUPTED_MESSAGE,
+    WORKER_ID,
+    SyncAlreadyRunning,
+    active_run,
+    create_sync_run,
+    mark_interrupted,
+    run_sync,
+)
+
+__all__ = [
+    "INTERRUPTED_MESSAGE",
+    "PROCESS_STARTED_AT",
+    "RUNNER_KEY",
+    "WORKER_ID",
+    "CeleryRunner",
+    "SyncAlreadyRunning",
+    "ThreadRunner",
+    "active_run",
+    "create_sync_run",
+    "enqueue_all",
+    "get_runner",
+    "mark_interrupted",
+    "mark_interrupted_runs",
+    "recover_abandoned_runs",
+    "recover_on_start",
+    "resume_interrupted_run",
+    "run_sync",
+    "start_sync",
+]

@@ -1,12 +1,9 @@
-"""Run Canvas syncs in the background, never inside a web request.
+"""A sync run's lifecycle: the only code that writes ``sync_run`` rows.
 
-One job function, :func:`run_sync`, and two runners chosen by configuration:
-
-* by default an in-process, bounded :class:`~concurrent.futures.ThreadPoolExecutor`
-  (``SYNC_WORKERS`` threads, kept in ``app.extensions``); each job pushes its own app context,
-  so it gets its own scoped session;
-* when ``CELERY_BROKER_URL`` is set, a Celery task (see :mod:`app.jobs.tasks`), so several worker
-  machines can share a nightly sync.
+``queued`` (:func:`create_sync_run`) → ``running`` (claimed by :func:`run_sync`) →
+``succeeded`` / ``failed``, or ``interrupted`` (:func:`mark_interrupted`, and start-up
+recovery in :mod:`app.jobs.recovery`). While it runs, the engine's progress goes to the row
+through :class:`RunProgressWriter`, on a connection of its own.
 
 Jobs receive ids, never model objects. The database enforces "one active sync per user" with
 the partial unique index ``uq_sync_run_one_active_per_user``; :func:`create_sync_run` turns the
@@ -19,29 +16,21 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
-from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from app import connections
 from app.extensions import db
 from app.models import SyncRun, User, utcnow
 from app.models.sync_run import ACTIVE_STATUSES
-
-if TYPE_CHECKING:
-    from app.sync.engine import SyncProgress
+from app.sync.result import ErrorKind, ProgressCallback, SyncProgress, SyncResult
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[["SyncProgress"], None]
-
-RUNNER_KEY = "gradesync_sync_runner"
 INTERRUPTED_MESSAGE = (
     "The server stopped before this sync finished. Nothing is lost: start the sync again."
 )
@@ -49,21 +38,13 @@ UNEXPECTED_MESSAGE = (
     "The sync stopped because of an unexpected error on our side ({kind}). "
     "Your previous data is unchanged; try again, and tell the administrator if it keeps failing."
 )
-NOT_CONNECTED_MESSAGE = (
-    "Your account is not connected to Canvas. Add your Canvas token in Settings."
-)
-
 DATABASE_DOWN_MESSAGE = "The sync could not start: the database is unavailable. Try again soon."
 FINISH_ATTEMPTS = 4
 FINISH_RETRY_SECONDS = 0.25
+MAX_MESSAGE = 500
 
-# Runs created before this process existed cannot belong to its thread pool.
-PROCESS_STARTED_AT = utcnow()
 # The process that holds a run: a starting process checks whether that one is still alive.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-# A running sync updates its row at every course; this long without a sign of life, its
-# process (on another machine, where we cannot look) is taken to be gone.
-DEFAULT_STALE_AFTER_S = 15 * 60
 
 
 class SyncAlreadyRunning(Exception):
@@ -107,17 +88,34 @@ def create_sync_run(user_id: int, incremental: bool) -> SyncRun:
     return run
 
 
+def hold_run(sync_run_id: int) -> None:
+    """Record that this process holds a queued run (its thread pool will run it)."""
+    db.session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == sync_run_id, SyncRun.status == "queued")
+        .values(worker=WORKER_ID, heartbeat_at=utcnow())
+    )
+    db.session.commit()
+
+
+def fail_to_start(run: SyncRun, reason: str) -> None:
+    """A run that could not be handed to a runner must not stay ``queued`` forever."""
+    run.status = "failed"
+    run.finished_at = utcnow()
+    run.error = f"The sync could not be started: the job queue is unavailable ({reason})."
+    db.session.commit()
+
+
 def run_sync(
     user_id: int,
     sync_run_id: int,
     incremental: bool,
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> SyncResult:
     """Run one sync now, in this thread, and record how it ended on its ``sync_run`` row.
 
     The run goes ``running`` -> ``succeeded`` or ``failed``; an unexpected exception is logged
     with its traceback and recorded as ``failed`` with a message a person can act on.
-    Returns the sync service's results dict.
     """
     # Claim the run atomically: of two deliveries of the same message, only one runs it.
     try:
@@ -133,40 +131,95 @@ def run_sync(
         # The database is out of reach: the run stays queued and a later start clears it.
         logger.exception("could not start sync run %s", sync_run_id)
         _rollback()
-        return {"status": "failed", "error": DATABASE_DOWN_MESSAGE}
+        return SyncResult.failure(DATABASE_DOWN_MESSAGE, ErrorKind.DATABASE)
     if not claimed:
         run = db.session.get(SyncRun, sync_run_id)
         if run is None or run.user_id != user_id:
             logger.error("sync run %s for user %s does not exist", sync_run_id, user_id)
-            return {"status": "failed", "error": "This sync no longer exists."}
+            return SyncResult.failure("This sync no longer exists.", ErrorKind.UNEXPECTED)
         # A duplicate delivery, or a run already marked interrupted: never run it twice.
         logger.warning("sync run %s is %s, not queued; not running it", run.id, run.status)
-        return {"status": run.status, "error": run.error}
+        return SyncResult(status=run.status, kind=run.kind, error=run.error)
 
-    results = _call_sync_service(user_id, sync_run_id, incremental, progress)
-    _finish_run(sync_run_id, results)
-    return results
+    writer = RunProgressWriter(db.engine, sync_run_id, forward=progress)
+    try:
+        result = _call_engine(user_id, sync_run_id, incremental, writer)
+    finally:
+        writer.close()
+    _finish_run(sync_run_id, result)
+    return result
 
 
-def _call_sync_service(
-    user_id: int, sync_run_id: int, incremental: bool, progress: ProgressCallback | None
-) -> dict[str, Any]:
-    """Run the sync service; any exception becomes a ``failed`` results dict."""
+def _call_engine(
+    user_id: int, sync_run_id: int, incremental: bool, progress: ProgressCallback
+) -> SyncResult:
+    """Run the sync engine; any exception becomes a ``failed`` result."""
     try:
         user = db.session.get(User, user_id)
-        if user is None or not user.canvas_connected:
-            return {"status": "failed", "error": NOT_CONNECTED_MESSAGE}
-        from app.sync.engine import create_canvas_sync_service
-
-        service = create_canvas_sync_service(user, progress=progress, sync_run_id=sync_run_id)
-        results = service.sync_all_data(use_incremental=incremental)
-        if not isinstance(results, dict) or results.get("status") not in ("succeeded", "failed"):
-            raise TypeError(f"sync service returned {type(results).__name__}, not a results dict")
-        return results
+        if user is None:
+            return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
+        service = connections.create_canvas_sync_service(user, progress=progress)
+        return service.sync_all_data(use_incremental=incremental)
     except Exception as exc:  # the job must end in a visible state, whatever happened
         logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
         _rollback()
-        return {"status": "failed", "error": UNEXPECTED_MESSAGE.format(kind=type(exc).__name__)}
+        return SyncResult.failure(
+            UNEXPECTED_MESSAGE.format(kind=type(exc).__name__), ErrorKind.UNEXPECTED
+        )
+
+
+class RunProgressWriter:
+    """A progress callback that stores each step on the ``sync_run`` row, then forwards it.
+
+    The row is updated on its *own* connection, in a short transaction of its own, so other
+    processes (the web UI polling the run) see progress while the sync's course transactions
+    stay uncommitted until each course is complete. Only at a ``checkpoint`` (no course
+    transaction open): on SQLite one connection writes at a time, and the engine's would wait.
+    """
+
+    def __init__(
+        self, engine: Engine, sync_run_id: int, *, forward: ProgressCallback | None = None
+    ) -> None:
+        self._engine = engine
+        self._sync_run_id = sync_run_id
+        self._forward = forward
+        self._conn: Connection | None = None
+
+    def __call__(self, progress: SyncProgress) -> None:
+        if progress.checkpoint:
+            self._store(progress)
+        if self._forward is not None:
+            self._forward(progress)
+
+    def _store(self, progress: SyncProgress) -> None:
+        try:
+            if self._conn is None:
+                self._conn = self._engine.connect()
+            with self._conn.begin():
+                self._conn.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == self._sync_run_id)
+                    .values(
+                        phase=progress.phase,
+                        courses_done=progress.courses_done,
+                        courses_total=progress.courses_total,
+                        message=progress.message[:MAX_MESSAGE],
+                        requests=progress.requests,
+                        heartbeat_at=utcnow(),
+                    )
+                )
+        except SQLAlchemyError as exc:
+            # Progress is a convenience; a locked or lost progress row must not fail the sync.
+            logger.warning("could not update sync_run %s progress: %s", self._sync_run_id, exc)
+            self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except SQLAlchemyError:
+                logger.debug("closing the progress connection failed", exc_info=True)
+            self._conn = None
 
 
 def _rollback() -> None:
@@ -178,7 +231,7 @@ def _rollback() -> None:
         db.session.remove()
 
 
-def _finish_run(sync_run_id: int, results: dict[str, Any]) -> None:
+def _finish_run(sync_run_id: int, result: SyncResult) -> None:
     """Record the end of the run, retrying a little if the database connection dropped.
 
     If the database stays unreachable the run is left ``running``; the next start of a
@@ -186,7 +239,7 @@ def _finish_run(sync_run_id: int, results: dict[str, Any]) -> None:
     """
     for attempt in range(FINISH_ATTEMPTS):
         try:
-            _record_finish(sync_run_id, results)
+            _record_finish(sync_run_id, result)
             return
         except SQLAlchemyError:
             logger.warning("could not record the end of sync run %s (attempt %d of %d)",
@@ -197,235 +250,35 @@ def _finish_run(sync_run_id: int, results: dict[str, Any]) -> None:
                  sync_run_id)
 
 
-def _record_finish(sync_run_id: int, results: dict[str, Any]) -> None:
-    # The service wrote progress on its own connection: read the row afresh.
+def _record_finish(sync_run_id: int, result: SyncResult) -> None:
+    # Progress was written on another connection: read the row afresh.
     run = db.session.get(SyncRun, sync_run_id, populate_existing=True)
     if run is None:  # the user deleted their account meanwhile
         return
-    succeeded = results.get("status") == "succeeded"
-    run.status = "succeeded" if succeeded else "failed"
+    run.status = "succeeded" if result.succeeded else "failed"
     run.finished_at = utcnow()
-    run.error = None if succeeded else (results.get("error") or "The sync failed.")
-    run.summary = _json_safe(results)
-    if isinstance(results.get("requests"), int):
-        run.requests = results["requests"]
-    if succeeded:
+    run.error = None if result.succeeded else (result.error or "The sync failed.")
+    run.summary = json.loads(json.dumps(result.as_dict(), default=str))
+    run.requests = result.requests
+    if result.succeeded:
         run.phase = "done"
-        run.courses_total = max(run.courses_total, int(results.get("courses") or 0))
+        run.courses_total = max(run.courses_total, result.courses)
         run.courses_done = run.courses_total
     db.session.commit()
     logger.info("sync run %s %s", run.id, run.status)
 
 
-def _json_safe(results: dict[str, Any]) -> dict[str, Any]:
-    """The results dict as plain JSON (timings may hold datetimes or other objects)."""
-    return json.loads(json.dumps(results, default=str))
-
-
-def mark_interrupted_runs(
-    before: datetime | None = None, statuses: tuple[str, ...] = ACTIVE_STATUSES
+def mark_interrupted(
+    run_ids: Iterable[int], message: str = INTERRUPTED_MESSAGE, *, statuses: Iterable[str] = ()
 ) -> int:
-    """Mark runs left queued/running by a dead process as ``interrupted``; returns how many.
-
-    Args:
-        before: only runs created before this moment (default: every active run). A thread
-            pool passes its process start time, so it never touches another live process's runs.
-        statuses: which states count as left over; a Celery worker leaves ``queued`` runs
-            alone, because their messages still wait in the broker.
-    """
-    stmt = (
-        update(SyncRun)
-        .where(SyncRun.status.in_(statuses))
-        .values(status="interrupted", finished_at=utcnow(), error=INTERRUPTED_MESSAGE)
-    )
-    if before is not None:
-        stmt = stmt.where(SyncRun.created_at < before)
-    count = db.session.execute(stmt).rowcount or 0
-    db.session.commit()
-    if count:
-        logger.warning("marked %d sync run(s) interrupted", count)
-    return count
-
-
-def _holder_is_gone(worker: str | None, created_at: datetime) -> bool:
-    """True when ``worker`` ("host:pid") names a process on this machine that no longer runs."""
-    if not worker or ":" not in worker:
-        return False
-    host, _, pid_text = worker.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        # Our own pid: ours if created since we started, else a dead predecessor's (a
-        # restarted container reuses pids).
-        return created_at < PROCESS_STARTED_AT
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def recover_abandoned_runs(stale_after_s: float | None = None) -> int:
-    """At start-up: mark ``interrupted`` the active runs whose process is gone; returns how many.
-
-    Unlike ``mark_interrupted_runs`` this is safe with other live processes (gunicorn workers,
-    Celery workers on other machines): a run is abandoned only when its holder is a dead process
-    on this machine, or it has shown no sign of life for ``stale_after_s`` seconds. Queued runs
-    that no process holds wait in the Celery broker and are left alone.
-    """
-    if stale_after_s is None:
-        stale_after_s = float(
-            current_app.config.get("SYNC_STALE_AFTER_S", DEFAULT_STALE_AFTER_S)
-        )
-    cutoff = utcnow() - timedelta(seconds=stale_after_s)
-    rows = db.session.execute(
-        select(SyncRun.id, SyncRun.status, SyncRun.worker, SyncRun.heartbeat_at,
-               SyncRun.created_at).where(SyncRun.status.in_(ACTIVE_STATUSES))
-    ).all()
-    here = socket.gethostname()
-    abandoned = [
-        row.id
-        for row in rows
-        if _holder_is_gone(row.worker, row.created_at)
-        or (
-            # On another machine we cannot look at the process: go by its heartbeat.
-            row.worker is not None
-            and row.worker.rpartition(":")[0] != here
-            and (row.heartbeat_at or row.created_at) < cutoff
-        )
-    ]
-    if not abandoned:
-        db.session.commit()
+    """Mark these runs ``interrupted`` if still active (or in ``statuses``); returns how many."""
+    ids = list(run_ids)
+    if not ids:
         return 0
     count = db.session.execute(
         update(SyncRun)
-        .where(SyncRun.id.in_(abandoned), SyncRun.status.in_(ACTIVE_STATUSES))
-        .values(status="interrupted", finished_at=utcnow(), error=INTERRUPTED_MESSAGE)
+        .where(SyncRun.id.in_(ids), SyncRun.status.in_(tuple(statuses) or ACTIVE_STATUSES))
+        .values(status="interrupted", finished_at=utcnow(), error=message)
     ).rowcount or 0
     db.session.commit()
-    if count:
-        logger.warning("marked %d abandoned sync run(s) interrupted", count)
     return count
-
-
-def resume_interrupted_run(sync_run_id: int) -> bool:
-    """Put an ``interrupted`` run back to ``queued`` so it can run; False if it cannot.
-
-    A Celery message is acknowledged only after its sync ran, so the message of a run whose
-    worker died is delivered again, after the next worker marked the run interrupted. The run
-    is resumed unless the user started another sync meanwhile (the unique index refuses it).
-    """
-    try:
-        count = db.session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == sync_run_id, SyncRun.status == "interrupted")
-            .values(status="queued", error=None, finished_at=None)
-        ).rowcount
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    if count:
-        logger.info("sync run %s resumed after an interruption", sync_run_id)
-    return bool(count)
-
-
-# --- Runners ---------------------------------------------------------------------------------
-
-
-class ThreadRunner:
-    """A bounded pool of threads running syncs in this process."""
-
-    def __init__(self, app: Flask, workers: int) -> None:
-        self.app = app
-        self.executor = ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="gradesync-sync"
-        )
-
-    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
-        # The run now lives in this process's memory: say so, so that if this process dies
-        # the next one to start can tell the run will never be picked up.
-        db.session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == sync_run_id, SyncRun.status == "queued")
-            .values(worker=WORKER_ID, heartbeat_at=utcnow())
-        )
-        db.session.commit()
-        self.executor.submit(self._job, user_id, sync_run_id, incremental)
-
-    def _job(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
-        # Our own app context means our own scoped session, removed when the context ends.
-        with self.app.app_context():
-            try:
-                run_sync(user_id, sync_run_id, incremental)
-            except Exception:  # run_sync already records failures; this is the last resort
-                logger.exception("sync job %s could not record its result", sync_run_id)
-
-    def shutdown(self, wait: bool = True) -> None:
-        self.executor.shutdown(wait=wait)
-
-
-class CeleryRunner:
-    """Send syncs to Celery workers through the broker."""
-
-    def __init__(self, app: Flask) -> None:
-        from app.jobs.tasks import celery_init_app
-
-        self.celery = app.extensions.get("celery") or celery_init_app(app)
-
-    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
-        from app.jobs.tasks import run_sync_task
-
-        run_sync_task.apply_async(args=(user_id, sync_run_id, incremental))
-
-
-_runner_lock = threading.Lock()
-
-
-def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
-    """The app's runner, created on first use (Celery when ``CELERY_BROKER_URL`` is set)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    runner = app.extensions.get(RUNNER_KEY)
-    if runner is not None:
-        return runner
-    with _runner_lock:
-        runner = app.extensions.get(RUNNER_KEY)
-        if runner is None:
-            if app.config.get("CELERY_BROKER_URL"):
-                runner = CeleryRunner(app)
-            else:
-                recover_abandoned_runs()
-                runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)))
-            app.extensions[RUNNER_KEY] = runner
-    return runner
-
-
-def start_sync(user_id: int, incremental: bool = False) -> SyncRun:
-    """Create a run and hand it to the runner; returns the already active run if there is one."""
-    runner = get_runner()
-    try:
-        run = create_sync_run(user_id, incremental)
-    except SyncAlreadyRunning as exc:
-        return exc.run
-    try:
-        runner.submit(user_id, run.id, incremental)
-    except Exception as exc:  # broker down: the run must not stay "queued" forever
-        logger.exception("could not submit sync run %s", run.id)
-        run.status = "failed"
-        run.finished_at = utcnow()
-        run.error = f"The sync could not be started: the job queue is unavailable ({exc})."
-        db.session.commit()
-    return run
-
-
-def enqueue_all(incremental: bool = True) -> list[SyncRun]:
-    """Start a sync for every connected user; users already syncing keep their active run."""
-    user_ids = db.session.scalars(
-        select(User.id)
-        .where(User.canvas_base_url.is_not(None), User.canvas_token_encrypted.is_not(None))
-        .order_by(User.id)
-    ).all()
-    return [start_sync(user_id, incremental) for user_id in user_ids]

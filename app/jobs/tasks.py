@@ -15,6 +15,8 @@ from celery import Celery, Task, shared_task
 from celery.signals import worker_process_init, worker_ready
 from flask import Flask
 
+from app.jobs.recovery import recover_on_start, resume_interrupted_run
+from app.jobs.runs import run_sync
 from config import parse_bool
 
 logger = logging.getLogger(__name__)
@@ -60,19 +62,16 @@ def _connect_worker_signals(app: Flask) -> None:
             db.engine.dispose(close=False)
 
     def interrupt_leftovers(**_kwargs: Any) -> None:
-        # A worker that starts clears runs left behind by a dead worker: one whose process is
-        # gone from this machine, or silent for SYNC_STALE_AFTER_S (see
-        # app.jobs.recover_abandoned_runs); live runs on other machines are left alone.
+        # The worker's start-up step: clear runs left behind by a dead worker, one whose
+        # process is gone from this machine or silent for SYNC_STALE_AFTER_S (see
+        # app.jobs.recovery); live runs on other machines are left alone.
         setting = app.config.get(
             "SYNC_INTERRUPT_ON_WORKER_START",
             os.environ.get("SYNC_INTERRUPT_ON_WORKER_START", "1"),
         )
         if not parse_bool(setting, "SYNC_INTERRUPT_ON_WORKER_START"):
             return
-        from app.jobs import recover_abandoned_runs
-
-        with app.app_context():
-            recover_abandoned_runs()
+        recover_on_start(app)
 
     worker_process_init.connect(reset_pool, weak=False)
     worker_ready.connect(interrupt_leftovers, weak=False)
@@ -81,8 +80,6 @@ def _connect_worker_signals(app: Flask) -> None:
 @shared_task(name="gradesync.run_sync", ignore_result=True)
 def run_sync_task(user_id: int, sync_run_id: int, incremental: bool) -> str:
     """Run one sync in a worker; ids only, never model objects."""
-    from app.jobs import resume_interrupted_run, run_sync
-
     # A message delivered again after its worker died finds its run interrupted: resume it.
     resume_interrupted_run(sync_run_id)
-    return str(run_sync(user_id, sync_run_id, incremental).get("status"))
+    return run_sync(user_id, sync_run_id, incremental).status

@@ -100,6 +100,8 @@ def register_web(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_SECURE", bool(app.config.get("SESSION_COOKIE_SECURE")))
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=30))
 
+    # First of all before_request hooks: CSRFProtect's, registered earlier, reads the form.
+    app.before_request_funcs.setdefault(None, []).insert(0, _limit_form_body)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -108,6 +110,30 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
     app.jinja_env.globals["now"] = lambda: datetime.now(UTC)
+
+
+# --- Request size ---------------------------------------------------------------------------
+
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+DEFAULT_MAX_FORM_BODY_SIZE = 64 * 1024
+
+
+def _limit_form_body() -> None:
+    """Refuse a form post whose body is over ``MAX_FORM_BODY_SIZE`` (64 KiB) with the 413 page.
+
+    The app's own check, so it holds whatever limits the installed Werkzeug applies to form
+    fields. JSON bodies (the what-if endpoint) are left to ``MAX_CONTENT_LENGTH``. A body of
+    unknown length (chunked) gets the same cap as the stream limit the form parser reads under.
+    """
+    if request.mimetype not in FORM_MIMETYPES:
+        return
+    limit = int(current_app.config.get("MAX_FORM_BODY_SIZE", DEFAULT_MAX_FORM_BODY_SIZE))
+    length = request.content_length
+    if length is not None and length > limit:
+        logger.info("refused a %d-byte form post to %s (limit %d)", length, request.path, limit)
+        abort(413)
+    current = request.max_content_length
+    request.max_content_length = limit if current is None else min(current, limit)
 
 
 # --- Headers --------------------------------------------------------------------------------

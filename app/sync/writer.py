@@ -1,12 +1,13 @@
 """The writing half of the sync: database state, bulk upserts and deletes, one course at a time.
 
-``SyncWriter`` is a mixin of :class:`~app.sync.engine.CanvasSyncService`. It
-runs in the one writer thread, in ``db.session``, and never commits: the service owns the
-transaction boundary (one per course). The steps keep the original design's names and their
+:class:`CourseWriter` belongs to one sync of one user
+(:class:`~app.sync.engine.CanvasSyncService` makes one per sync). It runs in the one writer
+thread, in ``db.session``, and never commits: the engine owns the transaction boundary (one per
+course). The steps keep the original design's names and their
 ``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
 one bulk statement.
 
-What the database holds for the user is read once per sync (``_load_existing``: four reads) and
+What the database holds for the user is read once per sync (``load_existing``: four reads) and
 kept current as rows are written, so the writer needs no lookups and only touches what differs.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import utcnow
 from app.sync.parse import CourseData, Gradebook
-from app.sync.progress import RunStats
+from app.sync.result import RunStats
 from app.sync.upserts import (
     ASSIGNMENT,
     COURSE,
@@ -38,31 +39,35 @@ logger = logging.getLogger(__name__)
 LOG_EVERY = 10  # a log line every this many assignments
 
 
-class SyncWriter:
+class CourseWriter:
     """Bulk writes of terms, courses, groups and assignments (see the module docstring).
 
-    The host class provides ``user_id`` and ``_run`` (a :class:`RunStats`).
+    ``stats`` is the sync's :class:`RunStats`; the writer adds the rows it wrote to it.
     """
 
-    user_id: int
-    _run: RunStats
-
-    def _reset_state(self) -> None:
-        # Database state loaded at the start of each sync, kept current as rows are written.
-        self._terms: dict[int, dict[str, Any]] = {}
-        self._courses: dict[int, dict[str, Any]] = {}
-        self._groups: dict[int, dict[int, int]] = {}
-        self._assignment_keys: dict[int, set[int]] = {}
+    def __init__(self, user_id: int, stats: RunStats) -> None:
+        self.user_id = user_id
+        self.stats = stats
+        # Database state loaded at the start of the sync, kept current as rows are written.
+        self.terms: dict[int, dict[str, Any]] = {}
+        self.courses: dict[int, dict[str, Any]] = {}
+        self.groups: dict[int, dict[int, int]] = {}
+        self.assignment_keys: dict[int, set[int]] = {}
         # Rows staged by the flush=False steps.
         self._pending_terms: dict[int, dict[str, Any]] = {}
         self._pending_courses: dict[int, dict[str, Any]] = {}
         self._pending_assignments: list[dict[str, Any]] = []
         self._group_ids: dict[int, int] = {}
 
-    def _load_existing(self) -> None:
+    @property
+    def pending_courses(self) -> bool:
+        """Whether course rows are staged (``flush=False``) and not yet written."""
+        return bool(self._pending_courses)
+
+    def load_existing(self) -> None:
         """What the database holds for this user now: four reads, then no more lookups."""
         session = db.session
-        self._terms = {
+        self.terms = {
             row["canvas_term_id"]: dict(row)
             for row in session.execute(
                 select(
@@ -70,26 +75,26 @@ class SyncWriter:
                 ).where(TERM.c.user_id == self.user_id)
             ).mappings()
         }
-        self._courses = {
+        self.courses = {
             row["canvas_course_id"]: dict(row)
             for row in session.execute(
                 select(COURSE).where(COURSE.c.user_id == self.user_id).order_by(COURSE.c.id)
             ).mappings()
         }
-        self._groups = {}
+        self.groups = {}
         for group_id, course_id, canvas_group_id in session.execute(
             select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
             .join(COURSE, COURSE.c.id == GROUP.c.course_id)
             .where(COURSE.c.user_id == self.user_id)
         ):
-            self._groups.setdefault(course_id, {})[canvas_group_id] = group_id
-        self._assignment_keys = {}
+            self.groups.setdefault(course_id, {})[canvas_group_id] = group_id
+        self.assignment_keys = {}
         for course_id, canvas_assignment_id in session.execute(
             select(ASSIGNMENT.c.course_id, ASSIGNMENT.c.canvas_assignment_id)
             .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
             .where(COURSE.c.user_id == self.user_id)
         ):
-            self._assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
+            self.assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
@@ -97,17 +102,17 @@ class SyncWriter:
         # cannot turn a stale read snapshot into a write later.
         session.commit()
 
-    def _write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
+    def write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
         """Groups, then assignments pointing at them, then whatever vanished from Canvas."""
-        self._group_ids = self._create_assignment_groups(course_id, gradebook.groups)
+        self._group_ids = self.create_assignment_groups(course_id, gradebook.groups)
         total = len(gradebook.assignments)
         for row in gradebook.assignments:
-            self._sync_assignment(course_id, row, flush=False, total=total)
-        self._flush_assignments()
+            self.sync_assignment(course_id, row, flush=False, total=total)
+        self.flush_assignments()
         # Deletes only when something vanished: the database state was read at the start
         # and there is one writer per user (the jobs layer enforces it).
         keep_assignments = {a["canvas_assignment_id"] for a in gradebook.assignments}
-        if self._assignment_keys.get(course_id, set()) - keep_assignments:
+        if self.assignment_keys.get(course_id, set()) - keep_assignments:
             delete_absent(
                 db.session,
                 ASSIGNMENT,
@@ -115,9 +120,9 @@ class SyncWriter:
                 key="canvas_assignment_id",
                 keep=keep_assignments,
             )
-        self._assignment_keys[course_id] = keep_assignments
+        self.assignment_keys[course_id] = keep_assignments
         keep_groups = {g["canvas_group_id"] for g in gradebook.groups}
-        if set(self._groups.get(course_id, {})) - keep_groups:
+        if set(self.groups.get(course_id, {})) - keep_groups:
             delete_absent(
                 db.session,
                 GROUP,
@@ -125,9 +130,9 @@ class SyncWriter:
                 key="canvas_group_id",
                 keep=keep_groups,
             )
-        self._groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
+        self.groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
 
-    def _find_or_create_term(
+    def find_or_create_term(
         self, term: dict[str, Any] | None, *, flush: bool = True
     ) -> int | None:
         """The local id of a course's term, creating or updating the row as needed.
@@ -138,15 +143,15 @@ class SyncWriter:
         if term is None:
             return None
         canvas_term_id = term["canvas_term_id"]
-        stored = self._terms.get(canvas_term_id)
+        stored = self.terms.get(canvas_term_id)
         if stored is None or _differs(stored, term):
             self._pending_terms[canvas_term_id] = {**term, "user_id": self.user_id}
         if flush:
-            self._flush_terms()
-        stored = self._terms.get(canvas_term_id)
+            self.flush_terms()
+        stored = self.terms.get(canvas_term_id)
         return stored["id"] if stored else None
 
-    def _flush_terms(self) -> None:
+    def flush_terms(self) -> None:
         if not self._pending_terms:
             return
         rows = list(self._pending_terms.values())
@@ -155,40 +160,40 @@ class SyncWriter:
         ids = {r.canvas_term_id: r.id for r in result.rows}
         for row in rows:
             canvas_term_id = row["canvas_term_id"]
-            term_id = ids.get(canvas_term_id) or self._terms.get(canvas_term_id, {}).get("id")
+            term_id = ids.get(canvas_term_id) or self.terms.get(canvas_term_id, {}).get("id")
             if term_id is None:  # inserted meanwhile by someone else, identical to ours
                 term_id = db.session.scalar(
                     select(TERM.c.id).where(
                         TERM.c.user_id == self.user_id, TERM.c.canvas_term_id == canvas_term_id
                     )
                 )
-            self._terms[canvas_term_id] = {**row, "id": term_id}
+            self.terms[canvas_term_id] = {**row, "id": term_id}
 
-    def _sync_course(
+    def sync_course(
         self, course: CourseData, *, content_hash: str | None = None, flush: bool = True
     ) -> int | None:
         """The local id of ``course``, writing its row if it is new or changed.
 
         ``flush=False`` stages the row (one upsert for all staged rows later, by
-        ``_flush_courses``) and returns the id if the course is already known.
+        ``flush_courses``) and returns the id if the course is already known.
         """
         row = {
             **course.row,
             "user_id": self.user_id,
-            "term_id": self._find_or_create_term(course.term, flush=flush),
+            "term_id": self.find_or_create_term(course.term, flush=flush),
         }
         if content_hash is not None:
             row["content_hash"] = content_hash
         cid = course.canvas_course_id
-        stored = self._courses.get(cid)
+        stored = self.courses.get(cid)
         if stored is None or _differs(stored, row):
             self._pending_courses[cid] = row
             if flush:
-                self._flush_courses()
-        stored = self._courses.get(cid)
+                self.flush_courses()
+        stored = self.courses.get(cid)
         return stored["id"] if stored else None
 
-    def _flush_courses(self) -> None:
+    def flush_courses(self) -> None:
         if not self._pending_courses:
             return
         rows = list(self._pending_courses.values())
@@ -200,11 +205,11 @@ class SyncWriter:
         ids: dict[int, int] = {}
         for shaped in by_shape.values():
             result = upsert_courses(db.session, shaped, also_set={"last_synced_canvas": utcnow()})
-            self._run.rows_written += result.rows_written
+            self.stats.rows_written += result.rows_written
             ids.update({r.canvas_course_id: r.id for r in result.rows})
         for row in rows:
             cid = row["canvas_course_id"]
-            stored = self._courses.get(cid, {"content_hash": None})
+            stored = self.courses.get(cid, {"content_hash": None})
             course_id = ids.get(cid) or stored.get("id")
             if course_id is None:
                 course_id = db.session.scalar(
@@ -212,15 +217,15 @@ class SyncWriter:
                         COURSE.c.user_id == self.user_id, COURSE.c.canvas_course_id == cid
                     )
                 )
-            self._courses[cid] = {**stored, **row, "id": course_id}
+            self.courses[cid] = {**stored, **row, "id": course_id}
 
-    def _create_assignment_groups(
+    def create_assignment_groups(
         self, course_id: int, groups: list[dict[str, Any]]
     ) -> dict[int, int]:
         """Upsert all of a course's assignment groups at once; returns canvas id -> local id."""
         result = upsert_groups(db.session, [{**g, "course_id": course_id} for g in groups])
-        self._run.rows_written += result.rows_written
-        ids = dict(self._groups.get(course_id, {}))
+        self.stats.rows_written += result.rows_written
+        ids = dict(self.groups.get(course_id, {}))
         ids.update({r.canvas_group_id: r.id for r in result.rows})
         if any(g["canvas_group_id"] not in ids for g in groups):
             ids.update(
@@ -232,7 +237,7 @@ class SyncWriter:
             )
         return ids
 
-    def _sync_assignment(
+    def sync_assignment(
         self,
         course_id: int,
         row: dict[str, Any],
@@ -243,7 +248,7 @@ class SyncWriter:
         """Stage one assignment (with its submission) for the course's bulk upsert.
 
         ``flush=True`` writes everything staged now. Groups must be written first
-        (``_create_assignment_groups``) so the assignment can point at its group.
+        (``create_assignment_groups``) so the assignment can point at its group.
         """
         staged = {k: v for k, v in row.items() if k != "canvas_group_id"}
         staged["course_id"] = course_id
@@ -253,14 +258,21 @@ class SyncWriter:
         if count % LOG_EVERY == 0:
             logger.info("    %d/%s assignments", count, total if total is not None else "?")
         if flush:
-            self._flush_assignments()
+            self.flush_assignments()
 
-    def _flush_assignments(self) -> None:
+    def flush_assignments(self) -> None:
         if not self._pending_assignments:
             return
         rows, self._pending_assignments = self._pending_assignments, []
         result = upsert_assignments(db.session, rows, also_set={"last_synced_canvas": utcnow()})
-        self._run.rows_written += result.rows_written
+        self.stats.rows_written += result.rows_written
+
+    def forget_course(self, canvas_course_id: int) -> None:
+        """Drop a deleted course from the loaded state."""
+        stored = self.courses.pop(canvas_course_id, None)
+        if stored is not None:
+            self.groups.pop(stored["id"], None)
+            self.assignment_keys.pop(stored["id"], None)
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.accounts import (
+from app.connections import (
     CanvasConnectionError,
     check_canvas_connection,
     connect_canvas,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SyncRun
 from app.models.sync_run import FINISHED_STATUSES
+from app.sync.result import ErrorKind
 
 PHASE_LABELS = {
     None: "Waiting to start",
@@ -31,16 +32,22 @@ STATUS_LABELS = {
     "failed": "Failed",
     "interrupted": "Interrupted",
 }
-# Words in an error that mean "Canvas refused the token": the fix is in Settings.
-_TOKEN_WORDS = ("token", "unauthorized", "not connected", "401")
 
 
-def error_kind(error: str | None) -> str | None:
-    """``"token"`` when the person must fix their Canvas connection, ``"other"`` otherwise."""
-    if not error:
+def error_kind(run: SyncRun) -> str | None:
+    """``"token"`` when the person must fix their Canvas connection, ``"other"`` otherwise.
+
+    Decided by the kind the sync engine recorded (from the exception's type), never by words
+    in the message.
+    """
+    if not run.error:
         return None
-    lowered = error.lower()
-    return "token" if any(word in lowered for word in _TOKEN_WORDS) else "other"
+    recorded = (run.summary or {}).get("error_kind")
+    try:
+        needs_reconnect = ErrorKind(recorded).needs_reconnect if recorded else False
+    except ValueError:
+        needs_reconnect = False
+    return "token" if needs_reconnect else "other"
 
 
 def summary_text(run: SyncRun) -> str | None:
@@ -70,7 +77,7 @@ def run_state(run: SyncRun) -> dict[str, Any]:
     """Everything the progress bar and the status text need, JSON-ready."""
     finished = run.status in FINISHED_STATUSES
     phase = run.phase if run.status != "queued" else "queued"
-    kind = error_kind(run.error) if run.status != "succeeded" else None
+    kind = error_kind(run) if run.status != "succeeded" else None
     return {
         "id": run.id,
         "status": run.status,

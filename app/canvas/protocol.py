@@ -1,0 +1,41 @@
+"""What the sync engine needs from a Canvas client, as a protocol.
+
+:class:`~app.canvas.client.CanvasAPIService` is the real one; tests hand the engine small fakes
+that implement only :class:`CanvasClient`. A client that also counts its requests and shares a
+rate limiter (:class:`MeasuredClient`) gets them into the sync's result and a warm start.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from app.canvas.ratelimit import ThrottleLimiter
+from app.canvas.session import ClientStats
+
+
+@runtime_checkable
+class CanvasClient(Protocol):
+    """The Canvas reads a sync makes."""
+
+    def get_courses(self) -> list[Any]:
+        """The student's course list (every page), with terms and total scores."""
+        ...
+
+    def get_assignment_groups(
+        self, course_id: int, *, include_assignments: bool = ..., include_submission: bool = ...
+    ) -> list[Any]:
+        """A course's gradebook: its groups with their assignments and the student's submission."""
+        ...
+
+
+@runtime_checkable
+class MeasuredClient(CanvasClient, Protocol):
+    """A client with request counters and a per-token limiter (the real one)."""
+
+    @property
+    def stats(self) -> ClientStats: ...
+
+    @property
+    def limiter(self) -> ThrottleLimiter: ...
+
+    def close(self) -> None: ...

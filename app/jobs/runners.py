@@ -1,0 +1,120 @@
+"""Where a sync runs: an in-process thread pool by default, Celery workers with a broker.
+
+:func:`start_sync` is what the Sync button and ``canvas sync --all`` call: it creates the run
+and hands it to the app's runner (:func:`get_runner`). Creating the runner has no other effect;
+start-up recovery is a separate, explicit step (:mod:`app.jobs.recovery`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.jobs.runs import (
+    SyncAlreadyRunning,
+    create_sync_run,
+    fail_to_start,
+    hold_run,
+    run_sync,
+)
+from app.models import SyncRun, User
+
+logger = logging.getLogger(__name__)
+
+RUNNER_KEY = "gradesync_sync_runner"
+
+
+class Runner(Protocol):
+    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None: ...
+
+
+class ThreadRunner:
+    """A bounded pool of threads running syncs in this process."""
+
+    def __init__(self, app: Flask, workers: int) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="gradesync-sync"
+        )
+
+    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        # The run now lives in this process's memory: say so, so that if this process dies
+        # the next one to start can tell the run will never be picked up.
+        hold_run(sync_run_id)
+        self.executor.submit(self._job, user_id, sync_run_id, incremental)
+
+    def _job(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        # Our own app context means our own scoped session, removed when the context ends.
+        with self.app.app_context():
+            try:
+                run_sync(user_id, sync_run_id, incremental)
+            except Exception:  # run_sync already records failures; this is the last resort
+                logger.exception("sync job %s could not record its result", sync_run_id)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.executor.shutdown(wait=wait)
+
+
+class CeleryRunner:
+    """Send syncs to Celery workers through the broker."""
+
+    def __init__(self, app: Flask) -> None:
+        from app.jobs.tasks import celery_init_app  # Celery is imported only when used
+
+        self.celery = app.extensions.get("celery") or celery_init_app(app)
+
+    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
+        from app.jobs.tasks import run_sync_task
+
+        run_sync_task.apply_async(args=(user_id, sync_run_id, incremental))
+
+
+_runner_lock = threading.Lock()
+
+
+def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
+    """The app's runner, created on first use (Celery when ``CELERY_BROKER_URL`` is set)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    runner: ThreadRunner | CeleryRunner | None = app.extensions.get(RUNNER_KEY)
+    if runner is not None:
+        return runner
+    with _runner_lock:
+        runner = app.extensions.get(RUNNER_KEY)
+        if runner is None:
+            if app.config.get("CELERY_BROKER_URL"):
+                runner = CeleryRunner(app)
+            else:
+                runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)))
+            app.extensions[RUNNER_KEY] = runner
+    return runner
+
+
+def start_sync(user_id: int, incremental: bool = False) -> SyncRun:
+    """Create a run and hand it to the runner; returns the already active run if there is one."""
+    runner = get_runner()
+    try:
+        run = create_sync_run(user_id, incremental)
+    except SyncAlreadyRunning as exc:
+        return exc.run
+    try:
+        runner.submit(user_id, run.id, incremental)
+    except Exception as exc:  # broker down: the run must not stay "queued" forever
+        logger.exception("could not submit sync run %s", run.id)
+        fail_to_start(run, str(exc))
+    return run
+
+
+def enqueue_all(incremental: bool = True) -> list[SyncRun]:
+    """Start a sync for every connected user; users already syncing keep their active run."""
+    user_ids = db.session.scalars(
+        select(User.id)
+        .where(User.canvas_base_url.is_not(None), User.canvas_token_encrypted.is_not(None))
+        .order_by(User.id)
+    ).all()
+    return [start_sync(user_id, incremental) for user_id in user_ids]

@@ -177,13 +177,16 @@ def check_incremental(full: Observed, incr: Observed) -> Outcome:
 
 def check_pagination(lab: Lab) -> Outcome:
     from app.canvas.client import CanvasAPIService
+    from app.outbound import OutboundPolicy
 
     _, student, token = lab.new_user(preset="heavy")
     course_id = max(student.expected().items(), key=lambda kv: len(kv[1]["assignments"]))[0]
     lab.sim.config.latency = 0.05
     lab.sim.reset_stats()
     try:
-        with CanvasAPIService(lab.sim.base_url, token) as client:
+        with CanvasAPIService(
+            lab.sim.base_url, token, policy=OutboundPolicy(allow_private=True)
+        ) as client:
             items = client.get_assignments(course_id)
     finally:
         lab.sim.config.latency = LATENCY

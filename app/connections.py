@@ -21,10 +21,13 @@ from app.canvas.errors import (
     InvalidToken,
     NotFound,
     NotPermitted,
+    UnsafeAddress,
 )
 from app.canvas.protocol import CanvasClient
 from app.extensions import db
 from app.models import User
+from app.outbound import OutboundPolicy
+from app.safe_text import strip_control
 from app.security import TokenCipher, clean_token, validate_canvas_url
 from app.sync.engine import CanvasSyncService
 from app.sync.result import (
@@ -52,12 +55,16 @@ def token_cipher() -> TokenCipher:
     return cipher
 
 
+def outbound_policy() -> OutboundPolicy:
+    """Where this app lets Canvas requests go, read from the configuration as it is now."""
+    return OutboundPolicy.from_config(current_app.config)
+
+
 def check_canvas_url(url: str) -> str:
     """Validate a Canvas base URL against this app's SSRF settings."""
+    policy = outbound_policy()
     return validate_canvas_url(
-        url,
-        allow_private=current_app.config["CANVAS_ALLOW_PRIVATE_HOSTS"],
-        allowed_hosts=current_app.config["CANVAS_ALLOWED_HOSTS"],
+        url, allow_private=policy.allow_private, allowed_hosts=policy.allowed_hosts
     )
 
 
@@ -91,7 +98,8 @@ class CanvasConnectionError(AccountError):
     """Canvas could not confirm the credentials; ``kind`` says why, the message says what to do.
 
     kinds: ``rejected`` (the token was refused), ``not_permitted``, ``unreachable``,
-    ``timeout``, ``not_canvas`` (the URL answers but is not a Canvas API), ``error``.
+    ``timeout``, ``not_canvas`` (the URL answers but is not a Canvas API), ``unsafe`` (the
+    host resolved to an address the outbound policy refuses), ``error``.
     """
 
     def __init__(self, message: str, kind: str) -> None:
@@ -106,7 +114,11 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
     ``CanvasConnectionError``; its message never contains the token.
     """
     client = CanvasAPIService(
-        base_url, token, timeout=VERIFY_TIMEOUT, max_retries=VERIFY_MAX_RETRIES,
+        base_url,
+        token,
+        timeout=VERIFY_TIMEOUT,
+        max_retries=VERIFY_MAX_RETRIES,
+        policy=outbound_policy(),
         timeout_retries=0,
     )
     try:
@@ -135,6 +147,8 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
             "you use to open Canvas, e.g. https://school.instructure.com)",
             "not_canvas",
         ) from exc
+    except UnsafeAddress as exc:
+        raise CanvasConnectionError(exc.message, "unsafe") from exc
     except CanvasError as exc:
         raise CanvasConnectionError(
             f"Canvas at {base_url} answered with an error: try again later", "error"
@@ -145,7 +159,14 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
         raise CanvasConnectionError(
             f"{base_url} does not answer like a Canvas server: check the URL", "not_canvas"
         )
-    return profile
+    # The names are Canvas's text: they end up in flashes, CLI output and logs.
+    return {
+        key: strip_control(value) if key in PROFILE_NAMES and isinstance(value, str) else value
+        for key, value in profile.items()
+    }
+
+
+PROFILE_NAMES = ("name", "short_name", "sortable_name")
 
 
 def _canvas_name(profile: dict[str, Any]) -> str | None:
@@ -214,7 +235,9 @@ def build_client(user: User) -> CanvasAPIService:
         token = get_canvas_token(user)
         if not user.canvas_base_url or not token:
             raise NotConnected()
-        return CanvasAPIService(check_canvas_url(user.canvas_base_url), token)
+        return CanvasAPIService(
+            check_canvas_url(user.canvas_base_url), token, policy=outbound_policy()
+        )
     except ValueError as exc:  # a token the current key cannot decrypt, a refused URL
         raise NotConnected(
             " ".join(f"Canvas is not usable: {exc}. Reconnect in Settings.".split())

@@ -3,9 +3,11 @@
 - Tokens are encrypted with Fernet. The key is ``TOKEN_ENCRYPTION_KEY`` when given (a Fernet
   key, or a passphrase of 16+ characters, stretched with scrypt), else derived from
   ``SECRET_KEY`` the same way. Tokens stored under the older HKDF derivation still decrypt.
-- ``validate_canvas_url`` is the SSRF guard: https only, and hosts that resolve to loopback,
-  private, link-local or reserved addresses are refused unless private hosts are allowed
-  (tests and the demo, which talk to the simulator on 127.0.0.1 over plain http).
+- ``validate_canvas_url`` is the SSRF guard for a URL: https on port 443 only, the host as its
+  A-label, and hosts that resolve to loopback, private, link-local or reserved addresses (or
+  tunnel to one) are refused unless private hosts are allowed (tests and the demo, which talk
+  to the simulator on 127.0.0.1 over plain http). Each connection is checked again by
+  :mod:`app.outbound`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from app.outbound import is_public_address, normalise_host
 from config import ConfigError, secret_weakness
 
 MAX_TOKEN_LENGTH = 512
@@ -134,6 +137,7 @@ def clean_token(token: str | None) -> str:
 
 
 Resolver = Callable[[str], Iterable[str]]
+PORTS_ON_PUBLIC_HOSTS = (443,)
 
 
 def _resolve(host: str) -> list[str]:
@@ -141,32 +145,18 @@ def _resolve(host: str) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-        # Shared address space (100.64.0.0/10, carrier NAT; some clouds' metadata services)
-        # is neither "private" nor "reserved" to ipaddress, but it is not the internet.
-        or not ip.is_global
-    )
-
-
 def validate_canvas_url(
     url: str | None,
     *,
     allow_private: bool = False,
     allowed_hosts: Iterable[str] = (),
-    resolver: Resolver = _resolve,
+    resolver: Resolver | None = _resolve,
 ) -> str:
     """Check a Canvas base URL and return it normalised (``scheme://host[:port]``).
 
+    The host comes back as its A-label (UTS-46), the name every later check and connection
+    uses. ``resolver=None`` skips the DNS step (IP literals are still checked): the guarded
+    connection (:mod:`app.outbound`) checks the addresses again on every connection anyway.
     Raises ``InvalidCanvasURL`` with a message that names what to fix.
     """
     url = (url or "").strip()
@@ -181,23 +171,24 @@ def validate_canvas_url(
         port = parts.port
     except ValueError as exc:
         raise InvalidCanvasURL(f"the Canvas URL is malformed ({exc}): check it") from exc
-    host = (parts.hostname or "").lower()
-    if not host or any(ch.isspace() for ch in url) or parts.username or parts.password:
+    if not parts.hostname or any(ch.isspace() for ch in url) or parts.username or parts.password:
         raise InvalidCanvasURL(
             "the Canvas URL is malformed: enter just the address, e.g. https://canvas.example.edu"
         )
+    try:
+        host = normalise_host(parts.hostname)
+    except UnicodeError as exc:
+        raise InvalidCanvasURL(
+            f"cannot resolve the Canvas host {parts.hostname!r}: it is not a valid domain name; "
+            "check the URL"
+        ) from exc
     allowed = [h.lower() for h in allowed_hosts]
     if allowed and host not in allowed:
         raise InvalidCanvasURL(f"{host} is not an allowed Canvas host here; ask your operator")
     if parts.scheme not in ("https", "http"):
         raise InvalidCanvasURL("the Canvas URL must start with https://")
-    try:
-        addresses = list(resolver(host))
-    except (OSError, UnicodeError) as exc:
-        raise InvalidCanvasURL(f"cannot resolve the Canvas host {host}: check the URL") from exc
-    if not addresses:
-        raise InvalidCanvasURL(f"cannot resolve the Canvas host {host}: check the URL")
-    public = all(_is_public(a) for a in addresses)
+    addresses = _addresses(host, resolver)
+    public = all(is_public_address(a) for a in addresses)
     if not allow_private:
         if parts.scheme != "https":
             raise InvalidCanvasURL("the Canvas URL must start with https://")
@@ -205,10 +196,32 @@ def validate_canvas_url(
             raise InvalidCanvasURL(
                 f"{host} resolves to a private or reserved address; Canvas must be a public host"
             )
-    elif parts.scheme != "https" and public:
+        if port is not None and port not in PORTS_ON_PUBLIC_HOSTS:
+            raise InvalidCanvasURL(
+                f"the Canvas URL has port {port}: Canvas answers on the https port (443); "
+                "remove the port"
+            )
+    elif parts.scheme != "https" and public and addresses:
         # Plain http is only tolerated for local test servers, never a public host.
         raise InvalidCanvasURL("the Canvas URL must start with https://")
-    netloc = host if port is None else f"{host}:{port}"
-    if ":" in host and not host.startswith("["):
-        netloc = f"[{host}]" if port is None else f"[{host}]:{port}"
-    return f"{parts.scheme}://{netloc}"
+    if port == {"https": 443, "http": 80}[parts.scheme]:
+        port = None
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{netloc}" if port is None else f"{parts.scheme}://{netloc}:{port}"
+
+
+def _addresses(host: str, resolver: Resolver | None) -> list[str]:
+    """The addresses to check: the resolver's answer, or just an IP literal without one."""
+    try:
+        literal = str(ipaddress.ip_address(host))
+    except ValueError:
+        literal = None
+    if resolver is None:
+        return [literal] if literal else []
+    try:
+        addresses = list(resolver(host))
+    except (OSError, UnicodeError) as exc:
+        raise InvalidCanvasURL(f"cannot resolve the Canvas host {host}: check the URL") from exc
+    if not addresses:
+        raise InvalidCanvasURL(f"cannot resolve the Canvas host {host}: check the URL")
+    return addresses

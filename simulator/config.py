@@ -31,6 +31,9 @@ class SimulatorConfig:
     slow_rate: float = 0.0  # share of requests delayed by slow_seconds
     slow_seconds: float = 0.0
     seed: int = 0  # faults are drawn from random.Random(seed)
+    # A hostile server (simulator/hostile.py); 0 = off.
+    hostile_last_page: int = 0  # every numbered list claims rel="last" is this page
+    hostile_gzip_bytes: int = 0  # every API answer is gzip that inflates to this many bytes
 
     def __post_init__(self) -> None:
         if self.throttle_status not in THROTTLE_STATUSES:

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from simulator import hostile
 from simulator.api import NOT_FOUND, ApiError, ApiRequest, ApiResponse, dispatch
 from simulator.bucket import BucketRegistry
 from simulator.config import SimulatorConfig
@@ -316,7 +317,13 @@ class CanvasSimulator:
             body = body[: max(1, len(body) // 2)] + b'{"id":'
         elif kind == "not_a_list":
             body = json_bytes({"data": response.body})
-        return response.status, body, JSON_TYPE, dict(response.headers)
+        headers = dict(response.headers)
+        if self.config.hostile_last_page and "link" in headers:
+            headers["link"] = hostile.inflate_last(headers["link"], self.config.hostile_last_page)
+        if self.config.hostile_gzip_bytes:
+            body = hostile.gzip_bomb(self.config.hostile_gzip_bytes)
+            headers["content-encoding"] = "gzip"
+        return response.status, body, JSON_TYPE, headers
 
     def _home_page(self) -> bytes:
         with self._lock:

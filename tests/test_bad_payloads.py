@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from app.accounts import create_user
 from app.canvas.client import CanvasAPIService
 from app.connections import create_canvas_sync_service
+from app.safe_text import strip_control
 from tests.sync_helpers import assert_db_matches, db_snapshot, row_counts
 
 MEGABYTE = 1024 * 1024
@@ -202,11 +203,12 @@ def assignment(draw: Any, ident: int) -> tuple[dict[str, Any], dict[str, Any] | 
     if kind == "hidden":
         payload["published"] = False
         return payload, None
+    shown = strip_control(name) if name else ""  # names reach terminals and logs: no escapes
     return payload, {
-        "name": name[:255] if name else f"Assignment {ident}",
+        "name": shown[:255] if shown else f"Assignment {ident}",
         "points_possible": points if isinstance(points, float) else None,
         "score": None if excused else score,
-        "grade": None if excused or grade is None else grade[:64],
+        "grade": None if excused or grade is None else strip_control(grade)[:64],
         "excused": excused,
     }
 

@@ -18,6 +18,7 @@ from app.canvas.client import (
     NotFound,
 )
 from app.canvas.ratelimit import ThrottleLimiter
+from app.outbound import OutboundPolicy
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def make_client(simulator: Any) -> Iterator[Callable[..., CanvasAPIService]]:
 
     def make(token: str, **options: Any) -> CanvasAPIService:
         options.setdefault("backoff_factor", 0.05)
+        options.setdefault("policy", OutboundPolicy(allow_private=True))  # the loopback simulator
         api = CanvasAPIService(simulator.base_url, token, **options)
         clients.append(api)
         return api

@@ -34,6 +34,7 @@ from app.canvas.client import (
 )
 from app.canvas.ratelimit import ThrottleLimiter, limiter_for
 from app.canvas.session import USER_AGENT, backoff_delay, parse_retry_after
+from app.outbound import OutboundPolicy
 
 # The authored payloads of shared/canvas_samples, kept with the tests so a clone is complete.
 SAMPLES = Path(__file__).resolve().parent / "canvas_samples"
@@ -41,6 +42,7 @@ SAMPLES = Path(__file__).resolve().parent / "canvas_samples"
 BASE = "https://canvas.example.edu"
 HOST = "canvas.example.edu"
 TOKEN = "7~SecretCanvasToken0123456789abcdefXYZ"
+LOOPBACK = OutboundPolicy(allow_private=True)  # a real server on 127.0.0.1
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -263,7 +265,9 @@ def test_a_host_that_refuses_connections_fails_without_another_round_of_retries(
     with socket.socket() as probe:  # a loopback port with nobody listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    api = CanvasAPIService(f"http://127.0.0.1:{port}", TOKEN, limiter=ThrottleLimiter())
+    api = CanvasAPIService(
+        f"http://127.0.0.1:{port}", TOKEN, limiter=ThrottleLimiter(), policy=LOOPBACK
+    )
 
     with pytest.raises(CanvasUnavailable) as caught:
         api.get_current_user()

@@ -28,6 +28,7 @@ from app.connections import create_canvas_sync_service, set_canvas_credentials
 from app.extensions import db
 from app.jobs.runs import RunProgressWriter
 from app.models import Course, SyncRun, User
+from app.outbound import OutboundPolicy
 from app.sync.result import SyncProgress
 from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
@@ -449,7 +450,9 @@ def test_course_refused_after_the_list_is_skipped_and_kept(
     _change_every_course(student)
     old = db_snapshot(user.id)
     closed = visible_ids(student)[0]
-    with CanvasAPIService(simulator.base_url, "tok-freshman-1") as real:
+    with CanvasAPIService(
+        simulator.base_url, "tok-freshman-1", policy=OutboundPolicy(allow_private=True)
+    ) as real:
         client = OneCourseClosed(real, closed)
         results = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
     assert {

@@ -26,8 +26,14 @@ flight as Canvas's leaky bucket allows and no more.
 
 Pagination: ``per_page=100`` on every list. When the first page's ``link`` header has a
 numbered ``rel="last"``, pages 2..last are fetched concurrently (``page_workers`` threads, all
-through the limiter) and joined in order; otherwise ``rel="next"`` is followed one page at a
-time (bookmark pages), past short and empty pages, until there is no ``next``.
+through the limiter, at most ``2 × page_workers`` pages planned ahead) and joined in order;
+otherwise ``rel="next"`` is followed one page at a time (bookmark pages), past short and empty
+pages, until there is no ``next``. Either way a list has at most ``MAX_PAGES`` pages: a
+``last`` beyond that fails at once with :class:`ResponseTooLarge`, before any page is planned.
+
+Safety (:mod:`app.outbound`): the base URL is checked against the outbound policy when the
+client is built, and every connection resolves the host once, refuses non-public addresses
+(unless the policy allows them) and connects to the address it checked.
 
 Errors (:mod:`app.canvas.errors`, re-exported here)::
 
@@ -38,15 +44,19 @@ Errors (:mod:`app.canvas.errors`, re-exported here)::
     ├── RateLimited         still throttled after the retries
     ├── CanvasUnavailable   5xx or connection failures after the retries
     ├── CanvasTimeout       no answer within the timeout
+    ├── UnsafeAddress       the host resolved to an address the outbound policy refuses
     └── BadResponse         unreadable body (bad JSON, a list endpoint that returns no list)
+        └── ResponseTooLarge  a body or a page count over GradeSync's limits
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -62,10 +72,13 @@ from app.canvas.errors import (
     NotFound,
     NotPermitted,
     RateLimited,
+    ResponseTooLarge,
+    UnsafeAddress,
 )
 from app.canvas.ratelimit import ThrottleLimiter
 from app.canvas.session import USER_AGENT, ClientStats
 from app.canvas.transport import CanvasTransport, Params
+from app.outbound import STRICT, OutboundPolicy
 
 __all__ = [
     "BadResponse",
@@ -78,12 +91,16 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "RateLimited",
+    "ResponseTooLarge",
+    "UnsafeAddress",
     "canvas_time",
 ]
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGES = 10_000  # a guard against a server that never stops sending `next`
+# At most this many pages in one list, whether planned from `last` or followed through `next`:
+# 10 000 pages of 100 is a million rows, far beyond any student's gradebook.
+MAX_PAGES = 10_000
 
 
 class CanvasAPIService:
@@ -100,6 +117,8 @@ class CanvasAPIService:
     :param timeout_retries: retries of a read timeout (each may take ``timeout[1]`` seconds).
     :param per_page: page size asked for on every list (Canvas caps it at 100).
     :param record_requests: keep a record of every attempt in ``stats.records``.
+    :param policy: where connections may go; the base URL is checked against it now
+        (``InvalidCanvasURL`` if refused) and every connection is checked again.
     """
 
     def __init__(
@@ -117,6 +136,7 @@ class CanvasAPIService:
         per_page: int = 100,
         user_agent: str = USER_AGENT,
         record_requests: bool = False,
+        policy: OutboundPolicy = STRICT,
     ) -> None:
         self.transport = CanvasTransport(
             base_url,
@@ -129,6 +149,7 @@ class CanvasAPIService:
             timeout_retries=timeout_retries,
             user_agent=user_agent,
             record_requests=record_requests,
+            policy=policy,
         )
         self.page_workers = max(1, page_workers)
         self.per_page = per_page
@@ -292,37 +313,58 @@ class CanvasAPIService:
         next_url = first.links.get("next", {}).get("url")
         last_url = first.links.get("last", {}).get("url")
         last = _page_number(last_url)
+        if last is not None and last > MAX_PAGES:
+            raise self._too_many_pages(path, f'rel="last" is page {last}')
         if next_url and last_url and last is not None and last > 1:
-            pages = self._fetch_pages([_with_page(last_url, n) for n in range(2, last + 1)])
-            for response in pages:
-                items.extend(self._page_items(response, path))
+            final: requests.Response | None = None
+            plan = (_with_page(last_url, n) for n in range(2, last + 1))
+            with closing(self._fetch_pages(plan)) as pages:
+                for response in pages:
+                    items.extend(self._page_items(response, path))
+                    final = response
             # The list may have grown while we read it: follow on from the last page.
-            next_url = pages[-1].links.get("next", {}).get("url") if pages else None
+            next_url = final.links.get("next", {}).get("url") if final is not None else None
         seen: set[str] = set()
         while next_url:
-            if next_url in seen or len(seen) >= MAX_PAGES:
+            if next_url in seen:
                 raise self._bad(path, "the pagination links go round in a circle")
+            if len(seen) >= MAX_PAGES:
+                raise self._too_many_pages(path, "its next links never end")
             seen.add(next_url)
             response = self._get(next_url)
             items.extend(self._page_items(response, path))  # short or empty pages go on
             next_url = response.links.get("next", {}).get("url")
         return items
 
-    def _fetch_pages(self, urls: list[str]) -> list[requests.Response]:
-        """GET ``urls`` concurrently (through the limiter); responses in the same order."""
-        if len(urls) == 1:
-            return [self._get(urls[0])]
-        workers = min(self.page_workers, len(urls))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canvas-page")
-        futures: list[Future[requests.Response]] = []
+    def _too_many_pages(self, endpoint: str, detail: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"Canvas at {self.host} has more than GradeSync's limit of {MAX_PAGES} pages for "
+            f"{endpoint} ({detail}): GradeSync stopped; check the Canvas address, and report it "
+            "if it is your school's Canvas.",
+            host=self.host,
+            endpoint=endpoint,
+        )
+
+    def _fetch_pages(self, urls: Iterable[str]) -> Generator[requests.Response, None, None]:
+        """GET ``urls`` concurrently (through the limiter), yielding responses in order.
+
+        At most ``2 × page_workers`` pages are planned ahead: the URLs are taken from
+        ``urls`` only as the window moves on, so a huge list never exists in memory at once.
+        """
+        window = 2 * self.page_workers
+        pool = ThreadPoolExecutor(max_workers=self.page_workers, thread_name_prefix="canvas-page")
+        pending: deque[Future[requests.Response]] = deque()
+        source = iter(urls)
         try:
-            futures = [pool.submit(self._get, url) for url in urls]
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()  # the list failed: do not spend bucket units on the rest
-            raise
+            for url in source:
+                pending.append(pool.submit(self._get, url))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         finally:
+            for future in pending:
+                future.cancel()  # the list failed: do not spend bucket units on the rest
             pool.shutdown(wait=True)
 
 

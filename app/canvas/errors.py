@@ -9,10 +9,14 @@
     ├── RateLimited              still throttled (403 "Rate Limit Exceeded" / 429) after retries
     ├── CanvasUnavailable        5xx or connection failures after retries
     ├── CanvasTimeout            no answer within the timeout
+    ├── UnsafeAddress            the host resolved to an address GradeSync does not connect to
     └── BadResponse              a body that cannot be read (bad JSON, not a list)
+        └── ResponseTooLarge     a body, its decompressed size or a page count over a limit
 
 Every message names the Canvas host and says what the user can do about it. None of them ever
 contains the access token: they are built from the host, the path and Canvas's own message.
+Messages are stripped of control characters and ANSI escapes (``strip_control``): Canvas's own
+words end up in terminals and log lines.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from app.safe_text import strip_control
 
 RENEW_ADVICE = (
     "create a new token in Canvas → Account → Settings and save it in GradeSync's settings"
@@ -40,6 +46,7 @@ class CanvasError(Exception):
         endpoint: str | None = None,
         status: int | None = None,
     ) -> None:
+        message = strip_control(message)
         super().__init__(message)
         self.message = message
         self.host = host
@@ -76,8 +83,16 @@ class CanvasTimeout(CanvasError):
     """Canvas did not answer within the timeout."""
 
 
+class UnsafeAddress(CanvasError):
+    """The Canvas host resolved to an address the outbound policy refuses (private, loopback)."""
+
+
 class BadResponse(CanvasError):
     """Canvas answered 200 with a body that cannot be read as the expected JSON."""
+
+
+class ResponseTooLarge(BadResponse):
+    """A body (on the wire or decompressed) or a list's page count went over GradeSync's limit."""
 
 
 def is_throttle(response: requests.Response) -> bool:
@@ -92,8 +107,8 @@ def canvas_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:MAX_MESSAGE]
-    return _message_from(body)[:MAX_MESSAGE]
+        return strip_control(response.text).strip()[:MAX_MESSAGE]
+    return strip_control(_message_from(body)).strip()[:MAX_MESSAGE]
 
 
 def _message_from(body: Any) -> str:

@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from app.outbound import STRICT, OutboundPolicy, guarded_session
 from app.security import mask_token
 
 USER_AGENT = "GradeSync/0.1 (+https://github.com/gradesync)"
@@ -79,9 +79,12 @@ def build_session(
     user_agent: str = USER_AGENT,
     connect_retries: int = 3,
     on_retry: Callable[[], None] | None = None,
+    policy: OutboundPolicy = STRICT,
 ) -> requests.Session:
-    """One pooled session for one client: keep-alive, connect retries, UA and auth."""
-    session = requests.Session()
+    """One pooled session for one client: keep-alive, connect retries, UA and auth.
+
+    Every connection goes through the outbound guard (:mod:`app.outbound`) under ``policy``.
+    """
     retry = CountingRetry(
         total=connect_retries,
         connect=connect_retries,
@@ -95,11 +98,9 @@ def build_session(
         backoff_jitter=0.2,
         on_retry=on_retry,
     )
-    adapter = HTTPAdapter(
-        pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=retry
+    session = guarded_session(
+        policy, pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=retry
     )
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
     session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
     session.auth = BearerAuth(token, origin)
     return session

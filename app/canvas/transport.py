@@ -13,6 +13,11 @@ the retry then queues behind the limiter again, which has already slowed down if
 is full. Failures to connect are retried by urllib3 underneath and counted through its hook.
 A 401 with ``WWW-Authenticate`` (bad, expired or revoked token) and every other 4xx are
 raised at once.
+
+Bounded work: the base URL is checked against the outbound policy when the transport is built
+(a URL saved under a looser configuration stops working), every connection goes through the
+outbound guard, and bodies are streamed and cut off at ``MAX_BODY_BYTES`` on the wire and
+``MAX_DECODED_BYTES`` after gzip/deflate decoding (:class:`ResponseTooLarge`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from app.canvas.errors import (
     CanvasError,
     CanvasTimeout,
     CanvasUnavailable,
+    ResponseTooLarge,
+    UnsafeAddress,
     error_for_response,
     is_throttle,
 )
@@ -43,11 +50,15 @@ from app.canvas.session import (
     origin_of,
     parse_retry_after,
 )
-from app.security import mask_token
+from app.outbound import STRICT, OutboundPolicy, OutboundRefused
+from app.security import mask_token, validate_canvas_url
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_BODY_BYTES = 8 * 1024 * 1024  # one response on the wire; a Canvas page is well under 1 MiB
+MAX_DECODED_BYTES = 16 * 1024 * 1024  # the same after gzip/deflate (a 1000:1 bomb stops here)
+CHUNK_BYTES = 64 * 1024
 Params = list[tuple[str, str]]
 
 
@@ -64,7 +75,12 @@ class CanvasTransport:
     :param backoff_factor: first back-off step in seconds (doubles per retry).
     :param timeout_retries: retries of a read timeout.
     :param record_requests: keep a record of every attempt in ``stats.records``.
+    :param policy: where connections may go (:class:`~app.outbound.OutboundPolicy`); the
+        base URL is checked against it here and raises ``InvalidCanvasURL`` if refused.
     """
+
+    max_body_bytes = MAX_BODY_BYTES
+    max_decoded_bytes = MAX_DECODED_BYTES
 
     def __init__(
         self,
@@ -79,10 +95,16 @@ class CanvasTransport:
         timeout_retries: int = 1,
         user_agent: str = USER_AGENT,
         record_requests: bool = False,
+        policy: OutboundPolicy = STRICT,
     ) -> None:
         if not token:
             raise ValueError("a Canvas access token is required")
-        root = base_url.strip().rstrip("/").removesuffix("/api/v1")
+        root = validate_canvas_url(
+            base_url.strip().rstrip("/").removesuffix("/api/v1"),
+            allow_private=policy.allow_private,
+            allowed_hosts=policy.allowed_hosts,
+            resolver=None,  # each connection resolves and checks the addresses itself
+        )
         self.base_url = root
         self.api_url = f"{root}/api/v1"
         self.host = urlsplit(root).netloc or root
@@ -96,7 +118,11 @@ class CanvasTransport:
         self.limiter = limiter if limiter is not None else limiter_for(root, token)
         self.stats = ClientStats(keep_records=record_requests)
         self._session = build_session(
-            token, self._origin, user_agent=user_agent, on_retry=self.stats.add_retry
+            token,
+            self._origin,
+            user_agent=user_agent,
+            on_retry=self.stats.add_retry,
+            policy=policy,
         )
         logger.debug("Canvas transport for %s with token %s", self.host, self._token_hint)
 
@@ -185,10 +211,21 @@ class CanvasTransport:
         try:
             # Never follow a redirect: the next hop was not checked by the SSRF guard.
             answer = self._session.get(
-                url, params=params, timeout=self.timeout, allow_redirects=False
+                url, params=params, timeout=self.timeout, allow_redirects=False, stream=True
             )
-            answer.content  # noqa: B018 - read the whole body while holding the slot
+            self._read_body(answer, endpoint)  # the whole body, while holding the slot
             response = answer
+        except CanvasError as exc:  # a body over a limit
+            failure = exc
+            failure.retryable = False
+        except OutboundRefused as exc:
+            failure = UnsafeAddress(
+                f"GradeSync will not connect to Canvas at {self.host}: {exc}. "
+                "Enter the public address of your Canvas in Settings.",
+                host=self.host,
+                endpoint=endpoint,
+            )
+            failure.retryable = False
         except requests.ConnectTimeout:
             failure = CanvasTimeout(
                 f"Canvas at {self.host} did not accept a connection within "
@@ -233,6 +270,43 @@ class CanvasTransport:
         finally:
             self._settle(slot, start, response, endpoint, attempt)
         return response, failure
+
+    def _read_body(self, response: requests.Response, endpoint: str) -> None:
+        """Read a streamed body into ``response`` within the wire and decoded-size limits."""
+        try:
+            declared = int(response.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > self.max_body_bytes:
+            response.close()
+            raise self._too_large(endpoint, f"{declared} bytes announced", self.max_body_bytes)
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                body += chunk
+                if len(body) > self.max_decoded_bytes:
+                    raise self._too_large(
+                        endpoint, "decompressed size", self.max_decoded_bytes
+                    )
+                if response.raw.tell() > self.max_body_bytes:
+                    raise self._too_large(endpoint, "size on the wire", self.max_body_bytes)
+        except ResponseTooLarge:
+            response.raw.close()  # drop the connection rather than drain the rest
+            response.close()
+            raise
+        # requests keeps a read body here; .content, .text and .json() then use it.
+        response._content = bytes(body)
+        response._content_consumed = True
+        response.close()  # fully read: the connection goes back to the pool
+
+    def _too_large(self, endpoint: str, what: str, limit: int) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"Canvas at {self.host} sent a response for {endpoint} over GradeSync's limit of "
+            f"{limit // (1024 * 1024)} MiB ({what}): GradeSync stopped reading it; check the "
+            "Canvas address, and report it if it is your school's Canvas.",
+            host=self.host,
+            endpoint=endpoint,
+        )
 
     def _settle(
         self,

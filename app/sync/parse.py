@@ -29,6 +29,7 @@ from functools import cached_property
 from typing import Any
 
 from app.models import Assignment, Course, GradeCategory, Term
+from app.safe_text import strip_control
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,10 @@ _LIMITS = {
 def clean_text(value: Any, max_len: int | None = None) -> str | None:
     """A string fit for a VARCHAR column, or None.
 
-    NUL characters (Postgres refuses them) are removed, lone surrogates (JSON allows them,
-    UTF-8 does not) become U+FFFD, and the result is cut to ``max_len`` characters.
+    Control characters and ANSI escapes are removed (``strip_control``: these values reach
+    terminals and log lines; NUL is one, and Postgres refuses it), lone surrogates (JSON
+    allows them, UTF-8 does not) become U+FFFD, and the result is cut to ``max_len``
+    characters.
     """
     if value is None:
         return None
@@ -120,8 +123,7 @@ def clean_text(value: Any, max_len: int | None = None) -> str | None:
         text = str(value)
     else:
         return None
-    if "\x00" in text:
-        text = text.replace("\x00", "")
+    text = strip_control(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -12,8 +12,10 @@ response, so the progress bar has something to show). For production, serve
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import logging
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,9 +43,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", default="senior",
                         choices=["freshman", "senior", "heavy", "benchmark"],
                         help="the simulated student's Canvas data (demo only)")
-    parser.add_argument("--latency", type=float, default=0.03,
+    # 0.15 s per response makes a demo sync last a couple of seconds: long enough to watch the
+    # progress bar name each course, short enough not to bore.
+    parser.add_argument("--latency", type=float, default=0.15,
                         help="seconds added to each simulated Canvas response (demo only)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="log every request (the demo keeps the log quiet by default)")
     return parser.parse_args(argv)
+
+
+def demo_password(secret_key: str | bytes) -> str:
+    """The demo account's password: stable for this instance, unguessable from outside it.
+
+    Derived from the instance's secret key, so every start prints the same login and a signed-in
+    browser stays valid, while two clones never share a password.
+    """
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    digest = hmac.new(key, b"gradesync demo password", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest)[:12].decode()
 
 
 def prepare_schema(app: Flask) -> None:
@@ -67,7 +84,7 @@ def demo_account(app: Flask, canvas_url: str) -> str:
     from app.connections import set_canvas_credentials
     from app.extensions import db
 
-    password = secrets.token_urlsafe(9)
+    password = demo_password(app.config["SECRET_KEY"])
     with app.app_context():
         user = find_user(DEMO_EMAIL)
         if user is None:
@@ -96,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Alembic's plugin set-up chatter would bury the demo's login line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.demo and not args.verbose:
+        # One line per request (and a summary block per sync) would push the login off screen.
+        for name in ("werkzeug", "app"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from app import create_app
 
     simulator = None
@@ -110,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare_schema(app)
         simulator = start_simulator(args.preset, args.latency)
         password = demo_account(app, simulator.base_url)
+        # Settings offers these to accounts registered during the demo.
+        app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN)
     else:
         app = create_app()
     from app.jobs import recover_on_start
@@ -122,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     if simulator is not None:
         lines += [
             f"Demo login:  {DEMO_EMAIL}  /  {password}",
-            f"Simulated Canvas ({args.preset}) at {simulator.base_url}; database {DEMO_DB}",
-            "Log in and click Sync Canvas.",
+            f"Simulated Canvas ({args.preset}): {simulator.base_url}  token: {DEMO_TOKEN}",
+            f"Database: {DEMO_DB}",
+            "Log in and click Sync Canvas. New accounts find the simulated Canvas in Settings.",
         ]
     # The banner is the program's output, not a log line: it must show whatever the log level.
     sys.stdout.write("\n".join(["", *lines, ""]) + "\n")

@@ -24,7 +24,8 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def test_demo_starts_logs_in_and_syncs(tmp_path: Path) -> None:
+def _start_demo(tmp_path: Path, log: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    """Start ``run.py --demo`` on a free port; return the process and what its banner said."""
     env = {**os.environ, "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"),
            "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "http_proxy", "https_proxy",
@@ -33,21 +34,34 @@ def test_demo_starts_logs_in_and_syncs(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "run.py", "--demo", "--port", "0", "--preset", "freshman",
          "--latency", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
     )
+    banner: dict[str, str] = {}
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while "canvas" not in banner and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if found := re.search(r"running at (http://\S+)", line):
+            banner["url"] = found.group(1).rstrip("/")
+        if found := re.search(r"Demo login:\s+(\S+)\s+/\s+(\S+)", line):
+            banner["login"], banner["password"] = found.groups()
+        if found := re.search(r"Simulated Canvas .*?(http://\S+)\s+token:\s+(\S+)", line):
+            banner["canvas"], banner["token"] = found.groups()
+    return process, banner
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_demo_starts_logs_in_and_syncs(tmp_path: Path) -> None:
+    log = tmp_path / "stderr.log"
+    process, banner = _start_demo(tmp_path, log)
     try:
-        banner: dict[str, str] = {}
-        deadline = time.monotonic() + 60
-        assert process.stdout is not None
-        while "login" not in banner and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            if found := re.search(r"running at (http://\S+)", line):
-                banner["url"] = found.group(1).rstrip("/")
-            if found := re.search(r"Demo login:\s+(\S+)\s+/\s+(\S+)", line):
-                banner["login"], banner["password"] = found.groups()
-        assert "url" in banner and "login" in banner, banner
+        assert {"url", "login", "password", "canvas", "token"} <= set(banner), banner
         assert (tmp_path / "instance" / "demo.sqlite3").exists()
 
         http = requests.Session()
@@ -73,6 +87,22 @@ def test_demo_starts_logs_in_and_syncs(tmp_path: Path) -> None:
         assert state["status"] == "succeeded", state
         dashboard = http.get(f"{base}/", timeout=10).text
         assert dashboard.count('href="/courses/') == 5  # the freshman's visible courses
+
+        # Someone who registers their own account finds the simulated Canvas in Settings.
+        newcomer = requests.Session()
+        newcomer.trust_env = False
+        form = newcomer.get(f"{base}/register", timeout=10).text
+        settings = newcomer.post(f"{base}/register", timeout=10, data={
+            "email": "newcomer@example.edu", "password": "correct horse battery",
+            "confirm": "correct horse battery", "csrf_token": _csrf(form)}).text
+        assert f'value="{banner["canvas"]}"' in settings  # the address, prefilled
+        assert banner["token"] in settings
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        _stop(process)
+    # The request log stays quiet, so the login stays on screen.
+    assert '"GET /login' not in log.read_text()
+
+    # The password is the instance's: the same after a restart.
+    process, again = _start_demo(tmp_path, tmp_path / "stderr2.log")
+    _stop(process)
+    assert again["password"] == banner["password"]

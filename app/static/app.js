@@ -12,17 +12,27 @@
     return panel.querySelector('[data-field="' + name + '"]');
   }
 
-  function plural(count, noun) {
-    return count + " " + noun + (count === 1 ? "" : "s");
-  }
-
   function renderResult(panel, state) {
     var box = field(panel, "result");
     box.textContent = "";
     var p = document.createElement("p");
     if (state.status === "succeeded") {
       p.className = "alert alert-success";
-      p.textContent = "Sync finished: " + (state.summary || "done") + ".";
+      p.textContent = "Sync finished. " + (state.headline || "");
+      box.appendChild(p);
+      if (state.summary) {
+        // The counts a developer wants stay one click away.
+        var details = document.createElement("details");
+        details.className = "sync-details";
+        var summary = document.createElement("summary");
+        summary.textContent = "Technical details";
+        var counts = document.createElement("p");
+        counts.className = "small muted";
+        counts.textContent = state.summary + ".";
+        details.appendChild(summary);
+        details.appendChild(counts);
+        box.appendChild(details);
+      }
     } else {
       p.className = "alert alert-error";
       p.textContent = (state.error || "The sync did not finish.") + " ";
@@ -33,10 +43,45 @@
         p.appendChild(link);
         p.appendChild(document.createTextNode("."));
       }
+      box.appendChild(p);
     }
-    box.appendChild(p);
     box.hidden = false;
     field(panel, "back").hidden = false;
+  }
+
+  var reducedMotion = window.matchMedia &&
+    window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  // Glide the bar from the last shown value to the reported one, so a quick sync still shows
+  // progress instead of jumping from 0 to 100 %; then run `after` (the result, if finished).
+  function moveBar(panel, target, after) {
+    var bar = field(panel, "progress");
+    var text = field(panel, "percent_text");
+    var from = Number(bar.value) || 0;
+    function show(value) {
+      bar.value = value;
+      bar.textContent = value + "%";
+      text.textContent = value + "%";
+    }
+    window.cancelAnimationFrame(panel.animation || 0);
+    if (reducedMotion || target <= from) {
+      show(target);
+      after();
+      return;
+    }
+    var duration = Math.min(1200, 300 + (target - from) * 9);
+    var start = null;
+    function step(now) {
+      start = start === null ? now : start;
+      var t = Math.min(1, (now - start) / duration);
+      show(Math.round(from + (target - from) * t));
+      if (t < 1) {
+        panel.animation = window.requestAnimationFrame(step);
+      } else {
+        after();
+      }
+    }
+    panel.animation = window.requestAnimationFrame(step);
   }
 
   function renderState(panel, state) {
@@ -45,18 +90,15 @@
     badge.textContent = state.status_label;
     badge.className = "badge badge-status-" + state.status;
     field(panel, "phase_label").textContent = state.phase_label;
-    field(panel, "percent_text").textContent = state.percent + "%";
-    var bar = field(panel, "progress");
-    bar.value = state.percent;
-    bar.textContent = state.percent + "%";
-    field(panel, "message").textContent = state.message || "";
-    var counts = state.courses_total
-      ? state.courses_done + " of " + state.courses_total + " courses · "
+    field(panel, "message").textContent = state.finished ? "" : (state.progress_line || "");
+    field(panel, "counts").textContent = state.courses_total && !state.finished
+      ? state.courses_done + " of " + state.courses_total + " courses"
       : "";
-    field(panel, "counts").textContent = counts + plural(state.requests, "request");
-    if (state.finished) {
-      renderResult(panel, state);
-    }
+    moveBar(panel, state.percent, function () {
+      if (state.finished) {
+        renderResult(panel, state);
+      }
+    });
   }
 
   function pollStatus(panel) {
@@ -140,10 +182,31 @@
     });
   }
 
+  function renderFieldErrors(root, fieldErrors) {
+    root.querySelectorAll("input[data-what-if]").forEach(function (input) {
+      var id = input.dataset.assignmentId;
+      var message = fieldErrors[id];
+      var box = root.querySelector('[data-what-if-error="' + id + '"]');
+      if (message) {
+        input.setAttribute("aria-invalid", "true");
+      } else {
+        input.removeAttribute("aria-invalid");
+      }
+      if (box) {
+        box.textContent = message || "";
+        box.hidden = !message;
+      }
+    });
+  }
+
   function renderWhatIf(root, result) {
     var grade = result.what_if;
-    setText(root, "[data-what-if-percent]", formatPercent(grade.percent));
-    setText(root, "[data-what-if-letter]", grade.letter || "—");
+    var percent = formatPercent(grade.percent);
+    var letter = grade.letter || "—";
+    setText(root, "[data-what-if-percent]", percent);
+    setText(root, '[data-what-if-mirror="percent"]', percent);
+    setText(root, "[data-what-if-letter]", letter);
+    setText(root, '[data-what-if-mirror="letter"]', letter);
     (grade.groups || []).forEach(function (group) {
       setText(root, '[data-group-what-if="' + group.id + '"]', formatPercent(group.percent));
     });
@@ -151,15 +214,28 @@
     if (changed) {
       changed.hidden = !result.changed;
     }
+    var fieldErrors = result.field_errors || {};
+    renderFieldErrors(root, fieldErrors);
     var errors = root.querySelector("[data-what-if-errors]");
     if (errors) {
-      errors.textContent = (result.errors || []).join(" ");
-      errors.hidden = !(result.errors && result.errors.length);
+      var count = Object.keys(fieldErrors).length;
+      var other = (result.errors || []).length - count;
+      var text = "";
+      if (count) {
+        text = count === 1
+          ? "1 entry not used: see the box marked in red."
+          : count + " entries not used: see the boxes marked in red.";
+      } else if (other > 0) {
+        text = (result.errors || []).join(" ");
+      }
+      errors.textContent = text;
+      errors.hidden = text === "";
     }
     var needed = root.querySelector("[data-needed-result]");
     if (needed) {
       needed.textContent = result.needed ? result.needed.message : "";
     }
+    root.classList.remove("is-pending");
   }
 
   function setupWhatIf(root) {
@@ -174,8 +250,13 @@
       var body = { scores: collectScores(form) };
       var target = form.querySelector("[name=target_percent]");
       var assignment = form.querySelector("[name=target_assignment]");
+      var assume = form.querySelector("[name=target_assume]");
       if (target && assignment && target.value.trim() !== "" && assignment.value) {
-        body.target = { assignment_id: assignment.value, percent: target.value.trim() };
+        body.target = {
+          assignment_id: assignment.value,
+          percent: target.value.trim(),
+          assume: assume ? assume.value : "exclude",
+        };
       }
       fetch(root.dataset.whatIfUrl, {
         method: "POST",
@@ -200,11 +281,18 @@
         });
     }
     function schedule() {
+      // Until the answer arrives, the figures on screen are for the previous entries.
+      root.classList.add("is-pending");
       window.clearTimeout(timer);
       timer = window.setTimeout(recompute, 250);
     }
     form.addEventListener("input", schedule);
-    form.addEventListener("change", schedule);
+    form.addEventListener("change", function (event) {
+      // Text boxes already reported each keystroke; selects only say "change".
+      if (event.target.tagName === "SELECT") {
+        schedule();
+      }
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       recompute();

@@ -1,25 +1,18 @@
-"""The course page's view model and the what-if calculator behind it.
+"""The course page's view model: groups, assignments, badges and the course grade.
 
-Grades come from :mod:`app.grades` only; what-if scores are applied to an in-memory copy of
-the inputs, so the synced rows are never touched.
+Grades come from :mod:`app.grades` only; the what-if calculator is :mod:`.what_if`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from app import grades
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, User
-from app.pages.inputs import parse_id
-
-# What-if scores above this are typos, not extra credit.
-MAX_WHAT_IF_SCORE = 100_000.0
 
 
 @dataclass
@@ -190,110 +183,3 @@ def build_course_page(course: Course) -> CoursePage:
 
 def user_synced_at(user_id: int) -> datetime | None:
     return db.session.scalar(select(User.last_canvas_sync_at).where(User.id == user_id))
-
-
-# --- What-if --------------------------------------------------------------------------------
-
-
-def parse_score(value: Any) -> float | None:
-    """A what-if score from the browser: a number (or numeric text); None for blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError("not a number")
-    number = float(value.strip() if isinstance(value, str) else value)
-    if not math.isfinite(number) or not 0 <= number <= MAX_WHAT_IF_SCORE:
-        raise ValueError("out of range")
-    return number
-
-
-def what_if(course: Course, scores: Any, target: Any = None) -> dict[str, Any]:
-    """The course grade with hypothetical scores, and optionally the score a target needs.
-
-    Args:
-        scores: ``{assignment id: score}`` (ids as numbers or strings; blank means "as is").
-        target: ``{"assignment_id": id, "percent": 90}`` for "what do I need on it?".
-    """
-    groups, assignments = load_rows(course)
-    by_id = {a.id: a for a in assignments}
-    overrides: dict[int, float] = {}
-    errors: list[str] = []
-    for key, value in (scores or {}).items() if isinstance(scores, dict) else ():
-        try:
-            assignment = by_id[parse_id(key)]
-        except (KeyError, ValueError):
-            errors.append("An assignment in the form is not part of this course.")
-            continue
-        try:
-            score = parse_score(value)
-        except (TypeError, ValueError, OverflowError):
-            errors.append(f"“{assignment.name}”: enter a number from 0 to "
-                          f"{MAX_WHAT_IF_SCORE:g}.")
-            continue
-        if score is not None:
-            overrides[assignment.id] = score
-
-    group_inputs, item_inputs = grades.from_rows(groups, assignments)
-    actual = grades.course_grade(group_inputs, item_inputs, course.apply_group_weights)
-    hypothetical = grades.course_grade(
-        group_inputs, item_inputs, course.apply_group_weights, what_if=overrides or None
-    )
-    return {
-        "current": _grade_json(actual),
-        "what_if": _grade_json(hypothetical),
-        "changed": _rounded(actual.current_percent) != _rounded(hypothetical.current_percent),
-        "errors": errors,
-        "needed": _needed(course, group_inputs, item_inputs, by_id, overrides, target),
-    }
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def _grade_json(result: grades.GradeResult) -> dict[str, Any]:
-    percent = result.current_percent
-    return {
-        "percent": percent,
-        "final_percent": result.final_percent,
-        "letter": grades.letter_grade(percent) if percent is not None else None,
-        "groups": [{"id": g.group.id, "percent": g.current.percent} for g in result.groups],
-    }
-
-
-def _needed(
-    course: Course,
-    group_inputs: list[grades.GradeGroup],
-    item_inputs: list[grades.GradeItem],
-    by_id: dict[int, Assignment],
-    overrides: dict[int, float],
-    target: Any,
-) -> dict[str, Any] | None:
-    """Answer "what do I need on <assignment> for <target %>?", or None if not asked."""
-    if not isinstance(target, dict):
-        return None
-    try:
-        assignment = by_id[parse_id(target.get("assignment_id"))]
-        percent = float(target.get("percent"))
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return {"score": None, "message": "Choose an assignment and a target percentage."}
-    if not math.isfinite(percent) or not 0 <= percent <= 1000:
-        return {"score": None, "message": "Enter a target percentage such as 90."}
-    others = {k: v for k, v in overrides.items() if k != assignment.id}
-    score = grades.needed_score(
-        group_inputs, item_inputs, course.apply_group_weights, assignment.id, percent,
-        what_if=others or None,
-    )
-    points = assignment.points_possible or 0
-    target_text = f"{percent:g}%"
-    if score is None:
-        message = (f"Even full marks on “{assignment.name}” would not bring the course to "
-                   f"{target_text}.")
-    elif score == 0:
-        message = f"Any score on “{assignment.name}” keeps the course at {target_text} or above."
-    else:
-        share = f" ({score / points * 100:.1f}%)" if points else ""
-        message = (f"You need {score:g} / {points:g}{share} on “{assignment.name}” for "
-                   f"{target_text}.")
-    return {"assignment_id": assignment.id, "target": percent, "score": score,
-            "message": message}

@@ -162,9 +162,14 @@ def _course_row(course: Course, our_score: float | None, user_synced: datetime |
 
 
 def scores_differ(canvas: float | None, ours: float | None) -> bool:
-    if canvas is None and ours is None:
+    """True when Canvas shows a score and ours is missing or off by more than the tolerance.
+
+    Without a Canvas score there is nothing to differ from: Canvas hides course totals in some
+    courses, and a "differs" badge there would only alarm the student.
+    """
+    if canvas is None:
         return False
-    if canvas is None or ours is None:
+    if ours is None:
         return True
     return abs(canvas - ours) > SCORE_TOLERANCE
 

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from app.models import Course
 from app.pages.common import get_owned_or_404
 from app.pages.dashboard import bp, course_page, service
+from app.pages.dashboard import what_if as calculator
 from app.pages.inputs import BadJSON, parse_json_body
 
 
@@ -23,7 +24,12 @@ def index() -> str:
 @login_required
 def course(course_id: int) -> str:
     row = get_owned_or_404(Course, course_id)
-    return render_template("dashboard/course.html", view=course_page.build_course_page(row))
+    return render_template(
+        "dashboard/course.html",
+        view=course_page.build_course_page(row),
+        assumptions=calculator.ASSUMPTION_CHOICES,
+        margin=calculator.EXTRA_CREDIT_MARGIN,
+    )
 
 
 @bp.post("/courses/<int:course_id>/what-if")
@@ -41,7 +47,7 @@ def what_if(course_id: int) -> Any:
         return {"error": str(exc)[:1].upper() + str(exc)[1:] + "."}, 400
     if not isinstance(payload, dict):
         return {"error": "Send a JSON object with a 'scores' mapping."}, 400
-    return course_page.what_if(row, payload.get("scores"), payload.get("target"))
+    return calculator.what_if(row, payload.get("scores"), payload.get("target"))
 
 
 @bp.app_template_filter("pct")

@@ -46,4 +46,4 @@ class TestConnectionForm(FlaskForm):
 
 
 class DisconnectForm(FlaskForm):
-    submit = SubmitField("Disconnect Canvas")
+    submit = SubmitField("Disconnect and delete the token")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.connections import (
@@ -34,6 +34,18 @@ def _sentence(message: str) -> str:
     return message if message.endswith((".", "!", "?")) else message + "."
 
 
+def demo_canvas() -> dict[str, str] | None:
+    """The demo's simulated Canvas (address and token), or None outside ``run.py --demo``.
+
+    The demo runs on loopback with a simulator anyone may read, so showing its token is safe;
+    a real deployment never has ``DEMO_MODE`` on.
+    """
+    config = current_app.config
+    if not config.get("DEMO_MODE") or not config.get("DEMO_CANVAS_URL"):
+        return None
+    return {"url": config["DEMO_CANVAS_URL"], "token": config.get("DEMO_CANVAS_TOKEN") or ""}
+
+
 def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
@@ -41,8 +53,8 @@ def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
         "settings/index.html",
         form=form,
         test_form=TestConnectionForm(),
-        disconnect_form=DisconnectForm(),
         error=error,
+        demo=demo_canvas(),
     ), status
 
 
@@ -51,7 +63,8 @@ def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
 def index() -> Any:
     form = CanvasForm()
     if not form.is_submitted():
-        form.url.data = current_user.canvas_base_url or ""
+        demo = demo_canvas()
+        form.url.data = current_user.canvas_base_url or (demo["url"] if demo else "")
         return _page(form)
     if not form.validate():
         return _page(form, 400)
@@ -88,7 +101,16 @@ def test_connection() -> Any:
     return redirect(url_for("settings.index"))
 
 
-@bp.route("/settings/disconnect", methods=["POST"])
+@bp.get("/settings/disconnect")
+@login_required
+def confirm_disconnect() -> Any:
+    """Ask first, and say exactly what disconnecting does to the data."""
+    if not current_user.canvas_connected:
+        return redirect(url_for("settings.index"))
+    return render_template("settings/disconnect.html", disconnect_form=DisconnectForm())
+
+
+@bp.post("/settings/disconnect")
 @login_required
 def disconnect() -> Any:
     if not DisconnectForm().validate_on_submit():
@@ -96,5 +118,6 @@ def disconnect() -> Any:
         return redirect(url_for("settings.index"))
     disconnect_canvas(current_user)
     logger.info("user %s disconnected Canvas", current_user.id)
-    flash("Canvas is disconnected and the token is deleted. Your synced grades are kept.", "info")
+    flash("Canvas is disconnected and the token is deleted. Your synced grades are kept, "
+          "read-only, on the dashboard.", "info")
     return redirect(url_for("settings.index"))

@@ -6,6 +6,7 @@ The status page, its Server-Sent Events stream and the polling fallback all send
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import url_for
@@ -69,6 +70,51 @@ def summary_text(run: SyncRun) -> str | None:
     return ", ".join(parts)
 
 
+# The engine's progress message, "[3/7] Syncing course: Économie 101" (app/sync/engine.py).
+# Pages reshape it into words; anything else the engine says is shown as it is.
+_ENGINE_LINE = re.compile(r"^\[(\d+)/(\d+)\]\s*(?:Syncing course:?\s*)?(?P<name>.*)$")
+
+
+def progress_line(run: SyncRun) -> str:
+    """'Syncing Biology 101 — 10 of 32' while a run works; its headline once it finished."""
+    if run.status in FINISHED_STATUSES:
+        return headline(run) or ""
+    message = (run.message or "").strip()
+    found = _ENGINE_LINE.match(message)
+    if found is None:
+        return message
+    done = run.courses_done or int(found.group(1))
+    total = run.courses_total or int(found.group(2))
+    name = found.group("name").strip()
+    return f"Syncing {name} — {done} of {total}" if name else f"{done} of {total} courses"
+
+
+def headline(run: SyncRun) -> str | None:
+    """The result in a student's words: 'Updated 32 courses. 3 new grades.'
+
+    The counts of requests, rows and seconds stay in :func:`summary_text`, one click away.
+    """
+    if run.status != "succeeded":
+        return None
+    summary = run.summary or {}
+    courses = summary.get("courses")
+    if not isinstance(courses, int):
+        return "Your grades are up to date."
+    text = f"Updated {_plural(courses, 'course')}"
+    # HOOK: the engine will add "new_grades" (scores that appeared or changed) to its summary;
+    # until then, say what the summary has: how many courses had any change.
+    new_grades = summary.get("new_grades")
+    changed = summary.get("courses_written")
+    if isinstance(new_grades, int):
+        text += ". " + ("No new grades." if new_grades == 0
+                        else f"{_plural(new_grades, 'new grade')}.")
+    elif isinstance(changed, int):
+        text += "; nothing had changed." if changed == 0 else f"; {changed} had changes."
+    else:
+        text += "."
+    return text
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -94,6 +140,8 @@ def run_state(run: SyncRun) -> dict[str, Any]:
         "courses_total": run.courses_total,
         "requests": run.requests,
         "message": run.message or "",
+        "progress_line": progress_line(run),
+        "headline": headline(run),
         "finished": finished,
         "error": run.error,
         "error_kind": kind,

@@ -1,11 +1,17 @@
 """GradeSync: keep a student's Canvas gradebook in a SQL database.
 
 ``create_app`` only wires things together: configuration, extensions, blueprints and the CLI.
-It does no network or database I/O.
+It does no network or database I/O; its only file I/O is :class:`config.Config` reading (on a
+first start, creating) ``instance/secret_key`` when ``SECRET_KEY`` is not set.
+
+Start-up work that touches the database is a separate, explicit step:
+:func:`app.jobs.recover_on_start`, called by ``run.py``, ``app.wsgi``, the Celery worker and
+the CLI's sync commands.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(Config().as_dict())
     if test_config is not None:
         app.config.from_mapping(test_config)
+    _refuse_generated_key_with_a_broker(app, test_config)
 
     from app.extensions import csrf, db, login_manager, migrate
     from app.security import TokenCipher
@@ -42,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Before the blueprints: every <int:id> in a route is bounded to what the database holds.
     app.url_map.converters["int"] = BoundedIntConverter
+
     from app.pages.auth import bp as auth_bp
     from app.pages.dashboard import bp as dashboard_bp
     from app.pages.settings import bp as settings_bp
@@ -61,6 +69,29 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_web(app)
 
     return app
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+def _refuse_generated_key_with_a_broker(
+    app: Flask, test_config: Mapping[str, Any] | None
+) -> None:
+    """Fail closed: processes that share work through a broker must share one explicit key.
+
+    Each host that generates its own ``instance/secret_key`` would encrypt tokens that the
+    others cannot read (and sign sessions the others reject).
+    """
+    if not app.config.get("CELERY_BROKER_URL"):
+        return
+    explicit = os.environ.get("SECRET_KEY") or (test_config or {}).get("SECRET_KEY")
+    if not explicit:
+        raise ConfigurationError(
+            "CELERY_BROKER_URL is set but SECRET_KEY is not: set the same SECRET_KEY (and "
+            "TOKEN_ENCRYPTION_KEY, if you use one) on every web and worker process, or each "
+            "host generates its own and none can read the others' Canvas tokens"
+        )
 
 
 def _migrations_dir() -> Path:

@@ -1,7 +1,5 @@
-"""The auth blueprint."""
+"""Sign-up, sign-in and sign-out pages."""
 
-from flask import Blueprint
+from app.pages.auth.views import bp
 
-bp = Blueprint("auth", __name__)
-
-from app.pages.auth import views  # noqa: E402, F401
+__all__ = ["bp"]

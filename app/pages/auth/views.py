@@ -11,7 +11,7 @@ import logging
 from functools import cache
 from typing import Any
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +19,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import AccountError, EmailTaken, create_user, find_user, normalize_email
 from app.extensions import db
-from app.pages.auth import bp, sessions, throttle
+from app.pages.auth import sessions, throttle
 from app.pages.auth.forms import LoginForm, RegisterForm
 from app.pages.common import home_url, safe_next_url
+
+bp = Blueprint("auth", __name__)
 
 logger = logging.getLogger(__name__)
 

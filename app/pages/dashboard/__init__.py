@@ -1,7 +1,5 @@
-"""The dashboard blueprint."""
+"""The dashboard and course pages."""
 
-from flask import Blueprint
+from app.pages.dashboard.views import bp
 
-bp = Blueprint("dashboard", __name__)
-
-from app.pages.dashboard import views  # noqa: E402, F401
+__all__ = ["bp"]

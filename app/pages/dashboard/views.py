@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from app.models import Course
 from app.pages.common import get_owned_or_404
-from app.pages.dashboard import bp, course_page, service
+from app.pages.dashboard import course_page, service
 from app.pages.dashboard import what_if as calculator
 from app.pages.inputs import BadJSON, parse_json_body
+
+bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")

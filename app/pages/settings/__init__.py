@@ -1,7 +1,5 @@
-"""The settings blueprint."""
+"""The Settings page: the Canvas connection."""
 
-from flask import Blueprint
+from app.pages.settings.views import bp
 
-bp = Blueprint("settings", __name__)
-
-from app.pages.settings import views  # noqa: E402, F401
+__all__ = ["bp"]

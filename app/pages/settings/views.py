@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.connections import (
@@ -18,9 +18,10 @@ from app.connections import (
     connect_canvas,
     disconnect_canvas,
 )
-from app.pages.settings import bp
 from app.pages.settings.forms import CanvasForm, DisconnectForm, TestConnectionForm
 from app.security import InvalidCanvasToken, InvalidCanvasURL
+
+bp = Blueprint("settings", __name__)
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,5 @@
-"""The sync blueprint."""
+"""The sync pages: start a sync, its live progress, and the history."""
 
-from flask import Blueprint
+from app.pages.sync.views import bp
 
-bp = Blueprint("sync", __name__)
-
-from app.pages.sync import views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     current_app,
@@ -27,8 +28,10 @@ from flask_login import current_user, login_required
 
 from app import jobs
 from app.pages.common import render_error
-from app.pages.sync import bp, streams
+from app.pages.sync import streams
 from app.pages.sync.service import has_synced, load_run_state, recent_runs
+
+bp = Blueprint("sync", __name__)
 
 logger = logging.getLogger(__name__)
 

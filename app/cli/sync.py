@@ -1,21 +1,8 @@
-"""The ``user`` and ``canvas`` command groups: how operators and outside checks drive the app.
-
-    flask --app app user create EMAIL --password PASSWORD
-    flask --app app canvas connect EMAIL --url URL --token TOKEN
-    flask --app app canvas test EMAIL
-    flask --app app canvas disconnect EMAIL
-    flask --app app canvas sync EMAIL [--incremental] [--json]
-    flask --app app canvas sync --all [--incremental] [--json]
-
-Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
-running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
-"""
+"""The work behind ``flask canvas sync``: one account with a progress bar, or every account."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
 import sys
 import time
@@ -23,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask import current_app
 
-logger = logging.getLogger(__name__)
+from app import jobs
+from app.cli.common import CLIError, get_user, one_line
 
 # The keys of the ``--json`` line: a contract with outside checks. Do not rename.
 JSON_KEYS = (
@@ -42,175 +29,10 @@ JSON_KEYS = (
 POLL_INTERVAL_S = 0.5
 
 
-def register_cli(app: Flask) -> None:
-    """Add the ``user`` and ``canvas`` groups to ``flask``."""
-    app.cli.add_command(user_group)
-    app.cli.add_command(canvas_group)
-
-
-def _configure_logging(verbose: bool) -> None:
-    """Logging goes to stderr; quiet by default so expected failures stay one line."""
-    level_name = os.environ.get("GRADESYNC_LOG_LEVEL", "INFO" if verbose else "ERROR").upper()
-    level = logging.getLevelNamesMapping().get(level_name, logging.ERROR)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _one_line(message: object) -> str:
-    """A message as one plain line (terminals without UTF-8 get the arrows as '>')."""
-    text = " ".join(str(message).split())
-    return text.replace("→", ">").replace("…", "...")
-
-
-class CLIError(click.ClickException):
-    """An expected failure: printed as ``Error: <message>`` on stderr, exit status 1."""
-
-    def __init__(self, message: object) -> None:
-        super().__init__(_one_line(message))
-
-
-def _get_user(email: str) -> Any:
-    from app.accounts import find_user
-
-    user = find_user(email)
-    if user is None:
-        raise CLIError(
-            f"no account for {email!r}: create one with "
-            "'flask --app app user create EMAIL --password PASSWORD'"
-        )
-    return user
-
-
-# --- user ------------------------------------------------------------------------------------
-
-
-@click.group("user", cls=AppGroup)
-@click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
-def user_group(verbose: bool) -> None:
-    """Manage GradeSync accounts."""
-    _configure_logging(verbose)
-
-
-@user_group.command("create")
-@click.argument("email")
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="The password (asked for when omitted, so it stays out of shell history).",
-)
-def user_create(email: str, password: str) -> None:
-    """Create an account for EMAIL."""
-    from sqlalchemy.exc import IntegrityError
-
-    from app.accounts import AccountError, create_user
-    from app.extensions import db
-
-    try:
-        user = create_user(email, password)
-    except AccountError as exc:
-        raise CLIError(exc) from None
-    except IntegrityError:
-        db.session.rollback()
-        raise CLIError(f"an account for {email} already exists") from None
-    click.echo(f"Created user {user.email} (id {user.id}).")
-
-
-# --- canvas ----------------------------------------------------------------------------------
-
-
-@click.group("canvas", cls=AppGroup)
-@click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
-def canvas_group(verbose: bool) -> None:
-    """Connect accounts to Canvas and sync their grades."""
-    _configure_logging(verbose)
-
-
-@canvas_group.command("connect")
-@click.argument("email")
-@click.option(
-    "--url", required=True, help="The Canvas address, e.g. https://school.instructure.com"
-)
-@click.option(
-    "--token",
-    prompt="Canvas access token",
-    hide_input=True,
-    envvar="GRADESYNC_CANVAS_TOKEN",
-    help="A Canvas access token (asked for when omitted; or set GRADESYNC_CANVAS_TOKEN).",
-)
-def canvas_connect(email: str, url: str, token: str) -> None:
-    """Check URL and TOKEN with Canvas, then save them for EMAIL."""
-    from app.connections import CanvasConnectionError, connect_canvas
-    from app.security import InvalidCanvasToken, InvalidCanvasURL
-
-    user = _get_user(email)
-    try:
-        profile = connect_canvas(user, url, token)
-    except InvalidCanvasURL as exc:
-        raise CLIError(f"bad Canvas URL: {exc}") from None
-    except InvalidCanvasToken as exc:
-        raise CLIError(exc) from None
-    except CanvasConnectionError as exc:
-        raise CLIError(exc) from None
-    name = profile.get("name") or f"Canvas user {profile['id']}"
-    click.echo(f"Connected {user.email} to {user.canvas_base_url} as {name}.")
-
-
-@canvas_group.command("test")
-@click.argument("email")
-def canvas_test(email: str) -> None:
-    """Check EMAIL's saved Canvas credentials with Canvas."""
-    from app.connections import CanvasConnectionError, check_canvas_connection
-    from app.security import InvalidCanvasToken, InvalidCanvasURL
-
-    user = _get_user(email)
-    try:
-        profile = check_canvas_connection(user)
-    except (CanvasConnectionError, InvalidCanvasURL, InvalidCanvasToken) as exc:
-        raise CLIError(exc) from None
-    name = profile.get("name") or f"Canvas user {profile['id']}"
-    click.echo(f"The connection works: {user.canvas_base_url} knows this token as {name}.")
-
-
-@canvas_group.command("disconnect")
-@click.argument("email")
-def canvas_disconnect(email: str) -> None:
-    """Delete EMAIL's Canvas URL and token (synced grades are kept)."""
-    from app.connections import disconnect_canvas
-
-    user = _get_user(email)
-    disconnect_canvas(user)
-    click.echo(f"Disconnected {user.email} from Canvas; the token is deleted.")
-
-
-@canvas_group.command("sync")
-@click.argument("email", required=False)
-@click.option("--all", "all_users", is_flag=True, help="Sync every connected account.")
-@click.option("--incremental", is_flag=True, help="Fetch only what changed since the last sync.")
-@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of results.")
-def canvas_sync(email: str | None, all_users: bool, incremental: bool, as_json: bool) -> None:
-    """Sync EMAIL's gradebook from Canvas now (or every account with --all).
-
-    Exit status 0 only when the sync succeeded.
-    """
-    if all_users and email:
-        raise click.UsageError("give either EMAIL or --all, not both")
-    if not all_users and not email:
-        raise click.UsageError("give the EMAIL of the account to sync, or --all")
-    if all_users:
-        ok = _sync_all(incremental, as_json)
-    else:
-        ok = _sync_one(email or "", incremental, as_json)
-    if not ok:
-        sys.exit(1)
-
-
-def _sync_one(email: str, incremental: bool, as_json: bool) -> bool:
-    from app import jobs
-
+def sync_one(email: str, incremental: bool, as_json: bool) -> bool:
     jobs.recover_on_start(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        user = _get_user(email)
+        user = get_user(email)
         if not user.canvas_connected:
             raise CLIError(
                 f"{user.email} is not connected to Canvas: run "
@@ -274,13 +96,13 @@ def _json_results(results: dict[str, Any], elapsed: float) -> dict[str, Any]:
     out["duration_s"] = round(float(duration if isinstance(duration, int | float) else elapsed), 3)
     error = results.get("error")
     if status == "failed":
-        out["error"] = _one_line(error or "the sync failed")
+        out["error"] = one_line(error or "the sync failed")
     else:
         out["error"] = None
     return {key: out[key] for key in JSON_KEYS}
 
 
-def _sync_all(incremental: bool, as_json: bool) -> bool:
+def sync_all(incremental: bool, as_json: bool) -> bool:
     """Start a sync for every connected account; with the in-process runner, wait for them."""
     from sqlalchemy import select
 
@@ -317,7 +139,7 @@ def _sync_all(incremental: bool, as_json: bool) -> bool:
         results.append({"run": run.id, "email": email, "status": run.status, "error": run.error})
         if run.status != "succeeded":
             failed += 1
-            click.echo(f"Error: sync failed for {email}: {_one_line(run.error)}", err=True)
+            click.echo(f"Error: sync failed for {email}: {one_line(run.error)}", err=True)
     click.echo(f"{len(ours) - failed} of {len(ours)} sync(s) succeeded.")
     if as_json:
         status = "succeeded" if finished and not failed else "failed"

@@ -1,0 +1,28 @@
+"""The ``user`` and ``canvas`` command groups: how operators and outside checks drive the app.
+
+    flask --app app user create EMAIL --password PASSWORD
+    flask --app app canvas connect EMAIL --url URL --token TOKEN
+    flask --app app canvas test EMAIL
+    flask --app app canvas disconnect EMAIL
+    flask --app app canvas sync EMAIL [--incremental] [--json]
+    flask --app app canvas sync --all [--incremental] [--json]
+
+Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
+running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
+
+Layout: :mod:`app.cli.users` and :mod:`app.cli.canvas` (the commands), :mod:`app.cli.sync` (the
+sync command's work, imported only when it runs) and :mod:`app.cli.common`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    """Add the ``user`` and ``canvas`` groups to ``flask``."""
+    from app.cli.canvas import canvas_group
+    from app.cli.users import user_group
+
+    app.cli.add_command(user_group)
+    app.cli.add_command(canvas_group)

@@ -1,0 +1,198 @@
+"""The shape of the code: arrows between packages point down, never in a circle.
+
+Every ``import`` in ``app/`` is read with :mod:`ast` (those inside functions too: an import
+hidden in a function is still an arrow), mapped to the package it lands in, and checked
+against the layer list below. A newcomer reads the same list in ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app"
+
+# Lowest first. A module may import from its own layer's packages only if that makes no
+# circle, and from any lower layer; never from a higher one.
+LAYERS: list[set[str]] = [
+    {"app.models", "app.extensions", "app.safe_text", "app.db_events"},
+    {"app.security", "app.outbound"},
+    {"app.canvas"},
+    {"app.grades", "app.sync"},
+    {"app.accounts", "app.connections"},
+    {"app.jobs"},
+    {"app.pages", "app.cli"},
+    {"app"},  # create_app: the composition root
+    {"app.wsgi", "app.celery_app"},  # process entry points
+]
+LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in layer}
+
+
+def package_of(module: str) -> str:
+    """``app.canvas.client`` -> ``app.canvas``; ``app.accounts`` -> ``app.accounts``."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else parts[0]
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every ``app…`` module this file imports, anywhere in it (``TYPE_CHECKING`` aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    type_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            type_only.update(id(child) for child in ast.walk(node))
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                is_module = (ROOT / candidate.replace(".", "/")).with_suffix(".py").exists() or (
+                    ROOT / candidate.replace(".", "/") / "__init__.py"
+                ).exists()
+                found.add(candidate if is_module else node.module)
+    return {name for name in found if name == "app" or name.startswith("app.")}
+
+
+def app_graph() -> dict[str, set[str]]:
+    return {
+        module_name(path): imported_modules(path)
+        for path in sorted(APP.rglob("*.py"))
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if state.get(nxt) is None and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if state.get(node) is None and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {package_of(module) for module in app_graph()}
+    assert packages - set(LAYER_OF) == set()
+
+
+def test_no_arrow_points_up() -> None:
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in app_graph().items()
+        for target in targets
+        if LAYER_OF[package_of(target)] > LAYER_OF[package_of(module)]
+    ]
+    assert upward == []
+
+
+def test_no_circles_between_packages_or_modules() -> None:
+    graph = app_graph()
+    packages: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        mine = package_of(module)
+        packages.setdefault(mine, set()).update(
+            package_of(t) for t in targets if package_of(t) != mine
+        )
+    assert find_cycle(packages) is None
+    # Within a package too, ignoring the package's own __init__ re-exports.
+    modules = {m: {t for t in ts if t not in graph or t.count(".") > 1 or t == m}
+               for m, ts in graph.items()}
+    assert find_cycle({m: ts - {m} for m, ts in modules.items()}) is None
+
+
+def test_the_simulator_is_its_own_product() -> None:
+    """The app never imports the simulator; the simulator's oracle never reads our maths."""
+    assert not any(t.startswith("simulator") for ts in app_graph().values() for t in ts)
+    for path in (ROOT / "simulator").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [
+            n.module if isinstance(n, ast.ImportFrom) else a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+            for a in (n.names if isinstance(n, ast.Import) else [None])  # type: ignore[list-item]
+        ]
+        assert not [n for n in names if n and (n == "app" or n.startswith("app."))], path
+
+
+def test_app_modules_stay_small() -> None:
+    """One job per module: none over ~400 lines (a soft limit with a little slack)."""
+    big = {
+        str(path.relative_to(ROOT)): lines
+        for path in APP.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 420
+    }
+    assert big == {}
+
+
+def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) -> None:
+    """Two hosts that each generated their own key could not read each other's tokens."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY")
+    }
+    env.update(
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/9",
+        GRADESYNC_INSTANCE_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+    )
+    code = "from app import create_app; create_app()"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "CELERY_BROKER_URL is set but SECRET_KEY is not" in last
+
+    env["SECRET_KEY"] = "an-explicit-key-shared-by-every-host-0123456789"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("module", ["app.cli.canvas", "app.cli.users", "app.cli"])
+def test_cli_groups_import_no_heavy_module(module: str) -> None:
+    """``flask canvas --help`` must not pay for the sync engine, the client or Celery."""
+    code = (
+        f"import sys, {module}; "
+        "heavy = [m for m in ('app.sync.engine', 'app.jobs', 'app.canvas.client', 'celery') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == ""

@@ -29,8 +29,9 @@ run:  ## the app on DATABASE_URL (development server)
 migrate:  ## bring the DATABASE_URL database up to date
 	$(PYTHON) -m flask --app app db upgrade
 
-lint:  ## ruff
+lint:  ## ruff and mypy
 	ruff check .
+	mypy
 
 format:  ## ruff format (rewrites files)
 	ruff format .

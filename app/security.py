@@ -142,7 +142,8 @@ PORTS_ON_PUBLIC_HOSTS = (443,)
 
 def _resolve(host: str) -> list[str]:
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return [info[4][0] for info in infos]
+    # TCP lookups give (address, port, ...) sockaddrs: the address is always a str.
+    return [str(info[4][0]) for info in infos]
 
 
 def validate_canvas_url(

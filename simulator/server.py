@@ -165,15 +165,6 @@ class CanvasSimulator:
     def reset_stats(self) -> None:
         self.stats.reset()
 
-    def reset_buckets(self) -> None:
-        """Empty every token's bucket (as after an idle hour)."""
-        self._buckets.clear()
-
-    def rate_limit_remaining(self, token: str) -> float:
-        """hwm minus the token's current bucket count (leak applied)."""
-        bucket = self._buckets.get(token)
-        return self.config.hwm - bucket.peek(outflow=self.config.outflow)
-
     # -- connection bookkeeping (called from handler threads) ------------------------------
     def _connection_opened(self, sock: socket.socket) -> int:
         self.stats.connection_opened()

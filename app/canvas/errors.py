@@ -22,7 +22,7 @@ words end up in terminals and log lines.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests
@@ -33,6 +33,14 @@ RENEW_ADVICE = (
     "create a new token in Canvas → Account → Settings and save it in GradeSync's settings"
 )
 MAX_MESSAGE = 200
+
+
+class _Where(TypedDict):
+    """Where an error happened: the keyword arguments every ``CanvasError`` takes."""
+
+    host: str
+    endpoint: str
+    status: int
 
 
 class CanvasError(Exception):
@@ -127,7 +135,7 @@ def error_for_response(
 ) -> CanvasError:
     """The exception for an error response that will not be retried (any more)."""
     status = response.status_code
-    where = {"host": host, "endpoint": endpoint, "status": status}
+    where: _Where = {"host": host, "endpoint": endpoint, "status": status}
     if is_throttle(response):
         return RateLimited(
             f"Canvas at {host} kept rate-limiting GradeSync (HTTP {status} on {endpoint}, "
@@ -174,7 +182,7 @@ def error_for_response(
     )
 
 
-def _invalid_token(said: str, where: dict[str, Any]) -> InvalidToken:
+def _invalid_token(said: str, where: _Where) -> InvalidToken:
     host = where["host"]
     lowered = said.lower()
     if "expired" in lowered:

@@ -303,9 +303,3 @@ def limiter_for(base_url: str, token: str) -> ThrottleLimiter:
         if limiter is None:
             limiter = _registry[key] = ThrottleLimiter()
         return limiter
-
-
-def reset_limiters() -> None:
-    """Forget every shared limiter (tests; a simulator restarted on a reused port)."""
-    with _registry_lock:
-        _registry.clear()

@@ -120,8 +120,11 @@ def backoff_delay(
     slows down) and half random (so parallel workers do not retry in lock-step). A
     ``Retry-After`` from the server wins when it asks for longer.
     """
-    step = min(maximum, factor * (2**attempt))
-    delay = step / 2 + (rng or random).uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
+    step: float = min(maximum, factor * (2**attempt))  # int ** int is Any in the stubs
+    half = step / 2
+    # jitter, not crypto
+    jitter = rng.uniform(0, half) if rng is not None else random.uniform(0, half)  # noqa: S311
+    delay = half + jitter
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
     return delay

@@ -296,7 +296,7 @@ class CanvasTransport:
             raise
         # requests keeps a read body here; .content, .text and .json() then use it.
         response._content = bytes(body)
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]  # private, not in the stubs
         response.close()  # fully read: the connection goes back to the pool
 
     def _too_large(self, endpoint: str, what: str, limit: int) -> ResponseTooLarge:

@@ -134,7 +134,7 @@ def sync_all(incremental: bool, as_json: bool) -> bool:
     failed = 0
     results = []
     for run_id in ours:
-        run = db.session.get(SyncRun, run_id)
+        run = db.session.get_one(SyncRun, run_id)  # ours: created above, never deleted
         email = emails.get(run.user_id, run.user_id)
         results.append({"run": run.id, "email": email, "status": run.status, "error": run.error})
         if run.status != "succeeded":

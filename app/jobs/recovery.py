@@ -12,9 +12,11 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
@@ -125,10 +127,13 @@ def resume_interrupted_run(sync_run_id: int) -> bool:
     is resumed unless the user started another sync meanwhile (the unique index refuses it).
     """
     try:
-        count = db.session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == sync_run_id, SyncRun.status == "interrupted")
-            .values(status="queued", error=None, finished_at=None)
+        count = cast(
+            "CursorResult[Any]",  # an UPDATE's result; the stubs say Result (no .rowcount)
+            db.session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == sync_run_id, SyncRun.status == "interrupted")
+                .values(status="queued", error=None, finished_at=None)
+            ),
         ).rowcount
         db.session.commit()
     except IntegrityError:

@@ -18,9 +18,10 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from typing import Any, cast
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app import connections
@@ -119,12 +120,15 @@ def run_sync(
     """
     # Claim the run atomically: of two deliveries of the same message, only one runs it.
     try:
-        claimed = db.session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
-                   SyncRun.status == "queued")
-            .values(status="running", started_at=utcnow(), phase="connecting",
-                    message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
+        claimed = cast(
+            "CursorResult[Any]",  # an UPDATE's result; the stubs say Result (no .rowcount)
+            db.session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
+                       SyncRun.status == "queued")
+                .values(status="running", started_at=utcnow(), phase="connecting",
+                        message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
+            ),
         ).rowcount
         db.session.commit()
     except SQLAlchemyError:
@@ -275,10 +279,13 @@ def mark_interrupted(
     ids = list(run_ids)
     if not ids:
         return 0
-    count = db.session.execute(
-        update(SyncRun)
-        .where(SyncRun.id.in_(ids), SyncRun.status.in_(tuple(statuses) or ACTIVE_STATUSES))
-        .values(status="interrupted", finished_at=utcnow(), error=message)
+    count = cast(
+        "CursorResult[Any]",  # an UPDATE's result; the stubs say Result (no .rowcount)
+        db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id.in_(ids), SyncRun.status.in_(tuple(statuses) or ACTIVE_STATUSES))
+            .values(status="interrupted", finished_at=utcnow(), error=message)
+        ),
     ).rowcount or 0
     db.session.commit()
     return count

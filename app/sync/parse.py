@@ -224,7 +224,7 @@ class CourseData:
 
     @property
     def name(self) -> str:
-        return self.row["name"]
+        return str(self.row["name"])
 
     @property
     def concluded(self) -> bool:

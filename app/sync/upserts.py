@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,8 +36,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.orm import Session, scoped_session
 
 from app.models import Assignment, Course, GradeCategory, Term
 
@@ -71,11 +72,14 @@ def dedupe(rows: Iterable[Mapping[str, Any]], key: Sequence[str]) -> list[dict[s
     return list(unique.values())
 
 
-def _changed(table: Table, excluded: Any, columns: Sequence[str], dialect: str) -> ColumnElement:
+def _changed(
+    table: Table, excluded: Any, columns: Sequence[str], dialect: str
+) -> ColumnElement[bool]:
     """``OR`` of "this column changed", NULL-safe."""
     tests = []
     for name in columns:
-        current, incoming = table.c[name], excluded[name]
+        current: Any = table.c[name]
+        incoming: Any = excluded[name]
         if isinstance(current.type, JSON):
             # Postgres's json type has no equality operator: compare as jsonb (or as text).
             as_type = postgresql.JSONB() if dialect == "postgresql" else Text()
@@ -136,7 +140,7 @@ def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def upsert(
-    session: Session,
+    session: SessionLike,
     table: Table,
     rows: Iterable[Mapping[str, Any]],
     *,
@@ -182,7 +186,7 @@ def upsert(
 
 
 def delete_absent(
-    session: Session,
+    session: SessionLike,
     table: Table,
     *,
     scope: Mapping[str, Any],
@@ -194,19 +198,23 @@ def delete_absent(
     keep_list = sorted(set(keep))
     if keep_list:
         where.append(table.c[key].not_in(keep_list))
-    result = session.execute(delete(table).where(and_(*where)))
+    result = typing.cast("CursorResult[Any]", session.execute(delete(table).where(and_(*where))))
     return max(0, result.rowcount or 0)
 
 
 # --- the four tables ---------------------------------------------------------------------------
 
-TERM = Term.__table__
-COURSE = Course.__table__
-GROUP = GradeCategory.__table__
-ASSIGNMENT = Assignment.__table__
+# ``__table__`` is typed as a FromClause; for a mapped class it is always the Table.
+TERM = typing.cast(Table, Term.__table__)
+COURSE = typing.cast(Table, Course.__table__)
+GROUP = typing.cast(Table, GradeCategory.__table__)
+ASSIGNMENT = typing.cast(Table, Assignment.__table__)
+
+# db.session (a scoped_session) or a plain Session: both proxy the same methods.
+SessionLike = Session | scoped_session[Any]
 
 
-def upsert_terms(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
+def upsert_terms(session: SessionLike, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
     """Rows with user_id, canvas_term_id, name, start_at, end_at; returns (id, canvas_term_id)."""
     return upsert(
         session,
@@ -218,7 +226,7 @@ def upsert_terms(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertR
 
 
 def upsert_courses(
-    session: Session, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
+    session: SessionLike, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
 ) -> UpsertResult:
     """Course rows keyed on (user_id, canvas_course_id); returns (id, canvas_course_id)."""
     return upsert(
@@ -231,7 +239,7 @@ def upsert_courses(
     )
 
 
-def upsert_groups(session: Session, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
+def upsert_groups(session: SessionLike, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
     """grade_category rows keyed on (course_id, canvas_group_id); returns (id, canvas_group_id)."""
     return upsert(
         session,
@@ -243,7 +251,7 @@ def upsert_groups(session: Session, rows: Iterable[Mapping[str, Any]]) -> Upsert
 
 
 def upsert_assignments(
-    session: Session, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
+    session: SessionLike, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
 ) -> UpsertResult:
     """Assignment rows keyed on (course_id, canvas_assignment_id)."""
     return upsert(

@@ -68,7 +68,3 @@ class RegisterForm(FlaskForm):
         render_kw={"autocomplete": "new-password", "maxlength": MAX_PASSWORD_LENGTH},
     )
     submit = SubmitField("Create account")
-
-
-class PostForm(FlaskForm):
-    """A form with only the CSRF token, for buttons such as "Log out"."""

@@ -114,7 +114,8 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
             _course_row(course, ours.get(course.id), user.last_canvas_sync_at)
         )
     ordered = sorted(
-        sections.items(), key=lambda item: term_sort_key(terms.get(item[0]), now)
+        sections.items(),
+        key=lambda item: term_sort_key(terms.get(item[0]) if item[0] is not None else None, now),
     )
 
     runs = db.session.scalars(

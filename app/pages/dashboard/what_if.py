@@ -171,12 +171,14 @@ def _needed(inputs: _Inputs, overrides: dict[int, float], target: Any) -> dict[s
     """Answer "what do I need on <assignment> for <target %>?", or None if not asked."""
     if not isinstance(target, dict):
         return None
-    assume = target.get("assume") or DEFAULT_ASSUMPTION
+    asked: dict[str, Any] = target  # JSON from the browser: values may be missing or wrong
+    assume = asked.get("assume") or DEFAULT_ASSUMPTION
     if assume not in ASSUMPTIONS:
         return {"score": None, "message": "Choose what to assume about other ungraded work."}
     try:
-        assignment = inputs.by_id[parse_id(target.get("assignment_id"))]
-        percent = float(target.get("percent"))
+        # A missing key (KeyError) or a null (TypeError) gets the same answer below.
+        assignment = inputs.by_id[parse_id(asked["assignment_id"])]
+        percent = float(asked["percent"])
     except (KeyError, TypeError, ValueError, OverflowError):
         return {"score": None, "message": "Choose an assignment and a target percentage."}
     if not math.isfinite(percent) or not 0 <= percent <= 1000:

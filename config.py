@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -40,30 +42,91 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def load_or_create_secret_key(instance_dir: Path = INSTANCE_DIR) -> str:
-    """Return ``instance/secret_key``, creating it with 0600 permissions on first run."""
-    path = instance_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting at once must not overwrite each other's key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+MIN_SECRET_LENGTH = 16
+GENERATED_SECRET_BYTES = 48
+
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message is one line that says what to do."""
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign sessions or derive keys from, or None if it is fine."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(secret)) < 6:  # "0000...", "abababab...": long but guessable
+        return "made of too few different characters"
+    return None
+
+
+def _checked_file_key(path: Path, text: str) -> str:
+    key = text.strip()
+    reason = secret_weakness(key)
+    if reason:
+        raise ConfigError(
+            f"{path} holds an unusable secret key ({reason}): delete the file to have a new "
+            "one generated, or set SECRET_KEY"
+        )
     return key
+
+
+def load_or_create_secret_key(instance_dir: Path = INSTANCE_DIR) -> str:
+    """Return ``instance/secret_key``, creating it with 0600 permissions on first run.
+
+    Processes that start together must all end up with the same complete key, so the key is
+    written to a private temporary file first and then published with ``os.link``, which
+    fails if the name exists: exactly one process wins, and nobody can read the name before
+    the key is in it (no empty or half-written key is ever visible).
+    """
+    path = instance_dir / "secret_key"
+    try:
+        return _checked_file_key(path, path.read_text())
+    except FileNotFoundError:
+        pass
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(GENERATED_SECRET_BYTES)
+    fd, temp = tempfile.mkstemp(prefix=".secret_key.", dir=instance_dir)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return _checked_file_key(path, path.read_text())  # another process won
+    finally:
+        os.unlink(temp)
+    return key
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    given = env.get("SECRET_KEY")
+    if not given:
+        return load_or_create_secret_key()
+    reason = secret_weakness(given)
+    if reason:
+        raise ConfigError(f"SECRET_KEY is {reason}: use e.g. python -c 'import secrets; "
+                          "print(secrets.token_urlsafe(48))'")
+    return given
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more); got {text!r}")
+    return int(text)
 
 
 class Config:
     """Settings read from the environment when the app is created."""
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-        self.SECRET_KEY = env.get("SECRET_KEY") or load_or_create_secret_key()
+        self.SECRET_KEY = _secret_key(env)
         self.TOKEN_ENCRYPTION_KEY = env.get("TOKEN_ENCRYPTION_KEY") or None
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
             env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'gradesync.sqlite3'}"
@@ -93,6 +156,10 @@ class Config:
         # And the form parser's own per-field cap, set explicitly rather than left to
         # Flask/Werkzeug defaults, which have changed between releases.
         self.MAX_FORM_MEMORY_SIZE = 64 * 1024
+        # Behind N reverse proxies, trust the last N X-Forwarded-For/-Proto hops (werkzeug's
+        # ProxyFix): the login limits then see the real client address. 0: ignore the headers.
+        self.TRUSTED_PROXIES = _non_negative_int(env, "TRUSTED_PROXIES", 0)
+        self.REGISTRATIONS_PER_HOUR = _non_negative_int(env, "REGISTRATIONS_PER_HOUR", 5)
         self.DEMO_MODE = False
 
     def as_dict(self) -> dict[str, object]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
 
@@ -32,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.security import TokenCipher
 
     _tune_engine(app)
+    _trust_proxies(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     csrf.init_app(app)
@@ -43,6 +45,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     from app import db_events, models  # noqa: F401  (tables and SQLite pragmas)
+    from app.pages.inputs import BoundedIntConverter
+
+    # Before the blueprints: every <int:id> in a route is bounded to what the database holds.
+    app.url_map.converters["int"] = BoundedIntConverter
+
     from app.pages.auth import bp as auth_bp
     from app.pages.dashboard import bp as dashboard_bp
     from app.pages.settings import bp as settings_bp
@@ -89,6 +96,13 @@ def _refuse_generated_key_with_a_broker(
 
 def _migrations_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` proxies, take the client address and scheme from them."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _tune_engine(app: Flask) -> None:

@@ -20,6 +20,10 @@ class AccountError(ValueError):
     """Bad account input; the message says what to fix."""
 
 
+class EmailTaken(AccountError):
+    """An account for this email already exists (the web page does not say so in words)."""
+
+
 def normalize_email(email: str | None) -> str:
     email = (email or "").strip()
     if not email:
@@ -55,7 +59,7 @@ def create_user(email: str, password: str) -> User:
     email = normalize_email(email)
     check_password_rules(password)
     if find_user(email) is not None:
-        raise AccountError(f"an account for {email} already exists")
+        raise EmailTaken(f"an account for {email} already exists")
     user = User(email=email)
     user.set_password(password)
     db.session.add(user)

@@ -1,7 +1,8 @@
 """Secrets and outbound-URL safety: token encryption at rest and the Canvas URL guard.
 
 - Tokens are encrypted with Fernet. The key is ``TOKEN_ENCRYPTION_KEY`` when given (a Fernet
-  key, or any string, which is then stretched with HKDF), else derived from ``SECRET_KEY``.
+  key, or a passphrase of 16+ characters, stretched with scrypt), else derived from
+  ``SECRET_KEY`` the same way. Tokens stored under the older HKDF derivation still decrypt.
 - ``validate_canvas_url`` is the SSRF guard for a URL: https on port 443 only, the host as its
   A-label, and hosts that resolve to loopback, private, link-local or reserved addresses (or
   tunnel to one) are refused unless private hosts are allowed (tests and the demo, which talk
@@ -12,16 +13,19 @@
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from app.outbound import is_public_address, normalise_host
+from config import ConfigError, secret_weakness
 
 MAX_TOKEN_LENGTH = 512
 MAX_URL_LENGTH = 255
@@ -35,24 +39,64 @@ class InvalidCanvasToken(ValueError):
     """The access token is empty, too long or has characters a token never has."""
 
 
+# scrypt parameters for a passphrase key (RFC 7914's interactive setting: ~16 MiB, ~50 ms).
+# The salt is fixed on purpose: every process and worker must derive the same key from the
+# same passphrase with no shared state. Changing any of these makes stored tokens unreadable.
+SCRYPT_SALT = b"gradesync-token-encryption-v2"
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_DISTINCT_KEY_BYTES = 8
+_KEY_NAMES = "the token encryption key (TOKEN_ENCRYPTION_KEY, else SECRET_KEY)"
+
+
+class WeakKeyError(ConfigError):
+    """The token encryption key is empty, too short or obviously not random."""
+
+
+@functools.lru_cache(maxsize=8)
+def _derive_keys(secret: str) -> tuple[bytes, ...]:
+    """Fernet keys for ``secret``: the one to encrypt with first, then legacy ones to read.
+
+    A Fernet key is used as it is. Any other string is a passphrase, stretched with scrypt;
+    tokens stored before scrypt was introduced were encrypted with an HKDF key from the same
+    string, so that key stays in the list for decryption only.
+    """
+    raw = secret.encode()
+    fernet_key = _as_fernet_key(raw)
+    if fernet_key is not None:
+        if len(set(fernet_key)) < MIN_DISTINCT_KEY_BYTES:
+            raise WeakKeyError(f"{_KEY_NAMES} is not random (e.g. all zeros): generate a new one")
+        return (raw,)
+    reason = secret_weakness(secret)
+    if reason:
+        raise WeakKeyError(f"{_KEY_NAMES} is {reason}")
+    stretched = Scrypt(salt=SCRYPT_SALT, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    legacy = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"gradesync-token-v1", info=b"canvas-token"
+    )
+    return (
+        base64.urlsafe_b64encode(stretched.derive(raw)),
+        base64.urlsafe_b64encode(legacy.derive(raw)),
+    )
+
+
+def _as_fernet_key(raw: bytes) -> bytes | None:
+    """The 32 key bytes if ``raw`` is a Fernet key (urlsafe base64 of 32 bytes), else None."""
+    try:
+        decoded = base64.urlsafe_b64decode(raw)
+    except (ValueError, TypeError):
+        return None
+    return decoded if len(decoded) == 32 else None
+
+
 class TokenCipher:
-    """Encrypts and decrypts Canvas access tokens."""
+    """Encrypts and decrypts Canvas access tokens.
+
+    Raises ``WeakKeyError`` at construction for an empty, short or all-zero key, so a
+    misconfigured server refuses to start instead of encrypting with a guessable key.
+    """
 
     def __init__(self, secret: str) -> None:
-        self._fernet = Fernet(self._key_from(secret))
-
-    @staticmethod
-    def _key_from(secret: str) -> bytes:
-        raw = secret.encode()
-        try:
-            if len(base64.urlsafe_b64decode(raw)) == 32:
-                return raw  # already a Fernet key
-        except (ValueError, TypeError):
-            pass
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=b"gradesync-token-v1", info=b"canvas-token"
-        ).derive(raw)
-        return base64.urlsafe_b64encode(derived)
+        self._fernet = MultiFernet([Fernet(key) for key in _derive_keys(secret)])
 
     def encrypt(self, token: str) -> bytes:
         return self._fernet.encrypt(token.encode())

@@ -51,7 +51,10 @@ def test_register_same_email_twice_is_refused_case_insensitively(client, auth, d
     auth.logout()
     response = auth.register(email="Student@Example.EDU")
     assert response.status_code == 400
-    assert "already exists" in response.get_data(as_text=True)
+    # Refused, in neutral words (issue 11 #8: the page used to say "already exists").
+    page = response.get_data(as_text=True)
+    assert "cannot be used to create an account" in page
+    assert "already exists" not in page
     assert _users(db) == 1
 
 

@@ -20,7 +20,7 @@ def login(client: Any, email: str) -> None:
     with client.session_transaction() as session:
         from app.accounts import find_user
 
-        session["_user_id"] = str(find_user(email).id)
+        session["_user_id"] = find_user(email).get_session_id()
         session["_fresh"] = True
 
 

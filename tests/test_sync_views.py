@@ -15,7 +15,7 @@ from app.models import SyncRun, utcnow
 
 def login(client: Any, user: Any) -> None:
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_session_id()
         session["_fresh"] = True
 
 

@@ -4,6 +4,8 @@ from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.course import Course, GradeCategory
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
+from app.models.login_guard import LoginGuard
+from app.models.progress_stream import ProgressStream
 from app.models.sync_run import SyncRun
 from app.models.term import Term
 from app.models.user import User
@@ -17,6 +19,8 @@ __all__ = [
     "CANVAS_INDEXES",
     "Course",
     "GradeCategory",
+    "LoginGuard",
+    "ProgressStream",
     "SyncRun",
     "Term",
     "User",

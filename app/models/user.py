@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -27,6 +28,11 @@ class User(UserMixin, Base):
     # Login slow-down: consecutive failures and when the last one happened.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session and "remember me" cookie (see session_token); raising it ends all
+    # of this user's sessions at once (logout does).
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", nullable=False
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     def set_password(self, password: str) -> None:
@@ -34,6 +40,19 @@ class User(UserMixin, Base):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def session_token(self, issued_at: int) -> str:
+        """What the session and the remember cookie carry: ``"<id>:<version>:<issued_at>"``.
+
+        Flask-Login stores this instead of the bare id (``login_manager.id_attribute``), so
+        a cookie names the session generation it belongs to and when it was issued;
+        ``app.pages.auth.sessions`` refuses it once the version moved on or it is too old.
+        """
+        return f"{self.id}:{self.session_version}:{issued_at}"
+
+    def get_session_id(self) -> str:
+        """The token for a sign-in happening now (Flask-Login's ``id_attribute``)."""
+        return self.session_token(int(time.time()))
 
     @property
     def canvas_connected(self) -> bool:

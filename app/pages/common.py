@@ -81,12 +81,12 @@ CSRF_MESSAGE = "The form expired or was sent from another page. Reload the page 
 
 def register_web(app: Flask) -> None:
     """Attach the user loader, headers, error handlers and Jinja helpers to ``app``."""
-    from app.extensions import db, login_manager
-    from app.models import User
+    from app.extensions import login_manager
+    from app.pages.auth.sessions import load_user
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    # Sessions and remember cookies carry "<id>:<version>:<issued>", not the bare id.
+    login_manager.id_attribute = "get_session_id"
+    login_manager.user_loader(load_user)
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:

@@ -1,97 +1,186 @@
-"""Login slow-down: after repeated failures for one email, refuse attempts for a growing delay.
+"""Login and registration protection, kept in the database so every process shares it.
 
-Known accounts keep their count in ``users.failed_logins`` / ``last_failed_login_at`` (shared
-by every process). Emails with no account are counted the same way in a bounded in-memory
-table, so the answer (and its delay) never tells whether an account exists.
+Three counters guard a sign-in, each a row with ``failures`` and ``last_failure_at``:
+
+- per account: ``users.failed_logins`` for an email with an account, and a ``login_guard`` row
+  keyed by the email's SHA-256 for one without. Both follow the same rule (5 free failures,
+  then 30 s doubling up to 15 min; a success resets it), so the answers and their delays never
+  tell whether an account exists;
+- per client address (``request.remote_addr``; the real client only behind a trusted proxy,
+  see ``PROXY_FIX``): 20 free failures within an hour, then the same doubling delay, so one
+  address cannot lock or spray many accounts for free;
+- registrations per address: ``REGISTRATIONS_PER_HOUR`` (default 5) valid attempts an hour.
+
+An attempt is counted *before* the password is checked, with a compare-and-set UPDATE
+(``... WHERE failures = <the value read>``): of any number of simultaneous guesses only those
+that won a free slot reach the password check, whichever process they hit. A success gives
+the slot back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import Column, ColumnElement, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import User
+from app.models import LoginGuard, User
 
 FREE_FAILURES = 5  # consecutive failures allowed before the slow-down starts
 BASE_DELAY_S = 30  # the delay after the 5th failure; doubles with each further failure
 MAX_DELAY_S = 15 * 60
-_UNKNOWN_CAPACITY = 10_000
+ADDRESS_FREE_FAILURES = 20
+ADDRESS_WINDOW = timedelta(hours=1)
+REGISTRATION_WINDOW = timedelta(hours=1)
+DEFAULT_REGISTRATIONS_PER_HOUR = 5
+_CAS_ATTEMPTS = 50  # compare-and-set retries before giving up under extreme contention
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def delay_after(failures: int) -> int:
-    """Seconds a sign-in is refused after ``failures`` consecutive failures."""
-    if failures < FREE_FAILURES:
+def delay_after(failures: int, free: int = FREE_FAILURES) -> int:
+    """Seconds a sign-in is refused after ``failures`` failures, ``free`` of them free."""
+    if failures < free:
         return 0
-    return min(BASE_DELAY_S * 2 ** (failures - FREE_FAILURES), MAX_DELAY_S)
+    return min(BASE_DELAY_S * 2 ** min(failures - free, 20), MAX_DELAY_S)
 
 
-def _remaining(failures: int, last_failed_at: datetime | None, now: datetime) -> int:
-    if last_failed_at is None:
+@dataclass(frozen=True)
+class _Counter:
+    """One failure counter: a row of ``table`` picked by ``where``."""
+
+    table: Table
+    where: ColumnElement[bool]
+    failures: Column[Any]
+    last: Column[Any]
+    delay: Callable[[int], int]
+    window: timedelta | None = None  # counts older than this start again from zero
+
+    def read(self) -> tuple[int, datetime | None]:
+        row = db.session.execute(select(self.failures, self.last).where(self.where)).one_or_none()
+        return (0, None) if row is None else (row[0] or 0, row[1])
+
+    def effective(self, failures: int, last: datetime | None, now: datetime) -> int:
+        if self.window is not None and last is not None and now - last >= self.window:
+            return 0
+        return failures
+
+    def remaining(self, now: datetime) -> int:
+        failures, last = self.read()
+        return _remaining(self.delay(self.effective(failures, last, now)), last, now)
+
+
+def _remaining(delay: int, last: datetime | None, now: datetime) -> int:
+    if last is None or not delay:
         return 0
-    until = last_failed_at + timedelta(seconds=delay_after(failures))
-    return max(0, math.ceil((until - now).total_seconds()))
+    return max(0, math.ceil((last + timedelta(seconds=delay) - now).total_seconds()))
 
 
-class _UnknownEmails:
-    """Failure counts for emails without an account: an LRU table guarded by a lock."""
-
-    def __init__(self, capacity: int = _UNKNOWN_CAPACITY) -> None:
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
-        self._capacity = capacity
-
-    def get(self, email: str) -> tuple[int, datetime | None]:
-        with self._lock:
-            return self._entries.get(email, (0, None))
-
-    def fail(self, email: str, now: datetime) -> None:
-        with self._lock:
-            count, _ = self._entries.pop(email, (0, None))
-            self._entries[email] = (count + 1, now)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+def _email_key(email: str) -> str:
+    return "email:" + hashlib.sha256(email.encode()).hexdigest()
 
 
-def _unknown() -> _UnknownEmails:
-    return current_app.extensions.setdefault("login_throttle_unknown", _UnknownEmails())
+def _guard(key: str, delay: Callable[[int], int], window: timedelta | None = None) -> _Counter:
+    _ensure_row(key)
+    table = LoginGuard.__table__
+    return _Counter(table, table.c.key == key, table.c.failures, table.c.last_failure_at,
+                    delay, window)
 
 
-def seconds_locked(user: User | None, email: str) -> int:
-    """How many seconds sign-in for this email is still refused (0: go ahead)."""
-    now = _now()
-    if user is not None:
-        return _remaining(user.failed_logins or 0, user.last_failed_login_at, now)
-    count, last = _unknown().get(email)
-    return _remaining(count, last, now)
-
-
-def record_failure(user: User | None, email: str) -> None:
-    """Count one failed sign-in; commits (the UPDATE is atomic across processes)."""
-    now = _now()
-    if user is None:
-        _unknown().fail(email, now)
-        return
+def _ensure_row(key: str) -> None:
+    """Create the counter row if it is missing (concurrent creators: one wins, none fails)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=User.failed_logins + 1, last_failed_login_at=now)
+        dialect.insert(LoginGuard.__table__).values(key=key, failures=0).on_conflict_do_nothing()
     )
     db.session.commit()
 
 
-def record_success(user: User) -> None:
-    """Reset the count after a successful sign-in; commits."""
-    if user.failed_logins or user.last_failed_login_at:
-        user.failed_logins = 0
-        user.last_failed_login_at = None
+def _account(user: User | None, email: str) -> _Counter:
+    if user is None:
+        return _guard(_email_key(email), delay_after)
+    table = User.__table__
+    return _Counter(table, table.c.id == user.id, table.c.failed_logins,
+                    table.c.last_failed_login_at, delay_after)
+
+
+def _address(address: str | None) -> _Counter:
+    return _guard(f"addr:{address or 'unknown'}"[:80],
+                  lambda n: delay_after(n, ADDRESS_FREE_FAILURES), ADDRESS_WINDOW)
+
+
+def _take_slot(counter: _Counter, now: datetime) -> int:
+    """Count one attempt if the counter allows it now: 0 when taken, else seconds to wait."""
+    for _ in range(_CAS_ATTEMPTS):
+        failures, last = counter.read()
+        effective = counter.effective(failures, last, now)
+        wait = _remaining(counter.delay(effective), last, now)
+        if wait:
+            db.session.rollback()
+            return wait
+        result = db.session.execute(
+            update(counter.table)
+            .where(counter.where, counter.failures == failures)
+            .values({counter.failures: effective + 1, counter.last: now})
+        )
         db.session.commit()
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return 0
+    return BASE_DELAY_S
+
+
+def admit_login(user: User | None, email: str, address: str | None) -> int:
+    """Take a sign-in slot for this email and address; commits.
+
+    Returns 0 when the password may be checked (the attempt already counts as a failure until
+    :func:`record_success`), else the seconds to wait.
+    """
+    now = _now()
+    wait = _take_slot(_address(address), now)
+    if wait:
+        return wait
+    return _take_slot(_account(user, email), now)
+
+
+def seconds_locked(user: User | None, email: str, address: str | None = None) -> int:
+    """How many seconds sign-in for this email (from this address) is still refused."""
+    now = _now()
+    waits = [_account(user, email).remaining(now)]
+    if address is not None:
+        waits.append(_address(address).remaining(now))
+    return max(waits)
+
+
+def record_success(user: User, address: str | None) -> None:
+    """A correct password: reset the account's count, give the address its slot back."""
+    table = LoginGuard.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.key == f"addr:{address or 'unknown'}"[:80], table.c.failures > 0)
+        .values(failures=table.c.failures - 1)
+    )
+    db.session.execute(
+        update(User).where(User.id == user.id)
+        .values(failed_logins=0, last_failed_login_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(user)
+
+
+def admit_registration(address: str | None) -> int:
+    """Take one of the address's registrations for this hour; 0, or the seconds to wait."""
+    limit = int(current_app.config.get("REGISTRATIONS_PER_HOUR", DEFAULT_REGISTRATIONS_PER_HOUR))
+    wait_s = int(REGISTRATION_WINDOW.total_seconds())
+    counter = _guard(f"register:{address or 'unknown'}"[:80],
+                     lambda n: wait_s if n >= limit else 0, REGISTRATION_WINDOW)
+    return _take_slot(counter, _now())

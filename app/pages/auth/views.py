@@ -2,6 +2,7 @@
 
 Wrong credentials get one message whether or not the email has an account, and the slow-down
 (``app.pages.auth.throttle``) treats both the same, so the login form cannot probe emails.
+Registration is limited per client address and refuses a taken email without naming it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts import AccountError, create_user, find_user, normalize_email
+from app.accounts import AccountError, EmailTaken, create_user, find_user, normalize_email
 from app.extensions import db
-from app.pages.auth import throttle
+from app.pages.auth import sessions, throttle
 from app.pages.auth.forms import LoginForm, RegisterForm
 from app.pages.common import home_url, safe_next_url
 
@@ -27,6 +28,16 @@ bp = Blueprint("auth", __name__)
 logger = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "The email or password is incorrect."
+# Registration cannot hide whether an email has an account (there is no mail to send a link
+# to instead), so it says so without naming the address and is limited per client address
+# (throttle.admit_registration), which makes probing many emails slow.
+CANNOT_REGISTER = (
+    "This email address cannot be used to create an account. "
+    "If you already have an account, log in instead."
+)
+TOO_MANY_REGISTRATIONS = (
+    "Too many new accounts were requested from your network. Try again in an hour."
+)
 
 
 @cache
@@ -65,15 +76,22 @@ def register() -> Any:
         _drop_oversized(form)
         status = 400 if request.method == "POST" else 200
         return render_template("auth/register.html", form=form), status
+    wait = throttle.admit_registration(request.remote_addr)
+    if wait:
+        body = render_template("auth/register.html", form=form, error=TOO_MANY_REGISTRATIONS)
+        return body, 429, {"Retry-After": str(wait)}
     try:
         user = create_user(form.email.data, form.password.data)
+    except EmailTaken:
+        form.email.errors.append(CANNOT_REGISTER)
+        return render_template("auth/register.html", form=form), 400
     except AccountError as exc:
         form.email.errors.append(_sentence(str(exc)))
         return render_template("auth/register.html", form=form), 400
     except IntegrityError:
         # Two registrations for one email raced; the unique index decided.
         db.session.rollback()
-        form.email.errors.append("An account for this email address already exists.")
+        form.email.errors.append(CANNOT_REGISTER)
         return render_template("auth/register.html", form=form), 400
     session.clear()
     login_user(user)
@@ -103,21 +121,22 @@ def login() -> Any:
         return render_template("auth/login.html", form=form), 400
 
     user = find_user(email)
-    wait = throttle.seconds_locked(user, email)
+    address = request.remote_addr
+    wait = throttle.admit_login(user, email, address)
     if wait:
         return _too_many(form, wait)
     password = form.password.data
     if user is not None and user.check_password(password):
-        throttle.record_success(user)
+        throttle.record_success(user, address)
         session.clear()  # a fresh session on sign-in: nothing carried over from before
         login_user(user, remember=bool(form.remember.data))
         logger.info("user %s signed in", user.id)
         return redirect(next_url or home_url())
     if user is None:
         check_password_hash(_dummy_hash(), password)
-    throttle.record_failure(user, email)
+    # The attempt was counted before the check; a wrong password just keeps that count.
     logger.info("failed sign-in (%s)", "known account" if user else "no account")
-    wait = throttle.seconds_locked(user, email)
+    wait = throttle.seconds_locked(user, email, address)
     if wait:
         return _too_many(form, wait)
     return render_template("auth/login.html", form=form, error=BAD_CREDENTIALS), 401
@@ -135,7 +154,12 @@ def _too_many(form: LoginForm, wait: int) -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     # CSRF: CSRFProtect checks every POST, this one included (no cross-site logouts).
-    logout_user()
+    if current_user.is_authenticated:
+        # "Log out" means everywhere: every session and remember cookie of this user ends.
+        sessions.end_all_sessions(current_user.id)
+    # Clear first: logout_user() then marks the remember cookie for deletion in the new
+    # session (clearing afterwards would drop that mark and leave the cookie in the browser).
     session.clear()
+    logout_user()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))

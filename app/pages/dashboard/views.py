@@ -11,6 +11,7 @@ from app.models import Course
 from app.pages.common import get_owned_or_404
 from app.pages.dashboard import course_page, service
 from app.pages.dashboard import what_if as calculator
+from app.pages.inputs import BadJSON, parse_json_body
 
 bp = Blueprint("dashboard", __name__)
 
@@ -42,7 +43,10 @@ def what_if(course_id: int) -> Any:
     "target": {"assignment_id": id, "percent": 90}}`` (target optional).
     """
     row = get_owned_or_404(Course, course_id)
-    payload = request.get_json(silent=True)
+    try:
+        payload = parse_json_body(request.get_data())
+    except BadJSON as exc:
+        return {"error": str(exc)[:1].upper() + str(exc)[1:] + "."}, 400
     if not isinstance(payload, dict):
         return {"error": "Send a JSON object with a 'scores' mapping."}, 400
     return calculator.what_if(row, payload.get("scores"), payload.get("target"))

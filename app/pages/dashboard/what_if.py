@@ -15,6 +15,7 @@ from typing import Any
 from app import grades
 from app.models import Assignment, Course
 from app.pages.dashboard.course_page import load_rows
+from app.pages.inputs import parse_id
 
 # Extra credit is real, but rarely more than half the item again: 150 % of its points.
 EXTRA_CREDIT_MARGIN = 1.5
@@ -95,8 +96,8 @@ def what_if(course: Course, scores: Any, target: Any = None) -> dict[str, Any]:
     field_errors: dict[str, str] = {}
     for key, value in (scores or {}).items() if isinstance(scores, dict) else ():
         try:
-            assignment = by_id[int(key)]
-        except (KeyError, TypeError, ValueError):
+            assignment = by_id[parse_id(key)]
+        except (KeyError, ValueError):
             errors.append("An assignment in the form is not part of this course.")
             continue
         try:
@@ -176,9 +177,9 @@ def _needed(inputs: _Inputs, overrides: dict[int, float], target: Any) -> dict[s
         return {"score": None, "message": "Choose what to assume about other ungraded work."}
     try:
         # A missing key (KeyError) or a null (TypeError) gets the same answer below.
-        assignment = inputs.by_id[int(asked["assignment_id"])]
+        assignment = inputs.by_id[parse_id(asked["assignment_id"])]
         percent = float(asked["percent"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return {"score": None, "message": "Choose an assignment and a target percentage."}
     if not math.isfinite(percent) or not 0 <= percent <= 1000:
         return {"score": None, "message": "Enter a target percentage such as 90."}

@@ -27,6 +27,8 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app import jobs
+from app.pages.common import render_error
+from app.pages.sync import streams
 from app.pages.sync.service import has_synced, load_run_state, recent_runs
 
 bp = Blueprint("sync", __name__)
@@ -35,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 # Defaults for the event stream; tests shorten them through the app config.
 EVENTS_POLL_SECONDS = 0.5
-EVENTS_MAX_SECONDS = 300.0
+EVENTS_MAX_SECONDS = 60.0
+EVENTS_HEARTBEAT_SECONDS = 3.0
 
 
 @bp.post("/sync")
@@ -71,21 +74,32 @@ def status_json(run_id: int) -> Any:
 
 @bp.get("/sync/<int:run_id>/events")
 @login_required
-def events(run_id: int) -> Response:
+def events(run_id: int) -> Any:
     """Server-Sent Events: one ``progress`` event per change, then ``done`` when finished.
 
     Each poll is a fresh short query in its own app context, so no connection or stale object
-    is held between polls; the stream ends after ``SYNC_EVENTS_MAX_SECONDS`` and the browser's
-    EventSource reconnects by itself.
+    is held between polls. A comment line goes out every ``SYNC_EVENTS_HEARTBEAT_SECONDS``:
+    writing to a closed connection fails, which ends the stream within seconds of the browser
+    leaving. The stream ends after ``SYNC_EVENTS_MAX_SECONDS`` and the browser's EventSource
+    reconnects by itself. Beyond ``SYNC_EVENTS_PER_USER`` open streams the answer is 429, and
+    the page falls back to polling.
     """
     _state_or_404(run_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     user_id = current_user.id
-    poll = float(app.config.get("SYNC_EVENTS_POLL_SECONDS", EVENTS_POLL_SECONDS))
-    limit = float(app.config.get("SYNC_EVENTS_MAX_SECONDS", EVENTS_MAX_SECONDS))
+    config = app.config
+    poll = float(config.get("SYNC_EVENTS_POLL_SECONDS", EVENTS_POLL_SECONDS))
+    limit = float(config.get("SYNC_EVENTS_MAX_SECONDS", EVENTS_MAX_SECONDS))
+    heartbeat = float(config.get("SYNC_EVENTS_HEARTBEAT_SECONDS", EVENTS_HEARTBEAT_SECONDS))
+    cap = int(config.get("SYNC_EVENTS_PER_USER", streams.DEFAULT_STREAMS_PER_USER))
+    slot = streams.open_stream(user_id, cap)
+    if slot is None:
+        body, status = render_error(429, "Too many progress streams are open. Use polling.")
+        return body, status, {"Retry-After": "10"}
 
     def stream() -> Iterator[str]:
-        deadline = time.monotonic() + limit
+        now = time.monotonic()
+        deadline, next_beat = now + limit, now + heartbeat
         last: dict[str, Any] | None = None
         yield f"retry: {int(max(poll, 1.0) * 1000)}\n\n"
         while True:
@@ -97,13 +111,21 @@ def events(run_id: int) -> Response:
             if state != last:
                 yield _event("done" if state["finished"] else "progress", state)
                 last = state
-            if state["finished"]:
+            if state["finished"] or time.monotonic() >= deadline:
                 return
-            if time.monotonic() >= deadline:
-                return
+            if time.monotonic() >= next_beat:
+                yield ": heartbeat\n\n"  # raises here once the client is gone
+                with app.app_context():
+                    streams.touch_stream(slot)
+                next_beat = time.monotonic() + heartbeat
             time.sleep(poll)
 
+    def release() -> None:
+        with app.app_context():
+            streams.close_stream(slot)
+
     response = Response(stream(), mimetype="text/event-stream")
+    response.call_on_close(release)  # the server closes the response when the stream ends
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
     return response

@@ -1,0 +1,62 @@
+"""Open progress streams, counted in the database so the per-user cap holds across processes.
+
+A progress stream holds one server thread for its whole life, so a user (or a script with
+their cookie) opening hundreds of them would starve everyone else. Each open stream is a
+``progress_stream`` row; a user gets at most ``SYNC_EVENTS_PER_USER`` at once (more answer
+429 at once, and the page falls back to polling ``status.json``). Rows are refreshed with each
+heartbeat and deleted when the stream ends; a row whose process died stops counting after
+``STALE_AFTER``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from app.extensions import db
+from app.models import ProgressStream, utcnow
+
+DEFAULT_STREAMS_PER_USER = 3
+STALE_AFTER = timedelta(seconds=20)  # several missed heartbeats: the stream's process is gone
+
+
+def open_stream(user_id: int, cap: int) -> int | None:
+    """Reserve a stream slot for the user: its id, or None when ``cap`` are open; commits.
+
+    Insert first, then count: two simultaneous opens can both be refused, never both admitted
+    beyond the cap.
+    """
+    now = utcnow()
+    db.session.execute(
+        delete(ProgressStream).where(
+            ProgressStream.user_id == user_id, ProgressStream.seen_at < now - STALE_AFTER
+        )
+    )
+    slot = ProgressStream(user_id=user_id, opened_at=now, seen_at=now)
+    db.session.add(slot)
+    db.session.commit()
+    slot_id = slot.id
+    open_now = db.session.scalar(
+        select(func.count()).select_from(ProgressStream).where(
+            ProgressStream.user_id == user_id, ProgressStream.seen_at >= now - STALE_AFTER
+        )
+    )
+    if (open_now or 0) > cap:
+        close_stream(slot_id)
+        return None
+    return slot_id
+
+
+def touch_stream(slot_id: int) -> None:
+    """The stream is still being read (a heartbeat went out); commits."""
+    db.session.execute(
+        update(ProgressStream).where(ProgressStream.id == slot_id).values(seen_at=utcnow())
+    )
+    db.session.commit()
+
+
+def close_stream(slot_id: int) -> None:
+    """Give the slot back; commits."""
+    db.session.execute(delete(ProgressStream).where(ProgressStream.id == slot_id))
+    db.session.commit()

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Column, ColumnElement, Table, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -58,10 +58,10 @@ def delay_after(failures: int, free: int = FREE_FAILURES) -> int:
 class _Counter:
     """One failure counter: a row of ``table`` picked by ``where``."""
 
-    table: Table
+    table: Any  # a mapped class's __table__ (typed as FromClause by SQLAlchemy)
     where: ColumnElement[bool]
-    failures: Column[Any]
-    last: Column[Any]
+    failures: Any  # columns of ``table``
+    last: Any
     delay: Callable[[int], int]
     window: timedelta | None = None  # counts older than this start again from zero
 
@@ -162,7 +162,7 @@ def seconds_locked(user: User | None, email: str, address: str | None = None) ->
 
 def record_success(user: User, address: str | None) -> None:
     """A correct password: reset the account's count, give the address its slot back."""
-    table = LoginGuard.__table__
+    table: Any = LoginGuard.__table__
     db.session.execute(
         update(table)
         .where(table.c.key == f"addr:{address or 'unknown'}"[:80], table.c.failures > 0)

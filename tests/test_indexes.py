@@ -100,10 +100,10 @@ def fill(engine: Engine, *, courses: int = 12, assignments_per_course: int = 20)
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple]]:
-    """Every row of every table, in id order."""
+    """Every row of every table, in primary-key order."""
     with engine.connect() as conn:
         return {
-            table.name: [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
+            table.name: [tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
             for table in Base.metadata.sorted_tables
         }
 

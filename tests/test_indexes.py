@@ -103,7 +103,10 @@ def snapshot(engine: Engine) -> dict[str, list[tuple]]:
     """Every row of every table, in primary-key order."""
     with engine.connect() as conn:
         return {
-            table.name: [tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key.columns))]
+            table.name: [
+                tuple(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
             for table in Base.metadata.sorted_tables
         }
 

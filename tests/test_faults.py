@@ -248,8 +248,9 @@ def test_token_dying_mid_run_stops_at_once_and_keeps_unfinished_courses(
 
     def kill_the_token_after_two_courses(progress: Any) -> None:
         if progress.phase == "writing" and progress.courses_done == 2 and not died_at:
-            getattr(simulator, action)(TOKEN)
+            # The moment first, then the death: a request refused in between still counts.
             died_at.append(time.monotonic())
+            getattr(simulator, action)(TOKEN)
 
     run = run_job(user.id, progress=kill_the_token_after_two_courses)
 

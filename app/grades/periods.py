@@ -76,7 +76,7 @@ def weighted_total(scores: Iterable[tuple[float | None, float | None]]) -> float
     if weight_sum == 0:
         return None
     # Scaled up to 100 when the counted weights fall short, never down when they exceed it.
-    return float(total / max(weight_sum, Fraction(100)))
+    return float(total / min(weight_sum, Fraction(100)))
 
 
 def current_period(periods: Sequence[GradingPeriod], now: datetime) -> GradingPeriod | None:

@@ -240,7 +240,8 @@ class Builder:
 
     def _unpublished(self, course: Course) -> None:
         """A few unpublished drafts: invisible to the student, they make short pages."""
-        candidates = [a for a in course.assignments.values() if a.due_at is not None]
+        candidates = [a for a in course.assignments.values()
+                      if a.due_at is not None and a.points_possible is not None]
         for assignment in self.rng.sample(candidates, min(len(candidates) // 8 + 1, 3)):
             assignment.published = False
             assignment.name = f"{assignment.name} (draft)"

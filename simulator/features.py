@@ -72,7 +72,8 @@ def add_pending_review(course: Course, rng: random.Random) -> None:
     graded = [a for a in course.visible_assignments()
               if a.submission.workflow_state == "graded" and a.submission.posted
               and a.submission.score and a.points_possible and a.grading_type == "points"
-              and not a.submission.excused and not a.omit_from_final_grade]
+              and not a.submission.excused and not a.omit_from_final_grade
+              and not a.submission.late]
     if not graded:
         return
     a = rng.choice(graded)

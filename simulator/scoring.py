@@ -31,6 +31,13 @@ test that compares the two checks something real. Both follow Canvas's ``GradeCa
   100, and neither do we. ``weight`` None counts as 0; all weights 0 gives None.
 * **Unweighted** courses: ``sum(S) / sum(P)`` over all groups after drops; None when
   ``sum(P) == 0`` even if some extra credit was earned.
+* **Pending review** (a quiz awaiting manual grading, ``workflow_state: pending_review``):
+  left out of the current score, counted at its partial score in the final score.
+* **Grading periods**: each period's score is the course score over the assignments whose
+  ``grading_period_id`` names it. With weighted periods the course score is
+  ``sum(period score * weight)`` over periods that have a score, divided by the counted
+  weight when that is under 100 and by 100 otherwise (scaled up, never down); unrounded
+  period scores go in. Without weighting the course score is over every assignment.
 * Results are rounded to 2 decimals, half away from zero (Ruby's ``round(2)``).
 
 Cost: each drop stage tries every combination of assignments to drop, a few integer operations
@@ -63,18 +70,59 @@ def canvas_scores(course: dict[str, Any]) -> tuple[float | None, float | None]:
 
     ``course`` is ``{"apply_group_weights": bool, "groups": [{"id", "weight", "rules":
     {"drop_lowest", "drop_highest", "never_drop"}, "assignments": [{"id", "points_possible",
-    "omit_from_final_grade", "score", "excused", "grading_type"}]}]}``; optional keys default
-    to "absent" (no rules, not excused, graded by points...).
+    "omit_from_final_grade", "score", "excused", "grading_type", "pending_review",
+    "grading_period_id"}]}], "grading_periods": [{"id", "weight"}],
+    "weighted_grading_periods": bool}``; optional keys default to "absent" (no rules, not
+    excused, graded by points, no periods...).
     """
+    return _round_pair(_exact_scores(course))
+
+
+def canvas_period_scores(course: dict[str, Any]
+                         ) -> dict[int, tuple[float | None, float | None]]:
+    """Canvas's (current, final) score of each grading period, keyed by period id."""
+    return {period["id"]: _round_pair(_exact_scores(course, period["id"]))
+            for period in course.get("grading_periods") or []}
+
+
+_Exact = tuple[Fraction | None, Fraction | None]
+
+
+def _round_pair(pair: _Exact) -> tuple[float | None, float | None]:
+    current, final = pair
+    return (None if current is None else _round2(current),
+            None if final is None else _round2(final))
+
+
+def _exact_scores(course: dict[str, Any], period_id: int | None = None) -> _Exact:
+    """Unrounded (current, final): of one period, or of the course."""
     weighted = bool(course.get("apply_group_weights"))
     groups = course.get("groups") or []
-    current = _course_score(groups, weighted, ungraded_as_zero=False)
-    final = _course_score(groups, weighted, ungraded_as_zero=True)
-    return current, final
+    periods = course.get("grading_periods") or []
+    if period_id is not None:
+        groups = [{**g, "assignments": [a for a in g.get("assignments") or []
+                                        if a.get("grading_period_id") == period_id]}
+                  for g in groups]
+    elif periods and course.get("weighted_grading_periods"):
+        scores = [(_exact_scores(course, p["id"]), Fraction(p.get("weight") or 0))
+                  for p in periods]
+        return (_weigh_periods([(s[0], w) for s, w in scores]),
+                _weigh_periods([(s[1], w) for s, w in scores]))
+    return (_course_score(groups, weighted, ungraded_as_zero=False),
+            _course_score(groups, weighted, ungraded_as_zero=True))
+
+
+def _weigh_periods(scores: list[tuple[Fraction | None, Fraction]]) -> Fraction | None:
+    counted = [(s, w) for s, w in scores if s is not None]
+    weight = sum((w for _, w in counted), _ZERO)
+    if weight == 0:
+        return None
+    total = sum((s * w for s, w in counted), _ZERO)
+    return total / weight if weight < 100 else total / 100
 
 
 def _course_score(groups: Sequence[dict[str, Any]], weighted: bool, *, ungraded_as_zero: bool
-                  ) -> float | None:
+                  ) -> Fraction | None:
     sums = [_group_sum(g, ungraded_as_zero) for g in groups]
     if weighted:
         grade = _ZERO
@@ -89,12 +137,12 @@ def _course_score(groups: Sequence[dict[str, Any]], weighted: bool, *, ungraded_
             return None
         if full_weight < 100:
             grade = grade * 100 / full_weight
-        return _round2(grade)
+        return grade
     earned = sum((s for s, _ in sums), _ZERO)
     possible = sum((p for _, p in sums), _ZERO)
     if possible <= 0:
         return None
-    return _round2(earned / possible * 100)
+    return earned / possible * 100
 
 
 def _group_sum(group: dict[str, Any], ungraded_as_zero: bool) -> _Pair:
@@ -109,6 +157,8 @@ def _group_sum(group: dict[str, Any], ungraded_as_zero: bool) -> _Pair:
         if a.get("grading_type") == "not_graded":
             continue
         score = a.get("score")
+        if a.get("pending_review") and not ungraded_as_zero:
+            continue  # awaiting manual grading: in the final score only
         if score is None:
             if not ungraded_as_zero:
                 continue

@@ -76,6 +76,8 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,6 +86,12 @@ from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.models import SyncRun, User, utcnow
+from app.sync.courses import (
+    confirm_gone,
+    delete_courses,
+    mark_missing,
+    submit_confirmations,
+)
 from app.sync.fetch import FetchPool, fetch_gradebook
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
 from app.sync.progress import StatementCounter, done_message, summary_lines
@@ -97,7 +105,7 @@ from app.sync.result import (
     SyncResult,
     error_kind_of,
 )
-from app.sync.upserts import COURSE, delete_absent
+from app.sync.upserts import COURSE
 from app.sync.writer import CourseWriter
 
 __all__ = ["CanvasSyncService"]
@@ -105,6 +113,17 @@ __all__ = ["CanvasSyncService"]
 logger = logging.getLogger(__name__)
 
 COUNTERS = ("requests", "throttled", "retries")
+# A date-concluded course whose Canvas scores are hidden (nothing to compare) is refetched by
+# the incremental sync for this long after it ended (module docstring, "Incremental sync").
+REFETCH_WINDOW = timedelta(days=60)
+# Course-list fields that move when the gradebook behind them changes.
+GRADEBOOK_SIGNALS = (
+    "canvas_current_score",
+    "canvas_final_score",
+    "canvas_current_grade",
+    "workflow_state",
+    "enrollment_state",
+)
 
 
 class CanvasSyncService:
@@ -221,17 +240,18 @@ class CanvasSyncService:
         with FetchPool(self.options.workers) as pool:
             # The course list goes first; the gradebooks of the courses we already know are
             # requested alongside it instead of one round trip later (module docstring).
+            # (Every list of the student's courses, requested at once by the client.)
             list_future = pool.submit(self.client.get_courses)
             prefetched = self._prefetch(pool, incremental)
             course_list = self._fetch_course_list(list_future)
             t0 = time.monotonic()
-            self._apply_course_list(course_list)
+            confirmations = self._apply_course_list(course_list, pool)
             run.add_time("prepare_s", time.monotonic() - t0)
 
             to_fetch: list[CourseData] = []
             for course in course_list.courses:
-                if incremental and self._final(course):
-                    # Written while already concluded: the gradebook is final.
+                if not self._needs_fetch(course, incremental):
+                    # Concluded, and the course list shows nothing that moved (docstring).
                     writer.sync_course(course, flush=False)
                     run.courses_concluded_skipped += 1
                     run.courses_done += 1
@@ -247,16 +267,29 @@ class CanvasSyncService:
                 writer.flush_courses()
                 db.session.commit()
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
+            self._settle_absent(confirmations)
             pool.succeeded = True
         db.session.execute(
             update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
         )
         db.session.commit()
 
-    def _final(self, course: CourseData) -> bool:
-        """Concluded now, and stored by a sync that already saw it concluded."""
+    def _needs_fetch(self, course: CourseData, incremental: bool) -> bool:
+        """Whether the sync requests the course's gradebook (module docstring, rule 3)."""
         stored = self._writer.courses.get(course.canvas_course_id)
-        return bool(course.concluded and stored and stored["concluded"] and stored["content_hash"])
+        if not incremental or not course.concluded or stored is None:
+            return True
+        if not stored["concluded"] or not stored["content_hash"]:
+            return True  # the first sync since it concluded
+        row = course.row
+        if any(stored.get(key) != row[key] for key in GRADEBOOK_SIGNALS):
+            return True  # Canvas's scores (or states) moved: its gradebook changed
+        if row["workflow_state"] == "completed":
+            return False  # concluded by the teacher: read-only
+        if row["canvas_current_score"] is not None or row["canvas_final_score"] is not None:
+            return False  # still gradable, but a grade change would have moved a score
+        end = row["end_at"] or (course.term or {}).get("end_at")
+        return end is None or utcnow() - end < REFETCH_WINDOW
 
     def _prefetch(self, pool: FetchPool, incremental: bool) -> dict[int, Future[Gradebook]]:
         """Request the gradebooks of the stored courses the sync will most likely need.
@@ -274,8 +307,9 @@ class CanvasSyncService:
         return prefetched
 
     def _sync_one(self, course_id: int) -> None:
-        """The course list and the course's gradebook at once; the gradebook is written only
-        if the list still has the course."""
+        """The course itself (``GET /courses/:id``) and its gradebook at once; the gradebook
+        is written only if the course is still the student's. A 401/404 on the course is
+        Canvas's proof that the student left it: it is deleted."""
         run, writer = self._run, self._writer
         self._warm_start_limiter()
         canvas_course_id = db.session.scalar(
@@ -288,53 +322,54 @@ class CanvasSyncService:
             raise SyncFailed(f"Course {course_id} does not exist (or is not yours).")
         writer.load_existing()
         with FetchPool(2) as pool:
-            list_future = pool.submit(self.client.get_courses)
+            self._report("courses", "Fetching the course…")
+            confirmation = submit_confirmations(pool, self.client, [canvas_course_id])
             gradebook = pool.submit(fetch_gradebook, self.client, canvas_course_id)
-            course_list = self._fetch_course_list(list_future)
             run.courses_total = 1
-            course = next(
-                (c for c in course_list.courses if c.canvas_course_id == canvas_course_id), None
-            )
+            future = confirmation[canvas_course_id]
+            if confirm_gone(canvas_course_id, future):
+                run.courses_deleted += delete_courses(db.session, self.user_id, [canvas_course_id])
+                db.session.commit()
+                logger.info(
+                    "course %s: Canvas says it is no longer yours: deleted", canvas_course_id
+                )
+                return
+            exc = future.exception()
+            if exc is not None:
+                raise exc
+            course_list = parse_course_list([future.result()])
             if canvas_course_id in course_list.restricted:
                 self._skip(canvas_course_id, None, "restricted by date")
                 return
-            if course is None and course_list.invalid:
-                raise SyncFailed("Canvas sent an unreadable course list; try again later.")
-            if course is None:
-                # Not in the list: the student was dropped from it; it goes, like in a full
-                # sync.
-                run.courses_deleted += delete_absent(
-                    db.session,
-                    COURSE,
-                    scope={"user_id": self.user_id, "id": course_id},
-                    key="canvas_course_id",
-                    keep=(),
-                )
-                db.session.commit()
-                logger.info("course %s is no longer in the course list: deleted", canvas_course_id)
-                return
+            if not course_list.courses:
+                raise SyncFailed("Canvas sent an unreadable course; try again later.")
+            course = course_list.courses[0]
             writer.find_or_create_term(course.term, flush=True)
             db.session.commit()
             self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
             pool.succeeded = True
 
-    def _fetch_course_list(self, future: Future[list[object]] | None = None) -> CourseList:
-        """The course list, parsed; ``future`` is a request already on its way."""
+    def _fetch_course_list(self, future: Future[list[Any]]) -> CourseList:
+        """The course list (a request already on its way), parsed."""
         self._report("courses", "Fetching the course list…")
         t0 = time.monotonic()
-        raw = future.result() if future is not None else self.client.get_courses()
-        course_list = parse_course_list(raw)
+        course_list = parse_course_list(future.result())
         self._run.add_time("course_list_s", time.monotonic() - t0)
         self._run.items_skipped += course_list.invalid
         logger.info(
-            "course list: %d readable, %d restricted by date",
+            "course list: %d readable, %d restricted by date, %d not as a student",
             len(course_list.courses),
             len(course_list.restricted),
+            len(course_list.not_student),
         )
         return course_list
 
-    def _apply_course_list(self, course_list: CourseList) -> None:
-        """Terms, dropped courses and restricted courses: one short transaction."""
+    def _apply_course_list(
+        self, course_list: CourseList, pool: FetchPool
+    ) -> dict[int, Future[Any]]:
+        """Terms and restricted courses (one short transaction); asks Canvas about every
+        stored course absent from all lists (``app.sync.courses``): the answers are settled
+        by ``_settle_absent`` after the gradebooks, so they add no round trip."""
         run, writer = self._run, self._writer
         run.courses_total = len(course_list.courses)
         for canvas_course_id in course_list.restricted:
@@ -342,22 +377,30 @@ class CanvasSyncService:
         for course in course_list.courses:
             writer.find_or_create_term(course.term, flush=False)
         writer.flush_terms()
-        dropped = set(writer.courses) - course_list.enrolled_ids
-        if dropped and course_list.invalid:
-            # Unreadable entries might be the "missing" courses: deleting would be a guess.
-            logger.warning("course list had junk entries; not deleting %d courses", len(dropped))
-        elif dropped:
-            run.courses_deleted = delete_absent(
-                db.session,
-                COURSE,
-                scope={"user_id": self.user_id},
-                key="canvas_course_id",
-                keep=course_list.enrolled_ids,
-            )
-            for canvas_course_id in dropped:
-                logger.info("course %s was dropped in Canvas: deleted", canvas_course_id)
-                writer.forget_course(canvas_course_id)
         db.session.commit()
+        absent = set(writer.courses) - course_list.enrolled_ids
+        if absent and course_list.invalid:
+            # Unreadable entries might be the "missing" courses: deleting would be a guess.
+            logger.warning("course list incomplete; not deleting %d courses", len(absent))
+            return {}
+        return submit_confirmations(pool, self.client, absent)
+
+    def _settle_absent(self, confirmations: dict[int, Future[Any]]) -> None:
+        """Delete the absent courses Canvas confirmed gone; mark the others missing."""
+        if not confirmations:
+            return
+        gone = [cid for cid, future in confirmations.items() if confirm_gone(cid, future)]
+        kept = sorted(set(confirmations) - set(gone))
+        self._run.courses_deleted += delete_courses(db.session, self.user_id, gone)
+        mark_missing(db.session, self.user_id, kept, utcnow())
+        db.session.commit()
+        for canvas_course_id in gone:
+            logger.info("course %s was dropped in Canvas (confirmed): deleted", canvas_course_id)
+            self._writer.forget_course(canvas_course_id)
+        for canvas_course_id in kept:
+            logger.info(
+                "course %s is in no course list; kept until Canvas confirms", canvas_course_id
+            )
 
     def _skip(self, canvas_course_id: int, stored: dict[str, object] | None, reason: str) -> None:
         name = stored["name"] if stored else f"course {canvas_course_id}"

@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 PARSER_VERSION = 1
 
 INT_MIN = -(2**31)
-INT_MAX = 2**31 - 1  # the id columns are 32-bit INTEGER on Postgres
+INT_MAX = 2**31 - 1  # positions and drop counts are 32-bit INTEGER columns
+ID_MAX = 2**63 - 1  # Canvas ids are 64-bit (shard * 10**13 + local id): BIGINT columns
 
 COURSE_FIELDS = (
     "canvas_course_id",
@@ -53,6 +54,7 @@ COURSE_FIELDS = (
     "start_at",
     "end_at",
     "concluded",
+    "missing_since",
 )
 GROUP_FIELDS = (
     "canvas_group_id",
@@ -169,6 +171,11 @@ def parse_int(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int | None
     return number if lo <= number <= hi else None
 
 
+def parse_id(value: Any) -> int | None:
+    """A Canvas id: a positive 64-bit integer, or None."""
+    return parse_int(value, lo=1, hi=ID_MAX)
+
+
 def parse_bool(value: Any, default: bool = False) -> bool:
     """Canvas booleans are JSON booleans; accept the usual string spellings, else ``default``."""
     if isinstance(value, bool):
@@ -233,11 +240,15 @@ class CourseData:
 
 @dataclass
 class CourseList:
-    """The course list split into readable courses and date-restricted course ids."""
+    """The course list split into readable courses and date-restricted course ids.
+
+    ``not_student``: courses listed only for another role (TA, teacher, observer): not synced.
+    """
 
     courses: list[CourseData] = field(default_factory=list)
     restricted: list[int] = field(default_factory=list)
     invalid: int = 0
+    not_student: list[int] = field(default_factory=list)
 
     @property
     def enrolled_ids(self) -> set[int]:
@@ -248,7 +259,7 @@ class CourseList:
 def parse_term(raw: Any) -> dict[str, Any] | None:
     """A ``term`` row from a course's ``term`` object; None when it has no usable id."""
     term = _dict(raw)
-    canvas_term_id = parse_int(term.get("id"))
+    canvas_term_id = parse_id(term.get("id"))
     if canvas_term_id is None:
         return None
     return {
@@ -259,10 +270,24 @@ def parse_term(raw: Any) -> dict[str, Any] | None:
     }
 
 
+def is_student_course(course: Mapping[str, Any]) -> bool:
+    """False when the course lists enrollments and none is the student's own.
+
+    A course without an ``enrollments`` array is taken as the student's (nothing says
+    otherwise); a TA, teacher, designer or observer enrollment has no student scores.
+    """
+    enrollments = [e for e in _list(course.get("enrollments")) if isinstance(e, Mapping)]
+    return not enrollments or any(_is_student(e) for e in enrollments)
+
+
+def _is_student(enrollment: Mapping[str, Any]) -> bool:
+    return enrollment.get("type") == "student" or enrollment.get("role") == "StudentEnrollment"
+
+
 def _student_enrollment(course: Mapping[str, Any]) -> Mapping[str, Any]:
     enrollments = [e for e in _list(course.get("enrollments")) if isinstance(e, Mapping)]
     for enrollment in enrollments:
-        if enrollment.get("type") == "student" or enrollment.get("role") == "StudentEnrollment":
+        if _is_student(enrollment):
             return enrollment
     return enrollments[0] if enrollments else {}
 
@@ -270,7 +295,7 @@ def _student_enrollment(course: Mapping[str, Any]) -> Mapping[str, Any]:
 def parse_course(raw: Any) -> CourseData | None:
     """A readable course from the course list, or None (restricted courses included)."""
     course = _dict(raw)
-    canvas_course_id = parse_int(course.get("id"))
+    canvas_course_id = parse_id(course.get("id"))
     if canvas_course_id is None or parse_bool(course.get("access_restricted_by_date")):
         return None
     enrollment = _student_enrollment(course)
@@ -303,6 +328,7 @@ def parse_course(raw: Any) -> CourseData | None:
             or workflow_state == "completed"
             or parse_bool(course.get("concluded"))
         ),
+        "missing_since": None,  # listed: not missing
     }
     return CourseData(canvas_course_id, row, parse_term(course.get("term")))
 
@@ -313,7 +339,7 @@ def parse_course_list(raw_courses: Any) -> CourseList:
     seen: set[int] = set()
     for raw in _list(raw_courses):
         item = _dict(raw)
-        canvas_course_id = parse_int(item.get("id"))
+        canvas_course_id = parse_id(item.get("id"))
         if canvas_course_id is None:
             logger.warning("skipping a course list entry without a usable id: %.200r", raw)
             result.invalid += 1
@@ -323,6 +349,9 @@ def parse_course_list(raw_courses: Any) -> CourseList:
         seen.add(canvas_course_id)
         if parse_bool(item.get("access_restricted_by_date")):
             result.restricted.append(canvas_course_id)
+            continue
+        if not is_student_course(item):
+            result.not_student.append(canvas_course_id)
             continue
         course = parse_course(item)
         if course is not None:
@@ -347,13 +376,13 @@ class Gradebook:
 
 
 def _parse_group(raw: Mapping[str, Any]) -> dict[str, Any] | None:
-    canvas_group_id = parse_int(raw.get("id"))
+    canvas_group_id = parse_id(raw.get("id"))
     if canvas_group_id is None:
         logger.warning("skipping an assignment group without a usable id: %.200r", raw)
         return None
     rules = _dict(raw.get("rules"))
     never_drop = sorted(
-        {i for i in (parse_int(v) for v in _list(rules.get("never_drop"))) if i is not None}
+        {i for i in (parse_id(v) for v in _list(rules.get("never_drop"))) if i is not None}
     )
     return {
         "canvas_group_id": canvas_group_id,
@@ -378,7 +407,7 @@ def _parse_assignment(
     default_group_id: int | None,
     submission: Any,
 ) -> dict[str, Any] | None:
-    canvas_assignment_id = parse_int(raw.get("id"))
+    canvas_assignment_id = parse_id(raw.get("id"))
     if canvas_assignment_id is None:
         logger.warning(
             "course %s: skipping an assignment without a usable id: %.200r", canvas_course_id, raw
@@ -386,7 +415,7 @@ def _parse_assignment(
         return None
     sub = _dict(submission)
     excused = parse_bool(sub.get("excused"))
-    group_id = parse_int(raw.get("assignment_group_id"))
+    group_id = parse_id(raw.get("assignment_group_id"))
     # `missing`/`late` are Canvas's own verdicts (they already account for late_policy_status);
     # fall back to the policy status only when the booleans are absent.
     policy = sub.get("late_policy_status")
@@ -451,7 +480,7 @@ def parse_gradebook(
 
     submissions: dict[int, Mapping[str, Any]] = {}
     for raw in _list(submissions_payload):
-        assignment_id = parse_int(_dict(raw).get("assignment_id"))
+        assignment_id = parse_id(_dict(raw).get("assignment_id"))
         if assignment_id is not None:
             submissions[assignment_id] = raw
 
@@ -461,7 +490,7 @@ def parse_gradebook(
             continue
         submission = raw.get("submission")
         if submissions_payload is not None:
-            submission = submissions.get(parse_int(raw.get("id")) or 0, submission)
+            submission = submissions.get(parse_id(raw.get("id")) or 0, submission)
         row = _parse_assignment(raw, canvas_course_id, group_id, submission)
         if row is None:
             skipped += 1

@@ -22,9 +22,11 @@ of courses the list confirms is written, and a course dropped meanwhile costs on
 request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
-uses the same single request for its one course. Date-restricted courses are skipped and
-reported; their rows, if any, are kept (the student is still enrolled). Courses missing from
-the list (dropped) are deleted with their groups and assignments.
+fetches the course itself (``GET /courses/:id``) beside it. Date-restricted courses are skipped
+and reported; their rows, if any, are kept (the student is still enrolled). The course list is
+every student enrollment (two lists at once: :meth:`CanvasAPIService.get_courses`); a stored
+course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
+otherwise kept and marked ``missing_since``.
 
 Writing
 -------
@@ -58,13 +60,17 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    the gradebook. Otherwise the bulk upserts run, and they only touch rows that differ. Since
    the hash covers exactly what is stored, equal hashes mean equal rows: the result is always
    what a full sync would have written.
-3. A course whose enrollment is concluded, and whose stored row was already written while it
-   was concluded (``course.concluded`` true), gets no request at all: a concluded course is
-   read-only for the student's teachers, so its gradebook is final. Its course-list fields
-   (name, scores) are still refreshed from the course list. The limit: an administrator can
-   still change grades in a concluded course without reopening it; only a full sync (what
-   ``flask canvas sync`` does without ``--incremental``) sees that. Reopening the course
-   makes it active again, and it is fetched.
+3. Concluded courses are refetched while Canvas can still change them. Concluded by date
+   (or an enrollment the registrar completed) is not frozen: teachers keep grading after the
+   term's end. Such a course is fetched whenever Canvas's scores or states in the course list
+   (current/final score, current grade, course and enrollment state) differ from what we
+   stored with its last gradebook, and, when those scores are hidden or empty, for
+   ``REFETCH_WINDOW`` (60 days) after its end. A teacher-concluded course (course
+   ``completed``: read-only) is fetched only when those course-list fields changed. The first
+   sync that sees a course concluded always fetches it; name changes come from the list
+   itself. The one limit: a change that moves none of Canvas's scores (an assignment renamed,
+   a regrade that leaves the totals equal, or any change in a course with hidden totals after
+   the window) is seen only by a full sync (``flask canvas sync`` without ``--incremental``).
 
 A no-change incremental sync therefore costs the course-list pages plus at most one request per
 active course, and writes nothing. ``user.last_canvas_sync_at`` records each successful sync.

@@ -223,7 +223,9 @@ class CanvasAPIService:
         ``STUDENT_COURSE_LISTS`` at once (the default one, and ``enrollment_state=completed``
         for completed enrollments, completed courses and courses concluded by date) and merges
         them by course id, the first list's entry first. Any list failing fails the call, so
-        a caller never mistakes a partial list for the whole. ``enrollment_state`` or
+        a caller never mistakes a partial list for the whole. (Until Canvas has accepted the
+        token once, the lists go one after the other, so a dead token costs one request; the
+        sync marks a token that synced before as accepted.) ``enrollment_state`` or
         ``states`` ask for that one list. ``enrollment_type=None`` lists every role (TA,
         teacher, observer enrollments carry no scores of the student's own).
 
@@ -234,6 +236,12 @@ class CanvasAPIService:
         if enrollment_state or states:
             return self._course_list(enrollment_state, enrollment_type, states)
         first, *others = STUDENT_COURSE_LISTS
+        if not self.limiter.token_accepted:
+            # A token Canvas has not accepted yet: one request first, so that a dead token
+            # costs one request (the lists would all fail together), then the others.
+            lists = [self._course_list(first, enrollment_type, ())]
+            lists.extend(self._course_list(state, enrollment_type, ()) for state in others)
+            return _merge_by_id(lists)
         with ThreadPoolExecutor(max_workers=len(others), thread_name_prefix="canvas-list") as pool:
             futures = [
                 pool.submit(self._course_list, state, enrollment_type, ()) for state in others

@@ -234,6 +234,9 @@ class CanvasSyncService:
             select(User.last_canvas_sync_at, last_run_end).where(User.id == self.user_id)
         ).first()
         seen = [t for t in (row or ()) if t is not None]
+        if row is not None and row[0] is not None:
+            # Synced before: fan out the course lists at once (CanvasAPIService.get_courses).
+            limiter.note_accepted()
         if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
             limiter.assume_drained()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, Future
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, update
@@ -28,17 +28,49 @@ from sqlalchemy.orm import Session
 
 from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient
-from app.sync.parse import is_student_course, parse_id
+from app.models import utcnow
+from app.sync.parse import CourseData, is_student_course, parse_id
 from app.sync.upserts import COURSE
 
 __all__ = [
     "confirm_gone",
     "delete_courses",
     "mark_missing",
+    "needs_gradebook",
     "submit_confirmations",
 ]
 
 logger = logging.getLogger(__name__)
+
+# A date-concluded course whose Canvas scores are hidden (nothing to compare) is refetched by
+# the incremental sync for this long after it ended (app.sync.engine, "Incremental sync").
+REFETCH_WINDOW = timedelta(days=60)
+# Course-list fields that move when the gradebook behind them changes.
+GRADEBOOK_SIGNALS = (
+    "canvas_current_score",
+    "canvas_final_score",
+    "canvas_current_grade",
+    "workflow_state",
+    "enrollment_state",
+)
+
+
+def needs_gradebook(course: CourseData, stored: Mapping[str, Any] | None) -> bool:
+    """Whether an incremental sync requests a listed course's gradebook (rule 3 of the
+    engine's "Incremental sync"); ``stored`` is the course's row as the sync found it."""
+    if not course.concluded or stored is None:
+        return True
+    if not stored["concluded"] or not stored["content_hash"]:
+        return True  # the first sync since it concluded
+    row = course.row
+    if any(stored.get(key) != row[key] for key in GRADEBOOK_SIGNALS):
+        return True  # Canvas's scores (or states) moved: its gradebook changed
+    if row["workflow_state"] == "completed":
+        return False  # concluded by the teacher: read-only
+    if row["canvas_current_score"] is not None or row["canvas_final_score"] is not None:
+        return False  # still gradable, but a grade change would have moved a score
+    end = row["end_at"] or (course.term or {}).get("end_at")
+    return end is None or utcnow() - end < REFETCH_WINDOW
 
 
 def submit_confirmations(

@@ -65,7 +65,7 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    term's end. Such a course is fetched whenever Canvas's scores or states in the course list
    (current/final score, current grade, course and enrollment state) differ from what we
    stored with its last gradebook, and, when those scores are hidden or empty, for
-   ``REFETCH_WINDOW`` (60 days) after its end. A teacher-concluded course (course
+   ``app.sync.courses.REFETCH_WINDOW`` (60 days) after its end. A teacher-concluded course (course
    ``completed``: read-only) is fetched only when those course-list fields changed. The first
    sync that sees a course concluded always fetches it; name changes come from the list
    itself. The one limit: a change that moves none of Canvas's scores (an assignment renamed,
@@ -82,7 +82,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -96,6 +95,7 @@ from app.sync.courses import (
     confirm_gone,
     delete_courses,
     mark_missing,
+    needs_gradebook,
     submit_confirmations,
 )
 from app.sync.fetch import FetchPool, fetch_gradebook
@@ -119,17 +119,6 @@ __all__ = ["CanvasSyncService"]
 logger = logging.getLogger(__name__)
 
 COUNTERS = ("requests", "throttled", "retries")
-# A date-concluded course whose Canvas scores are hidden (nothing to compare) is refetched by
-# the incremental sync for this long after it ended (module docstring, "Incremental sync").
-REFETCH_WINDOW = timedelta(days=60)
-# Course-list fields that move when the gradebook behind them changes.
-GRADEBOOK_SIGNALS = (
-    "canvas_current_score",
-    "canvas_final_score",
-    "canvas_current_grade",
-    "workflow_state",
-    "enrollment_state",
-)
 
 
 class CanvasSyncService:
@@ -285,20 +274,9 @@ class CanvasSyncService:
 
     def _needs_fetch(self, course: CourseData, incremental: bool) -> bool:
         """Whether the sync requests the course's gradebook (module docstring, rule 3)."""
-        stored = self._writer.courses.get(course.canvas_course_id)
-        if not incremental or not course.concluded or stored is None:
+        if not incremental:
             return True
-        if not stored["concluded"] or not stored["content_hash"]:
-            return True  # the first sync since it concluded
-        row = course.row
-        if any(stored.get(key) != row[key] for key in GRADEBOOK_SIGNALS):
-            return True  # Canvas's scores (or states) moved: its gradebook changed
-        if row["workflow_state"] == "completed":
-            return False  # concluded by the teacher: read-only
-        if row["canvas_current_score"] is not None or row["canvas_final_score"] is not None:
-            return False  # still gradable, but a grade change would have moved a score
-        end = row["end_at"] or (course.term or {}).get("end_at")
-        return end is None or utcnow() - end < REFETCH_WINDOW
+        return needs_gradebook(course, self._writer.courses.get(course.canvas_course_id))
 
     def _prefetch(self, pool: FetchPool, incremental: bool) -> dict[int, Future[Gradebook]]:
         """Request the gradebooks of the stored courses the sync will most likely need.

@@ -253,6 +253,9 @@ class _Unconnected:
     def get_courses(self) -> list[Any]:
         raise self.error
 
+    def get_course(self, course_id: int) -> Any:
+        raise self.error
+
     def get_assignment_groups(
         self, course_id: int, *, include_assignments: bool = True, include_submission: bool = True
     ) -> list[Any]:

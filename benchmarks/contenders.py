@@ -27,7 +27,10 @@ logger = logging.getLogger(__name__)
 
 # What the course list asks for; the same for every contender so that they fetch the same
 # courses (all of the student's enrollments, current and concluded).
-COURSE_LIST_PARAMS: dict[str, Any] = {"include": ["term", "total_scores"]}
+COURSE_LIST_PARAMS: dict[str, Any] = {
+    "include": ["term", "total_scores"],
+    "enrollment_type": "student",  # TA, teacher and observer courses are not the student's
+}
 
 
 def parse_time(value: str | None) -> datetime | None:

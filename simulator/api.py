@@ -22,9 +22,12 @@ from simulator.pagination import (
     paginate_numbered,
 )
 from simulator.render import (
+    ROLES,
     assignment_json,
     course_json,
     enrollment_json,
+    grading_period_json,
+    grading_standard_json,
     group_json,
     profile_json,
     submission_json,
@@ -141,9 +144,11 @@ def list_enrollments(request: ApiRequest, user_id: str) -> ApiResponse:
         states |= {"active", "completed"}
     if states & {"current_and_invited", "current_and_future", "current_future_and_restricted"}:
         states |= {"active", "invited"}
-    courses = [c for c in student.courses.values() if not c.dropped]
+    types = set(request.values("type"))
+    courses = [c for c in student.courses.values() if not c.dropped
+               and (not types or ROLES[c.enrollment_type][0] in types)]
     rows = [c for c in courses
-            if ("inactive" if c.restricted else c.enrollment_state) in states]
+            if ("inactive" if c.restricted else c.listed_enrollment_state) in states]
     rows.sort(key=lambda c: c.enrollment_id)
     sortable = student.user.sortable_name.lower()
     page = paginate_bookmark(rows, request.query,
@@ -159,29 +164,76 @@ def _collation_key(course: Course) -> tuple[str, int]:
     return "".join(ch for ch in folded if not unicodedata.combining(ch)), course.id
 
 
+def in_course_list(course: Course, enrollment_state: str | None, states: set[str],
+                   enrollment_type: str | None) -> bool:
+    """Whether ``GET /courses`` with these parameters lists ``course`` (CANVAS_API.md §3.1).
+
+    No ``state[]`` and no ``enrollment_state``: the *currentish* enrollments, active or
+    invited in an available course; a course concluded only by date stays, a
+    teacher-concluded course and a registrar-completed enrollment leave. ``active``:
+    participating (not over by date either). ``completed``: completed enrollments, completed
+    courses and courses over by date. ``state[]``: the course's workflow state, and in an
+    available course only an active or invited enrollment.
+    """
+    if course.dropped:
+        return False
+    if enrollment_type and course.enrollment_type != enrollment_type:
+        return False
+    enrollment, state = course.enrollment_state, course.workflow_state
+    current = enrollment in ("active", "invited") and state == "available"
+    if enrollment_state == "active":
+        listed = current and enrollment == "active" and not course.date_concluded
+    elif enrollment_state == "completed":
+        listed = enrollment == "completed" or state == "completed" or course.date_concluded
+    elif enrollment_state == "invited_or_pending":
+        listed = enrollment in ("invited", "creation_pending") and state == "available"
+    else:
+        listed = current or bool(states)
+    if states:
+        listed = listed and state in states and (state != "available" or
+                                                 enrollment in ("active", "invited"))
+    return listed
+
+
 def list_courses(request: ApiRequest) -> ApiResponse:
     student = request.student
     enrollment_state = request.last("enrollment_state")
     states = set(request.values("state"))
-    rows = []
-    for course in student.courses.values():
-        if course.dropped:
-            continue
-        if enrollment_state == "active" and course.enrollment_state != "active":
-            continue
-        if enrollment_state == "completed" and course.enrollment_state != "completed":
-            continue
-        if enrollment_state == "invited_or_pending":
-            continue
-        if states and course.workflow_state not in states:
-            continue
-        rows.append(course)
+    enrollment_type = request.last("enrollment_type")
+    rows = [c for c in student.courses.values()
+            if in_course_list(c, enrollment_state, states, enrollment_type)]
     rows.sort(key=_collation_key)
     page = paginate_numbered(rows, request.query)
     includes = request.includes()
     user_id = student.user_id
     return _paged(request, page, [course_json(c, user_id, includes, request.base)
                                   for c in page.items])
+
+
+def list_grading_periods(request: ApiRequest, course_id: str) -> ApiResponse:
+    """``{"grading_periods": [...], "meta": ...}``: an object, not a bare list."""
+    course = _visible_course(request, course_id)
+    page = paginate_numbered(course.grading_periods, request.query)
+    link = link_header(request.base + request.path, request.pairs, page)
+    body = {"grading_periods": [grading_period_json(p) for p in page.items],
+            "meta": {"primaryCollection": "grading_periods"}}
+    return ApiResponse(body, headers={"link": link} if link else {})
+
+
+def list_grading_standards(request: ApiRequest, course_id: str) -> ApiResponse:
+    """The grading standards available in the course (here: its own, if any)."""
+    course = _visible_course(request, course_id)
+    standards = [course] if course.grading_standard else []
+    page = paginate_numbered(standards, request.query)
+    return _paged(request, page, [grading_standard_json(c) for c in page.items])
+
+
+def get_grading_standard(request: ApiRequest, course_id: str, standard_id: str
+                         ) -> ApiResponse:
+    course = _visible_course(request, course_id)
+    if course.grading_standard is None or course.grading_standard.id != int(standard_id):
+        raise not_found()
+    return ApiResponse(grading_standard_json(course))
 
 
 def get_course(request: ApiRequest, course_id: str) -> ApiResponse:
@@ -204,7 +256,8 @@ def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
             by_group.setdefault(assignment.group_id, []).append(assignment)
     user_id = request.student.user_id
     body = [group_json(course, g.id, by_group[g.id] if by_group is not None else None,
-                       user_id, request.base, submission="submission" in includes,
+                       user_id, request.base,
+                       submission="submission" in includes and course.is_student,
                        description=description)
             for g in page.items]
     return _paged(request, page, body)
@@ -228,7 +281,7 @@ def list_assignments(request: ApiRequest, course_id: str) -> ApiResponse:
         found = {str(a.id) for a in page.items}
         missing = ",".join(i for i in wanted if i not in found)
         raise ApiError(400, {"message": f"Invalid assignment_ids: {missing}"})
-    submission = "submission" in request.includes()
+    submission = "submission" in request.includes() and course.is_student
     user_id = request.student.user_id
     return _paged(request, page, [assignment_json(a, user_id, request.base,
                                                   submission=submission)
@@ -266,9 +319,11 @@ def list_student_submissions(request: ApiRequest, course_id: str) -> ApiResponse
     submitted_since = _parse_since(request, "submitted_since")
     workflow_state = request.last("workflow_state")
     wanted = request.values("assignment_ids")
-    rows = [a for a in course.assignments.values() if not a.deleted]
+    # Only a student enrollment has submissions of its own; a TA or observer gets none.
+    rows = [a for a in course.assignments.values() if not a.deleted and course.is_student]
     if wanted:
-        published = {str(a.id) for a in rows if a.published}
+        published = {str(a.id) for a in course.assignments.values()
+                     if a.published and not a.deleted}
         if any(i not in published for i in wanted):
             raise ApiError(403, {"error": "invalid assignment ids requested"})
         rows = [a for a in rows if str(a.id) in wanted]
@@ -324,6 +379,9 @@ ROUTES: list[tuple[re.Pattern[str], Callable[..., ApiResponse]]] = [
     (re.compile(rf"/api/v1/courses/{_ID}/assignments/{_ID}/submissions/{_USER}"),
      get_own_submission),
     (re.compile(rf"/api/v1/courses/{_ID}/students/submissions"), list_student_submissions),
+    (re.compile(rf"/api/v1/courses/{_ID}/grading_periods"), list_grading_periods),
+    (re.compile(rf"/api/v1/courses/{_ID}/grading_standards"), list_grading_standards),
+    (re.compile(rf"/api/v1/courses/{_ID}/grading_standards/{_ID}"), get_grading_standard),
 ]
 
 

@@ -5,369 +5,36 @@ dates relative to the day it runs) for the same preset and seed. Ids come from t
 simulator's :class:`IdAllocator`, so two students never share a course, group, assignment
 or submission id.
 
-Presets (docs/INTERFACES.md): ``freshman`` (1 current term, 5 visible courses + 1
-date-restricted), ``senior`` (8 terms, ~36 courses, most concluded), ``heavy`` (~130
-courses, one with 250 assignments), ``benchmark`` (3 terms, 24 courses, ~35 assignments).
+Presets (docs/INTERFACES.md), each as strict as Canvas (CANVAS_API.md "Read first"):
+
+* ``freshman``: 1 current term; 5 readable student courses (one cross-shard with
+  10^13-range ids, one with weighted grading periods, the first closed, one nicknamed) + 1
+  date-restricted + 1 where the student is a TA.
+* ``senior``: 8 terms, ~36 courses. Past terms end by date (still in the default list),
+  by the teacher (course completed) or by the registrar (enrollment completed); one past
+  course got its final grade after the term's end, one hides totals, one has plain
+  (unweighted) grading periods; an observer and a TA course.
+* ``heavy``: ~130 courses, one with 250 assignments. ``benchmark``: 3 terms, 24 courses,
+  ~35 assignments each.
+
+Every preset has grading schemes (or none), late deductions and pending-review quizzes.
 """
 
 from __future__ import annotations
 
-import itertools
-import random
-import threading
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from simulator.catalog import (
-    ASCII_COURSES,
-    STUDENT_NAMES,
-    TIME_ZONES,
-    UNICODE_COURSES,
-    UNWEIGHTED_TEMPLATES,
-    WEIGHTED_TEMPLATES,
-    item_for,
-)
-from simulator.model import (
-    Assignment,
-    Course,
-    Group,
-    Submission,
-    Term,
-    UserInfo,
-    grade_string,
-)
+from simulator.builder import Builder
+from simulator.model import Course, Term
+from simulator.specs import CourseSpec, IdAllocator, StudentData
+
+__all__ = ["PRESETS", "CourseSpec", "IdAllocator", "StudentData", "build_dataset"]
 
 PRESETS = ("freshman", "senior", "heavy", "benchmark")
-
-class IdAllocator:
-    """Per-simulator id sequences, so every student's objects get fresh, unique ids."""
-
-    _STARTS = {"user": 90001, "term": 101, "course": 48001, "group": 20001,
-               "assignment": 770001, "submission": 9930001, "enrollment": 3120001,
-               "section": 61001}
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counters = {kind: itertools.count(start) for kind, start in self._STARTS.items()}
-
-    def next(self, kind: str) -> int:
-        with self._lock:
-            return next(self._counters[kind])
+ENDINGS = ("date", "date", "teacher", "registrar")
 
 
-@dataclass
-class StudentData:
-    user: UserInfo
-    terms: list[Term]
-    courses: dict[int, Course]
-
-
-@dataclass(frozen=True)
-class CourseSpec:
-    term: Term
-    n_assignments: int
-    weighted: bool
-    concluded: bool = False
-    restricted: bool = False
-    hide_final_grades: bool = False
-    force_features: bool = False  # guarantee excused/missing/unposted/late/extra credit
-    showcase: bool = False  # also guarantee null points, null due date, pass_fail, 0 points
-
-
-def _semesters(anchor: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Back-to-back semesters around ``anchor``, newest first (the first contains it)."""
-    bounds = ((1, 8, "Spring"), (5, 16, "Summer"), (8, 15, "Fall"))
-    result: list[tuple[str, datetime, datetime]] = []
-    for year in range(anchor.year + 1, anchor.year - 8, -1):
-        for index in range(2, -1, -1):
-            month, day, season = bounds[index]
-            start = datetime(year, month, day, 6, tzinfo=UTC)
-            if index < 2:
-                nm, nd, _ = bounds[index + 1]
-                end = datetime(year, nm, nd, 5, 59, 59, tzinfo=UTC)
-            else:
-                end = datetime(year + 1, 1, 8, 5, 59, 59, tzinfo=UTC)
-            if start <= anchor:
-                result.append((f"{season} {year}", start, end))
-    return result
-
-
-class _Builder:
-    """Generates one student's data; every random choice comes from ``self.rng``."""
-
-    def __init__(self, preset: str, seed: int, ids: IdAllocator, anchor: datetime) -> None:
-        self.rng = random.Random(f"{preset}:{seed}")
-        self.ids = ids
-        self.anchor = anchor
-        self.cap = anchor - timedelta(minutes=5)  # generated history ends before "today"
-        self.user_id = ids.next("user")
-        self.name_uses: dict[str, int] = {}
-
-    # -- terms and user ------------------------------------------------------------------
-    def terms(self, count: int, *, default_term: bool) -> list[Term]:
-        terms = []
-        for name, start, end in _semesters(self.anchor)[:count]:
-            created = start - timedelta(days=120, hours=self.rng.randint(0, 48))
-            terms.append(Term(self.ids.next("term"), name, start, end, created))
-        if default_term:
-            created = self.anchor - timedelta(days=1500)
-            terms.append(Term(self.ids.next("term"), "Default Term", None, None, created))
-        return terms
-
-    def user(self, name: str | None) -> UserInfo:
-        if name:
-            first, _, last = name.rpartition(" ")
-            first, last = (first, last) if first else (name, "")
-        else:
-            first, last = self.rng.choice(STUDENT_NAMES)
-        full = f"{first} {last}".strip()
-        login = (first[:1] + last.replace(" ", "").replace("'", "")).lower()[:8] or "student"
-        login = f"{login}{self.user_id % 100}"
-        return UserInfo(
-            id=self.user_id, name=full, short_name=first,
-            sortable_name=f"{last}, {first}" if last else first, first_name=first,
-            last_name=last, login_id=login, email=f"{login}@students.example.edu",
-            created_at=self.anchor - timedelta(days=400, seconds=self.rng.randint(0, 86400)),
-        )
-
-    # -- courses --------------------------------------------------------------------------
-    def course_name(self, unicode_name: bool) -> tuple[str, str]:
-        name, code = self.rng.choice(UNICODE_COURSES if unicode_name else ASCII_COURSES)
-        uses = self.name_uses.get(name, 0)
-        self.name_uses[name] = uses + 1
-        if uses:
-            return f"{name} (Sec {uses + 1:03d})", f"{code}-{uses + 1:03d}"
-        return name, code
-
-    def course(self, spec: CourseSpec, name: str, code: str) -> Course:
-        rng = self.rng
-        term = spec.term
-        start = term.start_at or self.anchor - timedelta(days=60)
-        end = term.end_at or self.anchor + timedelta(days=60)
-        course = Course(
-            id=self.ids.next("course"), name=name, course_code=code, term=term,
-            apply_group_weights=spec.weighted, enrollment_id=self.ids.next("enrollment"),
-            section_id=self.ids.next("section"),
-            created_at=start - timedelta(days=rng.randint(30, 90)),
-            enrollment_created_at=start - timedelta(days=rng.randint(5, 30)),
-            start_at=start if rng.random() < 0.5 or term.start_at is None else None,
-            end_at=None, hide_final_grades=spec.hide_final_grades,
-            restricted=spec.restricted,
-            grading_standard_id=rng.choice((None, None, 5, 12)),
-            time_zone=rng.choice(TIME_ZONES), default_view=rng.choice(("modules", "wiki", "feed")),
-            course_color=rng.choice((None, "#0B874B", "#BD3C14")),
-            locale="fr" if name.startswith(("É", "F", "Ca")) else None,
-            uuid=uuid.UUID(int=rng.getrandbits(128)).hex,
-        )
-        if spec.concluded:
-            course.workflow_state = "completed"
-            course.enrollment_state = "completed"
-        course.enrollment_updated_at = course.enrollment_created_at
-        self._groups(course, spec)
-        self._assignments(course, spec, start, end)
-        return course
-
-    def _groups(self, course: Course, spec: CourseSpec) -> None:
-        rng = self.rng
-        templates = WEIGHTED_TEMPLATES if spec.weighted else UNWEIGHTED_TEMPLATES
-        template = list(rng.choice(templates))
-        if spec.force_features or rng.random() < 0.4:
-            template.append(("Extra Credit", 0.0))
-        for position, (name, weight) in enumerate(template, start=1):
-            group = Group(self.ids.next("group"), name, position, weight)
-            course.groups[group.id] = group
-
-    def _assignments(self, course: Course, spec: CourseSpec, start: datetime,
-                     end: datetime) -> None:
-        groups = course.sorted_groups()
-        regular = [g for g in groups if g.name != "Extra Credit"]
-        extra = [g for g in groups if g.name == "Extra Credit"]
-        n_extra = min(len(extra) * 2, max(spec.n_assignments // 10, 1)) if extra else 0
-        n_regular = max(spec.n_assignments - n_extra, len(regular))
-        # Exams get few items; everything else shares the rest round-robin.
-        counts = {g.id: 0 for g in groups}
-        exams = [g for g in regular if "Exam" in g.name]
-        others = [g for g in regular if g not in exams] or exams
-        for g in exams:
-            counts[g.id] = 1 if g.name == "Final Exam" else min(3, max(1, n_regular // 8))
-        remaining = n_regular - sum(counts.values())
-        for index in range(max(remaining, 0)):
-            counts[others[index % len(others)].id] += 1
-        if extra:
-            counts[extra[0].id] = max(n_extra, 2) if spec.showcase else n_extra
-        span = (end - start).total_seconds()
-        index = 0
-        for group in groups:
-            for k in range(1, counts[group.id] + 1):
-                index += 1
-                fraction = index / (sum(counts.values()) + 1)
-                due = start + timedelta(seconds=span * fraction)
-                due = due.replace(hour=5, minute=59, second=59, microsecond=0)
-                self._add_assignment(course, group, k, due)
-        if spec.showcase:
-            self._showcase(course, start)
-        self._apply_rules(course)
-        self._unpublished(course)
-        self._submissions(course, spec)
-
-    def _add_assignment(self, course: Course, group: Group, k: int, due: datetime) -> None:
-        rng = self.rng
-        name, points, grading_type, omit = item_for(rng, group.name, k)
-        due_at: datetime | None = due
-        if group.name in ("Final Exam", "Exams") and k == 1 and rng.random() < 0.3:
-            name, due_at = f"{name} (date TBA)", None
-        if group.name == "Participation" and k == 2:
-            name, points = "Reading reflection (ungraded)", None
-        created = course.created_at + timedelta(days=rng.randint(1, 20), seconds=k * 37)
-        updated = min(created + timedelta(days=rng.randint(0, 40), minutes=rng.randint(0, 900)),
-                      self.cap)
-        assignment = Assignment(
-            id=self.ids.next("assignment"), course_id=course.id, group_id=group.id, name=name,
-            position=k, points_possible=points, grading_type=grading_type, due_at=due_at,
-            created_at=created, updated_at=max(updated, created),
-            submission=Submission(self.ids.next("submission")),
-            description=rng.choice((None, "<p>Complete the worksheet.</p>",
-                                    f"<p>Read chapter {k}.</p>")),
-            omit_from_final_grade=omit,
-            submission_types=["online_quiz"] if "Quiz" in name else ["online_upload"],
-        )
-        course.assignments[assignment.id] = assignment
-
-    def _showcase(self, course: Course, start: datetime) -> None:
-        """Add the edge cases a client must survive, if chance left any out."""
-        items = list(course.assignments.values())
-        groups = [g for g in course.sorted_groups() if "Exam" not in g.name
-                  and g.name != "Extra Credit"] or course.sorted_groups()
-        home = groups[0]
-        position = 1 + max((a.position for a in items if a.group_id == home.id), default=0)
-        due = (start + timedelta(days=3)).replace(hour=5, minute=59, second=59)
-        if not any(a.points_possible is None for a in items):
-            self._add_assignment(course, home, position, due)
-            added = list(course.assignments.values())[-1]
-            added.name, added.points_possible = "Reading reflection (ungraded)", None
-            position += 1
-        if not any(a.grading_type == "pass_fail" and a.points_possible for a in items):
-            self._add_assignment(course, home, position, due)
-            added = list(course.assignments.values())[-1]
-            added.name, added.points_possible = "Syllabus check-in ✔", 5.0
-            added.grading_type = "pass_fail"
-        if not any(a.due_at is None for a in items):
-            exams = [a for a in items if "Exam" in a.name or "Midterm" in a.name] or items
-            exams[-1].due_at = None
-            exams[-1].name = f"{exams[-1].name} (date TBA)"
-
-    def _apply_rules(self, course: Course) -> None:
-        rng = self.rng
-        for group in course.groups.values():
-            members = sorted((a for a in course.assignments.values() if a.group_id == group.id),
-                             key=lambda a: a.position)
-            if len(members) < 3:
-                continue
-            if group.name in ("Quizzes", "Homework", "Labs") and rng.random() < 0.7:
-                group.drop_lowest = 1 if len(members) < 6 else 2
-                if group.name != "Quizzes":
-                    group.never_drop = [members[0].id]
-            elif group.name in ("Assignments", "Participation") and rng.random() < 0.25:
-                group.drop_highest = 1
-
-    def _unpublished(self, course: Course) -> None:
-        """A few unpublished drafts: invisible to the student, they make short pages."""
-        candidates = [a for a in course.assignments.values() if a.due_at is not None]
-        for assignment in self.rng.sample(candidates, min(len(candidates) // 8 + 1, 3)):
-            assignment.published = False
-            assignment.name = f"{assignment.name} (draft)"
-
-    # -- submissions ----------------------------------------------------------------------
-    def _submissions(self, course: Course, spec: CourseSpec) -> None:
-        rng = self.rng
-        ability = rng.uniform(0.62, 0.98)
-        states = {}
-        for a in course.assignments.values():
-            states[a.id] = self._pick_state(a, spec)
-        if spec.force_features:
-            self._force_states(course, states)
-        for a in course.assignments.values():
-            self._fill_submission(a, states[a.id], ability)
-            if states[a.id] == "unposted":
-                a.post_manually = True
-
-    def _pick_state(self, a: Assignment, spec: CourseSpec) -> str:
-        r = self.rng.random()
-        if not a.published or a.points_possible is None:
-            return "unsubmitted" if r < 0.7 else "submitted"
-        if a.due_at is None:
-            return "graded" if r < 0.5 else "unsubmitted"
-        if a.due_at > self.cap:
-            return "unsubmitted" if r < 0.85 else "submitted"
-        if spec.concluded:
-            return ("graded" if r < 0.9 else "excused" if r < 0.94
-                    else "missing" if r < 0.97 else "late")
-        for state, bound in (("graded", 0.70), ("unposted", 0.76), ("excused", 0.80),
-                             ("missing", 0.87), ("late", 0.93)):
-            if r < bound:
-                return state
-        return "submitted"
-
-    def _force_states(self, course: Course, states: dict[int, str]) -> None:
-        """Make sure the course shows every interesting state at least once."""
-        eligible = [a for a in course.visible_assignments()
-                    if a.due_at is not None and a.due_at < self.cap and a.points_possible
-                    and a.grading_type == "points" and not a.omit_from_final_grade]
-        wanted = [s for s in ("excused", "missing", "unposted", "late")
-                  if s not in states.values()]
-        taken = {a.id for a in eligible if states[a.id] != "graded"}
-        pool = [a for a in eligible if a.id not in taken]
-        for state, assignment in zip(wanted, self.rng.sample(pool, min(len(wanted), len(pool))),
-                                     strict=False):
-            states[assignment.id] = state
-
-    def _fill_submission(self, a: Assignment, state: str, ability: float) -> None:
-        rng, sub = self.rng, a.submission
-        due = a.due_at or a.created_at + timedelta(days=14)
-        if state in ("unsubmitted", "missing"):
-            if state == "missing":
-                sub.missing, sub.late_policy_status = True, "missing"
-            return
-        if state == "excused":
-            sub.excused, sub.workflow_state = True, "graded"
-            sub.graded_at = self._clamp(due + timedelta(days=rng.randint(1, 6)))
-            sub.posted_at, sub.grader_id = sub.graded_at, 5512
-            return
-        sub.attempt = 1
-        sub.submission_type = a.submission_types[0]
-        if state == "late":
-            sub.late, sub.seconds_late = True, rng.randint(600, 250000)
-            sub.submitted_at = self._clamp(due + timedelta(seconds=sub.seconds_late))
-        else:
-            sub.submitted_at = self._clamp(due - timedelta(minutes=rng.randint(5, 4000)))
-        if state == "submitted":
-            sub.workflow_state = "submitted"
-            return
-        sub.score = self._score(a, ability)
-        sub.entered_score = sub.score
-        sub.grade = grade_string(sub.score, a.grading_type, a.points_possible)
-        sub.workflow_state = "graded"
-        sub.grader_id = -30177 if "Quiz" in a.name else 5512
-        sub.graded_at = self._clamp(sub.submitted_at + timedelta(hours=rng.randint(2, 120)))
-        if sub.graded_at < sub.submitted_at:
-            sub.graded_at = sub.submitted_at
-        sub.posted_at = None if state == "unposted" else sub.graded_at
-
-    def _score(self, a: Assignment, ability: float) -> float:
-        points = a.points_possible or 0.0
-        if a.grading_type == "pass_fail":
-            return points if self.rng.random() < 0.9 else 0.0
-        if not points:
-            return float(self.rng.choice((1, 2, 3, 5)))  # extra credit on a 0-point item
-        fraction = min(1.08, max(0.0, self.rng.gauss(ability, 0.12)))
-        return round(points * fraction * 2) / 2
-
-    def _clamp(self, value: datetime) -> datetime:
-        return min(value, self.cap)
-
-
-def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, bool]]]:
+def _plan(preset: str, b: Builder) -> tuple[list[Term], list[tuple[CourseSpec, bool]]]:
     """Terms and (course spec, unicode name?) pairs of a preset."""
     rng = b.rng
     specs: list[tuple[CourseSpec, bool]] = []
@@ -376,9 +43,14 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
         current = terms[0]
         for i in range(5):
             specs.append((CourseSpec(current, rng.randint(10, 25), weighted=i in (0, 1, 3),
-                                     force_features=True, showcase=i == 0), i in (1, 3)))
+                                     force_features=True, showcase=i == 0,
+                                     periods="weighted" if i == 0 else None,
+                                     shard=7 if i == 2 else 0,
+                                     nickname="My favourite class" if i == 3 else None),
+                          i in (1, 3)))
         specs.append((CourseSpec(current, rng.randint(8, 12), weighted=True, restricted=True),
                       False))
+        specs.append((CourseSpec(current, 6, weighted=False, role="ta"), False))
     elif preset == "senior":
         terms = b.terms(8, default_term=True)
         for t_index, term in enumerate(terms[:8]):
@@ -388,9 +60,14 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
                     term, rng.randint(8, 20), weighted=rng.random() < 0.6, concluded=concluded,
                     restricted=concluded and i == 3 and t_index in (5, 7),
                     hide_final_grades=(t_index, i) == (2, 1), force_features=t_index == 0,
-                    showcase=(t_index, i) == (0, 0)),
+                    showcase=(t_index, i) == (0, 0), ended=ENDINGS[(t_index + i) % 4],
+                    periods={(0, 1): "plain", (0, 2): "weighted"}.get((t_index, i)),
+                    graded_after_end=(t_index, i) == (1, 0), shard=3 if (t_index, i) == (3, 2)
+                    else 0, nickname="Chem w/ Dr. K" if (t_index, i) == (0, 3) else None),
                     rng.random() < 0.25))
         specs.append((CourseSpec(terms[8], 5, weighted=False), False))
+        specs.append((CourseSpec(terms[0], 5, weighted=False, role="observer"), False))
+        specs.append((CourseSpec(terms[1], 5, weighted=True, concluded=True, role="ta"), False))
     elif preset == "heavy":
         terms = b.terms(10, default_term=True)
         for t_index, term in enumerate(terms[:10]):
@@ -400,7 +77,8 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
                     term, 250 if big else rng.randint(5, 9), weighted=rng.random() < 0.5,
                     concluded=t_index > 0, hide_final_grades=(t_index, i) == (1, 2),
                     restricted=(t_index, i) in ((4, 5), (0, 11)), force_features=big,
-                    showcase=big),
+                    showcase=big, ended=ENDINGS[(t_index + i) % 4],
+                    role="ta" if (t_index, i) == (2, 7) else "student"),
                     rng.random() < 0.25))
         for _ in range(10):
             specs.append((CourseSpec(terms[10], 4, weighted=False), rng.random() < 0.25))
@@ -411,6 +89,7 @@ def _plan(preset: str, b: _Builder) -> tuple[list[Term], list[tuple[CourseSpec, 
                 specs.append((CourseSpec(
                     terms[t_index], rng.randint(30, 40), weighted=i % 2 == 0,
                     concluded=t_index == 1, hide_final_grades=(t_index, i) == (1, 3),
+                    ended=ENDINGS[i % 4],
                     force_features=t_index == 0, showcase=(t_index, i) == (0, 0)), i % 4 == 1))
     else:
         raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
@@ -422,7 +101,7 @@ def build_dataset(preset: str, seed: int, ids: IdAllocator, *, now: datetime | N
     """Build one student's gradebook; deterministic for (preset, seed, day of ``now``)."""
     now = now or datetime.now(UTC)
     anchor = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    builder = _Builder(preset, seed, ids, anchor)
+    builder = Builder(preset, seed, ids, anchor)
     user = builder.user(name)
     terms, specs = _plan(preset, builder)
     courses: dict[int, Course] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # Canvas's default grading scheme (lower bounds in percent).
 LETTER_SCHEME: tuple[tuple[str, float], ...] = (
@@ -36,6 +37,11 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The same scheme as a grading standard's ``grading_scheme`` (lower bounds as fractions).
+DEFAULT_STANDARD: tuple[tuple[str, float], ...] = tuple(
+    (name, bound / 100) for name, bound in LETTER_SCHEME)
+
+
 def letter_for(percent: float | None) -> str | None:
     if percent is None:
         return None
@@ -43,6 +49,22 @@ def letter_for(percent: float | None) -> str | None:
         if percent >= bound:
             return letter
     return "F"
+
+
+def scheme_letter(percent: float | None, scheme: tuple[tuple[str, float], ...] | None
+                  ) -> str | None:
+    """The letter of a 2-decimal ``percent`` under a grading standard; None without one.
+
+    Bounds are compared in hundredths of a percent (integers), so 0.57 means 57.00.
+    """
+    if percent is None or not scheme:
+        return None
+    hundredths = round(percent * 100)
+    ranked = sorted(scheme, key=lambda entry: entry[1], reverse=True)
+    for name, bound in ranked:
+        if hundredths >= round(bound * 10000):
+            return name
+    return ranked[-1][0]
 
 
 def format_number(value: float) -> str:
@@ -74,6 +96,31 @@ class Term:
     start_at: datetime | None
     end_at: datetime | None
     created_at: datetime
+
+
+@dataclass
+class GradingPeriod:
+    """A grading period of a course's grading period group."""
+
+    id: int
+    title: str
+    start_date: datetime
+    end_date: datetime
+    close_date: datetime
+    weight: float | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.close_date <= datetime.now(UTC)
+
+
+@dataclass
+class GradingStandard:
+    """A course's grading scheme: (letter, lower bound as a fraction), highest first."""
+
+    id: int
+    title: str
+    scheme: tuple[tuple[str, float], ...]
 
 
 @dataclass
@@ -139,6 +186,13 @@ class Assignment:
     deleted: bool = False
     post_manually: bool = False
     submission_types: list[str] = field(default_factory=lambda: ["online_upload"])
+    # Canvas derives it from the effective due date; it is carried by the *submission*.
+    grading_period_id: int | None = None
+    period_close_date: datetime | None = None
+
+    @property
+    def in_closed_period(self) -> bool:
+        return self.period_close_date is not None and self.period_close_date <= datetime.now(UTC)
 
     @property
     def visible(self) -> bool:
@@ -181,12 +235,17 @@ class Course:
     enrollment_created_at: datetime
     start_at: datetime | None = None
     end_at: datetime | None = None
-    workflow_state: str = "available"  # available, completed
-    enrollment_state: str = "active"  # active, completed
+    workflow_state: str = "available"  # available, completed (teacher-concluded)
+    enrollment_state: str = "active"  # active, invited, completed (registrar-completed)
+    enrollment_type: str = "student"  # student, ta, teacher, designer, observer
+    nickname: str | None = None  # the student's own name for the course
     hide_final_grades: bool = False
     restricted: bool = False  # access_restricted_by_date
     dropped: bool = False  # the enrollment was deleted
-    grading_standard_id: int | None = None
+    grading_standard: GradingStandard | None = None
+    grading_periods: list[GradingPeriod] = field(default_factory=list)
+    grading_period_group_id: int | None = None
+    weighted_grading_periods: bool = False
     time_zone: str = "America/Chicago"
     default_view: str = "modules"
     course_color: str | None = None
@@ -195,12 +254,39 @@ class Course:
     groups: dict[int, Group] = field(default_factory=dict)
     assignments: dict[int, Assignment] = field(default_factory=dict)
     enrollment_updated_at: datetime | None = None
-    # Cached (current, final) from scoring.canvas_scores; None = recompute.
-    scores_cache: tuple[float | None, float | None] | None = None
+    # Cached oracle results (see simulator.totals); None = recompute.
+    scores_cache: dict[str, Any] | None = None
+
+    @property
+    def grading_standard_id(self) -> int | None:
+        return self.grading_standard.id if self.grading_standard else None
+
+    @property
+    def is_student(self) -> bool:
+        return self.enrollment_type == "student"
+
+    @property
+    def date_concluded(self) -> bool:
+        """The term (or course) end date has passed: soft-concluded, still gradable."""
+        end = self.end_at or self.term.end_at
+        return end is not None and end <= datetime.now(UTC)
 
     @property
     def concluded(self) -> bool:
-        return self.enrollment_state == "completed" or self.workflow_state == "completed"
+        """Canvas's ``concluded``: teacher-concluded, or over by date."""
+        return self.workflow_state == "completed" or self.date_concluded
+
+    @property
+    def listed_enrollment_state(self) -> str:
+        """The enrollment's state as the course list shows it."""
+        if self.workflow_state == "completed":
+            return "completed"
+        return self.enrollment_state
+
+    @property
+    def display_name(self) -> str:
+        """``name`` in the API: the nickname when the student set one."""
+        return self.nickname or self.name
 
     @property
     def visible(self) -> bool:

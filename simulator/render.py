@@ -5,36 +5,84 @@
 
 from __future__ import annotations
 
-from simulator.model import Assignment, Course, Submission, Term, UserInfo, iso
-from simulator.student import course_letters, course_scores
+from simulator.model import Assignment, Course, GradingPeriod, Submission, Term, UserInfo, iso
+from simulator.totals import course_scores, current_period, letters, period_scores
+
+ROLES = {  # enrollment type -> (role, role_id); a user enrolls as only one here
+    "student": ("StudentEnrollment", 3), "ta": ("TaEnrollment", 4),
+    "teacher": ("TeacherEnrollment", 5), "designer": ("DesignerEnrollment", 6),
+    "observer": ("ObserverEnrollment", 7),
+}
 
 # Score keys Canvas removes (not nulls) while a grade is hidden from the student.
 HIDDEN_SUBMISSION_KEYS = ("score", "grade", "entered_score", "entered_grade")
 
 
-def term_json(term: Term) -> dict:
+def term_json(term: Term, course: Course | None = None) -> dict:
     return {
         "id": term.id, "name": term.name, "start_at": iso(term.start_at),
         "end_at": iso(term.end_at), "created_at": iso(term.created_at),
-        "workflow_state": "active", "grading_period_group_id": None,
+        "workflow_state": "active",
+        "grading_period_group_id": course.grading_period_group_id if course else None,
     }
 
 
-def enrollment_brief(course: Course, user_id: int, *, total_scores: bool) -> dict:
-    """An item of a course's ``enrollments[]``."""
+def grading_period_json(period: GradingPeriod) -> dict:
+    """A GradingPeriod (``/courses/:id/grading_periods`` and ``include[]=grading_periods``)."""
+    return {
+        "id": period.id, "title": period.title, "start_date": iso(period.start_date),
+        "end_date": iso(period.end_date), "close_date": iso(period.close_date),
+        "weight": period.weight, "is_closed": period.is_closed,
+    }
+
+
+def grading_standard_json(course: Course) -> dict:
+    """The course's GradingStandard (grading standards API)."""
+    standard = course.grading_standard
+    assert standard is not None
+    return {
+        "id": standard.id, "title": standard.title, "context_type": "Course",
+        "context_id": course.id, "points_based": False, "scaling_factor": 1.0,
+        "grading_scheme": [{"name": name, "value": value} for name, value in standard.scheme],
+    }
+
+
+def enrollment_brief(course: Course, user_id: int, includes: set[str]) -> dict:
+    """An item of a course's ``enrollments[]``; only student enrollments carry scores."""
+    role, role_id = ROLES[course.enrollment_type]
     item: dict = {
-        "type": "student", "role": "StudentEnrollment", "role_id": 3, "user_id": user_id,
-        "enrollment_state": course.enrollment_state,
+        "type": course.enrollment_type, "role": role, "role_id": role_id, "user_id": user_id,
+        "enrollment_state": course.listed_enrollment_state,
         "limit_privileges_to_course_section": False,
     }
-    if total_scores and not course.hide_final_grades:
-        current, final = course_scores(course)
-        current_letter, final_letter = course_letters(course)
+    if not course.is_student:
+        return item
+    if "total_scores" in includes and not course.hide_final_grades:
+        scores = course_scores(course)
+        current_letter, final_letter = letters(course, scores)
         item.update({
-            "computed_current_score": current, "computed_final_score": final,
+            "computed_current_score": scores[0], "computed_final_score": scores[1],
             "computed_current_grade": current_letter, "computed_final_grade": final_letter,
             "computed_current_letter_grade": current_letter,
         })
+    if "current_grading_period_scores" in includes:
+        period = current_period(course)
+        item.update({
+            "has_grading_periods": bool(course.grading_periods),
+            "multiple_grading_periods_enabled": bool(course.grading_periods),
+            "totals_for_all_grading_periods_option": True,
+            "current_grading_period_title": period.title if period else None,
+            "current_grading_period_id": period.id if period else None,
+        })
+        if not course.hide_final_grades:
+            scores = period_scores(course)[period.id] if period else (None, None)
+            current_letter, final_letter = letters(course, scores)
+            item.update({
+                "current_period_computed_current_score": scores[0],
+                "current_period_computed_final_score": scores[1],
+                "current_period_computed_current_grade": current_letter,
+                "current_period_computed_final_grade": final_letter,
+            })
     return item
 
 
@@ -43,7 +91,7 @@ def course_json(course: Course, user_id: int, includes: set[str], base: str) -> 
     if course.restricted:
         return {"id": course.id, "access_restricted_by_date": True}
     body: dict = {
-        "id": course.id, "name": course.name, "account_id": 112, "uuid": course.uuid,
+        "id": course.id, "name": course.display_name, "account_id": 112, "uuid": course.uuid,
         "start_at": iso(course.start_at), "grading_standard_id": course.grading_standard_id,
         "is_public": False, "created_at": iso(course.created_at),
         "course_code": course.course_code, "default_view": course.default_view,
@@ -55,16 +103,23 @@ def course_json(course: Course, user_id: int, includes: set[str], base: str) -> 
         "apply_assignment_group_weights": course.apply_group_weights,
         "calendar": {"ics": f"{base}/feeds/calendars/course_{course.uuid}.ics"},
         "time_zone": course.time_zone, "blueprint": False, "template": False,
-        "enrollments": [enrollment_brief(course, user_id,
-                                         total_scores="total_scores" in includes)],
+        "enrollments": [enrollment_brief(course, user_id, includes)],
         "hide_final_grades": course.hide_final_grades,
         "workflow_state": course.workflow_state,
         "restrict_enrollments_to_course_dates": False,
     }
+    if course.nickname:
+        body["original_name"] = course.name
     if course.locale:
         body["locale"] = course.locale
     if "term" in includes:
-        body["term"] = term_json(course.term)
+        body["term"] = term_json(course.term, course)
+    if "grading_periods" in includes:
+        body["grading_periods"] = [grading_period_json(p) for p in course.grading_periods]
+    if "current_grading_period_scores" in includes:
+        body["has_grading_periods"] = bool(course.grading_periods)
+        body["multiple_grading_periods_enabled"] = bool(course.grading_periods)
+        body["has_weighted_grading_periods"] = course.weighted_grading_periods
     if "concluded" in includes:
         body["concluded"] = course.concluded
     return body
@@ -80,7 +135,8 @@ def submission_json(assignment: Assignment, user_id: int, base: str) -> dict:
         "body": None, "graded_at": iso(sub.graded_at),
         "grade_matches_current_submission": True, "grader_id": sub.grader_id,
         "workflow_state": sub.workflow_state, "late_policy_status": sub.late_policy_status,
-        "points_deducted": sub.points_deducted, "grading_period_id": None,
+        "points_deducted": sub.points_deducted,
+        "grading_period_id": assignment.grading_period_id,
         "cached_due_date": iso(assignment.due_at), "extra_attempts": None,
         "posted_at": iso(sub.posted_at), "redo_request": False, "sticker": None,
         "custom_grade_status_id": None, "late": sub.late, "missing": sub.missing,
@@ -114,7 +170,7 @@ def assignment_json(assignment: Assignment, user_id: int, base: str, *,
         "has_submitted_submissions": a.submission.submitted_at is not None,
         "is_quiz_assignment": "online_quiz" in a.submission_types,
         "workflow_state": "published" if a.published else "unpublished",
-        "in_closed_grading_period": False,
+        "in_closed_grading_period": a.in_closed_period,
     }
     if not description:
         del body["description"]
@@ -136,7 +192,8 @@ def group_json(course: Course, group_id: int, assignments: list[Assignment] | No
             assignment_json(a, user_id, base, submission=submission, description=description)
             for a in assignments
         ]
-        body["any_assignment_in_closed_grading_period"] = False
+        body["any_assignment_in_closed_grading_period"] = any(
+            a.in_closed_period for a in assignments)
     return body
 
 
@@ -165,17 +222,18 @@ def profile_json(user: UserInfo, base: str) -> dict:
 
 def enrollment_json(course: Course, user: UserInfo, base: str) -> dict:
     """An item of ``/users/self/enrollments``."""
-    current, final = (None, None) if course.hide_final_grades else course_scores(course)
-    current_letter, final_letter = course_letters(course) if not course.hide_final_grades \
-        else (None, None)
-    state = "inactive" if course.restricted else course.enrollment_state
-    return {
+    scores = (None, None) if course.hide_final_grades else course_scores(course)
+    current, final = scores
+    current_letter, final_letter = letters(course, scores)
+    state = "inactive" if course.restricted else course.listed_enrollment_state
+    role, role_id = ROLES[course.enrollment_type]
+    body = {
         "id": course.enrollment_id, "user_id": user.id, "course_id": course.id,
-        "type": "StudentEnrollment", "created_at": iso(course.enrollment_created_at),
+        "type": role, "created_at": iso(course.enrollment_created_at),
         "updated_at": iso(course.enrollment_updated_at), "associated_user_id": None,
         "start_at": None, "end_at": None, "course_section_id": course.section_id,
         "root_account_id": 1, "limit_privileges_to_course_section": False,
-        "enrollment_state": state, "role": "StudentEnrollment", "role_id": 3,
+        "enrollment_state": state, "role": role, "role_id": role_id,
         "last_activity_at": None, "last_attended_at": None, "total_activity_time": 0,
         "grades": {"html_url": f"{base}/courses/{course.id}/grades/{user.id}",
                    "current_grade": current_letter, "current_score": current,
@@ -184,3 +242,6 @@ def enrollment_json(course: Course, user: UserInfo, base: str) -> dict:
         "user": {"id": user.id, "name": user.name, "created_at": iso(user.created_at),
                  "sortable_name": user.sortable_name, "short_name": user.short_name},
     }
+    if not course.is_student:
+        body["grades"] = {"html_url": body["grades"]["html_url"]}  # no scores of their own
+    return body

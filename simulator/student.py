@@ -7,19 +7,19 @@ handlers also hold while they build a response, so a response never shows half a
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulator.datasets import IdAllocator, StudentData
 from simulator.model import (
     Assignment,
     Course,
     Group,
     Submission,
     grade_string,
-    letter_for,
     utcnow,
 )
+from simulator.specs import IdAllocator, StudentData
+from simulator.totals import course_scores, current_period, letters, period_scores
 
 ASSIGNMENT_FIELDS = frozenset({
     "name", "description", "position", "points_possible", "grading_type", "due_at",
@@ -35,48 +35,6 @@ def _as_datetime(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).replace(microsecond=0)
-
-
-def scoring_input(course: Course) -> dict:
-    """The course as ``scoring.canvas_scores`` takes it: only what the student can see."""
-    groups = []
-    for group in course.sorted_groups():
-        assignments = []
-        for a in course.visible_assignments():
-            if a.group_id != group.id:
-                continue
-            sub = a.submission
-            assignments.append({
-                "id": a.id, "points_possible": a.points_possible,
-                "omit_from_final_grade": a.omit_from_final_grade,
-                "score": sub.visible_score,  # hidden (unposted) scores count as ungraded
-                "excused": sub.excused and sub.posted, "grading_type": a.grading_type,
-            })
-        groups.append({
-            "id": group.id, "weight": group.weight,
-            "rules": {"drop_lowest": group.drop_lowest, "drop_highest": group.drop_highest,
-                      "never_drop": sorted(group.never_drop)},
-            "assignments": assignments,
-        })
-    return {"apply_group_weights": course.apply_group_weights, "groups": groups}
-
-
-def course_scores(course: Course) -> tuple[float | None, float | None]:
-    """(computed_current_score, computed_final_score) as Canvas shows them to the student."""
-    if course.scores_cache is None:
-        # Imported lazily: scoring.py is the single source of Canvas's grade maths.
-        from simulator.scoring import canvas_scores
-
-        course.scores_cache = canvas_scores(scoring_input(course))
-    return course.scores_cache
-
-
-def course_letters(course: Course) -> tuple[str | None, str | None]:
-    """Letter grades for the two scores; None when the course has no grading scheme."""
-    if course.grading_standard_id is None:
-        return None, None
-    current, final = course_scores(course)
-    return letter_for(current), letter_for(final)
 
 
 class Student:
@@ -98,6 +56,7 @@ class Student:
             for course in self.courses.values():
                 if course.visible:
                     course_scores(course)
+                    period_scores(course)
 
     # -- lookups --------------------------------------------------------------------------
     @property
@@ -110,9 +69,18 @@ class Student:
             return [c.id for c in self.courses.values() if not c.dropped]
 
     def visible_course_ids(self) -> list[int]:
-        """Courses whose contents the student can read (not restricted, not dropped)."""
+        """Student courses whose gradebook the student can read (not restricted/dropped).
+
+        Courses where the user is a TA, teacher or observer are left out: they hold no
+        grades of the student's own (see ``role_course_ids``).
+        """
         with self.lock:
-            return [c.id for c in self.courses.values() if c.visible]
+            return [c.id for c in self.courses.values() if c.visible and c.is_student]
+
+    def role_course_ids(self) -> list[int]:
+        """Courses where the user is enrolled as TA, teacher, designer or observer."""
+        with self.lock:
+            return [c.id for c in self.courses.values() if not c.is_student and not c.dropped]
 
     def course(self, course_id: int) -> Course:
         course = self.courses.get(int(course_id))
@@ -136,7 +104,7 @@ class Student:
         """A visible, points-graded assignment that counts: (course_id, assignment_id)."""
         with self.lock:
             courses = ([self.course(course_id)] if course_id is not None
-                       else [c for c in self.courses.values() if c.visible])
+                       else [c for c in self.courses.values() if c.visible and c.is_student])
             fallback: tuple[int, int] | None = None
             for course in courses:
                 for a in course.visible_assignments():
@@ -281,17 +249,80 @@ class Student:
         with self.lock:
             self.course(course_id).name = name
 
-    def drop_course(self, course_id: int) -> None:
-        """The enrollment is deleted: the course vanishes from every list."""
+    def set_nickname(self, course_id: int, nickname: str | None) -> None:
+        """The student's own course name: ``name`` shows it, ``original_name`` the real one."""
         with self.lock:
-            self.course(course_id).dropped = True
+            self.course(course_id).nickname = nickname
+
+    def drop_course(self, course_id: int) -> None:
+        """The enrollment is deleted: the course vanishes from every list (and 401s)."""
+        with self.lock:
+            course = self.course(course_id)
+            course.dropped = True
+            course.enrollment_updated_at = utcnow()
+
+    def conclude_by_date(self, course_id: int) -> None:
+        """The course's end date passes: still listed by default and still gradable."""
+        with self.lock:
+            self.course(course_id).end_at = datetime.now(UTC) - timedelta(seconds=1)
 
     def conclude_course(self, course_id: int) -> None:
+        """The teacher concludes the course (``workflow_state`` completed): read-only."""
+        with self.lock:
+            course = self.course(course_id)
+            course.workflow_state = "completed"
+            course.enrollment_updated_at = utcnow()
+
+    teacher_conclude = conclude_course
+
+    def registrar_complete(self, course_id: int) -> None:
+        """The registrar completes the student's enrollment; the course stays available."""
         with self.lock:
             course = self.course(course_id)
             course.enrollment_state = "completed"
-            course.workflow_state = "completed"
             course.enrollment_updated_at = utcnow()
+
+    def reopen_course(self, course_id: int) -> None:
+        """Undo a teacher conclusion, a registrar completion and a course end date."""
+        with self.lock:
+            course = self.course(course_id)
+            course.workflow_state = "available"
+            course.enrollment_state = "active"
+            course.end_at = None
+            course.enrollment_updated_at = utcnow()
+
+    def late_final_grade(self, course_id: int, score: float | None = None) -> int:
+        """A teacher grades after the term's end: the last ungraded item gets a grade now.
+
+        Returns the assignment id. Works in a date-concluded course (Canvas allows it); a
+        teacher-concluded one is read-only, so this refuses it.
+        """
+        with self.lock:
+            course = self.course(course_id)
+            if course.workflow_state == "completed":
+                raise ValueError("a teacher-concluded course is read-only")
+            candidates = [a for a in course.visible_assignments()
+                          if a.submission.score is None and not a.submission.excused
+                          and a.points_possible and a.grading_type == "points"]
+            if not candidates:
+                candidates = [a for a in course.visible_assignments()
+                              if a.points_possible and a.grading_type == "points"]
+            target = candidates[-1]
+            points = target.points_possible or 0.0
+            self.grade(course_id, target.id, points * 0.9 if score is None else score)
+            return target.id
+
+    def await_review(self, course_id: int, assignment_id: int, partial: float) -> None:
+        """A quiz with an essay question: submitted, auto-graded part ``partial``."""
+        with self.lock:
+            sub, now = self.assignment(course_id, assignment_id).submission, utcnow()
+            sub.workflow_state = "pending_review"
+            sub.score = sub.entered_score = float(partial)
+            sub.grade = f"{float(partial):g}"
+            sub.excused = False
+            sub.submitted_at = sub.submitted_at or now
+            sub.graded_at = sub.posted_at = now
+            self.course(course_id).touch()
 
     def restrict_course(self, course_id: int) -> None:
         with self.lock:
@@ -301,7 +332,43 @@ class Student:
     def expected(self) -> dict:
         """What the student can see through the API, keyed by Canvas course id."""
         with self.lock:
-            return {c.id: self._expected_course(c) for c in self.courses.values() if c.visible}
+            return {c.id: self._expected_course(c) for c in self.courses.values()
+                    if c.visible and c.is_student}
+
+    def expected_grades(self) -> dict[int, dict[str, Any]]:
+        """Canvas's grade facts per readable student course, beyond ``expected()``.
+
+        ``current_score``/``final_score`` are None when the teacher hid totals
+        (``hide_final_grades``); ``letter`` is from the course's grading scheme (None
+        without one); ``grading_periods`` lists each period with its own scores.
+        """
+        with self.lock:
+            return {c.id: self._expected_grades(c) for c in self.courses.values()
+                    if c.visible and c.is_student}
+
+    def _expected_grades(self, course: Course) -> dict[str, Any]:
+        hidden = course.hide_final_grades
+        scores = (None, None) if hidden else course_scores(course)
+        by_period = period_scores(course)
+        now_period = current_period(course)
+        scheme = course.grading_standard
+        return {
+            "name": course.display_name, "original_name": course.name,
+            "hide_final_grades": hidden,
+            "current_score": scores[0], "final_score": scores[1],
+            "letter": letters(course, scores)[0],
+            "grading_scheme": list(scheme.scheme) if scheme else None,
+            "has_weighted_grading_periods": course.weighted_grading_periods,
+            "current_grading_period_id": now_period.id if now_period else None,
+            "grading_periods": [
+                {"id": p.id, "title": p.title, "weight": p.weight, "is_closed": p.is_closed,
+                 "current_score": None if hidden else by_period[p.id][0],
+                 "final_score": None if hidden else by_period[p.id][1]}
+                for p in course.grading_periods
+            ],
+            "assignment_periods": {a.id: a.grading_period_id
+                                   for a in course.visible_assignments()},
+        }
 
     def _expected_course(self, course: Course) -> dict:
         current, final = (None, None) if course.hide_final_grades else course_scores(course)
@@ -326,7 +393,7 @@ class Student:
                 "posted_at": sub.posted_at,
             }
         return {
-            "name": course.name, "course_code": course.course_code,
+            "name": course.display_name, "course_code": course.course_code,
             "apply_group_weights": course.apply_group_weights,
             "computed_current_score": current, "computed_final_score": final,
             "concluded": course.concluded,

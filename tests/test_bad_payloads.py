@@ -167,8 +167,8 @@ NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\
 NUMBER = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9)
 JUNK = st.one_of(st.none(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
-BAD_ID = st.one_of(st.none(), st.just("abc"), st.integers(min_value=2**31),
-                   st.integers(max_value=-(2**31) - 1), st.lists(st.integers(), max_size=1),
+BAD_ID = st.one_of(st.none(), st.just("abc"), st.integers(min_value=2**63),  # past BIGINT
+                   st.integers(max_value=0), st.lists(st.integers(), max_size=1),
                    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
 
 

@@ -346,16 +346,24 @@ def test_endpoints_send_the_documented_parameters(
         submitted_since=datetime(2025, 3, 1, 12, 30, 5),
     )
 
-    courses, groups, assignments, submissions = (query(c) for c in mocked.calls)
-    assert courses["include[]"] == ["term", "total_scores", "concluded"]
-    assert "updated_since" not in courses  # Canvas REST has no such filter
+    # Every course of the student: the default list and the completed one, at once.
+    lists = [query(c) for c in mocked.calls if urlsplit(c.request.url).path == "/api/v1/courses"]
+    assert len(lists) == 2
+    courses = next(q for q in lists if "enrollment_state" not in q)
+    completed = next(q for q in lists if "enrollment_state" in q)
+    groups, assignments, submissions = (query(c) for c in mocked.calls[2:])
+    assert completed["enrollment_state"] == ["completed"]
+    for course_list in (courses, completed):
+        assert course_list["include[]"] == ["term", "total_scores", "concluded"]
+        assert course_list["enrollment_type"] == ["student"]
+        assert "updated_since" not in course_list  # Canvas REST has no such filter
     assert groups["include[]"] == ["assignments", "submission"]
     assert groups["exclude_response_fields[]"] == ["description"]
     assert assignments["include[]"] == ["submission"]
     assert submissions["graded_since"] == ["2025-02-01T00:00:00Z"]
     assert submissions["submitted_since"] == ["2025-03-01T12:30:05Z"]
-    assert urlsplit(mocked.calls[3].request.url).path == "/api/v1/courses/7/students/submissions"
-    for params in (courses, groups, assignments, submissions):
+    assert urlsplit(mocked.calls[4].request.url).path == "/api/v1/courses/7/students/submissions"
+    for params in (courses, completed, groups, assignments, submissions):
         assert params["per_page"] == ["100"]
 
 
@@ -472,7 +480,26 @@ def test_course_list_sample_reads_both_pages(
         headers={"link": first["headers"]["link"]},
         match=[
             responses.matchers.query_param_matcher(
-                {"per_page": "100", "include[]": ["term", "total_scores", "concluded"]}
+                {
+                    "per_page": "100",
+                    "include[]": ["term", "total_scores", "concluded"],
+                    "enrollment_type": "student",
+                }
+            )
+        ],
+    )
+    mocked.add(  # the completed list (app/canvas/client.py get_courses): nothing more here
+        responses.GET,
+        f"{BASE}/api/v1/courses",
+        json=[],
+        match=[
+            responses.matchers.query_param_matcher(
+                {
+                    "per_page": "100",
+                    "include[]": ["term", "total_scores", "concluded"],
+                    "enrollment_state": "completed",
+                    "enrollment_type": "student",
+                }
             )
         ],
     )

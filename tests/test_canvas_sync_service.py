@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from app.accounts import create_user
-from app.canvas.client import CanvasAPIService
+from app.canvas.client import STUDENT_COURSE_LISTS, CanvasAPIService
 from app.canvas.errors import (
     BadResponse,
     CanvasTimeout,
@@ -34,6 +34,7 @@ from tests.conftest import connect_user
 from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
 
 Mutation = Callable[[Any], None]
+LISTS = len(STUDENT_COURSE_LISTS)  # course-list requests per sync (one page each here)
 
 
 def sync(user: User, incremental: bool = False, **kwargs: Any) -> Any:
@@ -67,7 +68,8 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["courses"] == len(expected) == 5
     assert results["assignments"] == sum(len(c["assignments"]) for c in expected.values())
     assert results["courses_skipped"] == 1  # the freshman's date-restricted course
-    assert results["requests"] == 1 + len(expected)  # the course list, one per course
+    # The course lists (current, and completed: CanvasAPIService.get_courses), one per course.
+    assert results["requests"] == LISTS + len(expected)
     assert results["rows_written"] > results["assignments"]
     assert results["courses_written"] == 5
     db.session.expire_all()
@@ -210,7 +212,7 @@ def test_no_change_incremental_is_one_request_per_active_course(
     results = succeeded(sync(user, incremental=True))
     active = [cid for cid, c in student.expected().items() if not c["concluded"]]
     list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
-    assert list_pages == 1
+    assert list_pages == LISTS  # one page each
     assert simulator.stats.requests == list_pages + len(active) == results["requests"]
     assert len(gradebook_paths(simulator)) == len(active)
     assert results["rows_written"] == 0
@@ -237,7 +239,7 @@ def test_concluded_course_synced_after_concluding_gets_no_request(
     results = succeeded(sync(user, incremental=True))
     assert simulator.stats.by_path(rf"^/api/v1/courses/{course_id}/") == []
     assert results["courses_concluded_skipped"] == 1
-    assert results["requests"] == 1 + len(student.expected()) - 1
+    assert results["requests"] == LISTS + len(student.expected()) - 1
     assert_db_matches(user, student)
 
     # A full sync trusts nothing and fetches it again.
@@ -277,7 +279,7 @@ def test_heavy_student_two_list_pages_and_a_250_assignment_course(app: Any, simu
     results = succeeded(sync(user, incremental=True))
     list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
     active = [cid for cid, c in expected.items() if not c["concluded"]]
-    assert list_pages == 2
+    assert list_pages == 2 + 1  # the default list's two pages, the completed list's one
     assert results["requests"] == simulator.stats.requests == list_pages + len(active)
     assert results["rows_written"] == 0
 

@@ -74,7 +74,7 @@ def restricted_course(student: Student) -> int:
 def test_per_page_is_clamped_like_ruby_to_i(sim: CanvasSimulator, raw: str, size: int) -> None:
     response = get(sim, "/api/v1/courses", per_page=raw)
     assert response.status_code == 200
-    assert len(response.json()) == min(size, 6)
+    assert len(response.json()) == min(size, 7)  # 5 readable, 1 restricted, 1 as TA
     assert f"per_page={size}>" in response.headers["link"]
 
 
@@ -347,11 +347,20 @@ def test_expected_matches_the_api_for_every_course(sim: CanvasSimulator, preset:
     token = f"tok-{preset}-{seed}"
     student = sim.add_student(token, preset=preset, seed=seed)
     oracle = student.expected()
-    courses = get(sim, "/api/v1/courses", token=token, per_page=100,
-                  **{"include[]": ["term", "total_scores", "concluded"]}).json()
+    include = {"include[]": ["term", "total_scores", "concluded"]}
+    # No single list has every course (CANVAS_API.md "Read first"): the default list, the
+    # completed enrollments and the completed courses together do.
+    courses = {c["id"]: c for params in ({}, {"enrollment_state": "completed"},
+                                         {"state[]": ["available", "completed"]})
+               for c in get(sim, "/api/v1/courses", token=token, per_page=100,
+                            **params, **include).json()}.values()
     seen = set()
     for course in courses:
         if course.get("access_restricted_by_date"):
+            continue
+        if course["enrollments"][0]["type"] != "student":
+            assert course["id"] in student.role_course_ids()
+            assert "computed_current_score" not in course["enrollments"][0]
             continue
         seen.add(course["id"])
         want = oracle[course["id"]]
@@ -519,7 +528,10 @@ def test_group_and_course_mutations(sim: CanvasSimulator, student: Student) -> N
     student.conclude_course(other)
     active = get(sim, "/api/v1/courses", per_page=100, enrollment_state="active").json()
     assert other not in [c["id"] for c in active]
-    everything = get(sim, "/api/v1/courses", per_page=100, **{"include[]": "concluded"}).json()
+    # A teacher-concluded course leaves the default list; the completed list has it.
+    assert other not in [c["id"] for c in get(sim, "/api/v1/courses", per_page=100).json()]
+    everything = get(sim, "/api/v1/courses", per_page=100, enrollment_state="completed",
+                     **{"include[]": "concluded"}).json()
     concluded = next(c for c in everything if c["id"] == other)
     assert concluded["concluded"] is True
     assert concluded["enrollments"][0]["enrollment_state"] == "completed"
@@ -677,7 +689,8 @@ def test_presets_have_their_documented_sizes() -> None:
     with CanvasSimulator() as simulator:
         students = {p: simulator.add_student(p, preset=p) for p in PRESETS}
         freshman = students["freshman"]
-        assert len(freshman.visible_course_ids()) == 5 and len(freshman.course_ids()) == 6
+        assert len(freshman.visible_course_ids()) == 5 and len(freshman.course_ids()) == 7
+        assert len(freshman.role_course_ids()) == 1
         assert len({c.term.id for c in freshman.courses.values()}) == 1
 
         senior = students["senior"].courses.values()
@@ -687,9 +700,10 @@ def test_presets_have_their_documented_sizes() -> None:
 
         heavy = students["heavy"]
         assert max(len(c.assignments) for c in heavy.courses.values()) == 250
-        response = get(simulator, "/api/v1/courses", token="heavy", per_page=100)
+        # 130 courses; the default list keeps the current ones and those over by date (76)
+        response = get(simulator, "/api/v1/courses", token="heavy", per_page=50)
         assert "next" in response.links
-        assert response.links["last"]["url"].endswith("page=2&per_page=100")
+        assert response.links["last"]["url"].endswith("page=2&per_page=50")
 
         bench = students["benchmark"].courses.values()
         assert len(bench) == 24 and len({c.term.id for c in bench}) == 3

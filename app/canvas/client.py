@@ -101,6 +101,11 @@ logger = logging.getLogger(__name__)
 # At most this many pages in one list, whether planned from `last` or followed through `next`:
 # 10 000 pages of 100 is a million rows, far beyond any student's gradebook.
 MAX_PAGES = 10_000
+# The course lists that together hold every course of a student (``get_courses``): Canvas's
+# default list (currentish: active or invited in an available course, concluded by date
+# included) and ``enrollment_state=completed`` (completed enrollments, completed courses,
+# courses concluded by date). None is the default list.
+STUDENT_COURSE_LISTS: tuple[str | None, ...] = (None, "completed")
 
 
 class CanvasAPIService:
@@ -206,14 +211,48 @@ class CanvasAPIService:
         self,
         *,
         enrollment_state: str | None = None,
+        enrollment_type: str | None = "student",
         states: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        """``GET /courses`` with the term, the student's total scores and ``concluded``.
+        """Every course the student has: ``GET /courses`` with the term, the student's total
+        scores and ``concluded``, student enrollments only.
+
+        Canvas's default list holds only *currentish* enrollments (CANVAS_API.md, "Read
+        first"): a teacher-concluded course and a registrar-completed enrollment leave it. So
+        with no ``enrollment_state`` and no ``states`` this asks for every list of
+        ``STUDENT_COURSE_LISTS`` at once (the default one, and ``enrollment_state=completed``
+        for completed enrollments, completed courses and courses concluded by date) and merges
+        them by course id, the first list's entry first. Any list failing fails the call, so
+        a caller never mistakes a partial list for the whole. (Until Canvas has accepted the
+        token once, the lists go one after the other, so a dead token costs one request; the
+        sync marks a token that synced before as accepted.) ``enrollment_state`` or
+        ``states`` ask for that one list. ``enrollment_type=None`` lists every role (TA,
+        teacher, observer enrollments carry no scores of the student's own).
 
         Canvas REST has no ``updated_since`` (and courses have no ``updated_at``): the sync
         decides itself what changed. Date-restricted courses come back as
         ``{"id": N, "access_restricted_by_date": true}``.
         """
+        if enrollment_state or states:
+            return self._course_list(enrollment_state, enrollment_type, states)
+        first, *others = STUDENT_COURSE_LISTS
+        if not self.limiter.token_accepted:
+            # A token Canvas has not accepted yet: one request first, so that a dead token
+            # costs one request (the lists would all fail together), then the others.
+            lists = [self._course_list(first, enrollment_type, ())]
+            lists.extend(self._course_list(state, enrollment_type, ()) for state in others)
+            return _merge_by_id(lists)
+        with ThreadPoolExecutor(max_workers=len(others), thread_name_prefix="canvas-list") as pool:
+            futures = [
+                pool.submit(self._course_list, state, enrollment_type, ()) for state in others
+            ]
+            lists = [self._course_list(first, enrollment_type, ())]
+            lists.extend(future.result() for future in futures)
+        return _merge_by_id(lists)
+
+    def _course_list(
+        self, enrollment_state: str | None, enrollment_type: str | None, states: Sequence[str]
+    ) -> list[dict[str, Any]]:
         params: Params = [
             ("include[]", "term"),
             ("include[]", "total_scores"),
@@ -221,12 +260,21 @@ class CanvasAPIService:
         ]
         if enrollment_state:
             params.append(("enrollment_state", enrollment_state))
+        if enrollment_type:
+            params.append(("enrollment_type", enrollment_type))
         params.extend(("state[]", state) for state in states)
         return self._get_list("/courses", params)
 
     def get_course(self, course_id: int | str) -> dict[str, Any]:
-        """``GET /courses/:id`` with the term and total scores."""
-        params: Params = [("include[]", "term"), ("include[]", "total_scores")]
+        """``GET /courses/:id`` with the term, total scores and ``concluded``.
+
+        401/404 here is Canvas's proof that the student is no longer enrolled.
+        """
+        params: Params = [
+            ("include[]", "term"),
+            ("include[]", "total_scores"),
+            ("include[]", "concluded"),
+        ]
         return self._get_object(f"/courses/{course_id}", params)
 
     def get_assignment_groups(
@@ -366,6 +414,22 @@ class CanvasAPIService:
             for future in pending:
                 future.cancel()  # the list failed: do not spend bucket units on the rest
             pool.shutdown(wait=True)
+
+
+def _merge_by_id(lists: Iterable[list[Any]]) -> list[Any]:
+    """The lists concatenated, each course id once (its first entry); id-less junk is kept for
+    the parser to count."""
+    seen: set[Any] = set()
+    merged: list[Any] = []
+    for items in lists:
+        for item in items:
+            key = item.get("id") if isinstance(item, dict) else None
+            if isinstance(key, (int, str)) and not isinstance(key, bool):
+                if key in seen:
+                    continue
+                seen.add(key)
+            merged.append(item)
+    return merged
 
 
 def canvas_time(value: datetime | str) -> str:

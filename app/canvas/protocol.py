@@ -18,7 +18,11 @@ class CanvasClient(Protocol):
     """The Canvas reads a sync makes."""
 
     def get_courses(self) -> list[Any]:
-        """The student's course list (every page), with terms and total scores."""
+        """Every course the student has (every list, every page), with terms and scores."""
+        ...
+
+    def get_course(self, course_id: int) -> Any:
+        """One course (401/404 when the student is no longer enrolled)."""
         ...
 
     def get_assignment_groups(

@@ -115,6 +115,9 @@ class ThrottleLimiter:
         self._epoch = 0  # bumped on every window decrease
         self._in_flight = 0
         self._started_total = 0
+        # Canvas has accepted the token at least once (a response below 400): callers may fan
+        # out requests that would all fail together on a dead token (CanvasAPIService).
+        self.token_accepted = False
         # counters
         self.max_in_flight_seen = 0
         self.requests = 0
@@ -263,6 +266,10 @@ class ThrottleLimiter:
             if self._in_flight == 0:
                 allowed = min(self._allowance(), self._max_in_flight)
                 self._window = max(self._window, float(allowed))
+
+    def note_accepted(self) -> None:
+        """Canvas answered a request on this token with success (or the caller knows it did)."""
+        self.token_accepted = True
 
     # --- introspection --------------------------------------------------------------------
 

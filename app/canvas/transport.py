@@ -327,6 +327,8 @@ class CanvasTransport:
         remaining = header_float(response, "x-rate-limit-remaining")
         cost = header_float(response, "x-request-cost")
         self.limiter.release(slot, remaining=remaining, cost=cost, throttled=throttled)
+        if response.status_code < 400:
+            self.limiter.note_accepted()
         size = len(response.content)
         self.stats.finished(
             start,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime
@@ -21,8 +21,8 @@ class Assignment(Base):
     grade_category_id: Mapped[int | None] = mapped_column(
         ForeignKey("grade_category.id", ondelete="SET NULL")
     )
-    canvas_assignment_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    canvas_course_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    canvas_assignment_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    canvas_course_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     position: Mapped[int | None] = mapped_column(Integer)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime
@@ -19,7 +28,7 @@ class Course(Base):
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     )
     term_id: Mapped[int | None] = mapped_column(ForeignKey("term.id", ondelete="SET NULL"))
-    canvas_course_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    canvas_course_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     course_code: Mapped[str | None] = mapped_column(String(255))
     apply_group_weights: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
@@ -35,6 +44,9 @@ class Course(Base):
     # skip writing a course whose Canvas data did not change.
     content_hash: Mapped[str | None] = mapped_column(String(64))
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the course first went missing from every course list while Canvas did not
+    # (yet) confirm the enrollment is gone; NULL while Canvas lists it (app.sync.courses).
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GradeCategory(Base):
@@ -47,7 +59,7 @@ class GradeCategory(Base):
     course_id: Mapped[int] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), nullable=False
     )
-    canvas_group_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    canvas_group_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     weight: Mapped[float | None] = mapped_column(Float)
     position: Mapped[int | None] = mapped_column(Integer)

@@ -6,7 +6,7 @@ import time
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -22,7 +22,7 @@ class User(UserMixin, Base):
     canvas_base_url: Mapped[str | None] = mapped_column(String(255))
     # Fernet ciphertext; see app.security. Never the token itself.
     canvas_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    canvas_user_id: Mapped[int | None] = mapped_column(Integer)
+    canvas_user_id: Mapped[int | None] = mapped_column(BigInteger)
     canvas_user_name: Mapped[str | None] = mapped_column(String(255))
     last_canvas_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Login slow-down: consecutive failures and when the last one happened.

@@ -14,7 +14,8 @@ from typing import Any
 from app.safe_text import strip_control
 
 INT_MIN = -(2**31)
-INT_MAX = 2**31 - 1  # the id columns are 32-bit INTEGER on Postgres
+INT_MAX = 2**31 - 1  # positions and drop counts are 32-bit INTEGER columns
+ID_MAX = 2**63 - 1  # Canvas ids are 64-bit (shard * 10**13 + local id): BIGINT columns
 
 
 
@@ -78,6 +79,11 @@ def parse_int(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int | None
     else:
         return None
     return number if lo <= number <= hi else None
+
+
+def parse_id(value: Any) -> int | None:
+    """A Canvas id: a positive 64-bit integer, or None."""
+    return parse_int(value, lo=1, hi=ID_MAX)
 
 
 def parse_bool(value: Any, default: bool = False) -> bool:

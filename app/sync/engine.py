@@ -22,9 +22,11 @@ of courses the list confirms is written, and a course dropped meanwhile costs on
 request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
-uses the same single request for its one course. Date-restricted courses are skipped and
-reported; their rows, if any, are kept (the student is still enrolled). Courses missing from
-the list (dropped) are deleted with their groups and assignments.
+fetches the course itself (``GET /courses/:id``) beside it. Date-restricted courses are skipped
+and reported; their rows, if any, are kept (the student is still enrolled). The course list is
+every student enrollment (two lists at once: :meth:`CanvasAPIService.get_courses`); a stored
+course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
+otherwise kept and marked ``missing_since``.
 
 Writing
 -------
@@ -51,13 +53,17 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    the gradebook. Otherwise the bulk upserts run, and they only touch rows that differ. Since
    the hash covers exactly what is stored, equal hashes mean equal rows: the result is always
    what a full sync would have written.
-3. A course whose enrollment is concluded, and whose stored row was already written while it
-   was concluded (``course.concluded`` true), gets no request at all: a concluded course is
-   read-only for the student's teachers, so its gradebook is final. Its course-list fields
-   (name, scores) are still refreshed from the course list. The limit: an administrator can
-   still change grades in a concluded course without reopening it; only a full sync (what
-   ``flask canvas sync`` does without ``--incremental``) sees that. Reopening the course
-   makes it active again, and it is fetched.
+3. Concluded courses are refetched while Canvas can still change them. Concluded by date
+   (or an enrollment the registrar completed) is not frozen: teachers keep grading after the
+   term's end. Such a course is fetched whenever Canvas's scores or states in the course list
+   (current/final score, current grade, course and enrollment state) differ from what we
+   stored with its last gradebook, and, when those scores are hidden or empty, for
+   ``app.sync.courses.REFETCH_WINDOW`` (60 days) after its end. A teacher-concluded course
+   (course ``completed``: read-only) is fetched only when those course-list fields changed. The
+   first sync that sees a course concluded always fetches it; name changes come from the list
+   itself. The one limit: a change that moves none of Canvas's scores (an assignment renamed,
+   a regrade that leaves the totals equal, or any change in a course with hidden totals after
+   the window) is seen only by a full sync (``flask canvas sync`` without ``--incremental``).
 
 A no-change incremental sync therefore costs the course-list pages plus at most one request per
 active course, and writes nothing. ``user.last_canvas_sync_at`` records each successful sync.
@@ -69,6 +75,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -77,7 +84,20 @@ from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.models import User
-from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, warm_start_limiter
+from app.sync.courses import (
+    confirm_gone,
+    delete_courses,
+    needs_gradebook,
+    settle_absent,
+    submit_confirmations,
+)
+from app.sync.fetch import (
+    FetchPool,
+    arrivals,
+    fetch_gradebook,
+    prefetch,
+    warm_start_limiter,
+)
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
@@ -90,7 +110,7 @@ from app.sync.result import (
     SyncResult,
     error_kind_of,
 )
-from app.sync.upserts import COURSE, delete_absent
+from app.sync.upserts import COURSE
 from app.sync.writer import CourseWriter
 
 logger = logging.getLogger(__name__)
@@ -189,17 +209,20 @@ class CanvasSyncService:
         with FetchPool(self.options.workers) as pool:
             # The course list goes first; the gradebooks of the courses we already know are
             # requested alongside it instead of one round trip later (module docstring).
+            # (Every list of the student's courses, requested at once by the client.)
             list_future = pool.submit(self.client.get_courses)
-            prefetched = self._prefetch(pool, incremental)
+            prefetched = prefetch(pool, self.client, writer.courses, incremental)
             course_list = self._fetch_course_list(list_future)
             t0 = time.monotonic()
-            self._apply_course_list(course_list)
+            confirmations = self._apply_course_list(course_list, pool)
             run.add_time("prepare_s", time.monotonic() - t0)
 
             to_fetch: list[CourseData] = []
             for course in course_list.courses:
-                if incremental and self._final(course):
-                    # Written while already concluded: the gradebook is final.
+                if incremental and not needs_gradebook(
+                    course, writer.courses.get(course.canvas_course_id)
+                ):
+                    # Concluded, and the course list shows nothing that moved (docstring).
                     writer.sync_course(course, flush=False)
                     run.courses_concluded_skipped += 1
                     run.courses_done += 1
@@ -215,35 +238,19 @@ class CanvasSyncService:
                 writer.flush_courses()
                 db.session.commit()
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
+            run.courses_deleted += settle_absent(
+                db.session, self.user_id, confirmations, writer.forget_course
+            )
             pool.succeeded = True
         db.session.execute(
             update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
         )
         db.session.commit()
 
-    def _final(self, course: CourseData) -> bool:
-        """Concluded now, and stored by a sync that already saw it concluded."""
-        stored = self._writer.courses.get(course.canvas_course_id)
-        return bool(course.concluded and stored and stored["concluded"] and stored["content_hash"])
-
-    def _prefetch(self, pool: FetchPool, incremental: bool) -> dict[int, Future[Gradebook]]:
-        """Request the gradebooks of the stored courses the sync will most likely need.
-
-        Only data of courses that the course list then confirms is ever written; a course
-        dropped meanwhile costs one wasted request, and its error is ignored.
-        """
-        prefetched: dict[int, Future[Gradebook]] = {}
-        for canvas_course_id, stored in self._writer.courses.items():
-            if incremental and stored["concluded"] and stored["content_hash"]:
-                continue  # probably still concluded: no request unless the list says otherwise
-            prefetched[canvas_course_id] = pool.submit(
-                fetch_gradebook, self.client, canvas_course_id
-            )
-        return prefetched
-
     def _sync_one(self, course_id: int) -> None:
-        """The course list and the course's gradebook at once; the gradebook is written only
-        if the list still has the course."""
+        """The course itself (``GET /courses/:id``) and its gradebook at once; the gradebook
+        is written only if the course is still the student's. A 401/404 on the course is
+        Canvas's proof that the student left it: it is deleted."""
         run, writer = self._run, self._writer
         warm_start_limiter(self.client, self.user_id)
         canvas_course_id = db.session.scalar(
@@ -256,53 +263,54 @@ class CanvasSyncService:
             raise SyncFailed(f"Course {course_id} does not exist (or is not yours).")
         writer.load_existing()
         with FetchPool(2) as pool:
-            list_future = pool.submit(self.client.get_courses)
+            self._report("courses", "Fetching the course…")
+            confirmation = submit_confirmations(pool, self.client, [canvas_course_id])
             gradebook = pool.submit(fetch_gradebook, self.client, canvas_course_id)
-            course_list = self._fetch_course_list(list_future)
             run.courses_total = 1
-            course = next(
-                (c for c in course_list.courses if c.canvas_course_id == canvas_course_id), None
-            )
+            future = confirmation[canvas_course_id]
+            if confirm_gone(canvas_course_id, future):
+                run.courses_deleted += delete_courses(db.session, self.user_id, [canvas_course_id])
+                db.session.commit()
+                logger.info(
+                    "course %s: Canvas says it is no longer yours: deleted", canvas_course_id
+                )
+                return
+            exc = future.exception()
+            if exc is not None:
+                raise exc
+            course_list = parse_course_list([future.result()])
             if canvas_course_id in course_list.restricted:
                 self._skip(canvas_course_id, None, "restricted by date")
                 return
-            if course is None and course_list.invalid:
-                raise SyncFailed("Canvas sent an unreadable course list; try again later.")
-            if course is None:
-                # Not in the list: the student was dropped from it; it goes, like in a full
-                # sync.
-                run.courses_deleted += delete_absent(
-                    db.session,
-                    COURSE,
-                    scope={"user_id": self.user_id, "id": course_id},
-                    key="canvas_course_id",
-                    keep=(),
-                )
-                db.session.commit()
-                logger.info("course %s is no longer in the course list: deleted", canvas_course_id)
-                return
+            if not course_list.courses:
+                raise SyncFailed("Canvas sent an unreadable course; try again later.")
+            course = course_list.courses[0]
             writer.find_or_create_term(course.term, flush=True)
             db.session.commit()
             self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
             pool.succeeded = True
 
-    def _fetch_course_list(self, future: Future[list[object]] | None = None) -> CourseList:
-        """The course list, parsed; ``future`` is a request already on its way."""
+    def _fetch_course_list(self, future: Future[list[Any]]) -> CourseList:
+        """The course list (a request already on its way), parsed."""
         self._report("courses", "Fetching the course list…")
         t0 = time.monotonic()
-        raw = future.result() if future is not None else self.client.get_courses()
-        course_list = parse_course_list(raw)
+        course_list = parse_course_list(future.result())
         self._run.add_time("course_list_s", time.monotonic() - t0)
         self._run.items_skipped += course_list.invalid
         logger.info(
-            "course list: %d readable, %d restricted by date",
+            "course list: %d readable, %d restricted by date, %d not as a student",
             len(course_list.courses),
             len(course_list.restricted),
+            len(course_list.not_student),
         )
         return course_list
 
-    def _apply_course_list(self, course_list: CourseList) -> None:
-        """Terms, dropped courses and restricted courses: one short transaction."""
+    def _apply_course_list(
+        self, course_list: CourseList, pool: FetchPool
+    ) -> dict[int, Future[Any]]:
+        """Terms and restricted courses (one short transaction); asks Canvas about every
+        stored course absent from all lists (``app.sync.courses``): the answers are settled
+        by ``_settle_absent`` after the gradebooks, so they add no round trip."""
         run, writer = self._run, self._writer
         run.courses_total = len(course_list.courses)
         for canvas_course_id in course_list.restricted:
@@ -310,22 +318,13 @@ class CanvasSyncService:
         for course in course_list.courses:
             writer.find_or_create_term(course.term, flush=False)
         writer.flush_terms()
-        dropped = set(writer.courses) - course_list.enrolled_ids
-        if dropped and course_list.invalid:
-            # Unreadable entries might be the "missing" courses: deleting would be a guess.
-            logger.warning("course list had junk entries; not deleting %d courses", len(dropped))
-        elif dropped:
-            run.courses_deleted = delete_absent(
-                db.session,
-                COURSE,
-                scope={"user_id": self.user_id},
-                key="canvas_course_id",
-                keep=course_list.enrolled_ids,
-            )
-            for canvas_course_id in dropped:
-                logger.info("course %s was dropped in Canvas: deleted", canvas_course_id)
-                writer.forget_course(canvas_course_id)
         db.session.commit()
+        absent = set(writer.courses) - course_list.enrolled_ids
+        if absent and course_list.invalid:
+            # Unreadable entries might be the "missing" courses: deleting would be a guess.
+            logger.warning("course list incomplete; not deleting %d courses", len(absent))
+            return {}
+        return submit_confirmations(pool, self.client, absent)
 
     def _skip(self, canvas_course_id: int, stored: dict[str, object] | None, reason: str) -> None:
         name = stored["name"] if stored else f"course {canvas_course_id}"

@@ -9,8 +9,9 @@ queueing in the single writer thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -66,6 +67,9 @@ def warm_start_limiter(client: CanvasClient, user_id: int) -> None:
         select(User.last_canvas_sync_at, last_run_end).where(User.id == user_id)
     ).first()
     seen = [t for t in (row or ()) if t is not None]
+    if row is not None and row[0] is not None:
+        # Synced before: fan out the course lists at once (CanvasAPIService.get_courses).
+        limiter.note_accepted()
     if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
         limiter.assume_drained()
 
@@ -101,3 +105,22 @@ def arrivals(
                 yield futures[future], future.result()
             except (NotFound, NotPermitted) as exc:
                 yield futures[future], exc
+
+
+def prefetch(
+    pool: FetchPool,
+    client: CanvasClient,
+    stored: Mapping[int, Mapping[str, Any]],
+    incremental: bool,
+) -> dict[int, Future[Gradebook]]:
+    """Request the gradebooks of the stored courses the sync will most likely need.
+
+    Only data of courses that the course list then confirms is ever written; a course dropped
+    meanwhile costs one wasted request, and its error is ignored.
+    """
+    return {
+        canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id)
+        for canvas_course_id, course in stored.items()
+        # Probably still concluded: no request unless the course list says otherwise.
+        if not (incremental and course["concluded"] and course["content_hash"])
+    }

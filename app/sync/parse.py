@@ -18,17 +18,14 @@ Rules that encode Canvas semantics (CANVAS_API.md §3):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from app.models import Assignment, Course, GradeCategory, Term
 from app.sync.coerce import (  # noqa: F401  (re-exported: the parser's scalar rules)
+    ID_MAX,
     INT_MAX,
     INT_MIN,
     _dict,
@@ -37,79 +34,19 @@ from app.sync.coerce import (  # noqa: F401  (re-exported: the parser's scalar r
     parse_bool,
     parse_datetime,
     parse_float,
+    parse_id,
     parse_int,
+)
+from app.sync.fields import (  # noqa: F401  (re-exported)
+    _LIMITS,
+    ASSIGNMENT_FIELDS,
+    COURSE_FIELDS,
+    GROUP_FIELDS,
+    PARSER_VERSION,
+    content_hash,
 )
 
 logger = logging.getLogger(__name__)
-
-# Bump when the parsed shape changes, so that content hashes stored by an older version no
-# longer match and the next incremental sync rewrites every course once.
-PARSER_VERSION = 1
-
-
-COURSE_FIELDS = (
-    "canvas_course_id",
-    "name",
-    "course_code",
-    "apply_group_weights",
-    "canvas_current_score",
-    "canvas_final_score",
-    "canvas_current_grade",
-    "enrollment_state",
-    "workflow_state",
-    "start_at",
-    "end_at",
-    "concluded",
-)
-GROUP_FIELDS = (
-    "canvas_group_id",
-    "name",
-    "weight",
-    "position",
-    "drop_lowest",
-    "drop_highest",
-    "never_drop",
-)
-ASSIGNMENT_FIELDS = (
-    "canvas_assignment_id",
-    "canvas_course_id",
-    "name",
-    "position",
-    "due_at",
-    "points_possible",
-    "grading_type",
-    "omit_from_final_grade",
-    "score",
-    "grade",
-    "is_excused",
-    "is_missing",
-    "is_late",
-    "workflow_state",
-    "submitted_at",
-    "graded_at",
-    "posted_at",
-    "canvas_updated_at",
-)
-
-
-def _length(column: Any) -> int | None:
-    return getattr(column.type, "length", None)
-
-
-_LIMITS = {
-    "term.name": _length(Term.__table__.c.name),
-    "course.name": _length(Course.__table__.c.name),
-    "course.course_code": _length(Course.__table__.c.course_code),
-    "course.canvas_current_grade": _length(Course.__table__.c.canvas_current_grade),
-    "course.enrollment_state": _length(Course.__table__.c.enrollment_state),
-    "course.workflow_state": _length(Course.__table__.c.workflow_state),
-    "group.name": _length(GradeCategory.__table__.c.name),
-    "assignment.name": _length(Assignment.__table__.c.name),
-    "assignment.grading_type": _length(Assignment.__table__.c.grading_type),
-    "assignment.grade": _length(Assignment.__table__.c.grade),
-    "assignment.workflow_state": _length(Assignment.__table__.c.workflow_state),
-}
-
 
 # --- courses and terms ------------------------------------------------------------------------
 
@@ -133,11 +70,15 @@ class CourseData:
 
 @dataclass
 class CourseList:
-    """The course list split into readable courses and date-restricted course ids."""
+    """The course list split into readable courses and date-restricted course ids.
+
+    ``not_student``: courses listed only for another role (TA, teacher, observer): not synced.
+    """
 
     courses: list[CourseData] = field(default_factory=list)
     restricted: list[int] = field(default_factory=list)
     invalid: int = 0
+    not_student: list[int] = field(default_factory=list)
 
     @property
     def enrolled_ids(self) -> set[int]:
@@ -148,7 +89,7 @@ class CourseList:
 def parse_term(raw: Any) -> dict[str, Any] | None:
     """A ``term`` row from a course's ``term`` object; None when it has no usable id."""
     term = _dict(raw)
-    canvas_term_id = parse_int(term.get("id"))
+    canvas_term_id = parse_id(term.get("id"))
     if canvas_term_id is None:
         return None
     return {
@@ -159,10 +100,24 @@ def parse_term(raw: Any) -> dict[str, Any] | None:
     }
 
 
+def is_student_course(course: Mapping[str, Any]) -> bool:
+    """False when the course lists enrollments and none is the student's own.
+
+    A course without an ``enrollments`` array is taken as the student's (nothing says
+    otherwise); a TA, teacher, designer or observer enrollment has no student scores.
+    """
+    enrollments = [e for e in _list(course.get("enrollments")) if isinstance(e, Mapping)]
+    return not enrollments or any(_is_student(e) for e in enrollments)
+
+
+def _is_student(enrollment: Mapping[str, Any]) -> bool:
+    return enrollment.get("type") == "student" or enrollment.get("role") == "StudentEnrollment"
+
+
 def _student_enrollment(course: Mapping[str, Any]) -> Mapping[str, Any]:
     enrollments = [e for e in _list(course.get("enrollments")) if isinstance(e, Mapping)]
     for enrollment in enrollments:
-        if enrollment.get("type") == "student" or enrollment.get("role") == "StudentEnrollment":
+        if _is_student(enrollment):
             return enrollment
     return enrollments[0] if enrollments else {}
 
@@ -170,7 +125,7 @@ def _student_enrollment(course: Mapping[str, Any]) -> Mapping[str, Any]:
 def parse_course(raw: Any) -> CourseData | None:
     """A readable course from the course list, or None (restricted courses included)."""
     course = _dict(raw)
-    canvas_course_id = parse_int(course.get("id"))
+    canvas_course_id = parse_id(course.get("id"))
     if canvas_course_id is None or parse_bool(course.get("access_restricted_by_date")):
         return None
     enrollment = _student_enrollment(course)
@@ -203,6 +158,7 @@ def parse_course(raw: Any) -> CourseData | None:
             or workflow_state == "completed"
             or parse_bool(course.get("concluded"))
         ),
+        "missing_since": None,  # listed: not missing
     }
     return CourseData(canvas_course_id, row, parse_term(course.get("term")))
 
@@ -213,7 +169,7 @@ def parse_course_list(raw_courses: Any) -> CourseList:
     seen: set[int] = set()
     for raw in _list(raw_courses):
         item = _dict(raw)
-        canvas_course_id = parse_int(item.get("id"))
+        canvas_course_id = parse_id(item.get("id"))
         if canvas_course_id is None:
             logger.warning("skipping a course list entry without a usable id: %.200r", raw)
             result.invalid += 1
@@ -223,6 +179,9 @@ def parse_course_list(raw_courses: Any) -> CourseList:
         seen.add(canvas_course_id)
         if parse_bool(item.get("access_restricted_by_date")):
             result.restricted.append(canvas_course_id)
+            continue
+        if not is_student_course(item):
+            result.not_student.append(canvas_course_id)
             continue
         course = parse_course(item)
         if course is not None:
@@ -247,13 +206,13 @@ class Gradebook:
 
 
 def _parse_group(raw: Mapping[str, Any]) -> dict[str, Any] | None:
-    canvas_group_id = parse_int(raw.get("id"))
+    canvas_group_id = parse_id(raw.get("id"))
     if canvas_group_id is None:
         logger.warning("skipping an assignment group without a usable id: %.200r", raw)
         return None
     rules = _dict(raw.get("rules"))
     never_drop = sorted(
-        {i for i in (parse_int(v) for v in _list(rules.get("never_drop"))) if i is not None}
+        {i for i in (parse_id(v) for v in _list(rules.get("never_drop"))) if i is not None}
     )
     return {
         "canvas_group_id": canvas_group_id,
@@ -278,7 +237,7 @@ def _parse_assignment(
     default_group_id: int | None,
     submission: Any,
 ) -> dict[str, Any] | None:
-    canvas_assignment_id = parse_int(raw.get("id"))
+    canvas_assignment_id = parse_id(raw.get("id"))
     if canvas_assignment_id is None:
         logger.warning(
             "course %s: skipping an assignment without a usable id: %.200r", canvas_course_id, raw
@@ -286,7 +245,7 @@ def _parse_assignment(
         return None
     sub = _dict(submission)
     excused = parse_bool(sub.get("excused"))
-    group_id = parse_int(raw.get("assignment_group_id"))
+    group_id = parse_id(raw.get("assignment_group_id"))
     # `missing`/`late` are Canvas's own verdicts (they already account for late_policy_status);
     # fall back to the policy status only when the booleans are absent.
     policy = sub.get("late_policy_status")
@@ -351,7 +310,7 @@ def parse_gradebook(
 
     submissions: dict[int, Mapping[str, Any]] = {}
     for raw in _list(submissions_payload):
-        assignment_id = parse_int(_dict(raw).get("assignment_id"))
+        assignment_id = parse_id(_dict(raw).get("assignment_id"))
         if assignment_id is not None:
             submissions[assignment_id] = raw
 
@@ -361,7 +320,7 @@ def parse_gradebook(
             continue
         submission = raw.get("submission")
         if submissions_payload is not None:
-            submission = submissions.get(parse_int(raw.get("id")) or 0, submission)
+            submission = submissions.get(parse_id(raw.get("id")) or 0, submission)
         row = _parse_assignment(raw, canvas_course_id, group_id, submission)
         if row is None:
             skipped += 1
@@ -372,33 +331,3 @@ def parse_gradebook(
         assignments=sorted(assignments.values(), key=lambda a: a["canvas_assignment_id"]),
         skipped=skipped,
     )
-
-
-# --- the content hash -------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def content_hash(
-    groups: Iterable[Mapping[str, Any]], assignments: Iterable[Mapping[str, Any]]
-) -> str:
-    """SHA-256 of the normalized rows (not of the raw JSON).
-
-    Hashing what we store, rather than the bytes Canvas sent, makes the digest blind to fields
-    we ignore and to key order, and exact for everything we keep. ``PARSER_VERSION`` is mixed
-    in so that a parser change invalidates every stored hash.
-    """
-    payload = {
-        "v": PARSER_VERSION,
-        "groups": [{k: _jsonable(g[k]) for k in GROUP_FIELDS} for g in groups],
-        "assignments": [
-            {k: _jsonable(a.get(k)) for k in (*ASSIGNMENT_FIELDS, "canvas_group_id")}
-            for a in assignments
-        ],
-    }
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(encoded.encode("ascii")).hexdigest()

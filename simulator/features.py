@@ -1,0 +1,113 @@
+"""Canvas features a preset course can carry on top of its gradebook.
+
+Grading periods (one closed), grading schemes, pending-review quizzes, late deductions and
+grades entered after the term's end. Each function changes one freshly built course.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from simulator.model import DEFAULT_STANDARD, Course, GradingPeriod, GradingStandard, iso
+from simulator.specs import IdAllocator
+
+DEPARTMENT_STANDARD: tuple[tuple[str, float], ...] = (
+    ("A", 0.93), ("B", 0.85), ("C", 0.75), ("D", 0.65), ("F", 0.0),
+)
+PASS_STANDARD: tuple[tuple[str, float], ...] = (
+    ("Distinction", 0.85), ("Pass", 0.57), ("Fail", 0.0),
+)
+
+
+def add_grading_standard(course: Course, rng: random.Random, ids: IdAllocator) -> None:
+    """Half the courses have no scheme (no letters); the rest one of three."""
+    choice = rng.choice((None, None, "default", "department", "pass"))
+    if choice is None:
+        return
+    title, scheme = {
+        "default": ("Default Grading Scheme", DEFAULT_STANDARD),
+        "department": ("Department scale", DEPARTMENT_STANDARD),
+        "pass": ("Distinction / Pass / Fail", PASS_STANDARD),
+    }[choice]
+    course.grading_standard = GradingStandard(ids.next("grading_standard"), title, scheme)
+
+
+def add_grading_periods(course: Course, ids: IdAllocator, anchor: datetime, *,
+                        weighted: bool, shard: int) -> None:
+    """Two periods; the first ends 10 days before ``anchor`` and closed 3 days before it.
+
+    Assignments belong to the period their due date falls in; undated ones to the last
+    period (as Canvas assigns them).
+    """
+    term_start = course.term.start_at or anchor - timedelta(days=90)
+    term_end = course.term.end_at or anchor + timedelta(days=90)
+    split = min(anchor - timedelta(days=10), term_end - timedelta(days=10))
+    start = min(term_start, split - timedelta(days=30))
+    end = max(term_end, split + timedelta(days=30))
+    course.grading_period_group_id = ids.next("grading_period", shard)
+    course.weighted_grading_periods = weighted
+    course.grading_periods = [
+        GradingPeriod(ids.next("grading_period", shard), "Quarter 1", start, split,
+                      split + timedelta(days=7) if split + timedelta(days=7) < anchor
+                      else anchor - timedelta(days=3), 40.0 if weighted else None),
+        GradingPeriod(ids.next("grading_period", shard), "Quarter 2", split, end,
+                      end + timedelta(days=14), 60.0 if weighted else None),
+    ]
+    last = course.grading_periods[-1]
+    for assignment in course.assignments.values():
+        due = assignment.due_at
+        if due is None:
+            assignment.grading_period_id = last.id
+            assignment.period_close_date = last.close_date
+            continue
+        period = next((p for p in course.grading_periods if p.start_date <= due < p.end_date),
+                      None)
+        assignment.grading_period_id = period.id if period else None
+        assignment.period_close_date = period.close_date if period else None
+
+
+def add_pending_review(course: Course, rng: random.Random) -> None:
+    """One graded quiz-like submission awaits manual grading with a partial score."""
+    graded = [a for a in course.visible_assignments()
+              if a.submission.workflow_state == "graded" and a.submission.posted
+              and a.submission.score and a.points_possible and a.grading_type == "points"
+              and not a.submission.excused and not a.omit_from_final_grade
+              and not a.submission.late]
+    if not graded:
+        return
+    a = rng.choice(graded)
+    sub = a.submission
+    sub.workflow_state = "pending_review"
+    sub.score = sub.entered_score = round((sub.score or 0) * 0.6 * 2) / 2
+    sub.grade = f"{sub.score:g}"
+    a.submission_types = ["online_quiz"]
+    a.name = f"{a.name} (essay question)"
+
+
+def apply_late_deduction(course: Course) -> None:
+    """Late graded submissions lose 10% of the points: score is after the deduction."""
+    for a in course.assignments.values():
+        sub = a.submission
+        if not sub.late or sub.score is None or not a.points_possible \
+                or a.grading_type != "points":
+            continue
+        deducted = round(a.points_possible * 0.1, 2)
+        sub.entered_score = sub.score
+        sub.points_deducted = deducted
+        sub.score = max(sub.score - deducted, 0.0)
+        sub.grade = f"{sub.score:g}"
+        sub.late_policy_status = "late"
+
+
+def grade_after_end(course: Course, rng: random.Random) -> None:
+    """The teacher enters the last graded item's grade 3 days after the term's end."""
+    end = course.term.end_at
+    graded = [a for a in course.visible_assignments()
+              if a.submission.workflow_state == "graded" and a.submission.posted
+              and not a.submission.excused]
+    if end is None or not graded:
+        return
+    a = max(graded, key=lambda x: (x.due_at is not None, iso(x.due_at) or "", x.id))
+    when = end + timedelta(days=3, hours=rng.randint(0, 20))
+    a.submission.graded_at = a.submission.posted_at = when

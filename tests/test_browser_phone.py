@@ -144,6 +144,11 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     # Words, never the engine's log form "[2/5] Syncing course: …" (which, when the engine
     # stores it, reads "Syncing Biology 101 — 2 of 5": see test_ux_pages).
     assert lines and not any(re.search(r"\[\d+/\d+\]|course:", line) for line in lines), lines
+    # Courses by name as they go by, even though this Canvas answers every course at once (the
+    # five are written within milliseconds of each other, between two polls).
+    steps = [re.fullmatch(r"Syncing (.+) — (\d+) of (\d+)", line) for line in lines]
+    assert any(m and m.group(1).strip() and 0 < int(m.group(2)) < int(m.group(3))
+               for m in steps), lines
     assert re.search(r"Updated \d+ courses", result.inner_text())
     details = result.locator("details")
     expect(details.locator("p")).to_be_hidden()  # the technical counts: one click away

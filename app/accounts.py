@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import User
+from app.timezones import valid_zone
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -65,3 +66,13 @@ def create_user(email: str, password: str) -> User:
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def set_time_zone(user: User, name: str | None) -> str:
+    """Show this user's dates in ``name`` (an IANA zone); commits. Raises ``AccountError``."""
+    zone = valid_zone((name or "").strip())
+    if zone is None:
+        raise AccountError("choose a time zone from the list, e.g. America/Chicago")
+    user.time_zone = zone
+    db.session.commit()
+    return zone

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
+from app.timezones import zone_names
 
 
 class CanvasForm(FlaskForm):
@@ -47,3 +49,23 @@ class TestConnectionForm(FlaskForm):
 
 class DisconnectForm(FlaskForm):
     submit = SubmitField("Disconnect and delete the token")
+
+
+def _region(zone: str) -> str:
+    return zone.split("/")[0] if "/" in zone else "Other"
+
+
+class TimeZoneForm(FlaskForm):
+    """The zone every date is shown in; ``app.accounts.set_time_zone`` checks the value."""
+
+    time_zone = SelectField(
+        "Time zone",
+        # Grouped by region ("America", "Europe", ...; "Other" last): some 600 names.
+        choices=[SelectChoice("", "Choose your time zone"), *(
+            SelectChoice(name, optgroup=_region(name))
+            for name in sorted(zone_names(), key=lambda name: (_region(name) == "Other",
+                                                              _region(name), name))
+        )],
+        validate_choice=False,
+    )
+    save_zone = SubmitField("Save time zone")

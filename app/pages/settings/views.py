@@ -12,13 +12,19 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.accounts import AccountError, set_time_zone
 from app.connections import (
     CanvasConnectionError,
     check_canvas_connection,
     connect_canvas,
     disconnect_canvas,
 )
-from app.pages.settings.forms import CanvasForm, DisconnectForm, TestConnectionForm
+from app.pages.settings.forms import (
+    CanvasForm,
+    DisconnectForm,
+    TestConnectionForm,
+    TimeZoneForm,
+)
 from app.security import InvalidCanvasToken, InvalidCanvasURL
 
 bp = Blueprint("settings", __name__)
@@ -47,13 +53,21 @@ def demo_canvas() -> dict[str, str] | None:
     return {"url": config["DEMO_CANVAS_URL"], "token": config.get("DEMO_CANVAS_TOKEN") or ""}
 
 
-def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
+def _page(
+    form: CanvasForm,
+    status: int = 200,
+    error: str | None = None,
+    zone_form: TimeZoneForm | None = None,
+) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
+    if zone_form is None:
+        zone_form = TimeZoneForm(formdata=None, time_zone=current_user.time_zone or "")
     return render_template(
         "settings/index.html",
         form=form,
         test_form=TestConnectionForm(),
+        zone_form=zone_form,
         error=error,
         demo=demo_canvas(),
     ), status
@@ -99,6 +113,24 @@ def test_connection() -> Any:
     else:
         name = profile.get("name") or "your Canvas account"
         flash(f"The connection works: Canvas knows this token as {name}.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/settings/time-zone")
+@login_required
+def time_zone() -> Any:
+    """Show every date in the zone the student picks (Canvas's profile zone is the first)."""
+    zone_form = TimeZoneForm()
+    if not zone_form.validate_on_submit():
+        flash("The form expired. Reload the page and try again.", "error")
+        return redirect(url_for("settings.index"))
+    try:
+        zone = set_time_zone(current_user, zone_form.time_zone.data)
+    except AccountError as exc:
+        zone_form.time_zone.errors = [_sentence(str(exc))]
+        form = CanvasForm(formdata=None, url=current_user.canvas_base_url or "")
+        return _page(form, 400, zone_form=zone_form)
+    flash(f"Dates are now shown in {zone} time.", "success")
     return redirect(url_for("settings.index"))
 
 

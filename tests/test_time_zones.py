@@ -14,7 +14,7 @@ from auth_actions import AuthActions
 from sqlalchemy import select, update
 from test_dashboard import login, make_course
 
-from app.models import Assignment, User
+from app.models import Assignment, SyncRun, User
 from app.pages.common import format_dt
 from app.timezones import valid_zone, zone_names
 
@@ -90,3 +90,18 @@ def test_the_zone_is_changeable_in_settings_and_checked(client: Any, db: Any) ->
     user = db.session.scalar(select(User))
     db.session.refresh(user)
     assert user.time_zone == "Europe/Paris"
+
+
+def test_sync_history_and_status_show_the_start_in_the_students_zone(client: Any,
+                                                                     db: Any) -> None:
+    AuthActions(client).register(email="tz@example.edu")
+    user = db.session.scalar(select(User).where(User.email == "tz@example.edu"))
+    user.time_zone = "America/Chicago"
+    run = SyncRun(user_id=user.id, kind="full", status="succeeded", created_at=DEADLINE,
+                  started_at=DEADLINE, finished_at=DEADLINE, summary={"courses": 3})
+    db.session.add(run)
+    db.session.commit()
+    for url in ("/sync/history", f"/sync/{run.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Mar 03, 2026, 11:59 PM" in page, url
+        assert "Mar 04, 2026" not in page, url

@@ -109,6 +109,7 @@ def register_web(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.jinja_env.filters["format_dt"] = format_dt
+    app.jinja_env.globals["DATE_TIME"] = DATE_TIME
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
     app.jinja_env.globals["now"] = lambda: datetime.now(UTC)
@@ -265,6 +266,10 @@ def timeago(value: datetime | None, now: datetime | None = None) -> str:
             text = f"{count} {unit}{'' if count == 1 else 's'}"
             return f"in {text}" if future else f"{text} ago"
     return "in 1 minute" if future else "1 minute ago"
+
+
+# A date with its time, e.g. "Mar 03, 2026, 11:59 PM": due dates and run start times.
+DATE_TIME = "%b %d, %Y, %I:%M %p"
 
 
 def format_dt(value: datetime | None, fmt: str = "relative", zone: str | None = None) -> Markup:

@@ -58,6 +58,12 @@ def test_course_page_shows_due_dates_in_the_students_zone(client: Any, db: Any) 
     page = client.get(f"/courses/{course.id}").get_data(as_text=True)
     assert "Mar 03, 2026, 11:59 PM" in page
     assert "Mar 04, 2026" not in page
+    assert "Dates in America/Chicago time" in page
+    # No zone known yet (the profile did not say): UTC, said so, with the way to change it.
+    user.time_zone = None
+    db.session.commit()
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "Mar 04, 2026, 05:59 AM" in page and "Dates in UTC" in page
 
 
 def test_connecting_takes_the_zone_from_the_canvas_profile(client: Any, db: Any,

@@ -7,10 +7,13 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models.base import Base, UTCDateTime, utcnow
+
+# Hourly unless the student picks another interval in Settings.
+DEFAULT_SYNC_INTERVAL_MINUTES = 60
 
 
 class User(UserMixin, Base):
@@ -34,6 +37,22 @@ class User(UserMixin, Base):
         Integer, default=0, server_default="0", nullable=False
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Automatic syncs: minutes between scheduled syncs, 0 = off (app.jobs.schedule).
+    sync_interval_minutes: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_SYNC_INTERVAL_MINUTES,
+        server_default=str(DEFAULT_SYNC_INTERVAL_MINUTES), nullable=False
+    )
+    # When the stored token last changed: a token Canvas rejected is not retried on a
+    # schedule until this moves past the failed run (app.jobs.schedule).
+    canvas_token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 (hex) of the calendar feed's secret; the secret itself is never stored.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+
+    @validates("canvas_token_encrypted")
+    def _note_token_change(self, _key: str, value: bytes | None) -> bytes | None:
+        if value != self.canvas_token_encrypted:
+            self.canvas_token_changed_at = utcnow()
+        return value
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

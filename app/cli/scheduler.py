@@ -14,8 +14,10 @@ import time
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from app.cli.common import configure_logging, one_line
+from app.extensions import db
 from app.models import SyncRun, User
 
 
@@ -44,36 +46,31 @@ def scheduler_run(once: bool) -> None:
     try:
         while True:
             started = time.monotonic()
-            runs = tick(app)
-            if runs:
-                click.echo(f"Started {len(runs)} scheduled sync(s).")
+            if ids := tick(app):
+                click.echo(f"Started {len(ids)} scheduled sync(s).")
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
     except KeyboardInterrupt:
         click.echo("Scheduler stopped; syncs already started in this process stop with it.")
 
 
-def _report(runs: list[SyncRun]) -> bool:
+def _report(ids: list[int]) -> bool:
     """Print what one tick started; with the in-process runner, wait and print the outcome."""
-    from sqlalchemy import select
-
     from app import jobs
     from app.cli.sync import wait_for_runs
-    from app.extensions import db
 
-    if not runs:
+    if not ids:
         click.echo("No account is due for a scheduled sync.")
         return True
-    ids = [run.id for run in runs]
-    emails = dict(db.session.execute(
-        select(User.id, User.email).where(User.id.in_([run.user_id for run in runs]))
-    ).tuples().all())
     if isinstance(jobs.get_runner(), jobs.CeleryRunner):
         click.echo(f"Queued {len(ids)} scheduled sync(s) for the Celery workers.")
         return True
     finished = wait_for_runs(ids)
     failed = 0
-    for run in db.session.scalars(select(SyncRun).where(SyncRun.id.in_(ids))):
-        email = emails.get(run.user_id, run.user_id)
+    rows = db.session.execute(
+        select(SyncRun, User.email).join(User, User.id == SyncRun.user_id)
+        .where(SyncRun.id.in_(ids)).order_by(SyncRun.id)
+    ).all()
+    for run, email in rows:
         click.echo(f"Scheduled sync run {run.id} ({run.kind}) for {email}: {run.status}")
         if run.status != "succeeded":
             failed += 1

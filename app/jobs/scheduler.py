@@ -19,7 +19,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.jobs.enqueue import enqueue_due
 from app.jobs.runners import get_runner
-from app.models import SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +26,14 @@ SCHEDULER_KEY = "gradesync_scheduler"
 DEFAULT_TICK_S = 30.0
 
 
-def tick(app: Flask) -> list[SyncRun]:
-    """One tick: queue the due accounts' syncs on the app's runner; never raises for the DB."""
+def tick(app: Flask) -> list[int]:
+    """One tick: queue the due accounts' syncs on the app's runner; the new runs' ids.
+
+    A database outage skips the tick (logged) instead of raising.
+    """
     with app.app_context():
         try:
-            return enqueue_due(get_runner(app).submit)
+            return [run.id for run in enqueue_due(get_runner(app).submit)]
         except SQLAlchemyError as exc:
             logger.warning("scheduler tick skipped: the database is unavailable (%s)", exc)
             db.session.rollback()

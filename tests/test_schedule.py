@@ -245,3 +245,30 @@ def test_the_app_factory_starts_no_scheduler(app: Any) -> None:
     assert SCHEDULER_KEY not in app.extensions
     app.config["SCHEDULER_ENABLED"] = False
     assert start_scheduler(app) is None
+
+
+# --- The setting, in Settings ------------------------------------------------------------------
+
+def test_settings_shows_and_changes_the_interval(app: Any, client: Any) -> None:
+    from tests.auth_actions import AuthActions
+
+    auth = AuthActions(client)
+    auth.register()
+    auth.login()
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'data-schedule' in page
+    assert '<option selected value="60">Every hour</option>' in page
+
+    response = client.post("/settings/schedule", data={"interval": "15"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(User.sync_interval_minutes)) == 15
+    assert "Automatic syncs: every 15 minutes." in client.get("/settings").get_data(as_text=True)
+
+    assert client.post("/settings/schedule", data={"interval": "0"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(User.sync_interval_minutes)) == 0
+
+    for junk in ("7", "99999", "hourly", ""):
+        assert client.post("/settings/schedule", data={"interval": junk}).status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(User.sync_interval_minutes)) == 0

@@ -27,18 +27,6 @@ from datetime import UTC, datetime, timedelta
 from app.models.sync_run import ACTIVE_STATUSES
 from app.sync.result import ErrorKind
 
-# What Settings offers, in minutes; 0 is off. The default is the users column's default.
-INTERVAL_CHOICES: tuple[tuple[int, str], ...] = (
-    (15, "Every 15 minutes"),
-    (30, "Every 30 minutes"),
-    (60, "Every hour"),
-    (180, "Every 3 hours"),
-    (360, "Every 6 hours"),
-    (720, "Every 12 hours"),
-    (1440, "Once a day"),
-    (0, "Off (sync only when I click)"),
-)
-ALLOWED_INTERVALS = frozenset(minutes for minutes, _label in INTERVAL_CHOICES)
 MIN_INTERVAL_MINUTES = 15
 MAX_INTERVAL_MINUTES = 1440
 

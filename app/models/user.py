@@ -12,8 +12,18 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models.base import Base, UTCDateTime, utcnow
 
-# Hourly unless the student picks another interval in Settings.
+# Hourly unless the student picks another interval in Settings (these, in minutes; 0 = off).
 DEFAULT_SYNC_INTERVAL_MINUTES = 60
+SYNC_INTERVAL_CHOICES: tuple[tuple[int, str], ...] = (
+    (15, "Every 15 minutes"),
+    (30, "Every 30 minutes"),
+    (60, "Every hour"),
+    (180, "Every 3 hours"),
+    (360, "Every 6 hours"),
+    (720, "Every 12 hours"),
+    (1440, "Once a day"),
+    (0, "Off: only when I click Sync"),
+)
 
 
 class User(UserMixin, Base):

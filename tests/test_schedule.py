@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.jobs.enqueue import enqueue_due
@@ -272,3 +272,36 @@ def test_settings_shows_and_changes_the_interval(app: Any, client: Any) -> None:
         assert client.post("/settings/schedule", data={"interval": junk}).status_code == 400
     db.session.expire_all()
     assert db.session.scalar(select(User.sync_interval_minutes)) == 0
+
+
+def test_the_in_process_scheduler_thread_syncs_a_due_student(
+    app: Any, runner: Any, simulator: Any
+) -> None:
+    import time
+
+    from app.jobs.scheduler import start_scheduler
+
+    user, _student = connect_user(app, simulator, email="s@example.edu", token="tok-s")
+    assert runner.invoke(args=["canvas", "sync", user.email]).exit_code == 0
+    db.session.execute(update(SyncRun).values(created_at=T0 - timedelta(hours=2)))
+    db.session.commit()
+
+    app.config["SCHEDULER_TICK_S"] = 0.2
+    thread = start_scheduler(app)
+    assert thread is not None and thread.daemon
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and status != "succeeded":
+            time.sleep(0.2)
+            db.session.rollback()
+            status = db.session.scalar(
+                select(SyncRun.status).where(SyncRun.kind == "incremental"))
+        assert status == "succeeded"
+        assert start_scheduler(app) is thread  # one scheduler per app
+    finally:
+        thread.stop()
+        thread.join(timeout=10)
+    # One scheduled sync for the slot, however many ticks ran.
+    assert db.session.scalar(
+        select(func.count()).select_from(SyncRun).where(SyncRun.kind == "incremental")) == 1

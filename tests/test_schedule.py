@@ -238,6 +238,17 @@ def test_celery_beat_schedules_the_tick(app: Any) -> None:
     assert entry["task"] == ENQUEUE_DUE_TASK and ENQUEUE_DUE_TASK in celery.tasks
     assert entry["schedule"] == app.config["SCHEDULER_TICK_S"]
 
+    # What a worker does with beat's message: queue each due account's incremental sync.
+    from app.jobs.tasks import enqueue_due_syncs_task
+
+    due = _user("due@example.edu")
+    _add_run(due.id, "succeeded", T0 - timedelta(days=1))
+    _user("off@example.edu", interval=0)
+    assert enqueue_due_syncs_task.apply().get() == 1
+    db.session.expire_all()
+    queued = db.session.scalars(select(SyncRun).where(SyncRun.status == "queued")).all()
+    assert [(run.user_id, run.kind) for run in queued] == [(due.id, "incremental")]
+
 
 def test_the_app_factory_starts_no_scheduler(app: Any) -> None:
     from app.jobs.scheduler import SCHEDULER_KEY, start_scheduler

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.jobs.enqueue import enqueue_due
-from app.jobs.schedule import Account, LastRun, current_slot_start, is_due
+from app.jobs.schedule import Account, LastRun, current_slot_start, due_accounts, is_due
 from app.models import SyncRun, User
 from tests.conftest import connect_user
 
@@ -80,6 +80,22 @@ def test_a_thousand_accounts_start_spread_over_the_hour() -> None:
     assert max(per_tick.values()) <= 25  # ~8 a tick on average, never a stampede
     per_ten_minutes = Counter((when - T0) // timedelta(minutes=10) for when in first_due.values())
     assert all(120 <= per_ten_minutes[slot] <= 215 for slot in range(6)), per_ten_minutes
+
+
+def test_after_an_outage_the_backlog_drains_without_a_stampede() -> None:
+    # The scheduler was down for three hours: every hourly account is overdue at once.
+    last = {user_id: T0 - timedelta(hours=3, minutes=user_id % 50) for user_id in range(1, 1001)}
+    accounts = {user_id: Account(user_id, 60, synced_at(when)) for user_id, when in last.items()}
+    first = due_accounts(accounts.values(), T0, TICK)
+    assert 0 < len(first) <= 25  # ~3x the steady 8 a tick
+    assert [last[user_id] for user_id in first] == sorted(last.values())[: len(first)]  # stalest
+    now, synced = T0, set()
+    while len(synced) < 1000 and now < T0 + timedelta(hours=1):
+        for user_id in due_accounts(accounts.values(), now, TICK):
+            accounts[user_id] = Account(user_id, 60, synced_at(now))
+            synced.add(user_id)
+        now += TICK
+    assert len(synced) == 1000 and now - T0 <= timedelta(minutes=25)
 
 
 def test_new_connections_wait_for_their_slot_instead_of_starting_together() -> None:

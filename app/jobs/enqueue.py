@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -74,15 +74,20 @@ def load_accounts() -> list[Account]:
     return accounts
 
 
-def enqueue_due(submit: Submit, now: datetime | None = None) -> list[SyncRun]:
-    """Queue an incremental sync for every account due at ``now``; returns the new runs.
+def enqueue_due(
+    submit: Submit, now: datetime | None = None, tick: timedelta | None = None
+) -> list[SyncRun]:
+    """Queue an incremental sync for the accounts due at ``now``; returns the new runs.
+
+    ``tick`` (the time to the next tick) bounds how many start at once (see
+    :func:`app.jobs.schedule.tick_budget`); None starts every due account.
 
     An account whose sync started meanwhile (a click, another scheduler process) keeps that
     run: the one-active-run index refuses ours and the account is skipped.
     """
     now = now or utcnow()
     started: list[SyncRun] = []
-    for user_id in due_accounts(load_accounts(), now):
+    for user_id in due_accounts(load_accounts(), now, tick):
         try:
             run = create_sync_run(user_id, incremental=True)
         except SyncAlreadyRunning:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,7 +34,8 @@ def tick(app: Flask) -> list[int]:
     """
     with app.app_context():
         try:
-            return [run.id for run in enqueue_due(get_runner(app).submit)]
+            tick_length = timedelta(seconds=tick_seconds(app))
+            return [run.id for run in enqueue_due(get_runner(app).submit, tick=tick_length)]
         except SQLAlchemyError as exc:
             logger.warning("scheduler tick skipped: the database is unavailable (%s)", exc)
             db.session.rollback()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, shared_task
 from celery.signals import worker_process_init, worker_ready
-from flask import Flask
+from flask import Flask, current_app
 
 from app.jobs.enqueue import enqueue_due
 from app.jobs.recovery import recover_on_start, resume_interrupted_run
@@ -108,4 +109,5 @@ def _submit_to_workers(user_id: int, sync_run_id: int, incremental: bool) -> Non
 @shared_task(name=ENQUEUE_DUE_TASK, ignore_result=True)
 def enqueue_due_syncs_task() -> int:
     """Celery beat's tick: queue an incremental sync for every account due now."""
-    return len(enqueue_due(_submit_to_workers))
+    tick = timedelta(seconds=float(current_app.config.get("SCHEDULER_TICK_S") or 30.0))
+    return len(enqueue_due(_submit_to_workers, tick=tick))

@@ -7,6 +7,7 @@ from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from app.models.user import SYNC_INTERVAL_CHOICES
 from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
 from app.timezones import zone_names
 
@@ -49,6 +50,24 @@ class TestConnectionForm(FlaskForm):
 
 class DisconnectForm(FlaskForm):
     submit = SubmitField("Disconnect and delete the token")
+
+
+class ScheduleForm(FlaskForm):
+    interval = SelectField(
+        "Sync automatically",
+        choices=[SelectChoice(str(minutes), label) for minutes, label in SYNC_INTERVAL_CHOICES],
+        coerce=int,
+        validate_choice=True,
+    )
+    submit = SubmitField("Save")
+
+
+class CalendarFeedForm(FlaskForm):
+    submit = SubmitField("Create a calendar address")
+
+
+class RevokeCalendarFeedForm(FlaskForm):
+    submit = SubmitField("Turn the calendar feed off")
 
 
 def _region(zone: str) -> str:

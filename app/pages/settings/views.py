@@ -20,8 +20,11 @@ from app.connections import (
     disconnect_canvas,
 )
 from app.pages.settings.forms import (
+    CalendarFeedForm,
     CanvasForm,
     DisconnectForm,
+    RevokeCalendarFeedForm,
+    ScheduleForm,
     TestConnectionForm,
     TimeZoneForm,
 )
@@ -57,10 +60,15 @@ def _page(
     form: CanvasForm,
     status: int = 200,
     error: str | None = None,
+    *,
+    schedule_form: ScheduleForm | None = None,
+    feed_url: str | None = None,
     zone_form: TimeZoneForm | None = None,
 ) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
+    if schedule_form is None:
+        schedule_form = ScheduleForm(formdata=None, interval=current_user.sync_interval_minutes)
     if zone_form is None:
         zone_form = TimeZoneForm(formdata=None, time_zone=current_user.time_zone or "")
     return render_template(
@@ -70,7 +78,19 @@ def _page(
         zone_form=zone_form,
         error=error,
         demo=demo_canvas(),
+        schedule_form=schedule_form,
+        calendar_form=CalendarFeedForm(),
+        revoke_calendar_form=RevokeCalendarFeedForm(),
+        feed_url=feed_url,
     ), status
+
+
+def settings_page(status: int = 200, **extra: Any) -> Any:
+    """The settings page as on a first visit, with ``extra`` (another form's result)."""
+    demo = demo_canvas()
+    form = CanvasForm(formdata=None)
+    form.url.data = current_user.canvas_base_url or (demo["url"] if demo else "")
+    return _page(form, status, **extra)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

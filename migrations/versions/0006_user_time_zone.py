@@ -3,8 +3,8 @@
 An IANA name from the student's Canvas profile (``time_zone``), changeable in Settings; NULL
 until the next connect or connection test reads it. A nullable column: no data to move.
 
-Revision ID: 0005_user_time_zone
-Revises: 0004_bigint_ids_and_course_state
+Revision ID: 0006_user_time_zone
+Revises: 0005_schedule_and_calendar
 Create Date: 2026-11-29 21:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import context, op
 
 # revision identifiers, used by Alembic.
-revision = "0005_user_time_zone"
-down_revision = "0004_bigint_ids_and_course_state"
+revision = "0006_user_time_zone"
+down_revision = "0005_schedule_and_calendar"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,238 @@
+"""The grade ledger: each change a teacher makes in Canvas becomes exactly its events.
+
+Against the Canvas simulator, on SQLite and Postgres. The first sync is the baseline (no
+events); after a mutation, a full and an incremental sync record the same events; a sync with
+nothing new records none.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import EVENT_KINDS, GradeEvent, utcnow
+from tests.conftest import connect_user
+from tests.test_canvas_sync_service import succeeded, sync
+
+Event = tuple[str, int, int | None]
+
+
+def events(user_id: int) -> list[GradeEvent]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(GradeEvent).where(GradeEvent.user_id == user_id).order_by(GradeEvent.id)
+        )
+    )
+
+
+def keys(user_id: int) -> set[Event]:
+    return {(e.kind, e.canvas_course_id, e.canvas_assignment_id) for e in events(user_id)}
+
+
+def first(student: Any, want: Any) -> tuple[int, int]:
+    """A visible points assignment of a counted course matching ``want(expected row)``."""
+    for cid, course in student.expected().items():
+        if course["computed_current_score"] is None:
+            continue
+        for aid, a in course["assignments"].items():
+            counts = a["points_possible"] and a["grading_type"] == "points"
+            if counts and not a["omit_from_final_grade"] and want(a):
+                return cid, aid
+    raise LookupError("no such assignment in the preset")
+
+
+def ungraded(a: dict[str, Any]) -> bool:
+    return a["score"] is None and not a["excused"] and not a["missing"]
+
+
+def graded(a: dict[str, Any]) -> bool:
+    return a["score"] is not None and not a["excused"] and not a["missing"] and a["score"] > 2
+
+
+def course_score(student: Any, cid: int) -> Any:
+    return student.expected()[cid]["computed_current_score"]
+
+
+def grade_moved(student: Any, cid: int, before: Any) -> set[Event]:
+    """``course_grade_changed`` is expected exactly when Canvas's course score moved."""
+    return set() if course_score(student, cid) == before else {("course_grade_changed", cid, None)}
+
+
+# Each mutation: (name, pick, apply, kinds of the assignment's own events)
+def _grade_new(s: Any, c: int, a: int) -> None:
+    s.grade(c, a, 7)
+
+
+def _regrade(s: Any, c: int, a: int) -> None:
+    s.grade(c, a, s.expected()[c]["assignments"][a]["score"] - 1)
+
+
+def _edit_due(s: Any, c: int, a: int) -> None:
+    due = s.expected()[c]["assignments"][a]["due_at"] or utcnow()
+    s.edit_assignment(c, a, due_at=due + timedelta(days=2))
+
+
+def _edit_points(s: Any, c: int, a: int) -> None:
+    points = s.expected()[c]["assignments"][a]["points_possible"]
+    s.edit_assignment(c, a, points_possible=points + 5)
+
+
+MUTATIONS: dict[str, tuple[Any, Any, tuple[str, ...]]] = {
+    "grade_posted": (ungraded, _grade_new, ("grade_posted",)),
+    "grade_changed": (graded, _regrade, ("grade_changed",)),
+    "excused": (graded, lambda s, c, a: s.excuse(c, a), ("excused",)),
+    "missing": (ungraded, lambda s, c, a: s.mark_missing(c, a), ("missing",)),
+    "late_penalty": (graded, lambda s, c, a: s.apply_late_penalty(c, a, 1.5), ("late_penalty",)),
+    "assignment_removed": (
+        ungraded,
+        lambda s, c, a: s.delete_assignment(c, a),
+        ("assignment_removed",),
+    ),
+    "due_changed": (ungraded, _edit_due, ("due_changed",)),
+    "points_changed": (graded, _edit_points, ("points_changed",)),
+}
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_each_change_records_exactly_its_events(
+    canvas_user: Any, name: str, incremental: bool
+) -> None:
+    user, student = canvas_user
+    baseline = succeeded(sync(user))
+    assert events(user.id) == [] and baseline["new_grades"] == 0
+    pick, apply, kinds = MUTATIONS[name]
+    cid, aid = first(student, pick)
+    score_before = course_score(student, cid)
+    apply(student, cid, aid)
+    result = succeeded(sync(user, incremental=incremental))
+    expected = {(kind, cid, aid) for kind in kinds} | grade_moved(student, cid, score_before)
+    assert keys(user.id) == expected
+    assert result["new_grades"] == (1 if "grade_posted" in kinds else 0)
+    # Nothing new: nothing recorded, by either kind of sync.
+    count = len(events(user.id))
+    succeeded(sync(user))
+    succeeded(sync(user, incremental=True))
+    assert len(events(user.id)) == count
+
+
+def test_a_grade_entered_weeks_ago_and_posted_now_is_a_new_grade(canvas_user: Any) -> None:
+    user, student = canvas_user
+    cid, aid = first(student, ungraded)
+    student.grade(cid, aid, 9, posted=False)
+    with student.lock:  # the teacher entered it three weeks ago (manual post policy)
+        student.assignment(cid, aid).submission.graded_at = utcnow() - timedelta(weeks=3)
+    succeeded(sync(user))
+    assert events(user.id) == []
+    before = course_score(student, cid)
+    student.post_grade(cid, aid)
+    result = succeeded(sync(user, incremental=True))
+    assert keys(user.id) == {("grade_posted", cid, aid)} | grade_moved(student, cid, before)
+    posted = next(e for e in events(user.id) if e.kind == "grade_posted")
+    assert posted.before is None and posted.after["score"] == 9
+    assert result["new_grades"] == 1
+
+
+def test_missing_cleared_added_and_course_events(canvas_user: Any) -> None:
+    user, student = canvas_user
+    cid, aid = first(student, ungraded)
+    student.mark_missing(cid, aid)
+    restricted = next(c.id for c in student.courses.values() if c.restricted)
+    succeeded(sync(user))
+    student.mark_missing(cid, aid, missing=False)
+    group = next(iter(student.expected()[cid]["groups"]))
+    new_id = student.add_assignment(cid, group, "Lab 9: Enzymes")
+    student.lift_restriction(restricted)
+    other = next(c for c in student.expected() if c not in (cid, restricted))
+    student.conclude_course(other)
+    succeeded(sync(user))
+    assert keys(user.id) == {
+        ("missing_cleared", cid, aid),
+        ("assignment_added", cid, new_id),
+        ("course_added", restricted, None),
+        ("course_concluded", other, None),
+    }
+    added = next(e for e in events(user.id) if e.kind == "assignment_added")
+    assert added.after["name"] == "Lab 9: Enzymes"
+
+
+def test_course_grade_before_and_after_rides_with_the_grade(canvas_user: Any) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    cid, aid = first(student, ungraded)
+    before = course_score(student, cid)
+    student.grade(cid, aid, 10)
+    succeeded(sync(user))
+    moved = [e for e in events(user.id) if e.kind == "course_grade_changed"]
+    assert len(moved) == 1
+    assert moved[0].before["score"] == pytest.approx(before)
+    assert moved[0].after["score"] == pytest.approx(course_score(student, cid))
+    assert {e.at for e in events(user.id)} == {moved[0].at}  # one sync, one moment
+
+
+def test_full_and_incremental_record_the_same_events(app: Any, simulator: Any) -> None:
+    """Two identical students; the same changes; one syncs fully, the other incrementally."""
+    recorded = []
+    for n, incremental in enumerate((False, True)):
+        user, student = connect_user(
+            app, simulator, email=f"twin{n}@example.edu", token=f"tok-twin-{n}", seed=7
+        )
+        succeeded(sync(user))
+        c1, a1 = first(student, ungraded)
+        c2, a2 = first(student, graded)
+        student.grade(c1, a1, 8)
+        student.excuse(c2, a2)
+        student.apply_late_penalty(*first(student, graded), 1)
+        succeeded(sync(user, incremental=incremental))
+        recorded.append(
+            sorted(
+                # The twins' Canvas ids differ: compare what changed, by name and value.
+                (e.kind, json.dumps(e.before, sort_keys=True), json.dumps(e.after, sort_keys=True))
+                for e in events(user.id)
+            )
+        )
+    assert recorded[0] == recorded[1]
+    assert len(recorded[0]) >= 3
+
+
+def test_changes_cli_prints_events_oldest_first(runner: Any, canvas_user: Any) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    cid, aid = first(student, ungraded)
+    student.grade(cid, aid, 6)
+    succeeded(sync(user))
+    student.mark_missing(*first(student, ungraded))
+    succeeded(sync(user))
+    out = runner.invoke(args=["changes", user.email, "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output.strip().splitlines()[-1])
+    assert [r["kind"] for r in rows if r["kind"] != "course_grade_changed"] == [
+        "grade_posted",
+        "missing",
+    ]
+    assert set(rows[0]) == {
+        "kind",
+        "canvas_course_id",
+        "canvas_assignment_id",
+        "before",
+        "after",
+        "at",
+    }
+    assert all(r["kind"] in EVENT_KINDS for r in rows)
+    assert rows[0]["canvas_assignment_id"] == aid and rows[0]["after"]["score"] == 6
+    later = runner.invoke(args=["changes", user.email, "--json", "--since", rows[-1]["at"]])
+    assert [r["kind"] for r in json.loads(later.output.strip().splitlines()[-1])] == [
+        r["kind"] for r in rows if r["at"] >= rows[-1]["at"]
+    ]
+    text = runner.invoke(args=["changes", user.email])
+    assert "graded 6" in text.output
+    bad = runner.invoke(args=["changes", user.email, "--since", "yesterday"])
+    assert bad.exit_code != 0 and "ISO 8601" in bad.output
+    unknown = runner.invoke(args=["changes", "nobody@example.edu"])
+    assert unknown.exit_code == 1

@@ -8,6 +8,7 @@ nothing new records none.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -225,7 +226,10 @@ def test_changes_cli_prints_events_oldest_first(runner: Any, canvas_user: Any) -
         "at",
     }
     assert all(r["kind"] in EVENT_KINDS for r in rows)
-    assert rows[0]["canvas_assignment_id"] == aid and rows[0]["after"]["score"] == 6
+    posted = next(r for r in rows if r["kind"] == "grade_posted")
+    assert posted["canvas_assignment_id"] == aid and posted["after"]["score"] == 6
+    assert posted["canvas_course_id"] == cid and posted["before"] is None
+    assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
     later = runner.invoke(args=["changes", user.email, "--json", "--since", rows[-1]["at"]])
     assert [r["kind"] for r in json.loads(later.output.strip().splitlines()[-1])] == [
         r["kind"] for r in rows if r["at"] >= rows[-1]["at"]
@@ -236,3 +240,59 @@ def test_changes_cli_prints_events_oldest_first(runner: Any, canvas_user: Any) -
     assert bad.exit_code != 0 and "ISO 8601" in bad.output
     unknown = runner.invoke(args=["changes", "nobody@example.edu"])
     assert unknown.exit_code == 1
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+
+def text_of(html: str) -> str:
+    """What a person reads: tags out, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" ,", ",").replace(" :", ":")
+
+
+def _login(client: Any, user: Any) -> None:
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_session_id()
+        session["_fresh"] = True
+
+
+def test_dashboard_and_course_page_show_the_changes_and_the_chart(
+    client: Any, canvas_user: Any
+) -> None:
+    user, student = canvas_user
+    succeeded(sync(user))
+    cid, aid = first(student, ungraded)
+    name = student.expected()[cid]["assignments"][aid]["name"]
+    points = student.expected()[cid]["assignments"][aid]["points_possible"]
+    before = course_score(student, cid)
+    student.grade(cid, aid, 7)
+    succeeded(sync(user))
+    after = course_score(student, cid)
+    _login(client, user)
+
+    page = client.get("/")
+    html = page.get_data(as_text=True)
+    assert "What changed" in html
+    course_name = student.expected()[cid]["name"]
+    line = f"{name} graded 7/{points:g}, course {before:.1f}% → {after:.1f}%"
+    feed = text_of(html.split("What changed", 1)[1].split("</section>", 1)[0])
+    assert f"{course_name}: {line}" in feed
+
+    local_id = db.session.scalar(
+        select(GradeEvent.course_id).where(GradeEvent.canvas_course_id == cid)
+    )
+    page = client.get(f"/courses/{local_id}")
+    html = page.get_data(as_text=True)
+    csp = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp.split("style-src", 1)[-1].split(";", 1)[0]
+    chart = html.split("<svg", 1)[1].split("</svg>", 1)[0]
+    assert "data-chart-line" in chart and chart.count("<circle") >= 2
+    assert f"{after:.1f}%" in chart and "style=" not in chart and "<script" not in chart
+    assert line in text_of(html.split("Changes in this course", 1)[1])
+
+
+def test_first_sync_shows_no_flood_of_changes(client: Any, canvas_user: Any) -> None:
+    user, _student = canvas_user
+    succeeded(sync(user))
+    _login(client, user)
+    assert "What changed" not in client.get("/").get_data(as_text=True)

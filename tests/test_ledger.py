@@ -296,3 +296,25 @@ def test_first_sync_shows_no_flood_of_changes(client: Any, canvas_user: Any) -> 
     succeeded(sync(user))
     _login(client, user)
     assert "What changed" not in client.get("/").get_data(as_text=True)
+
+
+def test_the_sync_page_headline_counts_new_grades(canvas_user: Any) -> None:
+    from app import jobs
+    from app.models import SyncRun
+    from app.pages.sync.service import headline
+
+    user, student = canvas_user
+
+    def run_sync() -> int:
+        run = jobs.create_sync_run(user.id, False)
+        jobs.run_sync(user.id, run.id, False)
+        return run.id
+
+    run_sync()  # the baseline
+    for _ in range(3):
+        student.grade(*first(student, ungraded), 5)
+    run_id = run_sync()
+    db.session.expire_all()
+    done = db.session.get(SyncRun, run_id)
+    assert done is not None and done.status == "succeeded"
+    assert headline(done) == f"Updated {done.summary['courses']} courses. 3 new grades."

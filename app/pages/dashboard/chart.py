@@ -39,7 +39,7 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
     if not points:
         return None
     scores = [p.score for p in points]
-    low = min(70.0, (min(scores) // 10) * 10)
+    low = min(70.0, ((min(scores) - 1) // 10) * 10)  # room under the lowest point
     high = max(100.0, -(-max(scores) // 10) * 10)
     start, end = points[0].at.timestamp(), points[-1].at.timestamp()
     span = end - start
@@ -67,6 +67,7 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
     while value <= high:
         ticks.append((round(y_of(value), 1), f"{value:g}%"))
         value += step
+    fmt = "%b %d" if span >= 86_400 else "%b %d %H:%M"  # one day: tell the syncs apart
     summary = (
         f"Course grade from {scores[0]:.1f}% on {points[0].at:%b %d} "
         f"to {scores[-1]:.1f}% on {points[-1].at:%b %d}, {len(points)} points."
@@ -77,7 +78,7 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
         polyline=" ".join(f"{d.x},{d.y}" for d in dots),
         dots=dots,
         ticks=ticks,
-        first=f"{points[0].at:%b %d}",
-        last=f"{points[-1].at:%b %d}",
+        first=points[0].at.strftime(fmt),
+        last=points[-1].at.strftime(fmt),
         summary=summary,
     )

@@ -140,7 +140,8 @@ def test_a_grade_entered_weeks_ago_and_posted_now_is_a_new_grade(canvas_user: An
     assert result["new_grades"] == 1
 
 
-def test_missing_cleared_added_and_course_events(canvas_user: Any) -> None:
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+def test_missing_cleared_added_and_course_events(canvas_user: Any, incremental: bool) -> None:
     user, student = canvas_user
     cid, aid = first(student, ungraded)
     student.mark_missing(cid, aid)
@@ -152,7 +153,7 @@ def test_missing_cleared_added_and_course_events(canvas_user: Any) -> None:
     student.lift_restriction(restricted)
     other = next(c for c in student.expected() if c not in (cid, restricted))
     student.conclude_course(other)
-    succeeded(sync(user))
+    succeeded(sync(user, incremental=incremental))
     assert keys(user.id) == {
         ("missing_cleared", cid, aid),
         ("assignment_added", cid, new_id),
@@ -318,3 +319,41 @@ def test_the_sync_page_headline_counts_new_grades(canvas_user: Any) -> None:
     done = db.session.get(SyncRun, run_id)
     assert done is not None and done.status == "succeeded"
     assert headline(done) == f"Updated {done.summary['courses']} courses. 3 new grades."
+
+
+# --- the comparisons themselves (app.sync.ledger) ---------------------------------------------
+
+
+def _row(**fields: Any) -> dict[str, Any]:
+    base = {"canvas_course_id": 1, "canvas_assignment_id": 2, "name": "Lab 4", "due_at": None,
+            "points_possible": 20.0, "score": 18.0, "grade": "18", "is_excused": False,
+            "is_missing": False, "points_deducted": None}
+    return {**base, **fields}
+
+
+def test_hiding_a_grade_or_a_course_total_is_not_a_change() -> None:
+    from app.sync.ledger import assignment_changes, course_changes
+
+    assert assignment_changes(_row(), _row(score=None, grade=None)) == []
+    course = {"canvas_course_id": 1, "name": "Biology", "concluded": False,
+              "canvas_current_score": 87.1, "canvas_current_grade": "B+"}
+    hidden = {**course, "canvas_current_score": None, "canvas_current_grade": None}
+    assert course_changes(course, hidden) == []
+    assert [c.kind for c in course_changes(hidden, course)] == ["course_grade_changed"]
+
+
+def test_a_late_deduction_is_a_penalty_and_lifting_it_a_regrade() -> None:
+    from app.sync.ledger import assignment_changes
+
+    late = _row(score=16.0, grade="16", points_deducted=2.0)
+    applied = assignment_changes(_row(), late)
+    assert [c.kind for c in applied] == ["late_penalty"]
+    assert applied[0].after["points_deducted"] == 2.0 and applied[0].after["score"] == 16.0
+    assert [c.kind for c in assignment_changes(late, _row(points_deducted=0.0))] == [
+        "grade_changed"
+    ]
+    regraded_and_late = _row(score=12.0, points_deducted=2.0)
+    assert sorted(c.kind for c in assignment_changes(_row(), regraded_and_late)) == [
+        "grade_changed",
+        "late_penalty",
+    ]

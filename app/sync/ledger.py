@@ -128,11 +128,18 @@ def assignment_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any])
         graded = row.get("score") is not None
         return [added, change("grade_posted", None, _grade(row))] if graded else [added]
     changes = []
+    deducted = row.get("points_deducted") or 0
+    new_penalty = deducted > 0 and deducted != (stored.get("points_deducted") or 0)
     if row.get("score") is not None:
+        # A score that moved only by a new late deduction is that deduction (late_penalty);
+        # any other move, a lifted deduction included, is a regrade.
+        moved = _entered(stored) != _entered(row) or (
+            stored.get("score") != row.get("score") and not new_penalty
+        )
         if stored.get("score") is None:
             # Includes a grade entered long ago and released (posted) only now.
             changes.append(change("grade_posted", None, _grade(row)))
-        elif _entered(stored) != _entered(row):
+        elif moved:
             before = {"score": stored.get("score"), "grade": stored.get("grade")}
             changes.append(change("grade_changed", before, _grade(row)))
     if row.get("is_excused") and not stored.get("is_excused"):
@@ -143,8 +150,7 @@ def assignment_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any])
         kind = "missing" if row.get("is_missing") else "missing_cleared"
         was = bool(stored.get("is_missing"))
         changes.append(change(kind, {"missing": was}, {"name": name, "missing": not was}))
-    deducted = row.get("points_deducted") or 0
-    if deducted > 0 and deducted != (stored.get("points_deducted") or 0):
+    if new_penalty:
         changes.append(
             change(
                 "late_penalty",

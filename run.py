@@ -68,8 +68,10 @@ def prepare_schema(app: Flask) -> None:
     import flask_migrate
     from sqlalchemy import inspect
 
+    from app import init_migrations
     from app.extensions import db
 
+    init_migrations(app)
     with app.app_context():
         tables = set(inspect(db.engine).get_table_names())
         if "users" in tables and "alembic_version" not in tables:

@@ -196,3 +196,16 @@ def test_cli_groups_import_no_heavy_module(module: str) -> None:
         check=True,
     )
     assert result.stdout.strip() == ""
+
+
+def test_create_app_does_not_load_alembic() -> None:
+    """Every ``flask`` command pays for create_app: Alembic loads only for ``flask db``."""
+    code = (
+        "import sys; from app import create_app; create_app(); "
+        "print(','.join(m for m in ('alembic', 'flask_migrate') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == ""

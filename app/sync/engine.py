@@ -116,7 +116,6 @@ from app.sync.writer import CourseWriter
 logger = logging.getLogger(__name__)
 
 
-
 class CanvasSyncService:
     """Syncs one user's Canvas data into the database (see the module docstring)."""
 
@@ -236,6 +235,7 @@ class CanvasSyncService:
                     to_fetch.append(course)
             if writer.pending_courses:
                 writer.flush_courses()
+                writer.flush_events()
                 db.session.commit()
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
             run.courses_deleted += settle_absent(
@@ -379,6 +379,7 @@ class CanvasSyncService:
                 raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
             if not same:
                 writer.write_gradebook(course_id, gradebook)
+            writer.flush_events()  # the ledger's rows, in the course's transaction
             db.session.commit()
         except BaseException:
             db.session.rollback()

@@ -121,8 +121,8 @@ def headline(run: SyncRun) -> str | None:
     if not isinstance(courses, int):
         return "Your grades are up to date."
     text = f"Updated {_plural(courses, 'course')}"
-    # HOOK: the engine will add "new_grades" (scores that appeared or changed) to its summary;
-    # until then, say what the summary has: how many courses had any change.
+    # "new_grades": the grade_posted events of the run (app.sync.ledger). Runs recorded
+    # before the ledger have none: say what their summary has, how many courses changed.
     new_grades = summary.get("new_grades")
     changed = summary.get("courses_written")
     if isinstance(new_grades, int):

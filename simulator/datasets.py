@@ -16,6 +16,8 @@ Presets (docs/INTERFACES.md), each as strict as Canvas (CANVAS_API.md "Read firs
   (unweighted) grading periods; an observer and a TA course.
 * ``heavy``: ~130 courses, one with 250 assignments. ``benchmark``: 3 terms, 24 courses,
   ~35 assignments each.
+* ``student``: a student-sized gradebook for the many-students benchmark: 20 courses and
+  ~1,000 assignments (45-55 a course); 6 current courses, 14 over in 3 past terms.
 
 Every preset has grading schemes (or none), late deductions and pending-review quizzes.
 """
@@ -30,7 +32,7 @@ from simulator.specs import CourseSpec, IdAllocator, StudentData
 
 __all__ = ["PRESETS", "CourseSpec", "IdAllocator", "StudentData", "build_dataset"]
 
-PRESETS = ("freshman", "senior", "heavy", "benchmark")
+PRESETS = ("freshman", "senior", "heavy", "benchmark", "student")
 ENDINGS = ("date", "date", "teacher", "registrar")
 
 
@@ -91,6 +93,14 @@ def _plan(preset: str, b: Builder) -> tuple[list[Term], list[tuple[CourseSpec, b
                     concluded=t_index == 1, hide_final_grades=(t_index, i) == (1, 3),
                     ended=ENDINGS[i % 4],
                     force_features=t_index == 0, showcase=(t_index, i) == (0, 0)), i % 4 == 1))
+    elif preset == "student":
+        terms = b.terms(4, default_term=False)
+        for t_index, count in ((0, 6), (1, 5), (2, 5), (3, 4)):
+            for i in range(count):
+                specs.append((CourseSpec(
+                    terms[t_index], rng.randint(45, 55), weighted=i % 2 == 0,
+                    concluded=t_index > 0, ended=ENDINGS[(t_index + i) % 4],
+                    force_features=t_index == 0, showcase=(t_index, i) == (0, 0)), i % 5 == 1))
     else:
         raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
     return terms, specs

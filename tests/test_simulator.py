@@ -708,3 +708,8 @@ def test_presets_have_their_documented_sizes() -> None:
         bench = students["benchmark"].courses.values()
         assert len(bench) == 24 and len({c.term.id for c in bench}) == 3
         assert 30 <= sum(len(c.assignments) for c in bench) / len(bench) <= 40
+
+        student = students["student"]
+        assert len(student.courses) == 20 and len(student.visible_course_ids()) >= 6
+        assert 900 <= sum(len(c.assignments) for c in student.courses.values()) <= 1100
+        assert sum(not c.concluded for c in student.courses.values()) == 6

@@ -144,6 +144,17 @@ def postgres_backend_cpu() -> dict[int, float]:
     return {pid: tree_cpu_seconds(pid) for pid in pids}
 
 
+def database_bytes() -> int:
+    """The benchmark database's size on disk (tables, indexes, TOAST)."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    size = db.session.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+    db.session.commit()
+    return int(size)
+
+
 def change_grades(students: list[Any], share: float, rng: random.Random) -> int:
     """A teacher grades one assignment for ``share`` of the students (new data to sync)."""
     changed = 0
@@ -249,10 +260,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 students = setup_users(simulator, args.students)
                 report["baseline_s"] = round(baseline(
                     app, env, max(args.workers), args.round_timeout, tmp), 1)
+                report["database_mb_after_baseline"] = round(database_bytes() / 2**20, 1)
                 for concurrency in args.workers:
                     row = run_round(args, env, concurrency, simulator, students, tmp)
                     report["rounds"].append(row)
                     print_report(row)
+                report["database_mb_at_end"] = round(database_bytes() / 2**20, 1)
             finally:
                 celery = app.extensions.get("celery")
                 if celery is not None:

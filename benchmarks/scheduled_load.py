@@ -204,13 +204,22 @@ def run_round(args: argparse.Namespace, env: dict[str, str], concurrency: int,
 
 
 def setup_users(simulator: Any, count: int) -> list[Any]:
+    """N connected users, one per simulated student (one password hash, shared: hashing
+    thousands of passwords would take longer than the benchmark)."""
     from app.accounts import create_user
     from app.connections import set_canvas_credentials
+    from app.extensions import db
+    from app.models import User
 
-    students = []
+    students, password_hash = [], None
     for i in range(count):
         student = simulator.add_student(f"tok-bench-{i}", preset="student", seed=1000 + i)
-        user = create_user(f"bench{i}@example.edu", PASSWORD)
+        if password_hash is None:
+            user = create_user(f"bench{i}@example.edu", PASSWORD)
+            password_hash = user.password_hash
+        else:
+            user = User(email=f"bench{i}@example.edu", password_hash=password_hash)
+            db.session.add(user)
         set_canvas_credentials(user, simulator.base_url, f"tok-bench-{i}")
         students.append(student)
     return students

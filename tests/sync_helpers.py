@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, Term
+from app.models import Assignment, CanvasConnection, Course, GradeCategory, Term
 
 COURSE_FIELDS = {  # expected() key -> course column
     "name": "name",
@@ -173,3 +173,43 @@ def row_counts(user_id: int) -> dict[str, int]:
         )
         or 0,
     }
+
+
+def connections_of(user: Any) -> list[CanvasConnection]:
+    """The user's Canvas connections as stored now, oldest first."""
+    user_id = user if isinstance(user, int) else user.id
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(CanvasConnection)
+            .where(CanvasConnection.user_id == user_id)
+            .order_by(CanvasConnection.id)
+        )
+    )
+
+
+def only_connection(user: Any) -> CanvasConnection | None:
+    """The user's one connection (None when there is none; fails when there are several)."""
+    connections = connections_of(user)
+    assert len(connections) <= 1, f"expected at most one connection, found {connections}"
+    return connections[0] if connections else None
+
+
+def add_fake_connection(
+    user: Any, url: str = "https://canvas.example.edu", token: bytes = b"x"
+) -> CanvasConnection:
+    """A stored connection that no sync will reach (for page tests); commits."""
+    connection = CanvasConnection(
+        user_id=user.id, base_url=url, access_token_encrypted=token, status="ok"
+    )
+    db.session.add(connection)
+    db.session.commit()
+    return connection
+
+
+def connection_id_for(user: Any) -> int:
+    """The id of the user's first connection, adding a fake one if there is none."""
+    connections = connections_of(user)
+    if connections:
+        return connections[0].id
+    return add_fake_connection(user).id

@@ -31,7 +31,14 @@ from app.models import Course, SyncRun, User
 from app.outbound import OutboundPolicy
 from app.sync.result import SyncProgress
 from tests.conftest import connect_user
-from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
+from tests.sync_helpers import (
+    add_fake_connection,
+    assert_db_matches,
+    db_differences,
+    db_snapshot,
+    only_connection,
+    row_counts,
+)
 
 Mutation = Callable[[Any], None]
 LISTS = len(STUDENT_COURSE_LISTS)  # course-list requests per sync (one page each here)
@@ -72,8 +79,7 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["requests"] == LISTS + len(expected)
     assert results["rows_written"] > results["assignments"]
     assert results["courses_written"] == 5
-    db.session.expire_all()
-    assert db.session.get(User, user.id).last_canvas_sync_at is not None
+    assert only_connection(user).last_synced_at is not None
 
 
 def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any) -> None:
@@ -422,6 +428,7 @@ def test_canvas_failures_on_the_course_list_are_reported_not_raised(
     app: Any, error: Exception
 ) -> None:
     user = create_user("failing@example.edu", "correct horse battery")
+    add_fake_connection(user)  # the rows would go under it; the client stands in for Canvas
     results = create_canvas_sync_service(user, client=FailingCanvas(error)).sync_all_data()
     assert results["status"] == "failed"
     assert results["error"] == str(error)
@@ -476,7 +483,7 @@ def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:
 
 def test_undecryptable_token_fails_with_a_clear_message(canvas_user: Any) -> None:
     user, _student = canvas_user
-    user.canvas_token_encrypted = b"not a fernet token"
+    only_connection(user).access_token_encrypted = b"not a fernet token"
     db.session.commit()
     results = sync(user)
     assert results["status"] == "failed"
@@ -652,6 +659,7 @@ class JunkCanvas:
 
 def test_junk_payloads_are_stored_or_skipped_never_fatal(app: Any) -> None:
     user = create_user("junk@example.edu", "correct horse battery")
+    add_fake_connection(user)  # the rows go under it; the client stands in for Canvas
     client = JunkCanvas()
     results = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
     assert results["courses"] == 2 and results["courses_skipped"] == 1

@@ -22,9 +22,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app import connections as canvas_api_service
-from app import connections as canvas_sync_service
 from app import jobs
+from app.connections import service as canvas_api_service
+from app.connections import service as canvas_sync_service
 from app.connections import set_canvas_credentials
 from app.extensions import db
 from app.models import SyncRun

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_login import login_user
+from sync_helpers import connection_id_for
 from werkzeug.exceptions import NotFound
 
 from app.accounts import create_user
@@ -21,10 +22,12 @@ def two_users(app, db):
     """Alice owns a course, an assignment and a sync run; Bob owns nothing."""
     alice = create_user("alice@example.edu", "correct horse battery")
     bob = create_user("bob@example.edu", "correct horse battery")
-    term = Term(user_id=alice.id, canvas_term_id=1, name="Spring")
+    term = Term(user_id=alice.id, connection_id=connection_id_for(alice),
+                canvas_term_id=1, name="Spring")
     db.session.add(term)
     db.session.flush()
-    course = Course(user_id=alice.id, term_id=term.id, canvas_course_id=10, name="Biology")
+    course = Course(user_id=alice.id, connection_id=term.connection_id,
+                    term_id=term.id, canvas_course_id=10, name="Biology")
     db.session.add(course)
     db.session.flush()
     assignment = Assignment(

@@ -162,8 +162,8 @@ def _call_engine(
         user = db.session.get(User, user_id)
         if user is None:
             return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
-        service = connections.create_canvas_sync_service(user, progress=progress)
-        return service.sync_all_data(use_incremental=incremental)
+        # Every connection of the user, side by side; one run records them all.
+        return connections.sync_connections(user, incremental=incremental, progress=progress)
     except Exception as exc:  # the job must end in a visible state, whatever happened
         logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
         _rollback()

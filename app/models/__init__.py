@@ -2,6 +2,7 @@
 
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
+from app.models.connection import CanvasConnection
 from app.models.course import Course, GradeCategory
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
@@ -17,6 +18,7 @@ __all__ = [
     "Assignment",
     "Base",
     "CANVAS_INDEXES",
+    "CanvasConnection",
     "Course",
     "GradeCategory",
     "LoginGuard",

@@ -21,11 +21,15 @@ from app.models.base import Base, UTCDateTime
 
 class Course(Base):
     __tablename__ = "course"
-    __table_args__ = (UniqueConstraint("user_id", "canvas_course_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "canvas_course_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    # The Canvas instance the row came from: Canvas ids are unique per instance only.
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("canvas_connection.id", ondelete="CASCADE"), nullable=False, index=True
     )
     term_id: Mapped[int | None] = mapped_column(ForeignKey("term.id", ondelete="SET NULL"))
     canvas_course_id: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -2,13 +2,14 @@
 
 Usage::
 
-    service = CanvasSyncService(user.id, client)              # client: a CanvasClient
+    service = CanvasSyncService(user.id, client, connection_id=connection.id)
     results = service.sync_all_data()                          # full
     results = service.sync_all_data(use_incremental=True)      # incremental
     results = service.sync_course_data(course_id=123)          # one course (local id)
 
-The client is built outside the engine, from the user's stored connection
-(:func:`app.connections.create_canvas_sync_service` does both). Results are a
+The client is built outside the engine, from one of the user's stored connections
+(:func:`app.connections.create_canvas_sync_service` does both); the engine reads and writes
+that connection's terms and courses only. Results are a
 :class:`~app.sync.result.SyncResult`; progress goes to the ``progress`` callback only (the
 engine never writes the ``sync_run`` row: :mod:`app.jobs` does).
 
@@ -66,7 +67,7 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    the window) is seen only by a full sync (``flask canvas sync`` without ``--incremental``).
 
 A no-change incremental sync therefore costs the course-list pages plus at most one request per
-active course, and writes nothing. ``user.last_canvas_sync_at`` records each successful sync.
+active course, and writes nothing. ``CourseWriter.record_synced`` notes each successful sync.
 """
 
 from __future__ import annotations
@@ -77,20 +78,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
-from app.models import User
-from app.sync.courses import (
-    confirm_gone,
-    delete_courses,
-    needs_gradebook,
-    settle_absent,
-    submit_confirmations,
-)
+from app.sync.absent import delete_connection_courses, settle_connection_absent
+from app.sync.courses import confirm_gone, needs_gradebook, submit_confirmations
 from app.sync.fetch import (
     FetchPool,
     arrivals,
@@ -126,17 +121,19 @@ class CanvasSyncService:
         client: CanvasClient,
         options: SyncOptions | None = None,
         *,
+        connection_id: int | None,
         progress: ProgressCallback | None = None,
         owns_client: bool = False,
     ) -> None:
-        """``owns_client``: close the client after each sync (it was built for this service)."""
+        """``connection_id`` owns the rows (None: syncs fail); ``owns_client``: close it."""
         self.user_id = user_id
+        self.connection_id = connection_id
         self._owns_client = owns_client
         self.client = client
         self.options = options or SyncOptions()
         self._progress = progress
         self._run = RunStats(kind="full")
-        self._writer = CourseWriter(user_id, self._run)
+        self._writer = CourseWriter(user_id, connection_id or 0, self._run)
         self._meter: SyncMeter | None = None
 
     # --- public API -------------------------------------------------------------------------
@@ -159,10 +156,13 @@ class CanvasSyncService:
     def _guarded(self, kind: str, body: Callable[[], None]) -> SyncResult:
         """Run ``body`` with counters, progress and clean failure handling around it."""
         self._run = RunStats(kind=kind)
-        self._writer = CourseWriter(self.user_id, self._run)
+        self._writer = CourseWriter(self.user_id, self.connection_id or 0, self._run)
         self._meter = SyncMeter(self.client)
         try:
             self._report("connecting", "Connecting to Canvas…")
+            if self.connection_id is None:
+                raise SyncFailed("No Canvas connection is saved: add one in Settings.",
+                                 ErrorKind.NOT_CONNECTED)
             body()
         except CanvasError as exc:
             db.session.rollback()
@@ -204,7 +204,7 @@ class CanvasSyncService:
         run, writer = self._run, self._writer
         t0 = time.monotonic()
         writer.load_existing()
-        warm_start_limiter(self.client, self.user_id)
+        warm_start_limiter(self.client, self.user_id, self._writer.connection_id)
         run.add_time("prepare_s", time.monotonic() - t0)
         with FetchPool(self.options.workers) as pool:
             # The course list goes first; the gradebooks of the courses we already know are
@@ -238,13 +238,11 @@ class CanvasSyncService:
                 writer.flush_courses()
                 db.session.commit()
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
-            run.courses_deleted += settle_absent(
-                db.session, self.user_id, confirmations, writer.forget_course
+            run.courses_deleted += settle_connection_absent(
+                db.session, writer.connection_id, confirmations, writer.forget_course
             )
             pool.succeeded = True
-        db.session.execute(
-            update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
-        )
+        writer.record_synced(run.started_at)
         db.session.commit()
 
     def _sync_one(self, course_id: int) -> None:
@@ -252,10 +250,12 @@ class CanvasSyncService:
         is written only if the course is still the student's. A 401/404 on the course is
         Canvas's proof that the student left it: it is deleted."""
         run, writer = self._run, self._writer
-        warm_start_limiter(self.client, self.user_id)
+        warm_start_limiter(self.client, self.user_id, writer.connection_id)
         canvas_course_id = db.session.scalar(
             select(COURSE.c.canvas_course_id).where(
-                COURSE.c.id == course_id, COURSE.c.user_id == self.user_id
+                COURSE.c.id == course_id,
+                COURSE.c.user_id == self.user_id,
+                COURSE.c.connection_id == writer.connection_id,
             )
         )
         db.session.commit()
@@ -269,7 +269,9 @@ class CanvasSyncService:
             run.courses_total = 1
             future = confirmation[canvas_course_id]
             if confirm_gone(canvas_course_id, future):
-                run.courses_deleted += delete_courses(db.session, self.user_id, [canvas_course_id])
+                run.courses_deleted += delete_connection_courses(
+                    db.session, writer.connection_id, [canvas_course_id]
+                )
                 db.session.commit()
                 logger.info(
                     "course %s: Canvas says it is no longer yours: deleted", canvas_course_id

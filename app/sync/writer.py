@@ -1,22 +1,23 @@
 """The writing half of the sync: database state, bulk upserts and deletes, one course at a time.
 
-:class:`CourseWriter` belongs to one sync of one user
+:class:`CourseWriter` belongs to one sync of one user's Canvas connection
 (:class:`~app.sync.engine.CanvasSyncService` makes one per sync). It runs in the one writer
 thread, in ``db.session``, and never commits: the engine owns the transaction boundary (one per
 course). The steps keep the original design's names and their
 ``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
 one bulk statement.
 
-What the database holds for the user is read once per sync (``load_existing``: four reads) and
+What the database holds for the connection is read once per sync (``load_existing``: four reads) and
 kept current as rows are written, so the writer needs no lookups and only touches what differs.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import utcnow
@@ -24,6 +25,7 @@ from app.sync.parse import CourseData, Gradebook
 from app.sync.result import RunStats
 from app.sync.upserts import (
     ASSIGNMENT,
+    CONNECTION,
     COURSE,
     GROUP,
     TERM,
@@ -45,8 +47,11 @@ class CourseWriter:
     ``stats`` is the sync's :class:`RunStats`; the writer adds the rows it wrote to it.
     """
 
-    def __init__(self, user_id: int, stats: RunStats) -> None:
+    def __init__(self, user_id: int, connection_id: int, stats: RunStats) -> None:
         self.user_id = user_id
+        # Terms and courses belong to one Canvas connection: Canvas ids are unique per
+        # instance only, so every read and key below is scoped by it.
+        self.connection_id = connection_id
         self.stats = stats
         # Database state loaded at the start of the sync, kept current as rows are written.
         self.terms: dict[int, dict[str, Any]] = {}
@@ -65,34 +70,36 @@ class CourseWriter:
         return bool(self._pending_courses)
 
     def load_existing(self) -> None:
-        """What the database holds for this user now: four reads, then no more lookups."""
+        """What the database holds for this connection now: four reads, then no more lookups."""
         session = db.session
         self.terms = {
             row["canvas_term_id"]: dict(row)
             for row in session.execute(
                 select(
                     TERM.c.id, TERM.c.canvas_term_id, TERM.c.name, TERM.c.start_at, TERM.c.end_at
-                ).where(TERM.c.user_id == self.user_id)
+                ).where(TERM.c.connection_id == self.connection_id)
             ).mappings()
         }
         self.courses = {
             row["canvas_course_id"]: dict(row)
             for row in session.execute(
-                select(COURSE).where(COURSE.c.user_id == self.user_id).order_by(COURSE.c.id)
+                select(COURSE)
+                .where(COURSE.c.connection_id == self.connection_id)
+                .order_by(COURSE.c.id)
             ).mappings()
         }
         self.groups = {}
         for group_id, course_id, canvas_group_id in session.execute(
             select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
             .join(COURSE, COURSE.c.id == GROUP.c.course_id)
-            .where(COURSE.c.user_id == self.user_id)
+            .where(COURSE.c.connection_id == self.connection_id)
         ):
             self.groups.setdefault(course_id, {})[canvas_group_id] = group_id
         self.assignment_keys = {}
         for course_id, canvas_assignment_id in session.execute(
             select(ASSIGNMENT.c.course_id, ASSIGNMENT.c.canvas_assignment_id)
             .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
-            .where(COURSE.c.user_id == self.user_id)
+            .where(COURSE.c.connection_id == self.connection_id)
         ):
             self.assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
         self._pending_terms.clear()
@@ -145,7 +152,11 @@ class CourseWriter:
         canvas_term_id = term["canvas_term_id"]
         stored = self.terms.get(canvas_term_id)
         if stored is None or _differs(stored, term):
-            self._pending_terms[canvas_term_id] = {**term, "user_id": self.user_id}
+            self._pending_terms[canvas_term_id] = {
+                **term,
+                "user_id": self.user_id,
+                "connection_id": self.connection_id,
+            }
         if flush:
             self.flush_terms()
         stored = self.terms.get(canvas_term_id)
@@ -164,7 +175,8 @@ class CourseWriter:
             if term_id is None:  # inserted meanwhile by someone else, identical to ours
                 term_id = db.session.scalar(
                     select(TERM.c.id).where(
-                        TERM.c.user_id == self.user_id, TERM.c.canvas_term_id == canvas_term_id
+                        TERM.c.connection_id == self.connection_id,
+                        TERM.c.canvas_term_id == canvas_term_id,
                     )
                 )
             self.terms[canvas_term_id] = {**row, "id": term_id}
@@ -180,6 +192,7 @@ class CourseWriter:
         row = {
             **course.row,
             "user_id": self.user_id,
+            "connection_id": self.connection_id,
             "term_id": self.find_or_create_term(course.term, flush=flush),
         }
         if content_hash is not None:
@@ -214,7 +227,8 @@ class CourseWriter:
             if course_id is None:
                 course_id = db.session.scalar(
                     select(COURSE.c.id).where(
-                        COURSE.c.user_id == self.user_id, COURSE.c.canvas_course_id == cid
+                        COURSE.c.connection_id == self.connection_id,
+                        COURSE.c.canvas_course_id == cid,
                     )
                 )
             self.courses[cid] = {**stored, **row, "id": course_id}
@@ -266,6 +280,14 @@ class CourseWriter:
         rows, self._pending_assignments = self._pending_assignments, []
         result = upsert_assignments(db.session, rows, also_set={"last_synced_canvas": utcnow()})
         self.stats.rows_written += result.rows_written
+
+    def record_synced(self, started_at: datetime) -> None:
+        """A full sync succeeded: when it started, on the connection."""
+        db.session.execute(
+            update(CONNECTION)
+            .where(CONNECTION.c.id == self.connection_id)
+            .values(last_synced_at=started_at)
+        )
 
     def forget_course(self, canvas_course_id: int) -> None:
         """Drop a deleted course from the loaded state."""

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app import grades
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, User
+from app.models import Assignment, CanvasConnection, Course, GradeCategory
 
 
 @dataclass
@@ -173,7 +173,7 @@ def build_course_page(course: Course) -> CoursePage:
         our_final_score=result.final_percent,
         letter=grades.letter_grade(shown) if shown is not None else None,
         differs=scores_differ(course.canvas_current_score, shown),
-        last_synced=latest(course.last_synced_canvas, user_synced_at(course.user_id)),
+        last_synced=latest(course.last_synced_canvas, connection_synced_at(course.connection_id)),
         concluded=course.concluded,
         groups=list(views.values()),
         targets=targets,
@@ -181,5 +181,8 @@ def build_course_page(course: Course) -> CoursePage:
     )
 
 
-def user_synced_at(user_id: int) -> datetime | None:
-    return db.session.scalar(select(User.last_canvas_sync_at).where(User.id == user_id))
+def connection_synced_at(connection_id: int) -> datetime | None:
+    """When the course's Canvas connection last synced successfully."""
+    return db.session.scalar(
+        select(CanvasConnection.last_synced_at).where(CanvasConnection.id == connection_id)
+    )

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app import grades
+from app.connections import ConnectionView, connection_views
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
@@ -37,6 +38,8 @@ class CourseRow:
     differs: bool
     concluded: bool
     last_synced: datetime | None
+    # The Canvas instance's label, when the student has more than one connection.
+    instance: str | None = None
 
 
 @dataclass
@@ -58,6 +61,16 @@ class Dashboard:
     active_run: dict[str, Any] | None
     last_run: dict[str, Any] | None
     last_synced: datetime | None
+    # Each connection's name, status and token expiry (for the reconnect and expiry banners).
+    connections: list[ConnectionView] = field(default_factory=list)
+
+    @property
+    def needs_reconnect(self) -> list[ConnectionView]:
+        return [c for c in self.connections if c.status == "needs_reconnect"]
+
+    @property
+    def expiring(self) -> list[ConnectionView]:
+        return [c for c in self.connections if c.status == "expiring"]
 
 
 def is_current_term(term: Term | None, now: datetime) -> bool:
@@ -98,6 +111,9 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
         t.id: t for t in db.session.scalars(select(Term).where(Term.user_id == user.id)).all()
     }
     ours = _our_scores([c.id for c in courses], {c.id: c for c in courses})
+    connections = connection_views(user.id, now)
+    labels = {c.id: c.label for c in connections} if len(connections) > 1 else {}
+    synced = {c.id: c.last_synced_at for c in connections}
 
     sections: dict[int | None, TermSection] = {}
     for course in courses:
@@ -110,9 +126,9 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
                 start_at=term.start_at if term is not None else None,
                 end_at=term.end_at if term is not None else None,
             )
-        sections[key].courses.append(
-            _course_row(course, ours.get(course.id), user.last_canvas_sync_at)
-        )
+        row = _course_row(course, ours.get(course.id), synced.get(course.connection_id))
+        row.instance = labels.get(course.connection_id)
+        sections[key].courses.append(row)
     ordered = sorted(
         sections.items(),
         key=lambda item: term_sort_key(terms.get(item[0]) if item[0] is not None else None, now),
@@ -127,15 +143,17 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
     last = runs[0] if runs else None
     return Dashboard(
         connected=user.canvas_connected,
-        canvas_url=user.canvas_base_url,
+        canvas_url=", ".join(c.url for c in connections if c.url and c.status != "disconnected")
+        or None,
         terms=[section for _key, section in ordered],
         course_count=len(courses),
         has_synced=has_synced(user.id),
         active_run=run_state(last) if last is not None and last.status in ACTIVE_STATUSES
         else None,
         last_run=run_state(last) if last is not None else None,
-        last_synced=latest(user.last_canvas_sync_at,
+        last_synced=latest(*synced.values(),
                            *(c.last_synced_canvas for c in courses)),
+        connections=connections,
     )
 
 

@@ -43,11 +43,17 @@ ASSIGNMENT_FIELDS = {  # expected() key -> assignment column
 }
 
 
-def db_snapshot(user_id: int) -> dict[int, dict[str, Any]]:
-    """The user's courses as stored, in the shape of ``Student.expected()``."""
+def db_snapshot(user_id: int, connection_id: int | None = None) -> dict[int, dict[str, Any]]:
+    """The user's courses as stored (only one connection's, if given), in the shape of
+    ``Student.expected()``."""
     session = db.session
-    courses = session.scalars(select(Course).where(Course.user_id == user_id)).all()
-    terms = {t.id: t for t in session.scalars(select(Term).where(Term.user_id == user_id))}
+    course_filter = [Course.user_id == user_id]
+    term_filter = [Term.user_id == user_id]
+    if connection_id is not None:
+        course_filter.append(Course.connection_id == connection_id)
+        term_filter.append(Term.connection_id == connection_id)
+    courses = session.scalars(select(Course).where(*course_filter)).all()
+    terms = {t.id: t for t in session.scalars(select(Term).where(*term_filter))}
     snapshot: dict[int, dict[str, Any]] = {}
     for course in courses:
         groups = session.scalars(
@@ -101,10 +107,10 @@ def _diff(path: str, got: Any, want: Any, out: list[str]) -> None:
         out.append(f"{path}: database {got!r} != expected {want!r}")
 
 
-def db_differences(user_id: int, student: Any) -> list[str]:
+def db_differences(user_id: int, student: Any, connection_id: int | None = None) -> list[str]:
     """Every difference between the database and ``student.expected()`` (empty = equal)."""
     differences: list[str] = []
-    _diff("courses", db_snapshot(user_id), student.expected(), differences)
+    _diff("courses", db_snapshot(user_id, connection_id), student.expected(), differences)
     return differences
 
 
@@ -112,8 +118,12 @@ def assert_no_duplicates(user_id: int) -> None:
     """Each natural key appears once (the UNIQUE constraints say so; this proves it)."""
     session = db.session
     checks = [
-        (Course.canvas_course_id, Course.user_id == user_id, (Course.canvas_course_id,)),
-        (Term.canvas_term_id, Term.user_id == user_id, (Term.canvas_term_id,)),
+        (
+            Course.canvas_course_id,
+            Course.user_id == user_id,
+            (Course.connection_id, Course.canvas_course_id),
+        ),
+        (Term.canvas_term_id, Term.user_id == user_id, (Term.connection_id, Term.canvas_term_id)),
     ]
     for _column, where, group_by in checks:
         dupes = session.execute(
@@ -137,11 +147,15 @@ def assert_no_duplicates(user_id: int) -> None:
         assert not dupes, f"duplicate {model.__tablename__} rows: {dupes}"
 
 
-def assert_db_matches(user: Any, student: Any) -> None:
-    """The database holds exactly what ``student`` sees in Canvas, field by field."""
+def assert_db_matches(user: Any, student: Any, connection: Any = None) -> None:
+    """The database holds exactly what ``student`` sees in Canvas, field by field (with
+    ``connection``: what is stored under that connection, and nothing else of it)."""
     user_id = user if isinstance(user, int) else user.id
+    connection_id = connection if connection is None or isinstance(connection, int) else (
+        connection.id
+    )
     db.session.expire_all()
-    differences = db_differences(user_id, student)
+    differences = db_differences(user_id, student, connection_id)
     assert_no_duplicates(user_id)
     assert not differences, (
         f"{len(differences)} differences between the database and Canvas:\n  "

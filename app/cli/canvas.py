@@ -70,15 +70,23 @@ def _url(url: str) -> str:
 
 
 def _pick(user: Any, url: str | None) -> Any:
-    """The connection for ``url`` (or the only one); a one-line error otherwise."""
+    """The connection for ``url`` (or the only one); a one-line error otherwise.
+
+    ``url`` is matched as stored, then as the settings page would store it, so a Canvas that
+    no longer resolves can still be named.
+    """
     from app.connections import user_connections
+    from app.security import InvalidCanvasURL
 
     connections = user_connections(user.id)
+    found = connections
     if url is not None:
-        wanted = _url(url)
-        found = [c for c in connections if c.base_url == wanted]
-    else:
-        found = connections
+        wanted = {url.strip().rstrip("/")}
+        try:
+            wanted.add(_url(url))
+        except InvalidCanvasURL:
+            pass
+        found = [c for c in connections if c.base_url in wanted]
     if not found:
         raise CLIError(f"{user.email} has no Canvas connection{' for ' + url if url else ''}")
     if len(found) > 1:
@@ -143,15 +151,9 @@ def _only_url(user: Any) -> str:
 def canvas_disconnect(email: str, url: str | None) -> None:
     """Delete EMAIL's Canvas tokens (or only the one for --url); synced grades are kept."""
     from app.connections import disconnect_canvas
-    from app.security import InvalidCanvasURL
 
     user = get_user(email)
-    try:
-        wanted = _url(url) if url else None
-    except InvalidCanvasURL as exc:
-        raise CLIError(f"bad Canvas URL: {exc}") from None
-    if wanted is not None:
-        _pick(user, url)
+    wanted = _pick(user, url).base_url if url else None
     count = disconnect_canvas(user, wanted)
     where = wanted or "Canvas"
     click.echo(

@@ -29,7 +29,7 @@ from app.connections import (
     set_canvas_credentials,
 )
 from app.extensions import db
-from app.models import CanvasConnection, Course, Term, utcnow
+from app.models import CanvasConnection, Course, Term, User, utcnow
 
 TOKEN_A = "1~state-u-token-aaaaaaaa"
 TOKEN_B = "2~city-college-token-bbbb"
@@ -383,3 +383,68 @@ def test_migration_moves_each_single_connection_and_keeps_every_row(
         }
         assert "canvas_token_encrypted" not in user_columns  # the token lives in one place
     engine.dispose()
+
+
+# --- the settings page ------------------------------------------------------------------------
+
+
+def _settings(client: Any) -> str:
+    return client.get("/settings").get_data(as_text=True)
+
+
+def test_settings_adds_renames_tests_and_removes_connections(
+    client: Any, app: Any, simulator: Any, second_simulator: Any
+) -> None:
+    student_a = simulator.add_student(TOKEN_A, seed=1)
+    student_b = second_simulator.add_student(TOKEN_B, seed=2)
+    AuthActions(client).register(email="web@example.edu")
+    added = client.post("/settings", data={
+        "url": simulator.base_url, "token": TOKEN_A, "label": "State U", "expires_in_days": "30",
+    })
+    assert added.status_code == 302
+    assert client.post("/settings", data={
+        "url": second_simulator.base_url, "token": TOKEN_B,
+    }).status_code == 302
+    page = _settings(client)
+    assert page.count("data-connection=") == 2
+    assert "State U" in page and second_simulator.base_url in page
+    assert "It expires in 29 days" in page or "It expires in 30 days" in page
+    assert "Expiry not recorded" in page  # the second one: Canvas does not say
+    assert TOKEN_A not in page and TOKEN_B not in page
+
+    owner = db.session.scalar(select(User).where(User.email == "web@example.edu"))
+    conn_a, conn_b = (c.id for c in connections_of(owner))
+    renamed = client.post(
+        f"/settings/connections/{conn_b}/rename",
+        data={"label": " City  College "},
+        follow_redirects=True,
+    )
+    assert "Renamed to City College." in renamed.get_data(as_text=True)
+    tested = client.post(f"/settings/connections/{conn_b}/test", follow_redirects=True)
+    assert f"Canvas knows this token as {student_b.name}" in tested.get_data(as_text=True)
+
+    assert _sync(owner).succeeded
+    confirm = client.get(f"/settings/connections/{conn_a}/remove").get_data(as_text=True)
+    assert "deleted" in confirm and "not touched" in confirm
+    assert _courses(conn_a) > 0
+    gone = client.post(f"/settings/connections/{conn_a}/remove", follow_redirects=True)
+    assert "State U and the grades synced from it are removed." in gone.get_data(as_text=True)
+    assert _courses(conn_a) == 0
+    assert_db_matches(owner, student_b, conn_b)
+    assert student_a.expected()  # (A still exists in Canvas; only GradeSync forgot it)
+    assert _settings(client).count("data-connection=") == 1
+
+
+def test_settings_shows_a_refused_token_as_needing_reconnect(
+    client: Any, simulator: Any
+) -> None:
+    simulator.add_student(TOKEN_A)
+    AuthActions(client).register(email="web@example.edu")
+    client.post("/settings", data={"url": simulator.base_url, "token": TOKEN_A})
+    simulator.revoke_token(TOKEN_A)
+    connection_id = db.session.scalar(select(CanvasConnection.id))
+    page = client.post(
+        f"/settings/connections/{connection_id}/test", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Canvas rejected this token" in page
+    assert 'data-status="needs_reconnect"' in page and "Needs reconnecting" in page

@@ -11,7 +11,7 @@ from sync_helpers import connection_id_for
 from werkzeug.exceptions import NotFound
 
 from app.accounts import create_user
-from app.models import Assignment, Course, SyncRun, Term
+from app.models import Assignment, CanvasConnection, Course, SyncRun, Term
 from app.pages.common import format_dt, get_owned_or_404, safe_next_url, timeago, url_if
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -36,7 +36,14 @@ def two_users(app, db):
     run = SyncRun(user_id=alice.id, kind="full", status="succeeded")
     db.session.add_all([assignment, run])
     db.session.commit()
-    return alice, bob, {"course": course, "assignment": assignment, "run": run, "term": term}
+    connection = db.session.get(CanvasConnection, term.connection_id)
+    return alice, bob, {
+        "course": course,
+        "assignment": assignment,
+        "run": run,
+        "term": term,
+        "connection": connection,
+    }
 
 
 @pytest.mark.parametrize("kind", ["course", "assignment", "run", "term"])
@@ -130,6 +137,7 @@ def _owned_urls(app, rows) -> list[tuple[str, str]]:
         "run": rows["run"].id,
         "assignment": rows["assignment"].id,
         "term": rows["term"].id,
+        "connection": rows["connection"].id,
     }
     urls = []
     for rule in app.url_map.iter_rules():

@@ -1,10 +1,10 @@
-"""The Canvas connection form. The token is a password input and is never rendered back."""
+"""The Canvas connection forms. The token is a password input and is never rendered back."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length
+from wtforms import IntegerField, PasswordField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
 
@@ -38,7 +38,33 @@ class CanvasForm(FlaskForm):
         ],
         render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": MAX_TOKEN_LENGTH},
     )
+    label = StringField(
+        "Name (optional)",
+        validators=[Optional(), Length(max=100, message="Use at most 100 characters.")],
+        render_kw={"maxlength": 100, "placeholder": "State U"},
+    )
+    expires_in_days = IntegerField(
+        "Days until the token expires (optional)",
+        validators=[
+            Optional(),
+            NumberRange(0, 3650, message="Enter a number of days from 0 to 3650."),
+        ],
+        render_kw={"inputmode": "numeric", "min": 0, "max": 3650},
+    )
     submit = SubmitField("Save and connect")
+
+
+class RenameForm(FlaskForm):
+    label = StringField(
+        "Name",
+        validators=[Length(max=100, message="Use at most 100 characters.")],
+        render_kw={"maxlength": 100},
+    )
+    submit = SubmitField("Rename")
+
+
+class RemoveForm(FlaskForm):
+    submit = SubmitField("Remove this Canvas and its grades")
 
 
 class TestConnectionForm(FlaskForm):

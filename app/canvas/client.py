@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from datetime import datetime
@@ -142,6 +142,7 @@ class CanvasAPIService:
         user_agent: str = USER_AGENT,
         record_requests: bool = False,
         policy: OutboundPolicy = STRICT,
+        refresher: Callable[[], str | None] | None = None,
     ) -> None:
         self.transport = CanvasTransport(
             base_url,
@@ -155,6 +156,7 @@ class CanvasAPIService:
             user_agent=user_agent,
             record_requests=record_requests,
             policy=policy,
+            refresher=refresher,
         )
         self.page_workers = max(1, page_workers)
         self.per_page = per_page

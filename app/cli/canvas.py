@@ -162,6 +162,58 @@ def canvas_disconnect(email: str, url: str | None) -> None:
     )
 
 
+@canvas_group.group("oauth-client")
+def oauth_client_group() -> None:
+    """Developer keys for "Connect with Canvas" (one per Canvas address)."""
+
+
+@oauth_client_group.command("add")
+@click.option("--url", required=True, help="The Canvas address the key belongs to.")
+@click.option("--client-id", required=True, help="The developer key's id (a number).")
+@click.option(
+    "--client-secret",
+    prompt="Client secret",
+    hide_input=True,
+    envvar="GRADESYNC_CANVAS_CLIENT_SECRET",
+    help="The developer key's secret (asked for when omitted).",
+)
+def oauth_client_add(url: str, client_id: str, client_secret: str) -> None:
+    """Register (or replace) the developer key for a Canvas; the secret is stored encrypted."""
+    from app.connections.oauth import register_client
+    from app.security import InvalidCanvasToken, InvalidCanvasURL
+
+    try:
+        row = register_client(url, client_id, client_secret)
+    except InvalidCanvasURL as exc:
+        raise CLIError(f"bad Canvas URL: {exc}") from None
+    except (InvalidCanvasToken, ValueError) as exc:
+        raise CLIError(exc) from None
+    click.echo(f"Registered developer key {row.client_id} for {row.base_url}.")
+
+
+@oauth_client_group.command("list")
+def oauth_client_list() -> None:
+    """The registered developer keys (never their secrets)."""
+    from app.connections.oauth import list_clients
+
+    rows = list_clients()
+    if not rows:
+        click.echo("No developer keys are registered.")
+    for row in rows:
+        click.echo(f"{row.base_url}\t{row.client_id}")
+
+
+@oauth_client_group.command("remove")
+@click.option("--url", required=True, help="The Canvas address whose key to remove.")
+def oauth_client_remove(url: str) -> None:
+    """Forget the developer key for a Canvas (connections made with it stay until they fail)."""
+    from app.connections.oauth import remove_client
+
+    if not remove_client(url.strip().rstrip("/")) and not remove_client(_url(url)):
+        raise CLIError(f"no developer key is registered for {url}")
+    click.echo(f"Removed the developer key for {url}.")
+
+
 @canvas_group.command("sync")
 @click.argument("email", required=False)
 @click.option("--all", "all_users", is_flag=True, help="Sync every connected account.")

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import CanvasConnection, Course, Term, User, utcnow
 from app.security import clean_token
 
+from .oauth import log_out
 from .verify import (
     CanvasConnectionError,
     canvas_name,
@@ -186,7 +187,11 @@ def rename_connection(connection: CanvasConnection, label: str) -> None:
 
 
 def disconnect_connection(connection: CanvasConnection) -> None:
-    """Forget the credentials (synced grades stay, shown under this connection); commits."""
+    """Forget the credentials (synced grades stay, shown under this connection); commits.
+
+    An OAuth2 connection is logged out at Canvas first (its tokens stop working there too).
+    """
+    log_out(connection)
     connection.access_token_encrypted = None
     connection.refresh_token_encrypted = None
     connection.expires_at = None
@@ -209,6 +214,7 @@ def disconnect_canvas(user: User, base_url: str | None = None) -> int:
 def remove_connection(connection: CanvasConnection) -> None:
     """Delete the connection *and* the terms and courses synced through it (the student asked
     for exactly that); other connections' rows are untouched; commits."""
+    log_out(connection)
     db.session.execute(delete(Course).where(Course.connection_id == connection.id))
     db.session.execute(delete(Term).where(Term.connection_id == connection.id))
     db.session.delete(connection)
@@ -245,9 +251,12 @@ def days_left(connection: CanvasConnection, now: datetime | None = None) -> int 
 
 
 def lifecycle_status(connection: CanvasConnection, now: datetime | None = None) -> str:
-    """``expiring`` inside the warning window, else the stored status (``ok`` by default)."""
+    """``expiring`` inside a personal token's warning window, else the stored status (``ok``
+    by default). An OAuth2 access token's hour is no warning: it is refreshed."""
     if connection.status in ("needs_reconnect", "disconnected"):
         return connection.status
+    if connection.auth_kind == "oauth":
+        return "ok"
     left = days_left(connection, now)
     if left is not None and left < WARN_DAYS:
         return "expiring" if left >= 0 else "needs_reconnect"

@@ -31,6 +31,7 @@ from app.sync.result import (
     combine_results,
 )
 
+from .oauth import fresh_access_token, refresher_for
 from .records import default_connection, mark_rejected, mark_synced, user_connections
 from .verify import NotConnected, check_canvas_url, outbound_policy, token_cipher
 
@@ -49,9 +50,18 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
             raise NotConnected(
                 f"{connection.display_name} is disconnected: reconnect it in Settings."
             )
-        token = token_cipher().decrypt(connection.access_token_encrypted)
+        url = check_canvas_url(connection.base_url)
+        if connection.auth_kind != "oauth":
+            token = token_cipher().decrypt(connection.access_token_encrypted)
+            return CanvasAPIService(url, token, policy=outbound_policy())
+        fresh = fresh_access_token(connection)  # refreshed first when it is about to expire
+        if not fresh:
+            raise NotConnected(
+                f"Canvas refused to renew the sign-in for {connection.display_name}: "
+                "connect it again in Settings."
+            )
         return CanvasAPIService(
-            check_canvas_url(connection.base_url), token, policy=outbound_policy()
+            url, fresh, policy=outbound_policy(), refresher=refresher_for(connection)
         )
     except ValueError as exc:  # a token the current key cannot decrypt, a refused URL
         raise NotConnected(

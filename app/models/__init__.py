@@ -2,7 +2,7 @@
 
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
-from app.models.connection import CanvasConnection
+from app.models.connection import CanvasConnection, CanvasOAuthClient
 from app.models.course import Course, GradeCategory
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
@@ -19,6 +19,7 @@ __all__ = [
     "Base",
     "CANVAS_INDEXES",
     "CanvasConnection",
+    "CanvasOAuthClient",
     "Course",
     "GradeCategory",
     "LoginGuard",

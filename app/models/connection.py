@@ -63,3 +63,19 @@ class CanvasConnection(Base):
 
     def __repr__(self) -> str:  # never the credentials
         return f"<CanvasConnection {self.id} user={self.user_id} {self.base_url}>"
+
+
+class CanvasOAuthClient(Base):
+    """A school's developer key for "Connect with Canvas", registered once by an operator."""
+
+    __tablename__ = "canvas_oauth_client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    client_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    # Fernet ciphertext (app.security), never the secret itself.
+    client_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<CanvasOAuthClient {self.base_url} {self.client_id}>"

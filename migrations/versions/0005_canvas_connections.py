@@ -1,4 +1,4 @@
-"""Canvas connections as their own records (issue 14).
+"""Canvas connections as their own records, and OAuth2 developer keys (issue 14).
 
 Each user's single Canvas URL, token, Canvas name and last sync time move into a
 ``canvas_connection`` row, and every term and course is linked to it (``connection_id``); the
@@ -66,6 +66,16 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_canvas_connection_user_id"), "canvas_connection", ["user_id"], unique=False
+    )
+    op.create_table(
+        "canvas_oauth_client",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("base_url", sa.String(length=255), nullable=False),
+        sa.Column("client_id", sa.String(length=255), nullable=False),
+        sa.Column("client_secret_encrypted", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_canvas_oauth_client")),
+        sa.UniqueConstraint("base_url", name=op.f("uq_canvas_oauth_client_base_url")),
     )
     # One connection per user who has an address, a token or synced rows.
     op.execute(
@@ -146,5 +156,6 @@ def downgrade() -> None:
                 op.f(f"fk_{table}_connection_id_canvas_connection"), type_="foreignkey"
             )
             batch.drop_column("connection_id")
+    op.drop_table("canvas_oauth_client")
     op.drop_index(op.f("ix_canvas_connection_user_id"), table_name="canvas_connection")
     op.drop_table("canvas_connection")

@@ -73,3 +73,12 @@ class TestConnectionForm(FlaskForm):
 
 class DisconnectForm(FlaskForm):
     submit = SubmitField("Disconnect and delete the token")
+
+
+class OAuthStartForm(FlaskForm):
+    url = StringField(
+        "Canvas address",
+        validators=[InputRequired("Enter the address of your Canvas.")],
+        render_kw={"inputmode": "url", "maxlength": MAX_URL_LENGTH},
+    )
+    submit = SubmitField("Connect with Canvas")

@@ -24,10 +24,12 @@ from app.connections import (
     remove_connection,
     rename_connection,
 )
+from app.connections.oauth import list_clients
 from app.models import CanvasConnection
 from app.pages.settings.forms import (
     CanvasForm,
     DisconnectForm,
+    OAuthStartForm,
     RemoveForm,
     RenameForm,
     TestConnectionForm,
@@ -70,6 +72,8 @@ def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
         test_form=TestConnectionForm(),
         rename_form=RenameForm(),
         connections=connection_views(current_user.id),
+        oauth_form=OAuthStartForm(),
+        oauth_urls=[client.base_url for client in list_clients()],
         error=error,
         demo=demo_canvas(),
     ), status

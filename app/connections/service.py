@@ -155,11 +155,14 @@ def _sync_one(
     connection: CanvasConnection,
     incremental: bool,
     progress: ProgressCallback | None,
-    workers: int,
+    workers: int | None,
 ) -> SyncResult:
-    service = create_canvas_sync_service(
-        user, connection=connection, progress=progress, workers=workers
-    )
+    if workers is None:  # the default of create_canvas_sync_service (tests patch it)
+        service = create_canvas_sync_service(user, connection=connection, progress=progress)
+    else:
+        service = create_canvas_sync_service(
+            user, connection=connection, progress=progress, workers=workers
+        )
     result = service.sync_all_data(use_incremental=incremental)
     if result.succeeded:
         mark_synced(connection.id)
@@ -173,7 +176,7 @@ def sync_connections(
     *,
     incremental: bool = False,
     progress: ProgressCallback | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
 ) -> SyncResult:
     """Sync every connection of ``user`` that has credentials, side by side.
 

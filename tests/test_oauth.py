@@ -8,6 +8,7 @@ reused ``state`` (refused), and disconnecting (logged out at Canvas).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sync_helpers import assert_db_matches, db_snapshot
 
 from app import jobs
-from app.connections import get_canvas_token
+from app.connections import get_canvas_token, token_cipher
 from app.extensions import db
 from app.models import CanvasConnection, CanvasOAuthClient, User
 
@@ -204,3 +205,37 @@ def test_oauth_client_cli_lists_without_the_secret_and_removes(
     assert removed.exit_code == 0, removed.output
     again = runner.invoke(args=["canvas", "oauth-client", "remove", "--url", simulator.base_url])
     assert again.exit_code == 1 and "no developer key" in again.stderr
+
+
+def test_tokens_and_the_client_secret_are_never_stored_plain_logged_or_rendered(
+    client: Any, connected: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    user, simulator, _ = connected
+    simulator.oauth.expire_access_tokens()
+    assert _sync(user.id).succeeded  # a refresh happened and was logged about
+    assert simulator.oauth.exchanges.count("refresh_token") == 1
+    connection = _connection()
+    refresh = token_cipher().decrypt(connection.refresh_token_encrypted)
+    access = get_canvas_token(connection)
+    secrets_ = [SECRET, refresh, access]
+    pages = [client.get(path).get_data(as_text=True) for path in ("/", "/settings")]
+    cli = client.application.test_cli_runner()
+    outputs = [
+        cli.invoke(args=["canvas", "connections", "oauth@example.edu", "--json"]).output,
+        cli.invoke(args=["canvas", "oauth-client", "list"]).output,
+    ]
+    with db.engine.connect() as conn:
+        stored = [
+            value
+            for table in db.metadata.sorted_tables
+            for row in conn.execute(table.select())
+            for value in row
+        ]
+    for secret in secrets_:
+        assert secret and all(secret not in page for page in pages)
+        assert all(secret not in out for out in outputs)
+        assert secret not in caplog.text
+        for value in stored:
+            raw = value.tobytes() if isinstance(value, memoryview) else value
+            assert secret.encode() not in raw if isinstance(raw, bytes) else secret not in str(raw)

@@ -373,8 +373,13 @@ def test_private_hosts_are_allowed_only_when_configured(
 
 
 def _raw_user_rows(db: Any) -> list[tuple]:
+    """The users and their Canvas connections (where the tokens live), read raw."""
     with db.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(text("SELECT * FROM users"))]
+        return [
+            tuple(row)
+            for table in ("users", "canvas_connection")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+        ]
 
 
 def _every_stored_value(db: Any) -> list[Any]:

@@ -3,7 +3,8 @@
 Two real simulators hand out the same course ids; one account syncs both and must hold each
 exactly, under its own connection. Removing or disconnecting one leaves the other alone; one
 failing instance does not fail the other's data. The migration from the single connection of
-0004 keeps every row and links it. The CLI adds, lists, disconnects and syncs connections.
+the 0005 schema keeps every row and links it. The CLI adds, lists, disconnects and syncs
+connections.
 """
 
 from __future__ import annotations
@@ -306,10 +307,10 @@ def fresh_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_migration_moves_each_single_connection_and_keeps_every_row(
+def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0005 -> 0006
     fresh_url: str, tmp_path: Path
 ) -> None:
-    flask_db(fresh_url, tmp_path, "upgrade", "0004_bigint_ids_and_course_state")
+    flask_db(fresh_url, tmp_path, "upgrade", "0005_schedule_and_calendar")
     engine = engine_for(fresh_url)
     big = 7 * 10**13 + 5  # a 64-bit Canvas id survives too
     with engine.begin() as conn:

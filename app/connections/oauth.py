@@ -31,6 +31,7 @@ from app.models import CanvasConnection, CanvasOAuthClient, User, utcnow
 from app.outbound import guarded_session
 from app.security import clean_token
 
+from .changes import note_token_change
 from .verify import (
     CanvasConnectionError,
     canvas_name,
@@ -187,6 +188,7 @@ def complete_authorization(
         connection.canvas_user_id = profile["id"]
     connection.canvas_user_name = canvas_name(profile) or connection.canvas_user_name
     connection.status = "ok"
+    note_token_change(user.id)
     db.session.commit()
     return connection
 

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import CanvasConnection, Course, Term, User, utcnow
 from app.security import clean_token
 
+from .changes import note_token_change
 from .oauth import log_out
 from .verify import (
     CanvasConnectionError,
@@ -94,6 +95,8 @@ def set_canvas_credentials(
 
 
 def _store_token(connection: CanvasConnection, token: str, expires_at: datetime | None) -> None:
+    if connection.user_id is not None:
+        note_token_change(connection.user_id)
     connection.auth_kind = "token"
     connection.access_token_encrypted = token_cipher().encrypt(token)
     connection.refresh_token_encrypted = None

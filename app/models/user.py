@@ -13,6 +13,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.connection import CanvasConnection
 
+# Hourly unless the student picks another interval in Settings (these, in minutes; 0 = off).
+DEFAULT_SYNC_INTERVAL_MINUTES = 60
+SYNC_INTERVAL_CHOICES: tuple[tuple[int, str], ...] = (
+    (15, "Every 15 minutes"),
+    (30, "Every 30 minutes"),
+    (60, "Every hour"),
+    (180, "Every 3 hours"),
+    (360, "Every 6 hours"),
+    (720, "Every 12 hours"),
+    (1440, "Once a day"),
+    (0, "Off: only when I click Sync"),
+)
+
 
 class User(UserMixin, Base):
     __tablename__ = "users"
@@ -31,6 +44,17 @@ class User(UserMixin, Base):
         Integer, default=0, server_default="0", nullable=False
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Automatic syncs: minutes between scheduled syncs, 0 = off (app.jobs.schedule).
+    sync_interval_minutes: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_SYNC_INTERVAL_MINUTES,
+        server_default=str(DEFAULT_SYNC_INTERVAL_MINUTES), nullable=False
+    )
+    # When a stored Canvas token last changed (any connection's; app.connections sets it): a
+    # token Canvas rejected is not retried on a schedule until this moves past the failed run
+    # (app.jobs.schedule).
+    canvas_token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 (hex) of the calendar feed's secret; the secret itself is never stored.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

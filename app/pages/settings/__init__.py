@@ -1,6 +1,7 @@
-"""The Settings page: the Canvas connection."""
+"""The Settings page: the Canvas connection, automatic syncs and the calendar feed."""
 
-from app.pages.settings import oauth_views  # noqa: F401 - adds the OAuth2 routes to bp
+# Their routes join the blueprint.
+from app.pages.settings import automation, oauth_views  # noqa: F401
 from app.pages.settings.views import bp
 
 __all__ = ["bp"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, StringField, SubmitField
+from wtforms import IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from app.models.user import SYNC_INTERVAL_CHOICES
 from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
 
 
@@ -82,3 +84,21 @@ class OAuthStartForm(FlaskForm):
         render_kw={"inputmode": "url", "maxlength": MAX_URL_LENGTH},
     )
     submit = SubmitField("Connect with Canvas")
+
+
+class ScheduleForm(FlaskForm):
+    interval = SelectField(
+        "Sync automatically",
+        choices=[SelectChoice(str(minutes), label) for minutes, label in SYNC_INTERVAL_CHOICES],
+        coerce=int,
+        validate_choice=True,
+    )
+    submit = SubmitField("Save")
+
+
+class CalendarFeedForm(FlaskForm):
+    submit = SubmitField("Create a calendar address")
+
+
+class RevokeCalendarFeedForm(FlaskForm):
+    submit = SubmitField("Turn the calendar feed off")

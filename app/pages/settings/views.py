@@ -27,11 +27,14 @@ from app.connections import (
 from app.connections.oauth import list_clients
 from app.models import CanvasConnection
 from app.pages.settings.forms import (
+    CalendarFeedForm,
     CanvasForm,
     DisconnectForm,
     OAuthStartForm,
     RemoveForm,
     RenameForm,
+    RevokeCalendarFeedForm,
+    ScheduleForm,
     TestConnectionForm,
 )
 from app.security import InvalidCanvasToken, InvalidCanvasURL
@@ -63,9 +66,18 @@ def demo_canvas() -> dict[str, str] | None:
     return {"url": config["DEMO_CANVAS_URL"], "token": config.get("DEMO_CANVAS_TOKEN") or ""}
 
 
-def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
+def _page(
+    form: CanvasForm,
+    status: int = 200,
+    error: str | None = None,
+    *,
+    schedule_form: ScheduleForm | None = None,
+    feed_url: str | None = None,
+) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
+    if schedule_form is None:
+        schedule_form = ScheduleForm(formdata=None, interval=current_user.sync_interval_minutes)
     return render_template(
         "settings/index.html",
         form=form,
@@ -76,6 +88,10 @@ def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
         oauth_urls=[client.base_url for client in list_clients()],
         error=error,
         demo=demo_canvas(),
+        schedule_form=schedule_form,
+        calendar_form=CalendarFeedForm(),
+        revoke_calendar_form=RevokeCalendarFeedForm(),
+        feed_url=feed_url,
     ), status
 
 
@@ -85,6 +101,14 @@ def _owned(connection_id: int) -> CanvasConnection:
     if connection is None:
         abort(404)
     return connection
+
+
+def settings_page(status: int = 200, **extra: Any) -> Any:
+    """The settings page as on a first visit, with ``extra`` (another form's result)."""
+    demo = demo_canvas()
+    form = CanvasForm(formdata=None)
+    form.url.data = demo["url"] if demo and not current_user.canvas_connected else ""
+    return _page(form, status, **extra)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from flask import current_app
@@ -186,10 +187,11 @@ def sync_connections(
     """
     connections = [c for c in user_connections(user.id) if c.has_credentials]
     if len(connections) <= 1:
-        if not connections:
-            return create_canvas_sync_service(user, progress=progress).sync_all_data(
+        if not connections:  # fails with the not-connected message; no connection synced
+            result = create_canvas_sync_service(user, progress=progress).sync_all_data(
                 use_incremental=incremental
             )
+            return replace(result, connections=0)
         return _sync_one(user, connections[0], incremental, progress, workers)
     shared = _SharedProgress(progress) if progress is not None else None
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ reused ``state`` (refused), and disconnecting (logged out at Canvas).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +22,7 @@ from sync_helpers import assert_db_matches, db_snapshot
 from app import jobs
 from app.connections import get_canvas_token, token_cipher
 from app.extensions import db
-from app.models import CanvasConnection, CanvasOAuthClient, User
+from app.models import CanvasConnection, CanvasOAuthClient, User, utcnow
 
 CALLBACK = "http://localhost/oauth/canvas/callback"
 CLIENT_ID = "170000000000042"
@@ -239,3 +240,19 @@ def test_tokens_and_the_client_secret_are_never_stored_plain_logged_or_rendered(
         for value in stored:
             raw = value.tobytes() if isinstance(value, memoryview) else value
             assert secret.encode() not in raw if isinstance(raw, bytes) else secret not in str(raw)
+
+
+def test_a_token_about_to_expire_is_refreshed_before_the_sync(connected: Any) -> None:
+    user, simulator, student = connected
+    connection = _connection()
+    connection.expires_at = utcnow() + timedelta(minutes=2)  # inside the 5-minute margin
+    db.session.commit()
+    simulator.reset_stats()
+
+    result = _sync(user.id)
+
+    assert result.succeeded, result.error
+    assert simulator.oauth.exchanges == ["authorization_code", "refresh_token"]
+    assert not [r for r in simulator.stats.records if r.status == 401]  # no 401 was needed
+    assert _connection().expires_at > utcnow() + timedelta(minutes=30)
+    assert_db_matches(user, student)

@@ -8,7 +8,9 @@ reused ``state`` (refused), and disconnecting (logged out at Canvas).
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,10 +65,18 @@ def _approve_at_canvas(location: str, decision: str = "approve") -> str:
 def _connect(client: Any, simulator: Any) -> str:
     settings = client.get("/settings").get_data(as_text=True)
     assert f"Connect with Canvas ({simulator.base_url})" in settings
+    return _approve_at_canvas(_start(client, simulator))
+
+
+def _start(client: Any, simulator: Any) -> str:
+    """POST the Connect button; returns where the page sends the browser at Canvas."""
     start = client.post("/oauth/canvas/start", data={"url": simulator.base_url})
-    assert start.status_code == 302
-    assert start.headers["Location"].startswith(f"{simulator.base_url}/login/oauth2/auth?")
-    return _approve_at_canvas(start.headers["Location"])
+    assert start.status_code == 200
+    target = re.search(r'href="([^"]+)" data-to-canvas', start.get_data(as_text=True))
+    assert target is not None
+    location = html.unescape(target.group(1))
+    assert location.startswith(f"{simulator.base_url}/login/oauth2/auth?")
+    return location
 
 
 def _callback(client: Any, url: str) -> Any:
@@ -171,8 +181,7 @@ def test_a_tampered_or_reused_state_is_refused(client: Any, canvas: Any) -> None
 def test_deny_at_canvas_connects_nothing(client: Any, canvas: Any) -> None:
     simulator, _ = canvas
     AuthActions(client).register(email="oauth@example.edu")
-    start = client.post("/oauth/canvas/start", data={"url": simulator.base_url})
-    page = _callback(client, _approve_at_canvas(start.headers["Location"], "deny"))
+    page = _callback(client, _approve_at_canvas(_start(client, simulator), "deny"))
     assert "cancelled" in page.get_data(as_text=True)
     assert _connection() is None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import flash, redirect, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from app.connections import CanvasConnectionError
@@ -42,7 +42,9 @@ def oauth_start() -> Any:
         flash(str(exc), "error")
         return redirect(url_for("settings.index"))
     session[NONCE_KEY] = nonce
-    return redirect(target)
+    # A page, not a redirect: the CSP's form-action 'self' stops a form whose answer
+    # redirects to another origin, and Canvas is one.
+    return render_template("settings/to_canvas.html", target=target)
 
 
 @bp.get("/oauth/canvas/callback")
@@ -59,7 +61,7 @@ def oauth_callback() -> Any:
         )
     except CanvasConnectionError as exc:
         flash(str(exc), "error")
-        return redirect(url_for("settings.index")), 303
+        return redirect(url_for("settings.index"))
     logger.info("user %s connected a Canvas with OAuth2", current_user.id)
     flash(f"Connected to Canvas as {connection.canvas_user_name or 'your account'} "
           f"({connection.display_name}).", "success")

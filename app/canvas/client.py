@@ -98,8 +98,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# At most this many pages in one list, whether planned from `last` or followed through `next`:
-# 10 000 pages of 100 is a million rows, far beyond any student's gradebook.
+# At most this many pages in one list (planned from `last` or followed through `next`).
 MAX_PAGES = 10_000
 # The course lists that together hold every course of a student (``get_courses``): Canvas's
 # default list (currentish: active or invited in an available course, concluded by date
@@ -122,8 +121,7 @@ class CanvasAPIService:
     :param timeout_retries: retries of a read timeout (each may take ``timeout[1]`` seconds).
     :param per_page: page size asked for on every list (Canvas caps it at 100).
     :param record_requests: keep a record of every attempt in ``stats.records``.
-    :param policy: where connections may go; the base URL is checked against it now
-        (``InvalidCanvasURL`` if refused) and every connection is checked again.
+    :param policy: where connections may go (the base URL is checked now, each connection too).
     """
 
     def __init__(
@@ -208,6 +206,10 @@ class CanvasAPIService:
     def get_current_user(self) -> dict[str, Any]:
         """``GET /users/self``: the token's owner (also the cheapest token check)."""
         return self._get_object("/users/self")
+
+    def get_profile(self) -> dict[str, Any]:
+        """``GET /users/self/profile``: the owner's profile, with ``time_zone`` (an IANA name)."""
+        return self._get_object("/users/self/profile")
 
     def get_courses(
         self,

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from app.extensions import db
 from app.models import CanvasConnection, Course, Term, User, utcnow
 from app.security import clean_token
+from app.timezones import valid_zone
 
 from .changes import note_token_change
 from .oauth import log_out
@@ -143,6 +144,7 @@ def connect_canvas(
     connection.canvas_user_name = canvas_name(profile)
     if label is not None:
         connection.label = clean_label(label)
+    user.time_zone = valid_zone(profile.get("time_zone")) or user.time_zone
     db.session.commit()
     return profile
 
@@ -172,6 +174,8 @@ def check_canvas_connection(
     connection.canvas_user_id = profile["id"]
     connection.canvas_user_name = canvas_name(profile)
     connection.status = lifecycle_status(connection)
+    # A zone the student chose in Settings stays; a first one comes from Canvas.
+    user.time_zone = user.time_zone or valid_zone(profile.get("time_zone"))
     db.session.commit()
     return profile
 

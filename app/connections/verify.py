@@ -5,6 +5,7 @@ Nothing here stores, renders or logs a token.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import current_app
@@ -25,6 +26,9 @@ from app.outbound import OutboundPolicy
 from app.safe_text import strip_control
 from app.security import TokenCipher, validate_canvas_url
 from app.sync.result import ErrorKind, SyncFailed
+from app.timezones import valid_zone
+
+logger = logging.getLogger(__name__)
 
 NOT_CONNECTED_MESSAGE = (
     "Your account is not connected to Canvas: add your Canvas URL and access token in Settings."
@@ -98,6 +102,7 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
     )
     try:
         profile = client.get_current_user()
+        profile["time_zone"] = _profile_time_zone(client)
     except InvalidToken as exc:
         raise CanvasConnectionError(REJECTED_HELP, "rejected") from exc
     except NotPermitted as exc:
@@ -142,6 +147,16 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
 
 
 PROFILE_NAMES = ("name", "short_name", "sortable_name")
+
+
+def _profile_time_zone(client: CanvasAPIService) -> str | None:
+    """The student's zone from their Canvas profile; None when Canvas will not say (a scoped
+    token may not read the profile: the connection still works, dates show in UTC)."""
+    try:
+        return valid_zone(client.get_profile().get("time_zone"))
+    except CanvasError as exc:
+        logger.info("Canvas profile not readable (%s); no time zone", type(exc).__name__)
+        return None
 
 
 def canvas_name(profile: dict[str, Any]) -> str | None:

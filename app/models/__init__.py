@@ -4,6 +4,7 @@ from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.connection import CanvasConnection, CanvasOAuthClient
 from app.models.course import Course, GradeCategory
+from app.models.grade_event import EVENT_KINDS, GradeEvent
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
@@ -21,7 +22,9 @@ __all__ = [
     "CanvasConnection",
     "CanvasOAuthClient",
     "Course",
+    "EVENT_KINDS",
     "GradeCategory",
+    "GradeEvent",
     "LoginGuard",
     "ProgressStream",
     "SyncRun",

@@ -35,6 +35,8 @@ class Assignment(Base):
     is_excused: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     is_missing: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     is_late: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Canvas's late-policy deduction: ``score`` is already after it.
+    points_deducted: Mapped[float | None] = mapped_column(Float)
     workflow_state: Mapped[str | None] = mapped_column(String(32))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

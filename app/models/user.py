@@ -35,6 +35,8 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     # The Canvas connections are their own records (app.models.connection), each with the
     # time of its last successful sync.
+    # An IANA zone name ("America/Chicago"): every date is shown in it (app.timezones).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # Login slow-down: consecutive failures and when the last one happened.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,9 +9,8 @@ Usage::
 
 The client is built outside the engine, from one of the user's stored connections
 (:func:`app.connections.create_canvas_sync_service` does both); the engine reads and writes
-that connection's terms and courses only. Results are a
-:class:`~app.sync.result.SyncResult`; progress goes to the ``progress`` callback only (the
-engine never writes the ``sync_run`` row: :mod:`app.jobs` does).
+that connection's terms and courses only. Results are a :class:`~app.sync.result.SyncResult`;
+progress goes to the ``progress`` callback only (``sync_run`` is :mod:`app.jobs`'s to write).
 
 Fetch plan
 ----------
@@ -109,7 +108,6 @@ from app.sync.upserts import COURSE
 from app.sync.writer import CourseWriter
 
 logger = logging.getLogger(__name__)
-
 
 
 class CanvasSyncService:
@@ -236,6 +234,7 @@ class CanvasSyncService:
                     to_fetch.append(course)
             if writer.pending_courses:
                 writer.flush_courses()
+                writer.flush_events()
                 db.session.commit()
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
             run.courses_deleted += settle_connection_absent(
@@ -381,6 +380,7 @@ class CanvasSyncService:
                 raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
             if not same:
                 writer.write_gradebook(course_id, gradebook)
+            writer.flush_events()  # the ledger's rows, in the course's transaction
             db.session.commit()
         except BaseException:
             db.session.rollback()

@@ -16,7 +16,7 @@ from app.models import Assignment, Course, GradeCategory, Term
 
 # Bump when the parsed shape changes, so that content hashes stored by an older version no
 # longer match and the next incremental sync rewrites every course once.
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: points_deducted
 
 
 COURSE_FIELDS = (
@@ -57,6 +57,7 @@ ASSIGNMENT_FIELDS = (
     "is_excused",
     "is_missing",
     "is_late",
+    "points_deducted",
     "workflow_state",
     "submitted_at",
     "graded_at",

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
 from app.pages.sync.service import has_synced, run_state
+from app.sync import history
 
 # Canvas's own score and ours are shown side by side only when they differ by more than this.
 SCORE_TOLERANCE = 0.01
@@ -61,6 +62,7 @@ class Dashboard:
     active_run: dict[str, Any] | None
     last_run: dict[str, Any] | None
     last_synced: datetime | None
+    changes: list[history.Change] = field(default_factory=list)  # "What changed", newest first
     # Each connection's name, status and token expiry (for the reconnect and expiry banners).
     connections: list[ConnectionView] = field(default_factory=list)
 
@@ -153,6 +155,7 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
         last_run=run_state(last) if last is not None else None,
         last_synced=latest(*synced.values(),
                            *(c.last_synced_canvas for c in courses)),
+        changes=history.feed(user.id),
         connections=connections,
     )
 

@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0004_bigint_ids_and_course_state"
+    assert revision(upgraded_url) == "0005_grading_periods"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
@@ -141,6 +141,11 @@ def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) 
 
 def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade")
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0004_bigint_ids_and_course_state"
+    assert "grading_period" not in table_names(fresh_url)
+    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES  # the copied tables keep them
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0003_sessions_and_login_guard"

@@ -3,6 +3,7 @@
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.course import Course, GradeCategory
+from app.models.grading_period import GradingPeriod
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
@@ -19,6 +20,7 @@ __all__ = [
     "CANVAS_INDEXES",
     "Course",
     "GradeCategory",
+    "GradingPeriod",
     "LoginGuard",
     "ProgressStream",
     "SyncRun",

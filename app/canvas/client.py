@@ -106,6 +106,13 @@ MAX_PAGES = 10_000
 # included) and ``enrollment_state=completed`` (completed enrollments, completed courses,
 # courses concluded by date). None is the default list.
 STUDENT_COURSE_LISTS: tuple[str | None, ...] = (None, "completed")
+# Every course read asks for the term, the student's scores, ``concluded``, the grading
+# periods and the current period's scores: no extra request per course for any of them.
+COURSE_INCLUDES: tuple[tuple[str, str], ...] = tuple(
+    ("include[]", name)
+    for name in ("term", "total_scores", "concluded", "grading_periods",
+                 "current_grading_period_scores")
+)
 
 
 class CanvasAPIService:
@@ -253,11 +260,7 @@ class CanvasAPIService:
     def _course_list(
         self, enrollment_state: str | None, enrollment_type: str | None, states: Sequence[str]
     ) -> list[dict[str, Any]]:
-        params: Params = [
-            ("include[]", "term"),
-            ("include[]", "total_scores"),
-            ("include[]", "concluded"),
-        ]
+        params: Params = list(COURSE_INCLUDES)
         if enrollment_state:
             params.append(("enrollment_state", enrollment_state))
         if enrollment_type:
@@ -270,12 +273,13 @@ class CanvasAPIService:
 
         401/404 here is Canvas's proof that the student is no longer enrolled.
         """
-        params: Params = [
-            ("include[]", "term"),
-            ("include[]", "total_scores"),
-            ("include[]", "concluded"),
-        ]
+        params: Params = list(COURSE_INCLUDES)
         return self._get_object(f"/courses/{course_id}", params)
+
+    def get_grading_standard(self, course_id: int | str, standard_id: int | str
+                             ) -> dict[str, Any]:
+        """``GET /courses/:id/grading_standards/:id``: the course's grading scheme."""
+        return self._get_object(f"/courses/{course_id}/grading_standards/{standard_id}")
 
     def get_assignment_groups(
         self,

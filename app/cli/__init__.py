@@ -6,6 +6,7 @@
     flask --app app canvas disconnect EMAIL
     flask --app app canvas sync EMAIL [--incremental] [--json]
     flask --app app canvas sync --all [--incremental] [--json]
+    flask --app app grades EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
 running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
@@ -20,9 +21,11 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add the ``user`` and ``canvas`` groups to ``flask``."""
+    """Add the ``user`` and ``canvas`` groups and the ``grades`` command to ``flask``."""
     from app.cli.canvas import canvas_group
+    from app.cli.grades import grades_command
     from app.cli.users import user_group
 
     app.cli.add_command(user_group)
     app.cli.add_command(canvas_group)
+    app.cli.add_command(grades_command)

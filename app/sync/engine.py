@@ -22,10 +22,13 @@ of courses the list confirms is written, and a course dropped meanwhile costs on
 request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
-fetches the course itself (``GET /courses/:id``) beside it. Date-restricted courses are skipped
-and reported; their rows, if any, are kept (the student is still enrolled). The course list is
-every student enrollment (two lists at once: :meth:`CanvasAPIService.get_courses`); a stored
-course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
+fetches the course itself (``GET /courses/:id``) beside it. The course list brings each course's
+grading periods and current-period score too; a grading scheme costs one request, only when
+the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). After writing, the grade
+check compares our scores with Canvas's (:mod:`app.sync.gradecheck`). Date-restricted courses
+are skipped and reported; their rows, if any, are kept (the student is still enrolled). The
+course list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``);
+a stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
 otherwise kept and marked ``missing_since``.
 
 Writing
@@ -91,14 +94,10 @@ from app.sync.courses import (
     settle_absent,
     submit_confirmations,
 )
-from app.sync.fetch import (
-    FetchPool,
-    arrivals,
-    fetch_gradebook,
-    prefetch,
-    warm_start_limiter,
-)
+from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
+from app.sync.gradecheck import check_grades
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
+from app.sync.periods import SchemeFetcher, course_digest, write_periods
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
     ErrorKind,
@@ -114,7 +113,6 @@ from app.sync.upserts import COURSE
 from app.sync.writer import CourseWriter
 
 logger = logging.getLogger(__name__)
-
 
 
 class CanvasSyncService:
@@ -138,6 +136,7 @@ class CanvasSyncService:
         self._run = RunStats(kind="full")
         self._writer = CourseWriter(user_id, self._run)
         self._meter: SyncMeter | None = None
+        self._schemes = SchemeFetcher(client)
 
     # --- public API -------------------------------------------------------------------------
 
@@ -161,6 +160,7 @@ class CanvasSyncService:
         self._run = RunStats(kind=kind)
         self._writer = CourseWriter(self.user_id, self._run)
         self._meter = SyncMeter(self.client)
+        self._schemes = SchemeFetcher(self.client)
         try:
             self._report("connecting", "Connecting to Canvas…")
             body()
@@ -226,22 +226,20 @@ class CanvasSyncService:
                     writer.sync_course(course, flush=False)
                     run.courses_concluded_skipped += 1
                     run.courses_done += 1
-                    logger.info(
-                        "[%d/%d] Syncing course: %s (concluded: course list only)",
-                        run.courses_done,
-                        run.courses_total,
-                        course.name,
-                    )
+                    logger.info("[%d/%d] Syncing course: %s (concluded: course list only)",
+                                run.courses_done, run.courses_total, course.name)
                 else:
                     to_fetch.append(course)
             if writer.pending_courses:
                 writer.flush_courses()
                 db.session.commit()
+            self._schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
             run.courses_deleted += settle_absent(
                 db.session, self.user_id, confirmations, writer.forget_course
             )
             pool.succeeded = True
+        check_grades(db.session, self.user_id)
         db.session.execute(
             update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
         )
@@ -289,6 +287,8 @@ class CanvasSyncService:
             db.session.commit()
             self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
             pool.succeeded = True
+        check_grades(db.session, self.user_id, [canvas_course_id])
+        db.session.commit()
 
     def _fetch_course_list(self, future: Future[list[Any]]) -> CourseList:
         """The course list (a request already on its way), parsed."""
@@ -299,9 +299,7 @@ class CanvasSyncService:
         self._run.items_skipped += course_list.invalid
         logger.info(
             "course list: %d readable, %d restricted by date, %d not as a student",
-            len(course_list.courses),
-            len(course_list.restricted),
-            len(course_list.not_student),
+            len(course_list.courses), len(course_list.restricted), len(course_list.not_student)
         )
         return course_list
 
@@ -368,8 +366,9 @@ class CanvasSyncService:
         statements0 = self._meter_statements()
         run.items_skipped += gradebook.skipped
         run.assignments += len(gradebook.assignments)
-        digest = gradebook.content_hash
         stored = writer.courses.get(course.canvas_course_id)
+        course = self._schemes.resolve(course, stored)
+        digest = course_digest(gradebook.content_hash, course)  # grading periods included
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest
         rows0 = run.rows_written
@@ -379,6 +378,7 @@ class CanvasSyncService:
                 raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
             if not same:
                 writer.write_gradebook(course_id, gradebook)
+                run.rows_written += write_periods(db.session, course_id, course.periods)
             db.session.commit()
         except BaseException:
             db.session.rollback()

@@ -24,9 +24,9 @@ request whose error is ignored. ONE request per course:
 rules, every published assignment and the student's own submission; ``sync_course_data()``
 fetches the course itself (``GET /courses/:id``) beside it. The course list brings each course's
 grading periods and current-period score too; a grading scheme costs one request, only when
-the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). After writing, the grade
-check compares our scores with Canvas's (:mod:`app.sync.gradecheck`). Date-restricted courses
-are skipped and reported; their rows, if any, are kept (the student is still enrolled). The
+the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). The grade check (ours
+vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted
+courses are skipped and reported; their rows, if any, are kept (the student is still enrolled). The
 course list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``);
 a stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
 otherwise kept and marked ``missing_since``.
@@ -78,6 +78,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -95,9 +96,9 @@ from app.sync.courses import (
     submit_confirmations,
 )
 from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
-from app.sync.gradecheck import check_grades
+from app.sync.gradecheck import check_values
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
-from app.sync.periods import SchemeFetcher, course_digest, write_periods
+from app.sync.periods import SchemeFetcher, course_digest
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
     ErrorKind,
@@ -239,7 +240,6 @@ class CanvasSyncService:
                 db.session, self.user_id, confirmations, writer.forget_course
             )
             pool.succeeded = True
-        check_grades(db.session, self.user_id)
         db.session.execute(
             update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
         )
@@ -287,8 +287,6 @@ class CanvasSyncService:
             db.session.commit()
             self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
             pool.succeeded = True
-        check_grades(db.session, self.user_id, [canvas_course_id])
-        db.session.commit()
 
     def _fetch_course_list(self, future: Future[list[Any]]) -> CourseList:
         """The course list (a request already on its way), parsed."""
@@ -368,6 +366,8 @@ class CanvasSyncService:
         run.assignments += len(gradebook.assignments)
         stored = writer.courses.get(course.canvas_course_id)
         course = self._schemes.resolve(course, stored)
+        checked = check_values(course.row, course.periods, gradebook.groups, gradebook.assignments)
+        course = replace(course, row={**course.row, **checked})  # the grade check, same write
         digest = course_digest(gradebook.content_hash, course)  # grading periods included
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest
@@ -378,7 +378,7 @@ class CanvasSyncService:
                 raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
             if not same:
                 writer.write_gradebook(course_id, gradebook)
-                run.rows_written += write_periods(db.session, course_id, course.periods)
+                writer.write_periods(course_id, course.periods)
             db.session.commit()
         except BaseException:
             db.session.rollback()

@@ -1,20 +1,22 @@
-"""The grade check: our grades from the stored rows, compared with Canvas's after each sync.
+"""The grade check: our grades computed as Canvas does, compared with Canvas's own.
 
-:func:`course_reports` computes every course's grade the way Canvas does (:mod:`app.grades`:
-grading periods, pending review, drops, weights) and pairs it with the scores Canvas sent in
-the course list (course total, current grading period). :func:`check_grades` stores the
-difference on the course row after each sync; the dashboard, the course page and
-``flask grades`` read the same reports, so they never disagree with each other.
+:func:`build_report` computes a course's grade the way Canvas does (:mod:`app.grades`: grading
+periods, pending review, drops, weights) and pairs it with the scores Canvas sent in the
+course list (course total, current grading period). The sync calls :func:`check_values` on
+every gradebook it parsed, before writing, so the result lands in the course row's own write
+(no extra statement); the dashboard, the course page and ``flask grades`` read
+:func:`course_reports` from the stored rows: the same maths, so they never disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app import grades
 from app.models import Assignment, Course, GradeCategory, GradingPeriod
@@ -22,6 +24,18 @@ from app.sync.upserts import SessionLike
 
 # Canvas shows scores with 2 decimals: a difference below one hundredth is no difference.
 SCORE_TOLERANCE = 0.01
+
+
+class CourseFacts(Protocol):
+    """What the grade check reads of a course (a ``Course`` row, or a parsed row)."""
+
+    apply_group_weights: bool
+    has_weighted_grading_periods: bool
+    hide_final_grades: bool
+    canvas_current_score: float | None
+    canvas_current_period_id: int | None
+    canvas_period_current_score: float | None
+    grading_scheme: list[list[object]] | None
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ class PeriodReport:
 class CourseReport:
     """A course's grade as we compute it, beside Canvas's."""
 
-    course: Course
+    course: Any  # the Course row (CourseFacts when computed before writing)
     current_score: float | None
     final_score: float | None
     letter: str | None  # from the course's own scheme; None without one
@@ -53,7 +67,7 @@ class CourseReport:
     @property
     def hidden(self) -> bool:
         """The teacher hid totals: ours is only an estimate, and nothing can differ."""
-        return self.course.hide_final_grades
+        return bool(self.course.hide_final_grades)
 
     @property
     def canvas_current_score(self) -> float | None:
@@ -97,7 +111,7 @@ def scores_differ(canvas: float | None, ours: float | None) -> bool:
     return abs(canvas - ours) > SCORE_TOLERANCE + 1e-9
 
 
-def scheme_of(course: Course) -> grades.GradingScheme | None:
+def scheme_of(course: CourseFacts) -> grades.GradingScheme | None:
     """The course's stored grading scheme (None: the course has none, so no letters)."""
     try:
         return grades.parse_scheme(course.grading_scheme)
@@ -105,7 +119,7 @@ def scheme_of(course: Course) -> grades.GradingScheme | None:
         return None
 
 
-def build_report(course: Course, categories: Sequence[Any], assignments: Sequence[Any],
+def build_report(course: CourseFacts, categories: Sequence[Any], assignments: Sequence[Any],
                  period_rows: Sequence[Any],
                  what_if: dict[int, float | None] | None = None) -> CourseReport:
     """One course's report from its rows (``what_if``: assignment row id -> score)."""
@@ -176,23 +190,32 @@ def course_reports(session: SessionLike, user_id: int,
     return [build_report(c, groups[c.id], items[c.id], periods[c.id]) for c in courses]
 
 
-def check_grades(session: SessionLike, user_id: int,
-                 canvas_course_ids: Iterable[int] | None = None) -> list[CourseReport]:
-    """Store our score and its difference from Canvas's on each course row (no commit)."""
-    reports = course_reports(session, user_id, canvas_course_ids)
-    for report in reports:
-        course = report.course
-        period = report.current_period
-        values = {
-            "our_current_score": report.current_score,
-            "score_difference": _difference(report.current_score, report.canvas_current_score),
-            "period_score_difference": _difference(
-                period.current_score if period else None,
-                period.canvas_current_score if period else None),
-        }
-        if any(getattr(course, name) != value for name, value in values.items()):
-            session.execute(update(Course).where(Course.id == course.id).values(**values))
-    return reports
+def check_values(row: Mapping[str, Any], periods: Sequence[Mapping[str, Any]],
+                 groups: Sequence[Mapping[str, Any]], assignments: Sequence[Mapping[str, Any]]
+                 ) -> dict[str, float | None]:
+    """The grade check's columns for a course row, from the parsed (not yet written) rows.
+
+    The parsed rows stand in for the stored ones: groups and assignments keyed by their Canvas
+    ids, an assignment outside every listed group in no group (as the writer stores it).
+    """
+    group_ids = {g["canvas_group_id"] for g in groups}
+    categories = [SimpleNamespace(**g, id=g["canvas_group_id"]) for g in groups]
+    items = [
+        SimpleNamespace(**a, id=a["canvas_assignment_id"],
+                        grade_category_id=a["canvas_group_id"]
+                        if a.get("canvas_group_id") in group_ids else None)
+        for a in assignments
+    ]
+    facts = SimpleNamespace(**{"grading_scheme": None, **row})
+    report = build_report(facts, categories, items, [SimpleNamespace(**p) for p in periods])
+    period = report.current_period
+    return {
+        "our_current_score": report.current_score,
+        "score_difference": _difference(report.current_score, report.canvas_current_score),
+        "period_score_difference": _difference(
+            period.current_score if period else None,
+            period.canvas_current_score if period else None),
+    }
 
 
 def _difference(ours: float | None, canvas: float | None) -> float | None:

@@ -21,7 +21,6 @@ from app.grades import parse_scheme
 from app.sync.coerce import _dict, _list
 from app.sync.fields import PERIOD_FIELDS
 from app.sync.parse import CourseData
-from app.sync.upserts import PERIOD, SessionLike, delete_absent, upsert
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +33,6 @@ def course_digest(gradebook_hash: str, course: CourseData) -> str:
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def write_periods(session: SessionLike, course_id: int, periods: Iterable[Mapping[str, Any]]
-                  ) -> int:
-    """Upsert the course's periods and delete the ones Canvas no longer lists; rows written."""
-    rows = [{**p, "course_id": course_id} for p in periods]
-    written = upsert(session, PERIOD, rows, key=("course_id", "canvas_grading_period_id"),
-                     returning=("id",)).rows_written
-    delete_absent(session, PERIOD, scope={"course_id": course_id},
-                  key="canvas_grading_period_id",
-                  keep=[r["canvas_grading_period_id"] for r in rows])
-    return written
 
 
 # --- grading schemes ---------------------------------------------------------------------------

@@ -7,13 +7,14 @@ course). The steps keep the original design's names and their
 ``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
 one bulk statement.
 
-What the database holds for the user is read once per sync (``load_existing``: four reads) and
+What the database holds for the user is read once per sync (``load_existing``: five reads) and
 kept current as rows are written, so the writer needs no lookups and only touches what differs.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -26,8 +27,10 @@ from app.sync.upserts import (
     ASSIGNMENT,
     COURSE,
     GROUP,
+    PERIOD,
     TERM,
     delete_absent,
+    upsert,
     upsert_assignments,
     upsert_courses,
     upsert_groups,
@@ -53,6 +56,7 @@ class CourseWriter:
         self.courses: dict[int, dict[str, Any]] = {}
         self.groups: dict[int, dict[int, int]] = {}
         self.assignment_keys: dict[int, set[int]] = {}
+        self.periods: dict[int, dict[int, dict[str, Any]]] = {}  # course id -> canvas id -> row
         # Rows staged by the flush=False steps.
         self._pending_terms: dict[int, dict[str, Any]] = {}
         self._pending_courses: dict[int, dict[str, Any]] = {}
@@ -65,7 +69,7 @@ class CourseWriter:
         return bool(self._pending_courses)
 
     def load_existing(self) -> None:
-        """What the database holds for this user now: four reads, then no more lookups."""
+        """What the database holds for this user now: five reads, then no more lookups."""
         session = db.session
         self.terms = {
             row["canvas_term_id"]: dict(row)
@@ -95,6 +99,14 @@ class CourseWriter:
             .where(COURSE.c.user_id == self.user_id)
         ):
             self.assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
+        self.periods = {}
+        for period in session.execute(
+            select(PERIOD)
+            .join(COURSE, COURSE.c.id == PERIOD.c.course_id)
+            .where(COURSE.c.user_id == self.user_id)
+        ).mappings():
+            stored = self.periods.setdefault(period["course_id"], {})
+            stored[period["canvas_grading_period_id"]] = dict(period)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
@@ -131,6 +143,20 @@ class CourseWriter:
                 keep=keep_groups,
             )
         self.groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
+
+    def write_periods(self, course_id: int, periods: Iterable[dict[str, Any]]) -> None:
+        """The course's grading periods: an upsert only when one changed, a delete only when
+        one vanished."""
+        rows = {p["canvas_grading_period_id"]: {**p, "course_id": course_id} for p in periods}
+        stored = self.periods.get(course_id, {})
+        if any(key not in stored or _differs(stored[key], row) for key, row in rows.items()):
+            result = upsert(db.session, PERIOD, list(rows.values()),
+                            key=("course_id", "canvas_grading_period_id"), returning=("id",))
+            self.stats.rows_written += result.rows_written
+        if set(stored) - set(rows):
+            delete_absent(db.session, PERIOD, scope={"course_id": course_id},
+                          key="canvas_grading_period_id", keep=rows)
+        self.periods[course_id] = rows
 
     def find_or_create_term(
         self, term: dict[str, Any] | None, *, flush: bool = True
@@ -273,6 +299,7 @@ class CourseWriter:
         if stored is not None:
             self.groups.pop(stored["id"], None)
             self.assignment_keys.pop(stored["id"], None)
+            self.periods.pop(stored["id"], None)
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -205,6 +205,10 @@ def test_upgrade_keeps_existing_rows(fresh_url: str, tmp_path: Path) -> None:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, user_id, canvas_course_id, name FROM course"))
         assert rows.all() == [(7, 1, 4242, "Économie 101")]
+        # 0005's new course flags are false on existing rows, its scores empty.
+        flags = conn.execute(text("SELECT hide_final_grades, has_weighted_grading_periods,"
+                                  " grading_scheme, our_current_score FROM course"))
+        assert [tuple(row) for row in flags] == [(False, False, None, None)]
     engine.dispose()
 
 

@@ -10,6 +10,8 @@ every gradebook it parsed, before writing, so the result lands in the course row
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +23,8 @@ from sqlalchemy import select
 from app import grades
 from app.models import Assignment, Course, GradeCategory, GradingPeriod
 from app.sync.upserts import SessionLike
+
+logger = logging.getLogger(__name__)
 
 # Canvas shows scores with 2 decimals: a difference below one hundredth is no difference.
 SCORE_TOLERANCE = 0.01
@@ -96,6 +100,8 @@ def round2(value: float | None) -> float | None:
     """Rounded as Canvas rounds a score: 2 decimals, half away from zero."""
     if value is None:
         return None
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return value  # beyond any real score (junk points); nothing to round
     return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
@@ -207,7 +213,12 @@ def check_values(row: Mapping[str, Any], periods: Sequence[Mapping[str, Any]],
         for a in assignments
     ]
     facts = SimpleNamespace(**{"grading_scheme": None, **row})
-    report = build_report(facts, categories, items, [SimpleNamespace(**p) for p in periods])
+    try:
+        report = build_report(facts, categories, items, [SimpleNamespace(**p) for p in periods])
+    except (ArithmeticError, ValueError) as exc:  # junk numbers: the check says nothing
+        logger.warning("course %s: grade check skipped (%s)", row.get("canvas_course_id"), exc)
+        return {"our_current_score": None, "score_difference": None,
+                "period_score_difference": None}
     period = report.current_period
     return {
         "our_current_score": report.current_score,

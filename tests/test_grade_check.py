@@ -209,3 +209,29 @@ def test_the_grade_check_stores_the_difference(canvas_user: Any, client: Any) ->
             assert course.score_difference == 0.0
         if expected["current_grading_period_id"]:
             assert course.period_score_difference in (0.0, None)
+
+
+def test_grading_schemes_are_read_once_and_again_only_when_they_change(
+    canvas_user: Any, simulator: Any, runner: Any
+) -> None:
+    from simulator.model import GradingStandard
+
+    user, student = canvas_user
+    sync(user)
+    schemes = r"/grading_standards/"
+    simulator.reset_stats()
+    sync(user)
+    sync(user, incremental=True)
+    assert simulator.stats.by_path(schemes) == []  # unchanged: no request
+    canvas_id = next(cid for cid, g in student.expected_grades().items()
+                     if g["grading_scheme"] and not g["hide_final_grades"])
+    with student.lock:  # the teacher picks another scheme: pass/fail at 50%
+        course = student.course(canvas_id)
+        course.grading_standard = GradingStandard(990001, "Pass/fail", (("Pass", 0.5),
+                                                                          ("Fail", 0.0)))
+        course.touch()
+    sync(user, incremental=True)
+    assert len(simulator.stats.by_path(schemes)) == 1
+    row = grades_json(runner, user.email)[canvas_id]
+    assert row["letter"] == student.expected_grades()[canvas_id]["letter"]
+    assert row["letter"] in ("Pass", "Fail")

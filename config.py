@@ -139,6 +139,12 @@ class Config:
         self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or None
         self.CELERY_RESULT_BACKEND = env.get("CELERY_RESULT_BACKEND") or self.CELERY_BROKER_URL
         self.SYNC_WORKERS = int(env.get("SYNC_WORKERS", "4"))
+        # Automatic syncs: the in-process scheduler (no broker) and its tick; with a broker,
+        # Celery beat ticks instead (README, "Automatic syncs").
+        self.SCHEDULER_ENABLED = parse_bool(
+            env.get("SCHEDULER_ENABLED", "1"), "SCHEDULER_ENABLED"
+        )
+        self.SCHEDULER_TICK_S = float(env.get("SCHEDULER_TICK_S", "30"))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True

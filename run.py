@@ -68,8 +68,10 @@ def prepare_schema(app: Flask) -> None:
     import flask_migrate
     from sqlalchemy import inspect
 
+    from app import init_migrations
     from app.extensions import db
 
+    init_migrations(app)
     with app.app_context():
         tables = set(inspect(db.engine).get_table_names())
         if "users" in tables and "alembic_version" not in tables:
@@ -135,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN)
     else:
         app = create_app()
-    from app.jobs import recover_on_start
+    from app.jobs import recover_on_start, start_scheduler
 
     recover_on_start(app)  # the start-up step: runs a dead predecessor left "running"
+    start_scheduler(app)  # automatic syncs, in this process (none with a broker: Celery beat)
 
     server = make_server(args.host, args.port, app, threaded=True)
     url = f"http://{args.host}:{server.server_port}/"

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+import click
+from flask import Flask, g
+from flask.cli import with_appcontext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config
@@ -29,13 +31,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _refuse_generated_key_with_a_broker(app, test_config)
 
-    from app.extensions import csrf, db, login_manager, migrate
+    from app.extensions import csrf, db, login_manager
     from app.security import TokenCipher
 
     _tune_engine(app)
     _trust_proxies(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    app.cli.add_command(_LazyDbGroup(app))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -51,11 +53,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = BoundedIntConverter
 
     from app.pages.auth import bp as auth_bp
+    from app.pages.calendar import bp as calendar_bp
     from app.pages.dashboard import bp as dashboard_bp
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(sync_bp)
@@ -92,6 +96,53 @@ def _refuse_generated_key_with_a_broker(
             "TOKEN_ENCRYPTION_KEY, if you use one) on every web and worker process, or each "
             "host generates its own and none can read the others' Canvas tokens"
         )
+
+
+def init_migrations(app: Flask) -> click.Group:
+    """Bind Flask-Migrate to ``app`` (once) and return its ``db`` command group.
+
+    ``run.py`` calls it before ``flask_migrate.upgrade()``; ``flask db ...`` through
+    :class:`_LazyDbGroup`.
+    """
+    from flask_migrate import Migrate
+    from flask_migrate.cli import db as db_group
+
+    from app.extensions import db
+
+    if "migrate" not in app.extensions:
+        Migrate(app, db, directory=str(_migrations_dir()))
+    group: click.Group = db_group
+    return group
+
+
+def _remember_db_options(directory: str | None, x_arg: tuple[str, ...]) -> None:
+    g.directory = directory  # Flask-Migrate's commands read these
+    g.x_arg = x_arg
+
+
+class _LazyDbGroup(click.Group):
+    """``flask db``: Flask-Migrate and Alembic load only when a migration command runs."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(
+            "db",
+            help="Perform database migrations (Flask-Migrate).",
+            # The same options and effect as Flask-Migrate's own group.
+            params=[
+                click.Option(["-d", "--directory"], default=None,
+                             help='Migration script directory (default is "migrations")'),
+                click.Option(["-x", "--x-arg"], multiple=True,
+                             help="Additional arguments consumed by custom env.py scripts"),
+            ],
+            callback=with_appcontext(_remember_db_options),
+        )
+        self._app = app
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return init_migrations(self._app).list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return init_migrations(self._app).get_command(ctx, cmd_name)
 
 
 def _migrations_dir() -> Path:

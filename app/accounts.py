@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import User
+from app.models.user import SYNC_INTERVAL_CHOICES
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -65,3 +66,14 @@ def create_user(email: str, password: str) -> User:
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def set_sync_interval(user: User, minutes: int) -> None:
+    """Set how often ``user`` is synced automatically (minutes; 0 = off)."""
+    allowed = [choice for choice, _label in SYNC_INTERVAL_CHOICES]
+    if minutes not in allowed:
+        raise AccountError(
+            f"the sync interval must be one of {', '.join(map(str, allowed))} minutes (0 = off)"
+        )
+    user.sync_interval_minutes = minutes
+    db.session.commit()

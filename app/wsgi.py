@@ -1,11 +1,15 @@
 """The WSGI entry point for production servers: ``gunicorn 'app.wsgi:application'``.
 
-It builds the app from the environment and runs the web app's start-up step (marking runs a
-dead predecessor left "running" as interrupted) once per server process.
+It builds the app from the environment and runs the web app's start-up step once per server
+process: marking runs a dead predecessor left "running" as interrupted, then (without a
+broker) starting the in-process scheduler of automatic syncs. Do not use gunicorn's
+``--preload``: the scheduler thread would start in the master and not survive the fork.
 """
 
 from app import create_app
 from app.jobs.recovery import recover_on_start
+from app.jobs.scheduler import start_scheduler
 
 application = create_app()
 recover_on_start(application)
+start_scheduler(application)

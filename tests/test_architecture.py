@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"app.security", "app.outbound"},
     {"app.canvas"},
     {"app.grades", "app.sync"},
-    {"app.accounts", "app.connections"},
+    {"app.accounts", "app.connections", "app.calendar"},
     {"app.jobs"},
     {"app.pages", "app.cli"},
     {"app"},  # create_app: the composition root
@@ -190,6 +190,19 @@ def test_cli_groups_import_no_heavy_module(module: str) -> None:
         f"import sys, {module}; "
         "heavy = [m for m in ('app.sync.engine', 'app.jobs', 'app.canvas.client', 'celery') "
         "if m in sys.modules]; print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_create_app_does_not_load_alembic() -> None:
+    """Every ``flask`` command pays for create_app: Alembic loads only for ``flask db``."""
+    code = (
+        "import sys; from app import create_app; create_app(); "
+        "print(','.join(m for m in ('alembic', 'flask_migrate') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,

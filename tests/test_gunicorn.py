@@ -49,7 +49,7 @@ def server(app: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET,
            "CANVAS_ALLOW_PRIVATE_HOSTS": "1", "NO_PROXY": "127.0.0.1,localhost",
-           "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance")}
+           "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"), "SCHEDULER_ENABLED": "0"}
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                  "all_proxy", "CELERY_BROKER_URL"):
         env.pop(name, None)

@@ -6,6 +6,7 @@
     flask --app app canvas disconnect EMAIL
     flask --app app canvas sync EMAIL [--incremental] [--json]
     flask --app app canvas sync --all [--incremental] [--json]
+    flask --app app scheduler run [--once]
     flask --app app grades EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
@@ -21,11 +22,13 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add the ``user`` and ``canvas`` groups and the ``grades`` command to ``flask``."""
+    """Add the ``user``, ``canvas`` and ``scheduler`` groups and ``grades`` to ``flask``."""
     from app.cli.canvas import canvas_group
     from app.cli.grades import grades_command
+    from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
 
     app.cli.add_command(user_group)
     app.cli.add_command(canvas_group)
+    app.cli.add_command(scheduler_group)
     app.cli.add_command(grades_command)

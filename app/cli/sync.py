@@ -130,7 +130,7 @@ def sync_all(incremental: bool, as_json: bool) -> bool:
 
     # In-process runner: these threads die with this process, so wait for our runs.
     ours = [run.id for run in runs if run.created_at >= before]
-    finished = _wait_for(ours)
+    finished = wait_for_runs(ours)
     failed = 0
     results = []
     for run_id in ours:
@@ -147,7 +147,7 @@ def sync_all(incremental: bool, as_json: bool) -> bool:
     return finished and failed == 0
 
 
-def _wait_for(run_ids: list[int]) -> bool:
+def wait_for_runs(run_ids: list[int]) -> bool:
     """Poll until every run has finished; True when they all did."""
     from sqlalchemy import func, select
 

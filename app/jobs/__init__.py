@@ -4,9 +4,12 @@
 - :mod:`app.jobs.runners`: the in-process thread pool or Celery, and :func:`start_sync`
 - :mod:`app.jobs.tasks`: the Celery app factory and task (imported only with a broker)
 - :mod:`app.jobs.recovery`: the explicit start-up step that clears abandoned runs
+- :mod:`app.jobs.schedule`: who is due for an automatic sync (pure); :mod:`app.jobs.enqueue`:
+  one tick that queues them; :mod:`app.jobs.scheduler`: the in-process ticking thread
 
 Arrows point one way: ``tasks`` → ``runs``/``recovery``, ``runners`` → ``runs`` (and to
-``tasks`` lazily, only when Celery is configured), ``recovery`` → ``runs``.
+``tasks`` lazily, only when Celery is configured), ``recovery`` → ``runs``, ``enqueue`` →
+``schedule``/``runs``, ``scheduler`` → ``enqueue``/``runners``, ``tasks`` → ``enqueue``.
 """
 
 from app.jobs.recovery import (
@@ -33,6 +36,7 @@ from app.jobs.runs import (
     mark_interrupted,
     run_sync,
 )
+from app.jobs.scheduler import start_scheduler
 
 __all__ = [
     "INTERRUPTED_MESSAGE",
@@ -52,5 +56,6 @@ __all__ = [
     "recover_on_start",
     "resume_interrupted_run",
     "run_sync",
+    "start_scheduler",
     "start_sync",
 ]

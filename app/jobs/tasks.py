@@ -3,23 +3,32 @@
 ``celery_init_app(app)`` builds a Celery app whose tasks run inside the Flask app context, so a
 task uses the app's configuration and gets its own scoped database session. The worker's entry
 point is :mod:`app.celery_app` (``celery -A app.celery_app worker --loglevel INFO``).
+
+Automatic syncs with a broker: ``celery -A app.celery_app beat`` sends
+:func:`enqueue_due_syncs_task` every ``SCHEDULER_TICK_S`` seconds; a worker runs the tick
+(:mod:`app.jobs.enqueue`) and queues each due account's incremental sync for the workers.
+Run exactly one beat process per deployment.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, shared_task
 from celery.signals import worker_process_init, worker_ready
-from flask import Flask
+from flask import Flask, current_app
 
+from app.jobs.enqueue import enqueue_due
 from app.jobs.recovery import recover_on_start, resume_interrupted_run
 from app.jobs.runs import run_sync
 from config import parse_bool
 
 logger = logging.getLogger(__name__)
+
+ENQUEUE_DUE_TASK = "gradesync.enqueue_due_syncs"
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -45,6 +54,14 @@ def celery_init_app(app: Flask) -> Celery:
             "task_default_queue": app.config.get("CELERY_QUEUE")
             or os.environ.get("CELERY_QUEUE")
             or "gradesync",
+            "beat_schedule": {
+                "gradesync-enqueue-due-syncs": {
+                    "task": ENQUEUE_DUE_TASK,
+                    "schedule": float(app.config.get("SCHEDULER_TICK_S") or 30.0),
+                    # A tick nobody ran in time is superseded by the next one.
+                    "options": {"expires": float(app.config.get("SCHEDULER_TICK_S") or 30.0)},
+                },
+            },
         }
     )
     celery.set_default()
@@ -83,3 +100,14 @@ def run_sync_task(user_id: int, sync_run_id: int, incremental: bool) -> str:
     # A message delivered again after its worker died finds its run interrupted: resume it.
     resume_interrupted_run(sync_run_id)
     return run_sync(user_id, sync_run_id, incremental).status
+
+
+def _submit_to_workers(user_id: int, sync_run_id: int, incremental: bool) -> None:
+    run_sync_task.apply_async(args=(user_id, sync_run_id, incremental))
+
+
+@shared_task(name=ENQUEUE_DUE_TASK, ignore_result=True)
+def enqueue_due_syncs_task() -> int:
+    """Celery beat's tick: queue an incremental sync for every account due now."""
+    tick = timedelta(seconds=float(current_app.config.get("SCHEDULER_TICK_S") or 30.0))
+    return len(enqueue_due(_submit_to_workers, tick=tick))

@@ -7,10 +7,23 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models.base import Base, UTCDateTime, utcnow
+
+# Hourly unless the student picks another interval in Settings (these, in minutes; 0 = off).
+DEFAULT_SYNC_INTERVAL_MINUTES = 60
+SYNC_INTERVAL_CHOICES: tuple[tuple[int, str], ...] = (
+    (15, "Every 15 minutes"),
+    (30, "Every 30 minutes"),
+    (60, "Every hour"),
+    (180, "Every 3 hours"),
+    (360, "Every 6 hours"),
+    (720, "Every 12 hours"),
+    (1440, "Once a day"),
+    (0, "Off: only when I click Sync"),
+)
 
 
 class User(UserMixin, Base):
@@ -34,6 +47,22 @@ class User(UserMixin, Base):
         Integer, default=0, server_default="0", nullable=False
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Automatic syncs: minutes between scheduled syncs, 0 = off (app.jobs.schedule).
+    sync_interval_minutes: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_SYNC_INTERVAL_MINUTES,
+        server_default=str(DEFAULT_SYNC_INTERVAL_MINUTES), nullable=False
+    )
+    # When the stored token last changed: a token Canvas rejected is not retried on a
+    # schedule until this moves past the failed run (app.jobs.schedule).
+    canvas_token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 (hex) of the calendar feed's secret; the secret itself is never stored.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+
+    @validates("canvas_token_encrypted")
+    def _note_token_change(self, _key: str, value: bytes | None) -> bytes | None:
+        if value != self.canvas_token_encrypted:
+            self.canvas_token_changed_at = utcnow()
+        return value
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from app.models.user import SYNC_INTERVAL_CHOICES
 from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
 
 
@@ -47,3 +49,21 @@ class TestConnectionForm(FlaskForm):
 
 class DisconnectForm(FlaskForm):
     submit = SubmitField("Disconnect and delete the token")
+
+
+class ScheduleForm(FlaskForm):
+    interval = SelectField(
+        "Sync automatically",
+        choices=[SelectChoice(str(minutes), label) for minutes, label in SYNC_INTERVAL_CHOICES],
+        coerce=int,
+        validate_choice=True,
+    )
+    submit = SubmitField("Save")
+
+
+class CalendarFeedForm(FlaskForm):
+    submit = SubmitField("Create a calendar address")
+
+
+class RevokeCalendarFeedForm(FlaskForm):
+    submit = SubmitField("Turn the calendar feed off")

@@ -18,7 +18,14 @@ from app.connections import (
     connect_canvas,
     disconnect_canvas,
 )
-from app.pages.settings.forms import CanvasForm, DisconnectForm, TestConnectionForm
+from app.pages.settings.forms import (
+    CalendarFeedForm,
+    CanvasForm,
+    DisconnectForm,
+    RevokeCalendarFeedForm,
+    ScheduleForm,
+    TestConnectionForm,
+)
 from app.security import InvalidCanvasToken, InvalidCanvasURL
 
 bp = Blueprint("settings", __name__)
@@ -47,16 +54,37 @@ def demo_canvas() -> dict[str, str] | None:
     return {"url": config["DEMO_CANVAS_URL"], "token": config.get("DEMO_CANVAS_TOKEN") or ""}
 
 
-def _page(form: CanvasForm, status: int = 200, error: str | None = None) -> Any:
+def _page(
+    form: CanvasForm,
+    status: int = 200,
+    error: str | None = None,
+    *,
+    schedule_form: ScheduleForm | None = None,
+    feed_url: str | None = None,
+) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
+    if schedule_form is None:
+        schedule_form = ScheduleForm(formdata=None, interval=current_user.sync_interval_minutes)
     return render_template(
         "settings/index.html",
         form=form,
         test_form=TestConnectionForm(),
         error=error,
         demo=demo_canvas(),
+        schedule_form=schedule_form,
+        calendar_form=CalendarFeedForm(),
+        revoke_calendar_form=RevokeCalendarFeedForm(),
+        feed_url=feed_url,
     ), status
+
+
+def settings_page(status: int = 200, **extra: Any) -> Any:
+    """The settings page as on a first visit, with ``extra`` (another form's result)."""
+    demo = demo_canvas()
+    form = CanvasForm(formdata=None)
+    form.url.data = current_user.canvas_base_url or (demo["url"] if demo else "")
+    return _page(form, status, **extra)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -5,8 +5,8 @@ period score and the grade check's results; on ``assignment`` the submission's g
 ``entered_score`` and ``points_deducted``. Only adds: every existing row is kept (the next sync
 fills the new columns, since the parser version changed).
 
-Revision ID: 0005_grading_periods
-Revises: 0004_bigint_ids_and_course_state
+Revision ID: 0006_grading_periods
+Revises: 0005_schedule_and_calendar
 Create Date: 2026-11-29 21:00:00
 """
 
@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from alembic import context, op
 
 # revision identifiers, used by Alembic.
-revision = "0005_grading_periods"
-down_revision = "0004_bigint_ids_and_course_state"
+revision = "0006_grading_periods"
+# Written as 0005 after 0004; main gained 0005_schedule_and_calendar meanwhile, so this
+# revision follows it (one head).
+down_revision = "0005_schedule_and_calendar"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,104 @@
+"""One scheduler tick: read who is due (:mod:`app.jobs.schedule`) and queue their syncs.
+
+Shared by the in-process scheduler (:mod:`app.jobs.scheduler`, with the thread pool's
+``submit``) and Celery beat's periodic task (:mod:`app.jobs.tasks`, with the task's own
+``apply_async``), so both decide and record scheduled runs the same way. Scheduled runs are
+incremental; the full sync stays the Sync button's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
+from app.jobs.schedule import Account, LastRun, due_accounts
+from app.models import SyncRun, User, utcnow
+
+logger = logging.getLogger(__name__)
+
+# (user_id, sync_run_id, incremental): what a runner's ``submit`` takes.
+Submit = Callable[[int, int, bool], None]
+
+
+def load_accounts() -> list[Account]:
+    """Every connected account with scheduling on, and its newest run (one query)."""
+    newest = (
+        select(SyncRun.user_id, func.max(SyncRun.id).label("run_id"))
+        .group_by(SyncRun.user_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            User.id,
+            User.sync_interval_minutes,
+            User.canvas_token_changed_at,
+            SyncRun.status,
+            SyncRun.created_at,
+            SyncRun.finished_at,
+            SyncRun.summary,
+        )
+        .outerjoin(newest, newest.c.user_id == User.id)
+        .outerjoin(SyncRun, SyncRun.id == newest.c.run_id)
+        .where(
+            User.canvas_base_url.is_not(None),
+            User.canvas_token_encrypted.is_not(None),
+            User.sync_interval_minutes > 0,
+        )
+        .order_by(User.id)
+    ).all()
+    db.session.commit()  # end the read transaction: a tick must not hold a snapshot open
+    accounts = []
+    for row in rows:
+        last_run = None
+        if row.status is not None:
+            summary = row.summary if isinstance(row.summary, dict) else {}
+            last_run = LastRun(
+                status=row.status,
+                created_at=row.created_at,
+                finished_at=row.finished_at,
+                error_kind=summary.get("error_kind"),
+            )
+        accounts.append(
+            Account(
+                user_id=row.id,
+                interval_minutes=row.sync_interval_minutes,
+                last_run=last_run,
+                token_changed_at=row.canvas_token_changed_at,
+            )
+        )
+    return accounts
+
+
+def enqueue_due(
+    submit: Submit, now: datetime | None = None, tick: timedelta | None = None
+) -> list[SyncRun]:
+    """Queue an incremental sync for the accounts due at ``now``; returns the new runs.
+
+    ``tick`` (the time to the next tick) bounds how many start at once (see
+    :func:`app.jobs.schedule.tick_budget`); None starts every due account.
+
+    An account whose sync started meanwhile (a click, another scheduler process) keeps that
+    run: the one-active-run index refuses ours and the account is skipped.
+    """
+    now = now or utcnow()
+    started: list[SyncRun] = []
+    for user_id in due_accounts(load_accounts(), now, tick):
+        try:
+            run = create_sync_run(user_id, incremental=True)
+        except SyncAlreadyRunning:
+            continue
+        try:
+            submit(user_id, run.id, True)
+        except Exception as exc:  # broker down: the run must not stay "queued" forever
+            logger.exception("could not submit scheduled sync run %s", run.id)
+            fail_to_start(run, str(exc))
+            continue
+        started.append(run)
+    if started:
+        logger.info("scheduled %d sync(s)", len(started))
+    return started

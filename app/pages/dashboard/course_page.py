@@ -187,7 +187,7 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
     groups, _ = load_rows(course)
     report, assignments = course_report(course)
     selected = choose_period(report, period)
-    period_current, period_final, result = scoped(report, selected)
+    result = scoped(report, selected)[2]  # the group breakdown of what is shown
     if selected is not None:
         assignments = [a for a in assignments if a.grading_period_id == selected]
     chosen = next((p for p in report.periods if p.id == selected), None)

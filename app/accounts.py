@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import User
 from app.models.user import SYNC_INTERVAL_CHOICES
+from app.timezones import valid_zone
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -77,3 +78,13 @@ def set_sync_interval(user: User, minutes: int) -> None:
         )
     user.sync_interval_minutes = minutes
     db.session.commit()
+
+
+def set_time_zone(user: User, name: str | None) -> str:
+    """Show this user's dates in ``name`` (an IANA zone); commits. Raises ``AccountError``."""
+    zone = valid_zone((name or "").strip())
+    if zone is None:
+        raise AccountError("choose a time zone from the list, e.g. America/Chicago")
+    user.time_zone = zone
+    db.session.commit()
+    return zone

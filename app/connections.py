@@ -7,6 +7,7 @@ stored connection, and :func:`create_canvas_sync_service` hands that client to t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import current_app
@@ -37,6 +38,9 @@ from app.sync.result import (
     SyncFailed,
     SyncOptions,
 )
+from app.timezones import valid_zone
+
+logger = logging.getLogger(__name__)
 
 NOT_CONNECTED_MESSAGE = (
     "Your account is not connected to Canvas: add your Canvas URL and access token in Settings."
@@ -123,6 +127,7 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
     )
     try:
         profile = client.get_current_user()
+        profile["time_zone"] = _profile_time_zone(client)
     except InvalidToken as exc:
         raise CanvasConnectionError(REJECTED_HELP, "rejected") from exc
     except NotPermitted as exc:
@@ -169,6 +174,16 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
 PROFILE_NAMES = ("name", "short_name", "sortable_name")
 
 
+def _profile_time_zone(client: CanvasAPIService) -> str | None:
+    """The student's zone from their Canvas profile; None when Canvas will not say (a scoped
+    token may not read the profile: the connection still works, dates show in UTC)."""
+    try:
+        return valid_zone(client.get_profile().get("time_zone"))
+    except CanvasError as exc:
+        logger.info("Canvas profile not readable (%s); no time zone", type(exc).__name__)
+        return None
+
+
 def _canvas_name(profile: dict[str, Any]) -> str | None:
     name = profile.get("name") or profile.get("short_name") or profile.get("sortable_name")
     return str(name)[:255] if name else None
@@ -187,6 +202,7 @@ def connect_canvas(user: User, base_url: str, token: str) -> dict[str, Any]:
     user.canvas_token_encrypted = token_cipher().encrypt(token)
     user.canvas_user_id = profile["id"]
     user.canvas_user_name = _canvas_name(profile)
+    user.time_zone = valid_zone(profile.get("time_zone")) or user.time_zone
     db.session.commit()
     return profile
 
@@ -205,9 +221,12 @@ def check_canvas_connection(user: User) -> dict[str, Any]:
     url = check_canvas_url(user.canvas_base_url)
     profile = verify_canvas_token(url, token)
     name = _canvas_name(profile)
-    if name != user.canvas_user_name or profile["id"] != user.canvas_user_id:
+    # A zone the student chose in Settings stays; a first one comes from Canvas.
+    zone = user.time_zone or valid_zone(profile.get("time_zone"))
+    if (name, profile["id"], zone) != (user.canvas_user_name, user.canvas_user_id, user.time_zone):
         user.canvas_user_id = profile["id"]
         user.canvas_user_name = name
+        user.time_zone = zone
         db.session.commit()
     return profile
 

@@ -163,6 +163,25 @@ class Student:
                 sub.late, sub.seconds_late = False, 0
             self.course(course_id).touch()
 
+    def apply_late_penalty(self, course_id: int, assignment_id: int, points: float) -> None:
+        """The late policy deducts ``points`` from a graded submission marked late.
+
+        ``entered_score`` stays what the teacher typed; ``score`` is after the deduction.
+        """
+        with self.lock:
+            a = self.assignment(course_id, assignment_id)
+            sub = a.submission
+            if sub.score is None:
+                raise ValueError("only a graded submission can lose points for lateness")
+            entered = sub.entered_score if sub.entered_score is not None else sub.score
+            sub.entered_score = entered
+            sub.points_deducted = float(points)
+            sub.score = max(entered - float(points), 0.0)
+            sub.grade = grade_string(sub.score, a.grading_type, a.points_possible)
+            sub.late, sub.late_policy_status = True, "late"
+            sub.seconds_late = sub.seconds_late or 3600
+            self.course(course_id).touch()
+
     # -- assignments ----------------------------------------------------------------------
     def add_assignment(self, course_id: int, group_id: int, name: str,
                        points_possible: float | None = 10.0, **fields: Any) -> int:
@@ -327,6 +346,11 @@ class Student:
     def restrict_course(self, course_id: int) -> None:
         with self.lock:
             self.course(course_id).restricted = True
+
+    def lift_restriction(self, course_id: int) -> None:
+        """The course's participation dates open: the student can read it now."""
+        with self.lock:
+            self.course(course_id).restricted = False
 
     # -- the oracle -----------------------------------------------------------------------
     def expected(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -325,3 +326,31 @@ def test_counter_survives_between_processes(auth, db):
     response = auth.login()
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > throttle.delay_after(6)
+
+
+def test_register_reports_every_mistake_in_one_round(client, auth, db):
+    """Issue 13 #9: a bad email, a short password and a different repeat, all said at once."""
+    response = auth.register(email="not-an-email", password="short", confirm="shorx")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "The email address is not valid" in page
+    assert "The password must be 8 to 256 characters long." in page
+    assert "The two passwords are not the same." in page
+    for field in ("email", "password", "confirm"):
+        assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*id="{field}"', page), field
+    assert _users(db) == 0
+
+
+def test_register_reports_a_taken_email_without_naming_it_once_the_rest_is_right(
+    client, auth, db
+):
+    auth.register()
+    auth.logout()
+    first = auth.register(password="short", confirm="short").get_data(as_text=True)
+    # The taken address is not probed while the form has other mistakes (no extra round trip
+    # of the per-address limit for a typo), and nothing says the account exists.
+    assert "must be 8 to 256 characters" in first
+    assert "cannot be used" not in first and "already" not in first
+    second = auth.register()
+    assert second.status_code == 400
+    assert "cannot be used to create an account" in second.get_data(as_text=True)

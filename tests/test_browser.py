@@ -212,3 +212,61 @@ def test_polling_fallback_shows_a_rejected_token(live_app: tuple[Any, str], simu
     assert polled, "the page did not fall back to polling"
     result.locator("a").click()
     expect(page).to_have_url(f"{base}/settings")
+
+
+def test_change_feed_and_grade_chart_after_a_sync_that_changed_grades(
+        live_app: tuple[Any, str], simulator: Any, browser_page: Any) -> None:
+    """Sync (the baseline), a teacher grades something, sync again: the dashboard says what
+    changed and by how much the course grade moved; the course page draws the grade over time,
+    with no CSP violation (which Chromium reports as a console error)."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import connect_user
+
+    app, base = live_app
+    page = browser_page
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and "favicon" not in msg.location.get("url", "") else None)
+    with app.app_context():
+        _user, student = connect_user(app, simulator, email=EMAIL, token=TOKEN)
+
+    def sync_from_the_dashboard() -> None:
+        page.goto(f"{base}/")
+        page.click("button[data-sync-button]")
+        expect(page.locator("[data-field=result]")).to_contain_text("Sync finished")
+
+    page.goto(f"{base}/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    sync_from_the_dashboard()
+    page.goto(f"{base}/")
+    expect(page.locator("[data-changes]")).to_have_count(0)  # the baseline: no flood
+
+    expected = student.expected()
+    cid, aid = next(
+        (cid, aid) for cid, course in expected.items()
+        if course["computed_current_score"] is not None
+        for aid, a in course["assignments"].items()
+        if a["score"] is None and not a["excused"] and not a["missing"]
+        and a["points_possible"] and not a["omit_from_final_grade"]
+    )
+    name = expected[cid]["assignments"][aid]["name"]
+    student.grade(cid, aid, 1)
+    sync_from_the_dashboard()
+    expect(page.locator("[data-field=result]")).to_contain_text("1 new grade")
+
+    page.goto(f"{base}/")
+    feed = page.locator("[data-changes]")
+    item = feed.locator("[data-change-kind=grade_posted]").first
+    expect(item).to_contain_text(f"{expected[cid]['name']}: {name} graded 1/")
+    expect(item.locator("[data-change-effect]")).to_contain_text(re.compile(r"course .+% → .+%"))
+
+    item.locator("a").click()
+    chart = page.locator("[data-grade-chart] svg")
+    expect(chart).to_be_visible()
+    expect(chart.locator("polyline[data-chart-line]")).to_have_count(1)
+    assert chart.bounding_box()["height"] > 50
+    expect(page.locator(".grade-history [data-changes]")).to_contain_text(f"{name} graded 1/")
+    assert problems == [], problems

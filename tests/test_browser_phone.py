@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,11 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     # Words, never the engine's log form "[2/5] Syncing course: …" (which, when the engine
     # stores it, reads "Syncing Biology 101 — 2 of 5": see test_ux_pages).
     assert lines and not any(re.search(r"\[\d+/\d+\]|course:", line) for line in lines), lines
+    # Courses by name as they go by, even though this Canvas answers every course at once (the
+    # five are written within milliseconds of each other, between two polls).
+    steps = [re.fullmatch(r"Syncing (.+) — (\d+) of (\d+)", line) for line in lines]
+    assert any(m and m.group(1).strip() and 0 < int(m.group(2)) < int(m.group(3))
+               for m in steps), lines
     assert re.search(r"Updated \d+ courses", result.inner_text())
     details = result.locator("details")
     expect(details.locator("p")).to_be_hidden()  # the technical counts: one click away
@@ -167,6 +173,12 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
         assert all(row == lefts[0] for row in lefts), lefts
     _shot(page, tmp_path, f"{device}-dashboard")
 
+    # --- Dates in the student's zone (their Canvas profile says America/Chicago) --------------
+    page.goto(f"{site}/settings")
+    page.click("input[value='Test connection']")
+    expect(page.locator("#time_zone")).to_have_value("America/Chicago")
+    _check_page(page, width)
+
     # --- What-if in points and in percent; an implausible value refused at its box -----------
     course_id, assignment_id, course_name = base._course_with_a_counted_score(app)
     with app.app_context():
@@ -174,8 +186,14 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
         ungraded = db.session.scalars(db.select(Assignment.id).where(
             Assignment.course_id == course_id, Assignment.score.is_(None),
             Assignment.points_possible > 0)).all()
+    with app.app_context():  # due Tuesday 11:59 pm in Chicago, which Canvas sends as Wed 05:59Z
+        db.session.execute(update(Assignment).where(Assignment.id == assignment_id)
+                           .values(due_at=datetime(2026, 3, 4, 5, 59, tzinfo=UTC)))
+        db.session.commit()
     page.goto(f"{site}/courses/{course_id}")
     expect(page.locator("h1")).to_contain_text(course_name)
+    due = page.locator(f"tr:has(#what-if-{assignment_id}) [data-label=Due]")
+    expect(due).to_have_text("Mar 03, 2026, 11:59 PM")
     _check_page(page, width)
     box = page.locator(f"#what-if-{assignment_id}")
     unit = page.locator(f"#what-if-{assignment_id}-unit")

@@ -44,6 +44,24 @@ def test_run_sync_success_records_summary(app: Any, db: Any, canvas_user: Any) -
     assert_db_matches(user, student)
 
 
+def test_a_finished_run_still_names_every_course_it_wrote(app: Any, db: Any,
+                                                         canvas_user: Any) -> None:
+    """Courses written between two polls: the page learns each one from the row (issue 13)."""
+    from app.pages.sync.service import run_state
+
+    user, student = canvas_user
+    run = jobs.create_sync_run(user.id, incremental=False)
+    assert jobs.run_sync(user.id, run.id, False)["status"] == "succeeded"
+    with app.test_request_context():
+        steps = run_state(fresh_run(run.id))["steps"]
+    total = len(student.expected())
+    assert [step["done"] for step in steps] == list(range(1, total + 1))
+    names = {course.name for course in db.session.scalars(select(Course))}
+    for step in steps:
+        name = step["line"].removeprefix("Syncing ").rsplit(" — ", 1)[0]
+        assert name in names and step["line"].endswith(f"— {step['done']} of {total}")
+
+
 def test_run_sync_failure_from_canvas_is_failed_with_message(app: Any, db: Any, simulator: Any,
                                                              canvas_user: Any) -> None:
     user, _student = canvas_user

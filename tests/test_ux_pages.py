@@ -127,6 +127,11 @@ def test_sync_results_in_plain_words(db: Any, student: Any) -> None:
     done.summary = {"courses": 32, "courses_written": 5, "new_grades": 3}
     assert headline(done) == "Updated 32 courses. 3 new grades."
     assert progress_line(done) == "Updated 32 courses. 3 new grades."
+    # The grade change ledger's count, whatever it says, wins over "had changes".
+    done.summary = {"courses": 32, "courses_written": 5, "new_grades": 1}
+    assert headline(done) == "Updated 32 courses. 1 new grade."
+    done.summary = {"courses": 32, "courses_written": 5, "new_grades": 0}
+    assert headline(done) == "Updated 32 courses. No new grades."
 
 
 def test_history_shows_words_with_counts_one_click_away(client: Any, db: Any,

@@ -214,6 +214,10 @@ class CanvasAPIService:
         """``GET /users/self``: the token's owner (also the cheapest token check)."""
         return self._get_object("/users/self")
 
+    def get_profile(self) -> dict[str, Any]:
+        """``GET /users/self/profile``: the owner's profile, with ``time_zone`` (an IANA name)."""
+        return self._get_object("/users/self/profile")
+
     def get_courses(
         self,
         *,

@@ -7,13 +7,15 @@
     flask --app app canvas sync EMAIL [--incremental] [--json]
     flask --app app canvas sync --all [--incremental] [--json]
     flask --app app scheduler run [--once]
+    flask --app app changes EMAIL [--since ISO8601] [--json]
     flask --app app grades EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
 running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
 
-Layout: :mod:`app.cli.users` and :mod:`app.cli.canvas` (the commands), :mod:`app.cli.sync` (the
-sync command's work, imported only when it runs) and :mod:`app.cli.common`.
+Layout: :mod:`app.cli.users`, :mod:`app.cli.canvas` and :mod:`app.cli.changes` (the commands),
+:mod:`app.cli.sync` (the sync command's work, imported only when it runs) and
+:mod:`app.cli.common`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add the ``user``, ``canvas`` and ``scheduler`` groups and ``grades`` to ``flask``."""
+    """Add the ``user``, ``canvas`` and ``scheduler`` groups, ``changes`` and ``grades``."""
     from app.cli.canvas import canvas_group
+    from app.cli.changes import changes_command
     from app.cli.grades import grades_command
     from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
@@ -31,4 +34,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(user_group)
     app.cli.add_command(canvas_group)
     app.cli.add_command(scheduler_group)
+    app.cli.add_command(changes_command)
     app.cli.add_command(grades_command)

@@ -43,6 +43,9 @@ DATABASE_DOWN_MESSAGE = "The sync could not start: the database is unavailable. 
 FINISH_ATTEMPTS = 4
 FINISH_RETRY_SECONDS = 0.25
 MAX_MESSAGE = 500
+# The per-course steps a run keeps on its row (the newest), so a page that polls after a burst
+# of courses still learns each one (see RunProgressWriter).
+MAX_STEPS = 40
 
 # The process that holds a run: a starting process checks whether that one is still alive.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -179,6 +182,11 @@ class RunProgressWriter:
     processes (the web UI polling the run) see progress while the sync's course transactions
     stay uncommitted until each course is complete. Only at a ``checkpoint`` (no course
     transaction open): on SQLite one connection writes at a time, and the engine's would wait.
+
+    Courses whose gradebooks arrive together are written within milliseconds, far quicker than
+    a page polls, so the row's latest ``message`` alone would skip them: each course's step
+    (``phase == "writing"``) is also kept in ``summary["steps"]`` (the newest ``MAX_STEPS``),
+    which the page plays back, and which outlives the run's end.
     """
 
     def __init__(
@@ -188,6 +196,7 @@ class RunProgressWriter:
         self._sync_run_id = sync_run_id
         self._forward = forward
         self._conn: Connection | None = None
+        self._steps: list[str] = []
 
     def __call__(self, progress: SyncProgress) -> None:
         if progress.checkpoint:
@@ -196,6 +205,8 @@ class RunProgressWriter:
             self._forward(progress)
 
     def _store(self, progress: SyncProgress) -> None:
+        if progress.phase == "writing":
+            self._steps = [*self._steps, progress.message[:MAX_MESSAGE]][-MAX_STEPS:]
         try:
             if self._conn is None:
                 self._conn = self._engine.connect()
@@ -210,6 +221,7 @@ class RunProgressWriter:
                         message=progress.message[:MAX_MESSAGE],
                         requests=progress.requests,
                         heartbeat_at=utcnow(),
+                        **({"summary": {"steps": self._steps}} if self._steps else {}),
                     )
                 )
         except SQLAlchemyError as exc:
@@ -262,7 +274,10 @@ def _record_finish(sync_run_id: int, result: SyncResult) -> None:
     run.status = "succeeded" if result.succeeded else "failed"
     run.finished_at = utcnow()
     run.error = None if result.succeeded else (result.error or "The sync failed.")
+    steps = (run.summary or {}).get("steps")
     run.summary = json.loads(json.dumps(result.as_dict(), default=str))
+    if steps:  # what the progress writer kept: a page that polled after the burst plays it
+        run.summary["steps"] = steps
     run.requests = result.requests
     if result.succeeded:
         run.phase = "done"

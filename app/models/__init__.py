@@ -3,6 +3,7 @@
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.course import Course, GradeCategory
+from app.models.grade_event import EVENT_KINDS, GradeEvent
 from app.models.grading_period import GradingPeriod
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
@@ -19,7 +20,9 @@ __all__ = [
     "Base",
     "CANVAS_INDEXES",
     "Course",
+    "EVENT_KINDS",
     "GradeCategory",
+    "GradeEvent",
     "GradingPeriod",
     "LoginGuard",
     "ProgressStream",

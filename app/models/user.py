@@ -37,6 +37,8 @@ class User(UserMixin, Base):
     canvas_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     canvas_user_id: Mapped[int | None] = mapped_column(BigInteger)
     canvas_user_name: Mapped[str | None] = mapped_column(String(255))
+    # An IANA zone name ("America/Chicago"): every date is shown in it (app.timezones).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     last_canvas_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Login slow-down: consecutive failures and when the last one happened.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

@@ -36,6 +36,8 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.timezones import in_zone
+
 logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT")
@@ -107,6 +109,7 @@ def register_web(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.jinja_env.filters["format_dt"] = format_dt
+    app.jinja_env.globals["DATE_TIME"] = DATE_TIME
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
     app.jinja_env.globals["now"] = lambda: datetime.now(UTC)
@@ -265,17 +268,33 @@ def timeago(value: datetime | None, now: datetime | None = None) -> str:
     return "in 1 minute" if future else "1 minute ago"
 
 
-def format_dt(value: datetime | None, fmt: str = "relative") -> Markup:
-    """A ``<time>`` element: relative text (or ``fmt`` via strftime) with the ISO time as title."""
+# A date with its time, e.g. "Mar 03, 2026, 11:59 PM": due dates and run start times.
+DATE_TIME = "%b %d, %Y, %I:%M %p"
+
+
+def format_dt(value: datetime | None, fmt: str = "relative", zone: str | None = None) -> Markup:
+    """A ``<time>`` element: relative text (or ``fmt`` via strftime) with the full time as title.
+
+    Dates and times are in ``zone``, by default the signed-in student's (``users.time_zone``),
+    never as UTC dates: a 23:59 deadline in Chicago is 05:59Z the next day.
+    """
     if value is None:
         return Markup("never")
     aware = _aware(value)
+    local = in_zone(aware, zone if zone is not None else _student_zone())
     iso = aware.isoformat(timespec="seconds").replace("+00:00", "Z")
-    label = timeago(aware) if fmt == "relative" else aware.strftime(fmt)
-    human = aware.strftime("%Y-%m-%d %H:%M UTC")
+    label = timeago(aware) if fmt == "relative" else local.strftime(fmt)
+    human = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         escape(iso), escape(human), escape(label)
     )
+
+
+def _student_zone() -> str | None:
+    try:
+        return current_user.time_zone if current_user.is_authenticated else None
+    except Exception:  # noqa: BLE001 - a page outside a request (or with no user) shows UTC
+        return None
 
 
 # --- Ownership ------------------------------------------------------------------------------

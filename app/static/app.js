@@ -54,7 +54,9 @@
 
   // Glide the bar from the last shown value to the reported one, so a quick sync still shows
   // progress instead of jumping from 0 to 100 %; then run `after` (the result, if finished).
-  function moveBar(panel, target, after) {
+  // Courses that arrive together are written within milliseconds, between two polls: the
+  // state lists each course's step, and the line names every one the bar passes.
+  function moveBar(panel, target, steps, after) {
     var bar = field(panel, "progress");
     var text = field(panel, "percent_text");
     var from = Number(bar.value) || 0;
@@ -62,6 +64,17 @@
       bar.value = value;
       bar.textContent = value + "%";
       text.textContent = value + "%";
+      var passed = null;
+      (steps || []).forEach(function (step) {
+        if (step.done > (panel.shownDone || 0) && step.total &&
+            100 * step.done / step.total <= value) {
+          passed = step;
+        }
+      });
+      if (passed) {
+        panel.shownDone = passed.done;
+        field(panel, "message").textContent = passed.line;
+      }
     }
     window.cancelAnimationFrame(panel.animation || 0);
     if (reducedMotion || target <= from) {
@@ -90,11 +103,12 @@
     badge.textContent = state.status_label;
     badge.className = "badge badge-status-" + state.status;
     field(panel, "phase_label").textContent = state.phase_label;
-    field(panel, "message").textContent = state.finished ? "" : (state.progress_line || "");
     field(panel, "counts").textContent = state.courses_total && !state.finished
       ? state.courses_done + " of " + state.courses_total + " courses"
       : "";
-    moveBar(panel, state.percent, function () {
+    moveBar(panel, state.percent, state.steps, function () {
+      panel.shownDone = Math.max(panel.shownDone || 0, state.courses_done || 0);
+      field(panel, "message").textContent = state.finished ? "" : (state.progress_line || "");
       if (state.finished) {
         renderResult(panel, state);
       }

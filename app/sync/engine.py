@@ -233,6 +233,7 @@ class CanvasSyncService:
                     to_fetch.append(course)
             if writer.pending_courses:
                 writer.flush_courses()
+                writer.flush_events()
                 db.session.commit()
             self._schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
@@ -379,6 +380,7 @@ class CanvasSyncService:
             if not same:
                 writer.write_gradebook(course_id, gradebook)
                 writer.write_periods(course_id, course.periods)
+            writer.flush_events()  # the ledger's rows, in the course's transaction
             db.session.commit()
         except BaseException:
             db.session.rollback()

@@ -16,7 +16,7 @@ from app.models import Assignment, Course, GradeCategory, GradingPeriod, Term
 
 # Bump when the parsed shape changes, so that content hashes stored by an older version no
 # longer match and the next incremental sync rewrites every course once.
-PARSER_VERSION = 2  # 2: entered_score, points_deducted, grading periods
+PARSER_VERSION = 3  # 2: points_deducted; 3: entered_score, grading periods
 
 
 COURSE_FIELDS = (
@@ -68,11 +68,11 @@ ASSIGNMENT_FIELDS = (
     "score",
     "grade",
     "entered_score",
-    "points_deducted",
     "grading_period_id",
     "is_excused",
     "is_missing",
     "is_late",
+    "points_deducted",
     "workflow_state",
     "submitted_at",
     "graded_at",

@@ -309,11 +309,11 @@ def _parse_assignment(
         "is_excused": excused,
         "is_missing": parse_bool(missing) if missing is not None else policy == "missing",
         "is_late": parse_bool(late) if late is not None else policy == "late",
+        "points_deducted": None if excused else parse_float(sub.get("points_deducted")),
         "workflow_state": clean_text(
             sub.get("workflow_state"), _LIMITS["assignment.workflow_state"]
         ),
         "entered_score": None if excused else parse_float(sub.get("entered_score")),
-        "points_deducted": None if excused else parse_float(sub.get("points_deducted")),
         "grading_period_id": parse_id(sub.get("grading_period_id")),
         "submitted_at": parse_datetime(sub.get("submitted_at")),
         "graded_at": parse_datetime(sub.get("graded_at")),

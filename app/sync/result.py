@@ -125,6 +125,8 @@ class SyncResult:
     assignments: int = 0
     items_skipped: int = 0
     rows_written: int = 0
+    new_grades: int = 0  # grade_posted events of this sync (the ledger's)
+    events: int = 0  # grade_event rows this sync recorded
     db_statements: int = 0
     db_statements_max_per_course: int = 0
     requests: int = 0
@@ -174,6 +176,8 @@ class RunStats:
     courses_deleted: int = 0
     assignments: int = 0
     rows_written: int = 0
+    new_grades: int = 0
+    events: int = 0
     items_skipped: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
     statements_per_course: list[int] = field(default_factory=list)
@@ -206,6 +210,8 @@ class RunStats:
             assignments=self.assignments,
             items_skipped=self.items_skipped,
             rows_written=self.rows_written,
+            new_grades=self.new_grades,
+            events=self.events,
             db_statements=statements,
             db_statements_max_per_course=max(self.statements_per_course, default=0),
             requests=client.get("requests", 0),

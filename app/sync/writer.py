@@ -9,6 +9,9 @@ one bulk statement.
 
 What the database holds for the user is read once per sync (``load_existing``: five reads) and
 kept current as rows are written, so the writer needs no lookups and only touches what differs.
+The same state tells what changed: :mod:`app.sync.ledger` names each difference and the writer
+inserts them as ``grade_event`` rows (``flush_events``, in the course's transaction). The first
+sync of a user is the baseline and records none.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import User, utcnow
+from app.sync.ledger import (
+    ASSIGNMENT_LEDGER_FIELDS,
+    Change,
+    assignment_changes,
+    course_changes,
+    insert_events,
+    removed,
+)
 from app.sync.parse import CourseData, Gradebook
 from app.sync.result import RunStats
 from app.sync.upserts import (
@@ -55,8 +66,14 @@ class CourseWriter:
         self.terms: dict[int, dict[str, Any]] = {}
         self.courses: dict[int, dict[str, Any]] = {}
         self.groups: dict[int, dict[int, int]] = {}
-        self.assignment_keys: dict[int, set[int]] = {}
         self.periods: dict[int, dict[int, dict[str, Any]]] = {}  # course id -> canvas id -> row
+        # course id -> canvas assignment id -> the fields the ledger compares
+        self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
+        # No sync has succeeded for this user yet: this one is the ledger's baseline.
+        self.baseline = True
+        self._pending_events: list[tuple[int | None, Change]] = []
+        self._course_changes: dict[int, list[Change]] = {}
+        self._known_course_ids: set[int] = set()
         # Rows staged by the flush=False steps.
         self._pending_terms: dict[int, dict[str, Any]] = {}
         self._pending_courses: dict[int, dict[str, Any]] = {}
@@ -79,12 +96,22 @@ class CourseWriter:
                 ).where(TERM.c.user_id == self.user_id)
             ).mappings()
         }
-        self.courses = {
-            row["canvas_course_id"]: dict(row)
-            for row in session.execute(
-                select(COURSE).where(COURSE.c.user_id == self.user_id).order_by(COURSE.c.id)
-            ).mappings()
-        }
+        # The user's row joined in (outer: a user without courses still gives one row), so
+        # the baseline costs no statement of its own.
+        self.courses = {}
+        self.baseline = True
+        for row in session.execute(
+            select(User.last_canvas_sync_at, COURSE)
+            .select_from(User)
+            .outerjoin(COURSE, COURSE.c.user_id == User.id)
+            .where(User.id == self.user_id)
+            .order_by(COURSE.c.id)
+        ).mappings():
+            course = dict(row)
+            self.baseline = course.pop("last_canvas_sync_at") is None
+            if course["id"] is not None:
+                self.courses[course["canvas_course_id"]] = course
+        self._known_course_ids = {course["id"] for course in self.courses.values()}
         self.groups = {}
         for group_id, course_id, canvas_group_id in session.execute(
             select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
@@ -92,24 +119,28 @@ class CourseWriter:
             .where(COURSE.c.user_id == self.user_id)
         ):
             self.groups.setdefault(course_id, {})[canvas_group_id] = group_id
-        self.assignment_keys = {}
-        for course_id, canvas_assignment_id in session.execute(
-            select(ASSIGNMENT.c.course_id, ASSIGNMENT.c.canvas_assignment_id)
+        self.assignments = {}
+        for row in session.execute(
+            select(ASSIGNMENT.c.course_id, *(ASSIGNMENT.c[f] for f in ASSIGNMENT_LEDGER_FIELDS))
             .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
             .where(COURSE.c.user_id == self.user_id)
-        ):
-            self.assignment_keys.setdefault(course_id, set()).add(canvas_assignment_id)
+        ).mappings():
+            stored = dict(row)
+            course_id = stored.pop("course_id")
+            self.assignments.setdefault(course_id, {})[stored["canvas_assignment_id"]] = stored
         self.periods = {}
         for period in session.execute(
             select(PERIOD)
             .join(COURSE, COURSE.c.id == PERIOD.c.course_id)
             .where(COURSE.c.user_id == self.user_id)
         ).mappings():
-            stored = self.periods.setdefault(period["course_id"], {})
-            stored[period["canvas_grading_period_id"]] = dict(period)
+            by_canvas_id = self.periods.setdefault(period["course_id"], {})
+            by_canvas_id[period["canvas_grading_period_id"]] = dict(period)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
+        self._pending_events.clear()
+        self._course_changes.clear()
         # End the read transaction: progress is written on another connection, and SQLite
         # cannot turn a stale read snapshot into a write later.
         session.commit()
@@ -123,8 +154,9 @@ class CourseWriter:
         self.flush_assignments()
         # Deletes only when something vanished: the database state was read at the start
         # and there is one writer per user (the jobs layer enforces it).
+        stored = self.assignments.get(course_id, {})
         keep_assignments = {a["canvas_assignment_id"] for a in gradebook.assignments}
-        if self.assignment_keys.get(course_id, set()) - keep_assignments:
+        if set(stored) - keep_assignments:
             delete_absent(
                 db.session,
                 ASSIGNMENT,
@@ -132,7 +164,11 @@ class CourseWriter:
                 key="canvas_assignment_id",
                 keep=keep_assignments,
             )
-        self.assignment_keys[course_id] = keep_assignments
+        self._note_assignment_changes(course_id, stored, gradebook.assignments)
+        self.assignments[course_id] = {
+            a["canvas_assignment_id"]: {f: a.get(f) for f in ASSIGNMENT_LEDGER_FIELDS}
+            for a in gradebook.assignments
+        }
         keep_groups = {g["canvas_group_id"] for g in gradebook.groups}
         if set(self.groups.get(course_id, {})) - keep_groups:
             delete_absent(
@@ -214,6 +250,8 @@ class CourseWriter:
         stored = self.courses.get(cid)
         if stored is None or _differs(stored, row):
             self._pending_courses[cid] = row
+            if not self.baseline:
+                self._course_changes[cid] = course_changes(stored, row)
             if flush:
                 self.flush_courses()
         stored = self.courses.get(cid)
@@ -244,6 +282,8 @@ class CourseWriter:
                     )
                 )
             self.courses[cid] = {**stored, **row, "id": course_id}
+            for change in self._course_changes.pop(cid, []):
+                self._pending_events.append((course_id, change))
 
     def create_assignment_groups(
         self, course_id: int, groups: list[dict[str, Any]]
@@ -298,8 +338,34 @@ class CourseWriter:
         stored = self.courses.pop(canvas_course_id, None)
         if stored is not None:
             self.groups.pop(stored["id"], None)
-            self.assignment_keys.pop(stored["id"], None)
+            self.assignments.pop(stored["id"], None)
             self.periods.pop(stored["id"], None)
+
+    def _note_assignment_changes(
+        self, course_id: int, stored: dict[int, dict[str, Any]], rows: list[dict[str, Any]]
+    ) -> None:
+        """Stage the ledger's events for a course's assignments (none for the baseline).
+
+        A course new to us reports ``course_added`` alone, not every assignment in it.
+        """
+        if self.baseline or course_id not in self._known_course_ids:
+            return
+        for row in rows:
+            changes = assignment_changes(stored.get(row["canvas_assignment_id"]), row)
+            self.stats.new_grades += sum(c.kind == "grade_posted" for c in changes)
+            self._pending_events.extend((course_id, c) for c in changes)
+        keep = {row["canvas_assignment_id"] for row in rows}
+        for canvas_assignment_id, old in stored.items():
+            if canvas_assignment_id not in keep:
+                self._pending_events.append((course_id, removed(old)))
+
+    def flush_events(self) -> None:
+        """Insert the staged ledger events (one statement, only when there are any)."""
+        if self._pending_events:
+            events, self._pending_events = self._pending_events, []
+            self.stats.events += insert_events(
+                db.session, self.user_id, self.stats.started_at, events
+            )
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SubmitField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
-from app.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from app.accounts import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    normalize_email,
+)
 
 MAX_EMAIL_LENGTH = 254
 
@@ -68,3 +73,17 @@ class RegisterForm(FlaskForm):
         render_kw={"autocomplete": "new-password", "maxlength": MAX_PASSWORD_LENGTH},
     )
     submit = SubmitField("Create account")
+
+    def validate_email(self, field: EmailField) -> None:
+        """The address's own rules, checked with the other fields: every error in one round.
+
+        Whether an account exists is not checked here: the view does that after the
+        per-address limit, and answers in words that do not say so.
+        """
+        if field.errors:  # already too long: one message is enough
+            return
+        try:
+            normalize_email(field.data)
+        except AccountError as exc:
+            message = str(exc).strip()
+            raise ValidationError(message[:1].upper() + message[1:] + ".") from exc

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from app import grades
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, GradingPeriod, User
+from app.pages.dashboard.chart import Chart, grade_chart
+from app.sync import history
 from app.sync.gradecheck import CourseReport, build_report, scores_differ
 
 ALL_PERIODS = "all"
@@ -90,6 +92,8 @@ class CoursePage:
     groups: list[GroupView]
     targets: list[tuple[int, str]]  # assignments a "what do I need" question can be about
     default_target: int | None
+    chart: Chart | None = None  # the course grade over time
+    changes: list[history.Change] = field(default_factory=list)  # this course's ledger
 
 
 def load_rows(course: Course) -> tuple[list[GradeCategory], list[Assignment]]:
@@ -274,6 +278,8 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
         groups=list(views.values()),
         targets=targets,
         default_target=default.id if default else None,
+        chart=grade_chart(history.grade_series(course.user_id, course)),
+        changes=history.feed(course.user_id, course_id=course.id, limit=50),
     )
 
 

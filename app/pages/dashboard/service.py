@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
 from app.pages.sync.service import has_synced, run_state
+from app.sync import history
 from app.sync.gradecheck import CourseReport, course_reports
 
 # --- Dashboard ------------------------------------------------------------------------------
@@ -56,6 +57,7 @@ class Dashboard:
     active_run: dict[str, Any] | None
     last_run: dict[str, Any] | None
     last_synced: datetime | None
+    changes: list[history.Change] = field(default_factory=list)  # "What changed", newest first
 
 
 def is_current_term(term: Term | None, now: datetime) -> bool:
@@ -133,6 +135,7 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
         last_run=run_state(last) if last is not None else None,
         last_synced=latest(user.last_canvas_sync_at,
                            *(c.last_synced_canvas for c in courses)),
+        changes=history.feed(user.id),
     )
 
 

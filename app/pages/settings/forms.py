@@ -9,6 +9,7 @@ from wtforms.validators import InputRequired, Length
 
 from app.models.user import SYNC_INTERVAL_CHOICES
 from app.security import MAX_TOKEN_LENGTH, MAX_URL_LENGTH
+from app.timezones import zone_names
 
 
 class CanvasForm(FlaskForm):
@@ -67,3 +68,23 @@ class CalendarFeedForm(FlaskForm):
 
 class RevokeCalendarFeedForm(FlaskForm):
     submit = SubmitField("Turn the calendar feed off")
+
+
+def _region(zone: str) -> str:
+    return zone.split("/")[0] if "/" in zone else "Other"
+
+
+class TimeZoneForm(FlaskForm):
+    """The zone every date is shown in; ``app.accounts.set_time_zone`` checks the value."""
+
+    time_zone = SelectField(
+        "Time zone",
+        # Grouped by region ("America", "Europe", ...; "Other" last): some 600 names.
+        choices=[SelectChoice("", "Choose your time zone"), *(
+            SelectChoice(name, optgroup=_region(name))
+            for name in sorted(zone_names(), key=lambda name: (_region(name) == "Other",
+                                                              _region(name), name))
+        )],
+        validate_choice=False,
+    )
+    save_zone = SubmitField("Save time zone")

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.accounts import AccountError, set_time_zone
 from app.connections import (
     CanvasConnectionError,
     check_canvas_connection,
@@ -25,6 +26,7 @@ from app.pages.settings.forms import (
     RevokeCalendarFeedForm,
     ScheduleForm,
     TestConnectionForm,
+    TimeZoneForm,
 )
 from app.security import InvalidCanvasToken, InvalidCanvasURL
 
@@ -61,15 +63,19 @@ def _page(
     *,
     schedule_form: ScheduleForm | None = None,
     feed_url: str | None = None,
+    zone_form: TimeZoneForm | None = None,
 ) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
     if schedule_form is None:
         schedule_form = ScheduleForm(formdata=None, interval=current_user.sync_interval_minutes)
+    if zone_form is None:
+        zone_form = TimeZoneForm(formdata=None, time_zone=current_user.time_zone or "")
     return render_template(
         "settings/index.html",
         form=form,
         test_form=TestConnectionForm(),
+        zone_form=zone_form,
         error=error,
         demo=demo_canvas(),
         schedule_form=schedule_form,
@@ -127,6 +133,24 @@ def test_connection() -> Any:
     else:
         name = profile.get("name") or "your Canvas account"
         flash(f"The connection works: Canvas knows this token as {name}.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/settings/time-zone")
+@login_required
+def time_zone() -> Any:
+    """Show every date in the zone the student picks (Canvas's profile zone is the first)."""
+    zone_form = TimeZoneForm()
+    if not zone_form.validate_on_submit():
+        flash("The form expired. Reload the page and try again.", "error")
+        return redirect(url_for("settings.index"))
+    try:
+        zone = set_time_zone(current_user, zone_form.time_zone.data)
+    except AccountError as exc:
+        zone_form.time_zone.errors = [_sentence(str(exc))]
+        form = CanvasForm(formdata=None, url=current_user.canvas_base_url or "")
+        return _page(form, 400, zone_form=zone_form)
+    flash(f"Dates are now shown in {zone} time.", "success")
     return redirect(url_for("settings.index"))
 
 

@@ -80,13 +80,33 @@ def progress_line(run: SyncRun) -> str:
     if run.status in FINISHED_STATUSES:
         return headline(run) or ""
     message = (run.message or "").strip()
+    step = _step(message, run.courses_done, run.courses_total)
+    return step["line"] if step is not None else message
+
+
+def course_steps(run: SyncRun) -> list[dict[str, Any]]:
+    """Each course the run wrote, as ``{"done", "total", "line"}``, oldest first.
+
+    Courses that arrive together are written faster than a page polls; the page plays these
+    back along its bar, so every course is named even when a poll only saw the end.
+    """
+    steps = (run.summary or {}).get("steps")
+    if not isinstance(steps, list):
+        return []
+    found = (_step(str(message).strip(), 0, 0) for message in steps)
+    return [step for step in found if step is not None]
+
+
+def _step(message: str, done: int, total: int) -> dict[str, Any] | None:
+    """The engine's "[3/7] Syncing course: X" in words, or None for any other message."""
     found = _ENGINE_LINE.match(message)
     if found is None:
-        return message
-    done = run.courses_done or int(found.group(1))
-    total = run.courses_total or int(found.group(2))
+        return None
+    done = done or int(found.group(1))
+    total = total or int(found.group(2))
     name = found.group("name").strip()
-    return f"Syncing {name} — {done} of {total}" if name else f"{done} of {total} courses"
+    line = f"Syncing {name} — {done} of {total}" if name else f"{done} of {total} courses"
+    return {"done": done, "total": total, "line": line}
 
 
 def headline(run: SyncRun) -> str | None:
@@ -101,8 +121,8 @@ def headline(run: SyncRun) -> str | None:
     if not isinstance(courses, int):
         return "Your grades are up to date."
     text = f"Updated {_plural(courses, 'course')}"
-    # HOOK: the engine will add "new_grades" (scores that appeared or changed) to its summary;
-    # until then, say what the summary has: how many courses had any change.
+    # "new_grades": the grade_posted events of the run (app.sync.ledger). Runs recorded
+    # before the ledger have none: say what their summary has, how many courses changed.
     new_grades = summary.get("new_grades")
     changed = summary.get("courses_written")
     if isinstance(new_grades, int):
@@ -141,6 +161,7 @@ def run_state(run: SyncRun) -> dict[str, Any]:
         "requests": run.requests,
         "message": run.message or "",
         "progress_line": progress_line(run),
+        "steps": course_steps(run),
         "headline": headline(run),
         "finished": finished,
         "error": run.error,

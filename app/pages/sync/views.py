@@ -27,7 +27,8 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app import jobs
-from app.pages.common import render_error
+from app.models import SyncRun
+from app.pages.common import get_owned_or_404, render_error
 from app.pages.sync import streams
 from app.pages.sync.service import has_synced, load_run_state, recent_runs
 
@@ -62,7 +63,8 @@ def start() -> Any:
 @login_required
 def status(run_id: int) -> Any:
     state = _state_or_404(run_id)
-    return render_template("sync/status.html", state=state)
+    started = get_owned_or_404(SyncRun, run_id).created_at  # shown in the student's zone
+    return render_template("sync/status.html", state=state, started=started)
 
 
 @bp.get("/sync/<int:run_id>/status.json")

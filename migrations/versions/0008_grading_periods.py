@@ -1,12 +1,12 @@
 """Grading periods, grading schemes, late deductions and the grade check (issue 12).
 
 A new ``grading_period`` table; on ``course`` the period and scheme flags, Canvas's current
-period score and the grade check's results; on ``assignment`` the submission's grading period,
-``entered_score`` and ``points_deducted``. Only adds: every existing row is kept (the next sync
+period score and the grade check's results; on ``assignment`` the submission's grading period and
+``entered_score``. Only adds: every existing row is kept (the next sync
 fills the new columns, since the parser version changed).
 
-Revision ID: 0006_grading_periods
-Revises: 0005_schedule_and_calendar
+Revision ID: 0008_grading_periods
+Revises: 0007_grade_events
 Create Date: 2026-11-29 21:00:00
 """
 
@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from alembic import context, op
 
 # revision identifiers, used by Alembic.
-revision = "0006_grading_periods"
-# Written as 0005 after 0004; main gained 0005_schedule_and_calendar meanwhile, so this
-# revision follows it (one head).
-down_revision = "0005_schedule_and_calendar"
+revision = "0008_grading_periods"
+# Written as 0005 after 0004; main gained 0005..0007 meanwhile, so this revision follows
+# them (one head). ``assignment.points_deducted`` came with 0007.
+down_revision = "0007_grade_events"
 branch_labels = None
 depends_on = None
 
@@ -35,7 +35,6 @@ COURSE_COLUMNS = (
 )
 ASSIGNMENT_COLUMNS = (
     sa.Column("entered_score", sa.Float(), nullable=True),
-    sa.Column("points_deducted", sa.Float(), nullable=True),
     sa.Column("grading_period_id", sa.BigInteger(), nullable=True),
 )
 # Server defaults fill existing rows; the models set the values themselves.

@@ -74,7 +74,14 @@ from app.canvas.errors import (
     ResponseTooLarge,
     UnsafeAddress,
 )
-from app.canvas.paging import _merge_by_id, _page_number, _with_page, canvas_time
+from app.canvas.paging import (  # noqa: F401  (STUDENT_COURSE_LISTS re-exported)
+    COURSE_INCLUDES,
+    STUDENT_COURSE_LISTS,
+    _merge_by_id,
+    _page_number,
+    _with_page,
+    canvas_time,
+)
 from app.canvas.ratelimit import ThrottleLimiter
 from app.canvas.session import USER_AGENT, ClientStats
 from app.canvas.transport import CanvasTransport, Params
@@ -101,18 +108,6 @@ logger = logging.getLogger(__name__)
 # At most this many pages in one list, whether planned from `last` or followed through `next`:
 # 10 000 pages of 100 is a million rows, far beyond any student's gradebook.
 MAX_PAGES = 10_000
-# The course lists that together hold every course of a student (``get_courses``): Canvas's
-# default list (currentish: active or invited in an available course, concluded by date
-# included) and ``enrollment_state=completed`` (completed enrollments, completed courses,
-# courses concluded by date). None is the default list.
-STUDENT_COURSE_LISTS: tuple[str | None, ...] = (None, "completed")
-# Every course read asks for the term, the student's scores, ``concluded``, the grading
-# periods and the current period's scores: no extra request per course for any of them.
-COURSE_INCLUDES: tuple[tuple[str, str], ...] = tuple(
-    ("include[]", name)
-    for name in ("term", "total_scores", "concluded", "grading_periods",
-                 "current_grading_period_scores")
-)
 
 
 class CanvasAPIService:

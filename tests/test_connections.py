@@ -3,7 +3,7 @@
 Two real simulators hand out the same course ids; one account syncs both and must hold each
 exactly, under its own connection. Removing or disconnecting one leaves the other alone; one
 failing instance does not fail the other's data. The migration from the single connection of
-the 0007 schema keeps every row and links it. The CLI adds, lists, disconnects and syncs
+the 0008 schema keeps every row and links it. The CLI adds, lists, disconnects and syncs
 connections.
 """
 
@@ -307,10 +307,10 @@ def fresh_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0007 -> 0008
+def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0008 -> 0009
     fresh_url: str, tmp_path: Path
 ) -> None:
-    flask_db(fresh_url, tmp_path, "upgrade", "0007_grade_events")
+    flask_db(fresh_url, tmp_path, "upgrade", "0008_grading_periods")
     engine = engine_for(fresh_url)
     big = 7 * 10**13 + 5  # a 64-bit Canvas id survives too
     with engine.begin() as conn:
@@ -329,9 +329,10 @@ def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0007 -> 
         ))
         conn.execute(text(
             "INSERT INTO course (id, user_id, term_id, canvas_course_id, name,"
-            " apply_group_weights, concluded) VALUES"
-            " (1, 1, 1, 101, 'Bio', false, false), (2, 1, NULL, :big, 'Chem', true, false),"
-            " (3, 2, 2, 101, 'Économie', false, true)"
+            " apply_group_weights, concluded, has_weighted_grading_periods, hide_final_grades)"
+            " VALUES (1, 1, 1, 101, 'Bio', false, false, false, false),"
+            " (2, 1, NULL, :big, 'Chem', true, false, true, false),"
+            " (3, 2, 2, 101, 'Économie', false, true, false, true)"
         ), {"big": big})
         conn.execute(text(
             "INSERT INTO grade_category (id, course_id, canvas_group_id, name, drop_lowest,"

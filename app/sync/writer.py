@@ -7,7 +7,7 @@ course). The steps keep the original design's names and their
 ``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
 one bulk statement.
 
-What the database holds for the connection is read once per sync (``load_existing``: four
+What the database holds for the connection is read once per sync (``load_existing``: five
 reads) and kept current as rows are written, so the writer needs no lookups and only touches
 what differs.
 The same state tells what changed: :mod:`app.sync.ledger` names each difference and the writer
@@ -18,6 +18,7 @@ sync of a connection is the baseline and records none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,10 @@ from app.sync.upserts import (
     CONNECTION,
     COURSE,
     GROUP,
+    PERIOD,
     TERM,
     delete_absent,
+    upsert,
     upsert_assignments,
     upsert_courses,
     upsert_groups,
@@ -69,6 +72,7 @@ class CourseWriter:
         self.terms: dict[int, dict[str, Any]] = {}
         self.courses: dict[int, dict[str, Any]] = {}
         self.groups: dict[int, dict[int, int]] = {}
+        self.periods: dict[int, dict[int, dict[str, Any]]] = {}  # course id -> canvas id -> row
         # course id -> canvas assignment id -> the fields the ledger compares
         self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
         # No sync has succeeded for this connection yet: this one is the ledger's baseline.
@@ -88,7 +92,7 @@ class CourseWriter:
         return bool(self._pending_courses)
 
     def load_existing(self) -> None:
-        """What the database holds for this connection now: four reads, then no more lookups."""
+        """What the database holds for this connection now: five reads, then no more lookups."""
         session = db.session
         self.terms = {
             row["canvas_term_id"]: dict(row)
@@ -130,6 +134,14 @@ class CourseWriter:
             stored = dict(row)
             course_id = stored.pop("course_id")
             self.assignments.setdefault(course_id, {})[stored["canvas_assignment_id"]] = stored
+        self.periods = {}
+        for period in session.execute(
+            select(PERIOD)
+            .join(COURSE, COURSE.c.id == PERIOD.c.course_id)
+            .where(COURSE.c.connection_id == self.connection_id)
+        ).mappings():
+            by_canvas_id = self.periods.setdefault(period["course_id"], {})
+            by_canvas_id[period["canvas_grading_period_id"]] = dict(period)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
@@ -173,6 +185,20 @@ class CourseWriter:
                 keep=keep_groups,
             )
         self.groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
+
+    def write_periods(self, course_id: int, periods: Iterable[dict[str, Any]]) -> None:
+        """The course's grading periods: an upsert only when one changed, a delete only when
+        one vanished."""
+        rows = {p["canvas_grading_period_id"]: {**p, "course_id": course_id} for p in periods}
+        stored = self.periods.get(course_id, {})
+        if any(key not in stored or _differs(stored[key], row) for key, row in rows.items()):
+            result = upsert(db.session, PERIOD, list(rows.values()),
+                            key=("course_id", "canvas_grading_period_id"), returning=("id",))
+            self.stats.rows_written += result.rows_written
+        if set(stored) - set(rows):
+            delete_absent(db.session, PERIOD, scope={"course_id": course_id},
+                          key="canvas_grading_period_id", keep=rows)
+        self.periods[course_id] = rows
 
     def find_or_create_term(
         self, term: dict[str, Any] | None, *, flush: bool = True
@@ -334,6 +360,7 @@ class CourseWriter:
         if stored is not None:
             self.groups.pop(stored["id"], None)
             self.assignments.pop(stored["id"], None)
+            self.periods.pop(stored["id"], None)
 
     def _note_assignment_changes(
         self, course_id: int, stored: dict[int, dict[str, Any]], rows: list[dict[str, Any]]

@@ -1,5 +1,6 @@
 """The data model. Table and column names are a contract with operators and scripts."""
 
+from app.models.alert import AlertDelivery, AlertSettings
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.course import Course, GradeCategory
@@ -15,6 +16,8 @@ from app.models.user import User
 attach_canvas_indexes(Base.metadata)
 
 __all__ = [
+    "AlertDelivery",
+    "AlertSettings",
     "Assignment",
     "Base",
     "CANVAS_INDEXES",

@@ -1,4 +1,4 @@
-"""Alerts (issue 15): a student's choices (``alert_settings``) and what was sent (``alert_delivery``).
+"""Alerts (issue 15): the student's choices (``alert_settings``) and what was sent.
 
 ``alert_delivery`` is the memory that keeps an alert from repeating: one row per (user, event
 key, channel), claimed by an insert that the unique key lets succeed once. ``status`` says where

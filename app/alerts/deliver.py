@@ -69,10 +69,10 @@ def after_run(user_id: int, sync_run_id: int, result: SyncResult) -> int:
 
 
 def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime) -> list[Alert]:
-    names = dict(
-        db.session.execute(select(Course.canvas_course_id, Course.name).where(
-            Course.user_id == user.id)).tuples()
-    )
+    names = {
+        cid: name for cid, name in db.session.execute(
+            select(Course.canvas_course_id, Course.name).where(Course.user_id == user.id))
+    }
     alerts: list[Alert] = []
     if run.started_at is not None:  # every event of a run is stamped after its start
         events = db.session.scalars(

@@ -41,6 +41,8 @@ def check_webhook_url(url: str, policy: OutboundPolicy) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise WebhookRefused("Enter the webhook address as https://host/path.")
+    if parts.scheme == "http" and not policy.allow_private:
+        raise WebhookRefused("The webhook address must start with https://.")
     if parts.username or parts.password:
         raise WebhookRefused("Leave the user name and password out of the webhook address.")
     try:

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_login import current_user, login_required
 
 from app.accounts import AccountError, set_time_zone
+from app.alerts import settings_for
 from app.connections import (
     CanvasConnectionError,
     check_canvas_connection,
@@ -20,6 +21,7 @@ from app.connections import (
     disconnect_canvas,
 )
 from app.pages.settings.forms import (
+    AlertsForm,
     CalendarFeedForm,
     CanvasForm,
     DisconnectForm,
@@ -64,6 +66,8 @@ def _page(
     schedule_form: ScheduleForm | None = None,
     feed_url: str | None = None,
     zone_form: TimeZoneForm | None = None,
+    alerts_form: AlertsForm | None = None,
+    alerts_error: str | None = None,
 ) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
@@ -82,7 +86,16 @@ def _page(
         calendar_form=CalendarFeedForm(),
         revoke_calendar_form=RevokeCalendarFeedForm(),
         feed_url=feed_url,
+        alerts_form=alerts_form or alerts_form_for(current_user.id),
+        alerts_error=alerts_error,
+        mail_enabled=bool(current_app.config.get("MAIL_SERVER")),
     ), status
+
+
+def alerts_form_for(user_id: int) -> AlertsForm:
+    """The alerts form filled in with the student's saved choices (or the defaults)."""
+    saved = settings_for(user_id)
+    return AlertsForm(formdata=None, obj=saved)
 
 
 def settings_page(status: int = 200, **extra: Any) -> Any:

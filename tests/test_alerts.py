@@ -23,8 +23,17 @@ from sqlalchemy import select
 
 from app import jobs
 from app.alerts import WebhookRefused, check_webhook_url, save_settings, send_digest
+from app.alerts.choose import from_events
 from app.extensions import db
-from app.models import AlertDelivery, AlertSettings, Assignment, Course, utcnow
+from app.models import (
+    AlertDelivery,
+    AlertSettings,
+    Assignment,
+    Course,
+    GradeCategory,
+    GradeEvent,
+    utcnow,
+)
 from app.outbound import STRICT, OutboundPolicy
 from app.timezones import in_zone
 from tests.test_ledger import first, ungraded
@@ -146,7 +155,8 @@ def test_new_grade_email_arrives_once_with_course_assignment_and_course_grade(
 def test_a_baseline_sync_sends_nothing(canvas_user: Any, inbox: Inbox, hook: Receiver) -> None:
     user, _student = canvas_user
     save_settings(user.id, {"on_grade": True, "on_missing": True, "on_course_grade": True,
-                            "email": True, "webhook_url": f"http://127.0.0.1:{hook.server_port}/h"},
+                            "on_due_soon": True, "grade_threshold": 100.0, "email": True,
+                            "webhook_url": f"http://127.0.0.1:{hook.server_port}/h"},
                   OutboundPolicy(allow_private=True))
     run(user)
     assert inbox.messages == [] and hook.bodies == [] and deliveries(user.id) == []
@@ -257,3 +267,129 @@ def settings_email(user_id: int) -> bool | None:
     db.session.expire_all()
     row = db.session.get(AlertSettings, user_id)
     return True if row is None else row.email
+
+
+def sync_run_result(user: Any, incremental: bool = False) -> Any:
+    sync_run = jobs.create_sync_run(user.id, incremental)
+    return jobs.run_sync(user.id, sync_run.id, incremental)
+
+
+def test_missing_due_soon_and_reconnect_alerts(
+    canvas_user: Any, inbox: Inbox, simulator: Any
+) -> None:
+    user, student = canvas_user
+    save_settings(user.id, {"on_missing": True, "on_due_soon": True, "on_reconnect": True,
+                            "email": True}, STRICT)
+    run(user)
+    cid, aid = first(student, ungraded)
+    student.mark_missing(cid, aid)
+    stored = db.session.scalar(select(Assignment).where(Assignment.canvas_assignment_id == aid))
+    group = db.session.get(GradeCategory, stored.grade_category_id) if stored else None
+    assert stored is not None and group is not None
+    missing_name = stored.name
+    student.add_assignment(cid, group.canvas_group_id, "Reading quiz 9",
+                           due_at=utcnow() + timedelta(hours=5))
+    run(user)
+    assert len(inbox.messages) == 1, [m.get_content() for m in inbox.messages]
+    body = inbox.messages[0].get_content()
+    assert f"{missing_name} marked missing" in body
+    assert "Reading quiz 9 is due in about 5 h and not submitted" in body
+    run(user)
+    assert len(inbox.messages) == 1  # neither repeats
+
+    simulator.revoke_token("tok-freshman-1")
+    for _ in range(2):
+        failed = sync_run_result(user)
+        assert failed["status"] == "failed" and failed["error_kind"] == "invalid_token"
+    assert len(inbox.messages) == 2  # one reconnect alert for the dead token, not one a run
+    assert "connect Canvas again" in inbox.messages[1].get_content()
+
+
+def test_cli_sync_hands_the_email_to_smtp_before_it_returns(
+    canvas_user: Any, inbox: Inbox, runner: Any
+) -> None:
+    user, student = canvas_user
+    assert runner.invoke(args=["canvas", "sync", user.email]).exit_code == 0
+    _course, assignment, _score = grade_something(user, student)
+    result = runner.invoke(args=["canvas", "sync", user.email, "--incremental"])
+    assert result.exit_code == 0, result.output
+    assert len(inbox.messages) == 1 and assignment in inbox.messages[0].get_content()
+
+
+def test_a_dead_smtp_server_never_fails_the_sync(
+    canvas_user: Any, app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, student = canvas_user
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(),
+                      MAIL_DEFAULT_SENDER=SENDER)
+    run(user)
+    grade_something(user, student)
+    run(user)  # succeeds although nothing listens on the mail port
+    assert [d.status for d in deliveries(user.id)] == ["failed"]
+    assert any("alert email to user" in r.getMessage() for r in caplog.records)
+
+
+def test_the_webhook_address_is_encrypted_never_shown_nor_logged(
+    canvas_user: Any, client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, student = canvas_user
+    secret = "WEBHOOKSECRETtoken123"
+    url = f"http://127.0.0.1:{free_port()}/api/webhooks/1/{secret}"  # nothing listens there
+    save_settings(user.id, {"on_grade": True, "email": False, "webhook_url": url},
+                  OutboundPolicy(allow_private=True))
+    db.session.expire_all()
+    row = db.session.get(AlertSettings, user.id)
+    assert row is not None and row.webhook_url_encrypted is not None
+    assert secret.encode() not in row.webhook_url_encrypted and row.webhook_host == "127.0.0.1"
+    client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    page = client.get("/settings").data
+    assert secret.encode() not in page and b"A webhook to 127.0.0.1 is saved" in page
+    run(user)
+    grade_something(user, student)
+    run(user)
+    assert [d.status for d in deliveries(user.id)] == ["failed"]
+    assert any("alert webhook to user" in r.getMessage() for r in caplog.records)
+    assert all(secret not in r.getMessage() for r in caplog.records)
+
+
+def test_a_scheduler_tick_sends_what_quiet_hours_held(canvas_user: Any, inbox: Inbox) -> None:
+    from app.jobs.enqueue import enqueue_due
+
+    user, student = canvas_user
+    hour = utcnow().hour
+    save_settings(user.id, {"on_grade": True, "email": True, "quiet_start": hour,
+                            "quiet_end": (hour + 2) % 24}, STRICT)
+    user.sync_interval_minutes = 0  # the tick only sends; no sync of its own
+    db.session.commit()
+    run(user)
+    grade_something(user, student)
+    run(user)
+    assert inbox.messages == []
+    enqueue_due(lambda *_: None, now=utcnow() + timedelta(hours=3))
+    assert len(inbox.messages) == 1
+
+
+def _course_event(before: float, after: float, letters: tuple[str, str]) -> GradeEvent:
+    return GradeEvent(id=5, user_id=1, canvas_course_id=7, kind="course_grade_changed",
+                      before={"score": before, "grade": letters[0]},
+                      after={"score": after, "grade": letters[1]}, at=utcnow())
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "letters", "alerted"),
+    [
+        (81.0, 79.0, ("B", "B"), True),  # fell below the 80% target
+        (79.0, 78.0, ("C", "C"), False),  # already below: said once, not again
+        (92.0, 89.0, ("A", "B"), True),  # the letter changed
+        (85.0, 86.0, ("B", "B"), False),  # no threshold crossed, same letter
+    ],
+)
+def test_course_grade_alerts(
+    before: float, after: float, letters: tuple[str, str], alerted: bool
+) -> None:
+    settings = AlertSettings(on_grade=False, on_course_grade=True, grade_threshold=80.0,
+                             on_missing=False)
+    got = from_events(settings, [_course_event(before, after, letters)], {7: "Biology"})
+    assert bool(got) is alerted
+    if alerted:
+        assert got[0].text.startswith(f"Biology: course grade {before:.1f}%")

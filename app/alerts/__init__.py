@@ -6,7 +6,7 @@
 entry point the jobs layer calls after a run, quiet hours and the daily digest).
 """
 
-from app.alerts.deliver import after_run, send_digest
+from app.alerts.deliver import after_run, send_digest, send_due_digests
 from app.alerts.mail import read_unsubscribe_token, unsubscribe_token
 from app.alerts.prefs import WebhookRefused, check_webhook_url, save_settings, settings_for
 
@@ -17,6 +17,7 @@ __all__ = [
     "read_unsubscribe_token",
     "save_settings",
     "send_digest",
+    "send_due_digests",
     "settings_for",
     "unsubscribe_token",
 ]

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.alerts import mail, webhook
 from app.alerts.choose import Alert, due_soon, from_events, reconnect
-from app.alerts.prefs import settings_for
+from app.alerts.prefs import settings_for, webhook_url
 from app.extensions import db
 from app.models import (
     AlertDelivery,
@@ -81,7 +81,7 @@ def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime
             .order_by(GradeEvent.at, GradeEvent.id)
         )
         alerts += from_events(settings, events, names)
-    if settings.on_due_soon:
+    if settings.on_due_soon and not _first_sync(run):
         assignments = db.session.scalars(
             select(Assignment).join(Course, Assignment.course_id == Course.id)
             .where(Course.user_id == user.id, Assignment.due_at >= now)
@@ -90,12 +90,21 @@ def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime
     return alerts
 
 
+def _first_sync(run: SyncRun) -> bool:
+    """The connection's baseline: like the ledger, it tells the student nothing yet."""
+    earlier = db.session.scalar(
+        select(SyncRun.id).where(SyncRun.user_id == run.user_id, SyncRun.id != run.id,
+                                 SyncRun.status == "succeeded").limit(1)
+    )
+    return earlier is None
+
+
 def channels(settings: AlertSettings) -> list[str]:
     """Where this student's alerts go now: email when mail is set up, a webhook if given."""
     found = []
     if settings.email and mail.MailSettings.from_config(current_app.config).enabled:
         found.append("email")
-    if settings.webhook_url:
+    if settings.webhook_url_encrypted is not None:
         found.append("webhook")
     return found
 
@@ -174,6 +183,15 @@ def send_digest(user_id: int, now: datetime | None = None) -> int:
     return len(held)
 
 
+def send_due_digests(now: datetime | None = None) -> int:
+    """On a scheduler tick: send every student's held alerts whose time has come."""
+    now = now or utcnow()
+    user_ids = db.session.scalars(
+        select(AlertDelivery.user_id).where(AlertDelivery.status == "held").distinct()
+    ).all()
+    return sum(send_digest(user_id, now) for user_id in user_ids)
+
+
 def _send(
     user: User, settings: AlertSettings, channel: str, rows: list[AlertDelivery], *, digest: bool
 ) -> None:
@@ -181,18 +199,27 @@ def _send(
     try:
         if channel == "email":
             _email(user, lines, digest=digest)
-        elif channel == "webhook" and settings.webhook_url:
-            webhook.post(settings.webhook_url, lines,
-                         OutboundPolicy.from_config(current_app.config))
+        elif channel == "webhook" and (url := webhook_url(settings)):
+            webhook.post(url, lines, OutboundPolicy.from_config(current_app.config))
         status = "sent"
     except SEND_ERRORS as exc:
-        logger.warning("alert %s to user %s failed: %s", channel, user.id,
-                       str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        # The webhook address holds a secret and requests puts it in its messages: for a
+        # webhook, log only the kind of failure (and the status it answered).
+        reason = (
+            type(exc).__name__ + _status(exc) if channel == "webhook"
+            else (str(exc).splitlines() or [type(exc).__name__])[0]
+        )
+        logger.warning("alert %s to user %s failed: %s", channel, user.id, reason)
         status = "failed"
     for row in rows:
         row.status = status
         row.sent_at = utcnow() if status == "sent" else None
     db.session.commit()
+
+
+def _status(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return f" (HTTP {response.status_code})" if response is not None else ""
 
 
 def _email(user: User, lines: list[str], *, digest: bool) -> None:

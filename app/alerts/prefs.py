@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
+
 from app.extensions import db
 from app.models import AlertSettings
 from app.outbound import OutboundPolicy, OutboundRefused, check_address, normalise_host
+from app.security import TokenCipher
 
 MAX_WEBHOOK_URL = 2048
 
@@ -63,8 +66,20 @@ def check_webhook_url(url: str, policy: OutboundPolicy) -> str:
     return url
 
 
+def webhook_url(settings: AlertSettings) -> str | None:
+    """The student's webhook address, decrypted (None when there is none)."""
+    if settings.webhook_url_encrypted is None:
+        return None
+    cipher: TokenCipher = current_app.extensions["token_cipher"]
+    return cipher.decrypt(settings.webhook_url_encrypted)
+
+
 def save_settings(user_id: int, values: Mapping[str, Any], policy: OutboundPolicy) -> None:
-    """Store the student's choices (the webhook address checked first) and commit."""
+    """Store the student's choices and commit.
+
+    ``webhook_url``: a new address (checked by the outbound guard first, then encrypted); empty
+    keeps the saved one; ``remove_webhook`` deletes it.
+    """
     webhook = (values.get("webhook_url") or "").strip() or None
     if webhook is not None:
         webhook = check_webhook_url(webhook, policy)
@@ -78,7 +93,13 @@ def save_settings(user_id: int, values: Mapping[str, Any], policy: OutboundPolic
     row.grade_threshold = values.get("grade_threshold")
     row.quiet_start = values.get("quiet_start")
     row.quiet_end = values.get("quiet_end")
-    row.webhook_url = webhook
+    if webhook is not None:
+        cipher: TokenCipher = current_app.extensions["token_cipher"]
+        row.webhook_url_encrypted = cipher.encrypt(webhook)
+        row.webhook_host = urlsplit(webhook).hostname
+    elif values.get("remove_webhook"):
+        row.webhook_url_encrypted = None
+        row.webhook_host = None
     db.session.commit()
 
 

@@ -27,6 +27,6 @@ def post(url: str, lines: list[str], policy: OutboundPolicy) -> None:
         response = session.post(
             url, json=payload(lines), timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False
         )
-    response.raise_for_status()
-    if 300 <= response.status_code < 400:
-        raise requests.HTTPError(f"the webhook answered a redirect ({response.status_code})")
+    if not 200 <= response.status_code < 300:  # a redirect too: never follow it elsewhere
+        raise requests.HTTPError(f"the webhook answered {response.status_code}",
+                                 response=response)

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -32,9 +41,12 @@ class AlertSettings(Base):
     on_missing: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     on_due_soon: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     on_reconnect: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    # Where: email (to the account's address) and/or a Discord/Slack-style webhook.
+    # Where: email (to the account's address) and/or a Discord/Slack-style webhook. A webhook
+    # address carries its own secret, so it is stored like a Canvas token (Fernet, see
+    # app.security) and only its host is shown back.
     email: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
-    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    webhook_url_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_host: Mapped[str | None] = mapped_column(String(255))
     # Quiet hours in the student's zone (hours 0-23, start inclusive, end exclusive; None: off)
     # and the daily digest (everything in one email, at the end of the quiet hours or 18:00).
     quiet_start: Mapped[int | None] = mapped_column(Integer)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.alerts import WebhookRefused, read_unsubscribe_token, save_settings
+from app.alerts import WebhookRefused, read_unsubscribe_token, save_settings, settings_for
 from app.alerts.prefs import unsubscribe_email
 from app.extensions import csrf, db
 from app.models import User
@@ -27,6 +27,7 @@ EXPIRED = "The form expired. Reload the page and try again."
 @login_required
 def alerts() -> Any:
     form = AlertsForm()
+    form.saved_webhook_host = settings_for(current_user.id).webhook_host
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             flash(EXPIRED, "error")
@@ -37,6 +38,7 @@ def alerts() -> Any:
         save_settings(current_user.id, values, OutboundPolicy.from_config(current_app.config))
     except WebhookRefused as exc:
         form.webhook_url.errors = [str(exc)]
+        form.webhook_url.data = ""  # never echo an address that may hold a secret
         return settings_page(400, alerts_form=form)
     flash("Alert settings saved.", "success")
     return redirect(url_for("settings.index"))

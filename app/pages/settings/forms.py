@@ -124,7 +124,10 @@ class AlertsForm(FlaskForm):
         render_kw={"inputmode": "url", "spellcheck": "false", "maxlength": 2048,
                    "placeholder": "https://discord.com/api/webhooks/…"},
     )
+    remove_webhook = BooleanField("Remove the saved webhook")
     quiet_start = SelectField("Quiet hours from", choices=_HOURS, coerce=_hour)
     quiet_end = SelectField("until", choices=_HOURS, coerce=_hour)
     digest = BooleanField("Send everything in one daily digest instead (after 18:00)")
     save_alerts = SubmitField("Save alerts")
+    # The host of the saved webhook, for the page to name (the address itself is secret).
+    saved_webhook_host: str | None = None

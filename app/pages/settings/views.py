@@ -95,7 +95,9 @@ def _page(
 def alerts_form_for(user_id: int) -> AlertsForm:
     """The alerts form filled in with the student's saved choices (or the defaults)."""
     saved = settings_for(user_id)
-    return AlertsForm(formdata=None, obj=saved)
+    form = AlertsForm(formdata=None, obj=saved)
+    form.saved_webhook_host = saved.webhook_host
+    return form
 
 
 def settings_page(status: int = 200, **extra: Any) -> Any:

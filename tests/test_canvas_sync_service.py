@@ -68,8 +68,10 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["courses"] == len(expected) == 5
     assert results["assignments"] == sum(len(c["assignments"]) for c in expected.values())
     assert results["courses_skipped"] == 1  # the freshman's date-restricted course
-    # The course lists (current, and completed: CanvasAPIService.get_courses), one per course.
-    assert results["requests"] == LISTS + len(expected)
+    # The course lists (current, and completed: CanvasAPIService.get_courses), one per course,
+    # and the first sync reads each course's grading scheme once (app.sync.periods).
+    schemes = sum(1 for g in student.expected_grades().values() if g["grading_scheme"])
+    assert results["requests"] == LISTS + len(expected) + schemes
     assert results["rows_written"] > results["assignments"]
     assert results["courses_written"] == 5
     db.session.expire_all()
@@ -90,14 +92,19 @@ def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any
 def test_statements_per_course_stay_few(canvas_user: Any) -> None:
     user, student = canvas_user
     first = succeeded(sync(user))
-    # course row, groups, assignments: nothing to delete in an empty database
-    assert first["db_statements_max_per_course"] <= 3
-    assert first["db_statements"] <= 8 + 3 * first["courses"]
+    # course row, groups, assignments, and the grading periods of a course that has them:
+    # nothing to delete in an empty database
+    assert first["db_statements_max_per_course"] <= 4
+    # (one more read at the start, and one upsert per course with grading periods)
+    with_periods = sum(1 for g in student.expected_grades().values() if g["grading_periods"])
+    assert first["db_statements"] <= 9 + 3 * first["courses"] + with_periods
     again = succeeded(sync(user))
     assert again["db_statements_max_per_course"] <= 2  # the course row did not change
     unchanged = succeeded(sync(user, incremental=True))
     assert unchanged["db_statements_max_per_course"] == 0
-    assert unchanged["db_statements"] <= 6  # the four reads at the start, the user's stamp
+    # The five reads at the start (terms, courses, groups, assignments, grading periods), the
+    # warm start's read, the user's stamp: nothing per course.
+    assert unchanged["db_statements"] <= 7
     # Deleting only costs statements where something was deleted.
     course_id, assignment_id = student.any_assignment()
     student.delete_assignment(course_id, assignment_id)

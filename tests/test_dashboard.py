@@ -24,13 +24,19 @@ def login(client: Any, email: str) -> None:
         session["_fresh"] = True
 
 
+# The course's own grading scheme (Canvas's grading standard): A >= 90 ... F.
+SCHEME: list[list[Any]] = [["A", 0.9], ["B", 0.8], ["C", 0.7], ["D", 0.6], ["F", 0.0]]
+
+
 def make_course(db: Any, user: Any, *, name: str, term: Term | None = None,
-                weighted: bool = True, canvas_score: float | None = None) -> Course:
+                weighted: bool = True, canvas_score: float | None = None,
+                scheme: list[list[Any]] | None = SCHEME) -> Course:
     """A course with two groups: Homework 40% (drop lowest 1) and Exams 60%."""
     course = Course(user_id=user.id, term_id=term.id if term else None,
                     canvas_course_id=next(_ids), name=name,
                     course_code=name[:6].upper(), apply_group_weights=weighted,
-                    canvas_current_score=canvas_score, last_synced_canvas=NOW)
+                    canvas_current_score=canvas_score, last_synced_canvas=NOW,
+                    grading_standard_id=1 if scheme else None, grading_scheme=scheme)
     db.session.add(course)
     db.session.flush()
     homework = GradeCategory(course_id=course.id, canvas_group_id=1, name="Homework",
@@ -119,6 +125,15 @@ def test_dashboard_shows_both_scores_when_they_differ(client: Any, db: Any,
     assert re.search(r"<td[^>]*>C</td>", biology)  # the letter cell (labelled for phones)
     chemistry = page[page.index("Chemistry"):]
     assert "78.00%" in chemistry and "(Canvas: 81.50%)" in chemistry
+    assert "Canvas shows 81.50%, GradeSync computes 78.00%" in chemistry  # explained
+
+
+def test_no_letter_without_the_courses_own_scheme(client: Any, db: Any, student: Any) -> None:
+    make_course(db, student, name="Biology", canvas_score=78.0, scheme=None)
+    login(client, "a@example.edu")
+    page = client.get("/").get_data(as_text=True)
+    biology = page[page.index("Biology"):]
+    assert "78.00%" in biology and not re.search(r"<td[^>]*>C</td>", biology)
 
 
 def test_course_page_groups_badges_and_grade(client: Any, db: Any, student: Any) -> None:

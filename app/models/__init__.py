@@ -5,6 +5,7 @@ from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.course import Course, GradeCategory
 from app.models.grade_event import EVENT_KINDS, GradeEvent
+from app.models.grading_period import GradingPeriod
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
@@ -25,6 +26,7 @@ __all__ = [
     "EVENT_KINDS",
     "GradeCategory",
     "GradeEvent",
+    "GradingPeriod",
     "LoginGuard",
     "ProgressStream",
     "SyncRun",

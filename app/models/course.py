@@ -47,6 +47,23 @@ class Course(Base):
     # Set when the course first went missing from every course list while Canvas did not
     # (yet) confirm the enrollment is gone; NULL while Canvas lists it (app.sync.courses).
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Grading periods and the course's own grading scheme (the periods are grading_period rows).
+    has_weighted_grading_periods: Mapped[bool] = mapped_column(
+        Boolean, default=False, nullable=False
+    )
+    # The teacher hid totals: Canvas sends no scores, so ours is only an estimate.
+    hide_final_grades: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The grading standard whose scheme is stored; NULL with grading_scheme NULL: no letters.
+    grading_standard_id: Mapped[int | None] = mapped_column(BigInteger)
+    # [[name, lower bound as a fraction], ...] highest first, or NULL (no scheme).
+    grading_scheme: Mapped[list[list[object]] | None] = mapped_column(JSON)
+    canvas_current_period_id: Mapped[int | None] = mapped_column(BigInteger)
+    canvas_period_current_score: Mapped[float | None] = mapped_column(Float)
+    # The grade check after each sync: our current score, and ours minus Canvas's (course and
+    # current period; NULL where Canvas shows no score to compare with).
+    our_current_score: Mapped[float | None] = mapped_column(Float)
+    score_difference: Mapped[float | None] = mapped_column(Float)
+    period_score_difference: Mapped[float | None] = mapped_column(Float)
 
 
 class GradeCategory(Base):

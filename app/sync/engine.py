@@ -22,10 +22,13 @@ of courses the list confirms is written, and a course dropped meanwhile costs on
 request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
-fetches the course itself (``GET /courses/:id``) beside it. Date-restricted courses are skipped
-and reported; their rows, if any, are kept (the student is still enrolled). The course list is
-every student enrollment (two lists at once: :meth:`CanvasAPIService.get_courses`); a stored
-course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
+fetches the course itself (``GET /courses/:id``) beside it. The course list brings each course's
+grading periods and current-period score too; a grading scheme costs one request, only when
+the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). The grade check (ours
+vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted
+courses are skipped and reported; their rows, if any, are kept (the student is still enrolled). The
+course list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``);
+a stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
 otherwise kept and marked ``missing_since``.
 
 Writing
@@ -75,6 +78,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -91,14 +95,10 @@ from app.sync.courses import (
     settle_absent,
     submit_confirmations,
 )
-from app.sync.fetch import (
-    FetchPool,
-    arrivals,
-    fetch_gradebook,
-    prefetch,
-    warm_start_limiter,
-)
+from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
+from app.sync.gradecheck import check_values
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
+from app.sync.periods import SchemeFetcher, course_digest
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
     ErrorKind,
@@ -137,6 +137,7 @@ class CanvasSyncService:
         self._run = RunStats(kind="full")
         self._writer = CourseWriter(user_id, self._run)
         self._meter: SyncMeter | None = None
+        self._schemes = SchemeFetcher(client)
 
     # --- public API -------------------------------------------------------------------------
 
@@ -160,6 +161,7 @@ class CanvasSyncService:
         self._run = RunStats(kind=kind)
         self._writer = CourseWriter(self.user_id, self._run)
         self._meter = SyncMeter(self.client)
+        self._schemes = SchemeFetcher(self.client)
         try:
             self._report("connecting", "Connecting to Canvas…")
             body()
@@ -225,18 +227,15 @@ class CanvasSyncService:
                     writer.sync_course(course, flush=False)
                     run.courses_concluded_skipped += 1
                     run.courses_done += 1
-                    logger.info(
-                        "[%d/%d] Syncing course: %s (concluded: course list only)",
-                        run.courses_done,
-                        run.courses_total,
-                        course.name,
-                    )
+                    logger.info("[%d/%d] Syncing course: %s (concluded: course list only)",
+                                run.courses_done, run.courses_total, course.name)
                 else:
                     to_fetch.append(course)
             if writer.pending_courses:
                 writer.flush_courses()
                 writer.flush_events()
                 db.session.commit()
+            self._schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
             run.courses_deleted += settle_absent(
                 db.session, self.user_id, confirmations, writer.forget_course
@@ -299,9 +298,7 @@ class CanvasSyncService:
         self._run.items_skipped += course_list.invalid
         logger.info(
             "course list: %d readable, %d restricted by date, %d not as a student",
-            len(course_list.courses),
-            len(course_list.restricted),
-            len(course_list.not_student),
+            len(course_list.courses), len(course_list.restricted), len(course_list.not_student)
         )
         return course_list
 
@@ -368,8 +365,11 @@ class CanvasSyncService:
         statements0 = self._meter_statements()
         run.items_skipped += gradebook.skipped
         run.assignments += len(gradebook.assignments)
-        digest = gradebook.content_hash
         stored = writer.courses.get(course.canvas_course_id)
+        course = self._schemes.resolve(course, stored)
+        checked = check_values(course.row, course.periods, gradebook.groups, gradebook.assignments)
+        course = replace(course, row={**course.row, **checked})  # the grade check, same write
+        digest = course_digest(gradebook.content_hash, course)  # grading periods included
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest
         rows0 = run.rows_written
@@ -379,6 +379,7 @@ class CanvasSyncService:
                 raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
             if not same:
                 writer.write_gradebook(course_id, gradebook)
+                writer.write_periods(course_id, course.periods)
             writer.flush_events()  # the ledger's rows, in the course's transaction
             db.session.commit()
         except BaseException:

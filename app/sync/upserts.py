@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.orm import Session, scoped_session
 
-from app.models import Assignment, Course, GradeCategory, Term
+from app.models import Assignment, Course, GradeCategory, GradingPeriod, Term
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ TERM = typing.cast(Table, Term.__table__)
 COURSE = typing.cast(Table, Course.__table__)
 GROUP = typing.cast(Table, GradeCategory.__table__)
 ASSIGNMENT = typing.cast(Table, Assignment.__table__)
+PERIOD = typing.cast(Table, GradingPeriod.__table__)
 
 # db.session (a scoped_session) or a plain Session: both proxy the same methods.
 SessionLike = Session | scoped_session[Any]

@@ -7,7 +7,7 @@ course). The steps keep the original design's names and their
 ``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
 one bulk statement.
 
-What the database holds for the user is read once per sync (``load_existing``: four reads) and
+What the database holds for the user is read once per sync (``load_existing``: five reads) and
 kept current as rows are written, so the writer needs no lookups and only touches what differs.
 The same state tells what changed: :mod:`app.sync.ledger` names each difference and the writer
 inserts them as ``grade_event`` rows (``flush_events``, in the course's transaction). The first
@@ -17,6 +17,7 @@ sync of a user is the baseline and records none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -37,8 +38,10 @@ from app.sync.upserts import (
     ASSIGNMENT,
     COURSE,
     GROUP,
+    PERIOD,
     TERM,
     delete_absent,
+    upsert,
     upsert_assignments,
     upsert_courses,
     upsert_groups,
@@ -63,6 +66,7 @@ class CourseWriter:
         self.terms: dict[int, dict[str, Any]] = {}
         self.courses: dict[int, dict[str, Any]] = {}
         self.groups: dict[int, dict[int, int]] = {}
+        self.periods: dict[int, dict[int, dict[str, Any]]] = {}  # course id -> canvas id -> row
         # course id -> canvas assignment id -> the fields the ledger compares
         self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
         # No sync has succeeded for this user yet: this one is the ledger's baseline.
@@ -82,7 +86,7 @@ class CourseWriter:
         return bool(self._pending_courses)
 
     def load_existing(self) -> None:
-        """What the database holds for this user now: four reads, then no more lookups."""
+        """What the database holds for this user now: five reads, then no more lookups."""
         session = db.session
         self.terms = {
             row["canvas_term_id"]: dict(row)
@@ -124,6 +128,14 @@ class CourseWriter:
             stored = dict(row)
             course_id = stored.pop("course_id")
             self.assignments.setdefault(course_id, {})[stored["canvas_assignment_id"]] = stored
+        self.periods = {}
+        for period in session.execute(
+            select(PERIOD)
+            .join(COURSE, COURSE.c.id == PERIOD.c.course_id)
+            .where(COURSE.c.user_id == self.user_id)
+        ).mappings():
+            by_canvas_id = self.periods.setdefault(period["course_id"], {})
+            by_canvas_id[period["canvas_grading_period_id"]] = dict(period)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
@@ -167,6 +179,20 @@ class CourseWriter:
                 keep=keep_groups,
             )
         self.groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
+
+    def write_periods(self, course_id: int, periods: Iterable[dict[str, Any]]) -> None:
+        """The course's grading periods: an upsert only when one changed, a delete only when
+        one vanished."""
+        rows = {p["canvas_grading_period_id"]: {**p, "course_id": course_id} for p in periods}
+        stored = self.periods.get(course_id, {})
+        if any(key not in stored or _differs(stored[key], row) for key, row in rows.items()):
+            result = upsert(db.session, PERIOD, list(rows.values()),
+                            key=("course_id", "canvas_grading_period_id"), returning=("id",))
+            self.stats.rows_written += result.rows_written
+        if set(stored) - set(rows):
+            delete_absent(db.session, PERIOD, scope={"course_id": course_id},
+                          key="canvas_grading_period_id", keep=rows)
+        self.periods[course_id] = rows
 
     def find_or_create_term(
         self, term: dict[str, Any] | None, *, flush: bool = True
@@ -313,6 +339,7 @@ class CourseWriter:
         if stored is not None:
             self.groups.pop(stored["id"], None)
             self.assignments.pop(stored["id"], None)
+            self.periods.pop(stored["id"], None)
 
     def _note_assignment_changes(
         self, course_id: int, stored: dict[int, dict[str, Any]], rows: list[dict[str, Any]]

@@ -3,8 +3,8 @@
 ``alert_delivery``'s unique (user_id, key, channel) is what keeps an alert from being sent
 twice. Nothing existing is rewritten.
 
-Revision ID: 0008_alerts
-Revises: 0007_grade_events
+Revision ID: 0009_alerts
+Revises: 0008_grading_periods
 Create Date: 2026-11-29 21:20:00
 """
 
@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0008_alerts"
-down_revision = "0007_grade_events"
+revision = "0009_alerts"
+# Written as 0008 after 0007; main gained 0008_grading_periods meanwhile, so this follows it.
+down_revision = "0008_grading_periods"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,8 @@
 
 ``alert_delivery`` is the memory that keeps an alert from repeating: one row per (user, event
 key, channel), claimed by an insert that the unique key lets succeed once. ``status`` says where
-it is: ``sent``, ``held`` (quiet hours or the daily digest: the digest sends it) or ``failed``.
+it is: ``held`` (quiet hours or the daily digest: the digest sends it), ``sending`` (claimed,
+being handed over), ``sent`` or ``failed`` (logged; not retried, so never sent twice).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class AlertDelivery(Base):
     # "event:<grade_event id>", "due:<assignment>:<due date>", "reconnect:<sync_run id>"
     key: Mapped[str] = mapped_column(String(96), nullable=False)
     channel: Mapped[str] = mapped_column(String(16), nullable=False)  # email | webhook
-    status: Mapped[str] = mapped_column(String(16), nullable=False)  # sent | held | failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # see the module docstring
     text: Mapped[str] = mapped_column(String(1000), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 import pytest
@@ -178,6 +179,20 @@ ASSIGNMENT_KEYS = {"id", "name", "points_possible", "submission", "published", "
                    "assignment_group_id", "updated_at"}
 
 
+def _points(value: Any) -> float | None:
+    """What ``points_possible`` must become: a finite number, or numeric text (as Canvas may
+    send "20", see the hand-written case above); anything else is junk and becomes NULL."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
 @st.composite
 def assignment(draw: Any, ident: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(payload, the row it must become) or (payload, None) when it must be skipped."""
@@ -207,7 +222,7 @@ def assignment(draw: Any, ident: int) -> tuple[dict[str, Any], dict[str, Any] | 
     shown = strip_control(name) if name else ""  # names reach terminals and logs: no escapes
     return payload, {
         "name": shown[:255] if shown else f"Assignment {ident}",
-        "points_possible": points if isinstance(points, float) else None,
+        "points_possible": _points(points),
         "score": None if excused else score,
         "grade": None if excused or grade is None else strip_control(grade)[:64],
         "excused": excused,

@@ -3,7 +3,7 @@
 Two real simulators hand out the same course ids; one account syncs both and must hold each
 exactly, under its own connection. Removing or disconnecting one leaves the other alone; one
 failing instance does not fail the other's data. The migration from the single connection of
-the 0008 schema keeps every row and links it. The CLI adds, lists, disconnects and syncs
+the 0009 schema keeps every row and links it. The CLI adds, lists, disconnects and syncs
 connections.
 """
 
@@ -307,10 +307,10 @@ def fresh_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0008 -> 0009
+def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0009 -> 0010
     fresh_url: str, tmp_path: Path
 ) -> None:
-    flask_db(fresh_url, tmp_path, "upgrade", "0008_grading_periods")
+    flask_db(fresh_url, tmp_path, "upgrade", "0009_alerts")
     engine = engine_for(fresh_url)
     big = 7 * 10**13 + 5  # a 64-bit Canvas id survives too
     with engine.begin() as conn:

@@ -195,3 +195,10 @@ def test_another_users_settings_are_never_shown(client, db, simulator, student):
     page = client.get("/settings").get_data(as_text=True)
     assert "Canvas is not connected yet" in page
     assert student.name not in page
+
+
+def test_the_settings_page_has_a_plain_title_and_each_section_once(signed_in):
+    page = signed_in.get("/settings").get_data(as_text=True)
+    assert "<title>Settings · GradeSync</title>" in page
+    for heading in ("Automatic syncs", "Calendar feed", "Alerts", "Time zone"):
+        assert page.count(f">{heading}</h2>") == 1, heading

@@ -1,5 +1,6 @@
 """The data model. Table and column names are a contract with operators and scripts."""
 
+from app.models.alert import AlertDelivery, AlertSettings
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.connection import CanvasConnection, CanvasOAuthClient
@@ -17,6 +18,8 @@ from app.models.user import User
 attach_canvas_indexes(Base.metadata)
 
 __all__ = [
+    "AlertDelivery",
+    "AlertSettings",
     "Assignment",
     "Base",
     "CANVAS_INDEXES",

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from app.accounts import AccountError, set_time_zone
+from app.alerts import settings_for
 from app.connections import (
     CanvasConnectionError,
     check_canvas_connection,
@@ -28,6 +29,7 @@ from app.connections import (
 from app.connections.oauth import list_clients
 from app.models import CanvasConnection
 from app.pages.settings.forms import (
+    AlertsForm,
     CalendarFeedForm,
     CanvasForm,
     DisconnectForm,
@@ -76,6 +78,8 @@ def _page(
     schedule_form: ScheduleForm | None = None,
     feed_url: str | None = None,
     zone_form: TimeZoneForm | None = None,
+    alerts_form: AlertsForm | None = None,
+    alerts_error: str | None = None,
 ) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
@@ -98,6 +102,9 @@ def _page(
         calendar_form=CalendarFeedForm(),
         revoke_calendar_form=RevokeCalendarFeedForm(),
         feed_url=feed_url,
+        alerts_form=alerts_form or alerts_form_for(current_user.id),
+        alerts_error=alerts_error,
+        mail_enabled=bool(current_app.config.get("MAIL_SERVER")),
     ), status
 
 
@@ -107,6 +114,14 @@ def _owned(connection_id: int) -> CanvasConnection:
     if connection is None:
         abort(404)
     return connection
+
+
+def alerts_form_for(user_id: int) -> AlertsForm:
+    """The alerts form filled in with the student's saved choices (or the defaults)."""
+    saved = settings_for(user_id)
+    form = AlertsForm(formdata=None, obj=saved)
+    form.saved_webhook_host = saved.webhook_host
+    return form
 
 
 def settings_page(status: int = 200, **extra: Any) -> Any:

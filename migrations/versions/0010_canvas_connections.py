@@ -9,8 +9,8 @@ connection without an address (status ``disconnected``) that holds them.
 Downgrade puts the first connection back on the user; it refuses when a user has more than one
 connection (their rows could collide).
 
-Revision ID: 0009_canvas_connections
-Revises: 0008_grading_periods
+Revision ID: 0010_canvas_connections
+Revises: 0009_alerts
 Create Date: 2026-11-29 21:00:00
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import context, op
 
 # revision identifiers, used by Alembic.
-revision = "0009_canvas_connections"
-down_revision = "0008_grading_periods"
+revision = "0010_canvas_connections"
+down_revision = "0009_alerts"
 branch_labels = None
 depends_on = None
 
@@ -126,7 +126,7 @@ def downgrade() -> None:
         if crowded is not None:
             raise RuntimeError(
                 f"user {crowded[0]} has several Canvas connections: remove all but one in "
-                "Settings before downgrading below 0009_canvas_connections"
+                "Settings before downgrading below 0010_canvas_connections"
             )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("canvas_base_url", sa.String(length=255), nullable=True))

@@ -145,6 +145,15 @@ class Config:
             env.get("SCHEDULER_ENABLED", "1"), "SCHEDULER_ENABLED"
         )
         self.SCHEDULER_TICK_S = float(env.get("SCHEDULER_TICK_S", "30"))
+        # Alert email (app/alerts): off until MAIL_SERVER and MAIL_DEFAULT_SENDER are set.
+        self.MAIL_SERVER = env.get("MAIL_SERVER") or None
+        self.MAIL_PORT = _non_negative_int(env, "MAIL_PORT", 25)
+        self.MAIL_USE_TLS = parse_bool(env.get("MAIL_USE_TLS"), "MAIL_USE_TLS")
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER") or None
+        # Where students reach this site: the base of the links in alert emails.
+        self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://localhost:5000").rstrip("/")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True

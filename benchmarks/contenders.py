@@ -59,13 +59,22 @@ def _canvas(base_url: str, token: str) -> Any:
 
 # --- Simple ORM writes shared by both canvasapi contenders ------------------------------------
 
+def _connection_id(session: Any, user_id: int) -> int | None:
+    """The user's (first) Canvas connection: terms and courses hang off it."""
+    from app.models import CanvasConnection
+
+    return session.scalar(select(CanvasConnection.id).where(CanvasConnection.user_id == user_id)
+                          .order_by(CanvasConnection.id).limit(1))
+
+
 def _term_row(session: Any, user_id: int, term: dict[str, Any]) -> Any:
     from app.models import Term
 
     row = session.scalar(select(Term).where(Term.user_id == user_id,
                                             Term.canvas_term_id == term["id"]))
     if row is None:
-        row = Term(user_id=user_id, canvas_term_id=term["id"], name=term.get("name") or "")
+        row = Term(user_id=user_id, connection_id=_connection_id(session, user_id),
+                   canvas_term_id=term["id"], name=term.get("name") or "")
         session.add(row)
     row.name = term.get("name") or ""
     row.start_at = parse_time(term.get("start_at"))
@@ -79,7 +88,8 @@ def _course_row(session: Any, user_id: int, data: dict[str, Any], term_id: int |
     row = session.scalar(select(Course).where(Course.user_id == user_id,
                                               Course.canvas_course_id == data["id"]))
     if row is None:
-        row = Course(user_id=user_id, canvas_course_id=data["id"], name=data.get("name") or "")
+        row = Course(user_id=user_id, connection_id=_connection_id(session, user_id),
+                     canvas_course_id=data["id"], name=data.get("name") or "")
         session.add(row)
     enrollment = next((e for e in data.get("enrollments") or [] if e.get("type") == "student"),
                       {})

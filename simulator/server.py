@@ -25,6 +25,7 @@ from simulator.bucket import BucketRegistry
 from simulator.config import SimulatorConfig
 from simulator.datasets import IdAllocator, build_dataset
 from simulator.model import iso, utcnow
+from simulator.oauth import OAuthProvider
 from simulator.stats import RequestRecord, SimulatorStats
 from simulator.student import Student
 from simulator.transport import (
@@ -60,6 +61,7 @@ class CanvasSimulator:
         self._ids = IdAllocator()
         self._students: dict[str, Student] = {}
         self._token_states: dict[str, tuple[str, str | None]] = {}  # token -> (state, when)
+        self.oauth = OAuthProvider()  # Canvas's OAuth2 endpoints (simulator/oauth.py)
         self._buckets = BucketRegistry()
         self._malform: list[tuple[re.Pattern[str], str]] = []
         self._fault_lock = threading.Lock()
@@ -230,6 +232,8 @@ class CanvasSimulator:
         config = self.config
         if path == "/" and handler.command == "GET":
             return send_response(handler, 200, self._home_page(), "text/html; charset=utf-8"), False
+        if path.startswith("/login/oauth2/"):
+            return self._oauth2(handler, path, query, token), False
         drop, fault_status, slow = self._draw_faults()
         if drop:
             handler.close_connection = True  # no response at all: the client sees EOF
@@ -275,6 +279,12 @@ class CanvasSimulator:
         with self._lock:
             state, when = self._token_states.get(token, (None, None))
             student = self._students.get(token)
+        if student is None:  # an OAuth2 access token stands for its student
+            owner, expired = self.oauth.student_for(token)
+            with self._lock:
+                student = self._students.get(owner) if owner else None
+            if student is not None and expired:
+                state, when = "expired", None
         if state == "revoked":
             return None, (401, {"errors": [{"message": "Revoked access token."}]}, auth)
         if state == "expired":
@@ -315,6 +325,36 @@ class CanvasSimulator:
             body = hostile.gzip_bomb(self.config.hostile_gzip_bytes)
             headers["content-encoding"] = "gzip"
         return response.status, body, JSON_TYPE, headers
+
+    def _oauth2(self, handler: SimulatorHandler, path: str, query: dict[str, list[str]],
+                token: str | None) -> int:
+        """The OAuth2 endpoints (simulator/oauth.py); no API token or bucket involved."""
+        one = {key: values[-1] for key, values in query.items()}
+        form = {k: v for k, v in parse_qsl(getattr(handler, "body", b"").decode("utf-8",
+                                                                                  "replace"))}
+        command = handler.command
+        page = "text/html; charset=utf-8"
+        if path == "/login/oauth2/auth" and command == "GET":
+            status, text = self.oauth.authorize_page(one)
+            return send_response(handler, status, text.encode(), page)
+        if path == "/login/oauth2/auth/decision" and command == "POST":
+            status, where = self.oauth.decide(form)
+            if status != 302:
+                return send_response(handler, status, where.encode(), TEXT_TYPE)
+            return send_response(handler, 302, b"", TEXT_TYPE, {"location": where})
+        if path == "/login/oauth2/token" and command == "POST":
+            owner = self.oauth.grant_student(form)
+            with self._lock:
+                student = self._students.get(owner) if owner else None
+            user = {"id": student.user_id, "name": student.name} if student else None
+            status, body = self.oauth.exchange(form, user)
+            return send_response(handler, status, json_bytes(body), JSON_TYPE)
+        if path == "/login/oauth2/token" and command == "DELETE":
+            if not self.oauth.log_out(token):
+                return send_response(handler, 401, json_bytes(
+                    {"errors": [{"message": "Invalid access token."}]}), JSON_TYPE)
+            return send_response(handler, 200, json_bytes({}), JSON_TYPE)
+        return send_response(handler, 404, json_bytes(NOT_FOUND), JSON_TYPE)
 
     def _home_page(self) -> bytes:
         with self._lock:

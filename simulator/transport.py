@@ -62,8 +62,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
     def _not_served(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        # Kept for the OAuth2 token endpoint (a form body); the API itself is GET only.
+        self.body = self.rfile.read(min(length, 65536)) if length else b""
         self.server.simulator._serve(self)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _not_served  # noqa: N815

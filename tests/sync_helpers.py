@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, Term
+from app.models import Assignment, CanvasConnection, Course, GradeCategory, Term
 
 COURSE_FIELDS = {  # expected() key -> course column
     "name": "name",
@@ -43,11 +43,17 @@ ASSIGNMENT_FIELDS = {  # expected() key -> assignment column
 }
 
 
-def db_snapshot(user_id: int) -> dict[int, dict[str, Any]]:
-    """The user's courses as stored, in the shape of ``Student.expected()``."""
+def db_snapshot(user_id: int, connection_id: int | None = None) -> dict[int, dict[str, Any]]:
+    """The user's courses as stored (only one connection's, if given), in the shape of
+    ``Student.expected()``."""
     session = db.session
-    courses = session.scalars(select(Course).where(Course.user_id == user_id)).all()
-    terms = {t.id: t for t in session.scalars(select(Term).where(Term.user_id == user_id))}
+    course_filter = [Course.user_id == user_id]
+    term_filter = [Term.user_id == user_id]
+    if connection_id is not None:
+        course_filter.append(Course.connection_id == connection_id)
+        term_filter.append(Term.connection_id == connection_id)
+    courses = session.scalars(select(Course).where(*course_filter)).all()
+    terms = {t.id: t for t in session.scalars(select(Term).where(*term_filter))}
     snapshot: dict[int, dict[str, Any]] = {}
     for course in courses:
         groups = session.scalars(
@@ -101,10 +107,10 @@ def _diff(path: str, got: Any, want: Any, out: list[str]) -> None:
         out.append(f"{path}: database {got!r} != expected {want!r}")
 
 
-def db_differences(user_id: int, student: Any) -> list[str]:
+def db_differences(user_id: int, student: Any, connection_id: int | None = None) -> list[str]:
     """Every difference between the database and ``student.expected()`` (empty = equal)."""
     differences: list[str] = []
-    _diff("courses", db_snapshot(user_id), student.expected(), differences)
+    _diff("courses", db_snapshot(user_id, connection_id), student.expected(), differences)
     return differences
 
 
@@ -112,8 +118,12 @@ def assert_no_duplicates(user_id: int) -> None:
     """Each natural key appears once (the UNIQUE constraints say so; this proves it)."""
     session = db.session
     checks = [
-        (Course.canvas_course_id, Course.user_id == user_id, (Course.canvas_course_id,)),
-        (Term.canvas_term_id, Term.user_id == user_id, (Term.canvas_term_id,)),
+        (
+            Course.canvas_course_id,
+            Course.user_id == user_id,
+            (Course.connection_id, Course.canvas_course_id),
+        ),
+        (Term.canvas_term_id, Term.user_id == user_id, (Term.connection_id, Term.canvas_term_id)),
     ]
     for _column, where, group_by in checks:
         dupes = session.execute(
@@ -137,11 +147,15 @@ def assert_no_duplicates(user_id: int) -> None:
         assert not dupes, f"duplicate {model.__tablename__} rows: {dupes}"
 
 
-def assert_db_matches(user: Any, student: Any) -> None:
-    """The database holds exactly what ``student`` sees in Canvas, field by field."""
+def assert_db_matches(user: Any, student: Any, connection: Any = None) -> None:
+    """The database holds exactly what ``student`` sees in Canvas, field by field (with
+    ``connection``: what is stored under that connection, and nothing else of it)."""
     user_id = user if isinstance(user, int) else user.id
+    connection_id = connection if connection is None or isinstance(connection, int) else (
+        connection.id
+    )
     db.session.expire_all()
-    differences = db_differences(user_id, student)
+    differences = db_differences(user_id, student, connection_id)
     assert_no_duplicates(user_id)
     assert not differences, (
         f"{len(differences)} differences between the database and Canvas:\n  "
@@ -173,3 +187,43 @@ def row_counts(user_id: int) -> dict[str, int]:
         )
         or 0,
     }
+
+
+def connections_of(user: Any) -> list[CanvasConnection]:
+    """The user's Canvas connections as stored now, oldest first."""
+    user_id = user if isinstance(user, int) else user.id
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(CanvasConnection)
+            .where(CanvasConnection.user_id == user_id)
+            .order_by(CanvasConnection.id)
+        )
+    )
+
+
+def only_connection(user: Any) -> CanvasConnection | None:
+    """The user's one connection (None when there is none; fails when there are several)."""
+    connections = connections_of(user)
+    assert len(connections) <= 1, f"expected at most one connection, found {connections}"
+    return connections[0] if connections else None
+
+
+def add_fake_connection(
+    user: Any, url: str = "https://canvas.example.edu", token: bytes = b"x"
+) -> CanvasConnection:
+    """A stored connection that no sync will reach (for page tests); commits."""
+    connection = CanvasConnection(
+        user_id=user.id, base_url=url, access_token_encrypted=token, status="ok"
+    )
+    db.session.add(connection)
+    db.session.commit()
+    return connection
+
+
+def connection_id_for(user: Any) -> int:
+    """The id of the user's first connection, adding a fake one if there is none."""
+    connections = connections_of(user)
+    if connections:
+        return connections[0].id
+    return add_fake_connection(user).id

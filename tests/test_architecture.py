@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"app.security", "app.outbound"},
     {"app.canvas"},
     {"app.grades", "app.sync"},
-    {"app.accounts", "app.connections", "app.calendar"},
+    {"app.accounts", "app.connections", "app.calendar", "app.alerts"},
     {"app.jobs"},
     {"app.pages", "app.cli"},
     {"app"},  # create_app: the composition root

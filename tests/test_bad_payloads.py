@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from app.accounts import create_user
 from app.canvas.client import CanvasAPIService
 from app.connections import create_canvas_sync_service
 from app.safe_text import strip_control
-from tests.sync_helpers import assert_db_matches, db_snapshot, row_counts
+from tests.sync_helpers import assert_db_matches, connection_id_for, db_snapshot, row_counts
 
 MEGABYTE = 1024 * 1024
 UNICODE_NAMES = (
@@ -34,6 +35,7 @@ UNICODE_NAMES = (
 
 
 def sync(user: Any, client: Any = None) -> dict[str, Any]:
+    connection_id_for(user)  # the rows go under a connection (a stand-in one if none)
     results = create_canvas_sync_service(user, client=client).sync_all_data()
     assert results["status"] == "succeeded", results["error"]
     return results
@@ -177,6 +179,20 @@ ASSIGNMENT_KEYS = {"id", "name", "points_possible", "submission", "published", "
                    "assignment_group_id", "updated_at"}
 
 
+def _points(value: Any) -> float | None:
+    """What ``points_possible`` must become: a finite number, or numeric text (as Canvas may
+    send "20", see the hand-written case above); anything else is junk and becomes NULL."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
 @st.composite
 def assignment(draw: Any, ident: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(payload, the row it must become) or (payload, None) when it must be skipped."""
@@ -206,7 +222,7 @@ def assignment(draw: Any, ident: int) -> tuple[dict[str, Any], dict[str, Any] | 
     shown = strip_control(name) if name else ""  # names reach terminals and logs: no escapes
     return payload, {
         "name": shown[:255] if shown else f"Assignment {ident}",
-        "points_possible": points if isinstance(points, float) else None,
+        "points_possible": _points(points),
         "score": None if excused else score,
         "grade": None if excused or grade is None else strip_control(grade)[:64],
         "excused": excused,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sync_helpers import connection_id_for
 
 from benchmarks.lower_bound import (
     BucketSettings,
@@ -233,11 +234,13 @@ def test_db_counter_counts_statements_and_gradebook_rows(app, db) -> None:
     counter = DbCounter(db.engine)
     with counter.counting() as counts:
         user = create_user("counted@example.edu", "correct horse battery")  # not gradebook
-        term = Term(user_id=user.id, canvas_term_id=1, name="Fall")
+        term = Term(user_id=user.id, connection_id=connection_id_for(user),
+                    canvas_term_id=1, name="Fall")
         db.session.add(term)
         db.session.flush()
         for n in range(3):  # the ORM sends INSERT ... RETURNING, one row at a time
-            db.session.add(Course(user_id=user.id, canvas_course_id=n, name=f"C{n}",
+            db.session.add(Course(user_id=user.id, connection_id=term.connection_id,
+                           canvas_course_id=n, name=f"C{n}",
                                   term_id=term.id))
         db.session.commit()
         db.session.execute(db.update(Course).values(name="renamed"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sync_helpers import add_fake_connection
 from test_dashboard import make_course
 
 from app.accounts import create_user
@@ -17,9 +18,7 @@ HUGE = "99999999999999999999"
 @pytest.fixture
 def student(app: Any, db: Any) -> Any:
     user = create_user("a@example.edu", "correct horse battery")
-    user.canvas_base_url = "https://canvas.example.edu"
-    user.canvas_token_encrypted = b"x"
-    db.session.commit()
+    add_fake_connection(user)
     return user
 
 

@@ -15,6 +15,7 @@ from app.calendar.ics import Event, render_calendar
 from app.extensions import db
 from app.models import Assignment, Course, User
 from tests.auth_actions import AuthActions
+from tests.sync_helpers import only_connection
 
 FEED_URL = re.compile(r"http://localhost/calendar/[A-Za-z0-9_-]{43}\.ics")
 
@@ -92,7 +93,7 @@ def test_the_feed_lists_every_assignment_with_a_due_date(
 
 
 def simulator_base(user: Any) -> str:
-    return db.session.get_one(User, user.id).canvas_base_url.rstrip("/")
+    return only_connection(user).base_url.rstrip("/")
 
 
 def test_graded_and_submitted_states_show_in_the_event(

@@ -354,7 +354,8 @@ def test_endpoints_send_the_documented_parameters(
     groups, assignments, submissions = (query(c) for c in mocked.calls[2:])
     assert completed["enrollment_state"] == ["completed"]
     for course_list in (courses, completed):
-        assert course_list["include[]"] == ["term", "total_scores", "concluded"]
+        assert course_list["include[]"] == ["term", "total_scores", "concluded", "grading_periods",
+                                     "current_grading_period_scores"]
         assert course_list["enrollment_type"] == ["student"]
         assert "updated_since" not in course_list  # Canvas REST has no such filter
     assert groups["include[]"] == ["assignments", "submission"]
@@ -482,7 +483,8 @@ def test_course_list_sample_reads_both_pages(
             responses.matchers.query_param_matcher(
                 {
                     "per_page": "100",
-                    "include[]": ["term", "total_scores", "concluded"],
+                    "include[]": ["term", "total_scores", "concluded", "grading_periods",
+                                     "current_grading_period_scores"],
                     "enrollment_type": "student",
                 }
             )
@@ -496,7 +498,8 @@ def test_course_list_sample_reads_both_pages(
             responses.matchers.query_param_matcher(
                 {
                     "per_page": "100",
-                    "include[]": ["term", "total_scores", "concluded"],
+                    "include[]": ["term", "total_scores", "concluded", "grading_periods",
+                                     "current_grading_period_scores"],
                     "enrollment_state": "completed",
                     "enrollment_type": "student",
                 }

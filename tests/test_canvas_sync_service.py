@@ -31,7 +31,14 @@ from app.models import Course, SyncRun, User
 from app.outbound import OutboundPolicy
 from app.sync.result import SyncProgress
 from tests.conftest import connect_user
-from tests.sync_helpers import assert_db_matches, db_differences, db_snapshot, row_counts
+from tests.sync_helpers import (
+    add_fake_connection,
+    assert_db_matches,
+    db_differences,
+    db_snapshot,
+    only_connection,
+    row_counts,
+)
 
 Mutation = Callable[[Any], None]
 LISTS = len(STUDENT_COURSE_LISTS)  # course-list requests per sync (one page each here)
@@ -68,12 +75,13 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["courses"] == len(expected) == 5
     assert results["assignments"] == sum(len(c["assignments"]) for c in expected.values())
     assert results["courses_skipped"] == 1  # the freshman's date-restricted course
-    # The course lists (current, and completed: CanvasAPIService.get_courses), one per course.
-    assert results["requests"] == LISTS + len(expected)
+    # The course lists (current, and completed: CanvasAPIService.get_courses), one per course,
+    # and the first sync reads each course's grading scheme once (app.sync.periods).
+    schemes = sum(1 for g in student.expected_grades().values() if g["grading_scheme"])
+    assert results["requests"] == LISTS + len(expected) + schemes
     assert results["rows_written"] > results["assignments"]
     assert results["courses_written"] == 5
-    db.session.expire_all()
-    assert db.session.get(User, user.id).last_canvas_sync_at is not None
+    assert only_connection(user).last_synced_at is not None
 
 
 def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any) -> None:
@@ -90,14 +98,19 @@ def test_second_full_sync_writes_nothing_and_adds_no_duplicates(canvas_user: Any
 def test_statements_per_course_stay_few(canvas_user: Any) -> None:
     user, student = canvas_user
     first = succeeded(sync(user))
-    # course row, groups, assignments: nothing to delete in an empty database
-    assert first["db_statements_max_per_course"] <= 3
-    assert first["db_statements"] <= 8 + 3 * first["courses"]
+    # course row, groups, assignments, and the grading periods of a course that has them:
+    # nothing to delete in an empty database
+    assert first["db_statements_max_per_course"] <= 4
+    # (one more read at the start, and one upsert per course with grading periods)
+    with_periods = sum(1 for g in student.expected_grades().values() if g["grading_periods"])
+    assert first["db_statements"] <= 9 + 3 * first["courses"] + with_periods
     again = succeeded(sync(user))
     assert again["db_statements_max_per_course"] <= 2  # the course row did not change
     unchanged = succeeded(sync(user, incremental=True))
     assert unchanged["db_statements_max_per_course"] == 0
-    assert unchanged["db_statements"] <= 6  # the four reads at the start, the user's stamp
+    # The five reads at the start (terms, courses, groups, assignments, grading periods), the
+    # warm start's read, the user's stamp: nothing per course.
+    assert unchanged["db_statements"] <= 7
     # Deleting only costs statements where something was deleted.
     course_id, assignment_id = student.any_assignment()
     student.delete_assignment(course_id, assignment_id)
@@ -422,6 +435,7 @@ def test_canvas_failures_on_the_course_list_are_reported_not_raised(
     app: Any, error: Exception
 ) -> None:
     user = create_user("failing@example.edu", "correct horse battery")
+    add_fake_connection(user)  # the rows would go under it; the client stands in for Canvas
     results = create_canvas_sync_service(user, client=FailingCanvas(error)).sync_all_data()
     assert results["status"] == "failed"
     assert results["error"] == str(error)
@@ -476,7 +490,7 @@ def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:
 
 def test_undecryptable_token_fails_with_a_clear_message(canvas_user: Any) -> None:
     user, _student = canvas_user
-    user.canvas_token_encrypted = b"not a fernet token"
+    only_connection(user).access_token_encrypted = b"not a fernet token"
     db.session.commit()
     results = sync(user)
     assert results["status"] == "failed"
@@ -652,6 +666,7 @@ class JunkCanvas:
 
 def test_junk_payloads_are_stored_or_skipped_never_fatal(app: Any) -> None:
     user = create_user("junk@example.edu", "correct horse battery")
+    add_fake_connection(user)  # the rows go under it; the client stands in for Canvas
     client = JunkCanvas()
     results = succeeded(create_canvas_sync_service(user, client=client).sync_all_data())
     assert results["courses"] == 2 and results["courses_skipped"] == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_SECRET, connect_user
 from sqlalchemy import func, select
-from sync_helpers import assert_db_matches
+from sync_helpers import assert_db_matches, only_connection
 
 from app import jobs
 from app.connections import get_canvas_token
@@ -32,6 +32,7 @@ JSON_KEYS = {
     "retries",
     "duration_s",
     "error",
+    "connections",  # issue 14: how many Canvas connections the sync covered
 }
 REPO = Path(__file__).resolve().parent.parent
 
@@ -148,8 +149,9 @@ def test_connect_against_the_simulator(runner, db, simulator):
     assert f"as {student.name}" in result.stdout
     assert TOKEN not in result.output
     user = db.session.scalar(select(User))
-    assert user.canvas_base_url == simulator.base_url
-    assert user.canvas_user_id == student.user_id
+    connection = only_connection(user)
+    assert connection.base_url == simulator.base_url
+    assert connection.canvas_user_id == student.user_id
     assert get_canvas_token(user) == TOKEN
 
 
@@ -158,7 +160,7 @@ def test_connect_with_a_rejected_token_exits_non_zero(runner, db, simulator):
     _create(runner)
     result = _connect(runner, simulator, token="9~not-the-token")
     _assert_clean_failure(result, "rejected", "token")
-    assert db.session.scalar(select(User)).canvas_token_encrypted is None
+    assert only_connection(db.session.scalar(select(User))) is None
 
 
 def test_connect_with_a_revoked_token_exits_non_zero(runner, db, simulator):
@@ -208,7 +210,7 @@ def test_connect_bad_input(runner, db, simulator, url, token, phrase):
         args=["canvas", "connect", "a@example.edu", "--url", url, "--token", token]
     )
     _assert_clean_failure(result, phrase)
-    assert db.session.scalar(select(User)).canvas_base_url is None
+    assert only_connection(db.session.scalar(select(User))) is None
 
 
 def test_canvas_test_and_disconnect(runner, db, simulator):
@@ -223,9 +225,11 @@ def test_canvas_test_and_disconnect(runner, db, simulator):
 
     result = runner.invoke(args=["canvas", "disconnect", "a@example.edu"])
     assert result.exit_code == 0
-    user = db.session.scalar(select(User))
-    db.session.refresh(user)
-    assert user.canvas_base_url is None and user.canvas_token_encrypted is None
+    # The token is gone; the connection stays (status "disconnected") so the grades synced
+    # through it stay labelled with their Canvas.
+    connection = only_connection(db.session.scalar(select(User)))
+    assert connection.access_token_encrypted is None and connection.status == "disconnected"
+    assert get_canvas_token(connection) is None
     _assert_clean_failure(runner.invoke(args=["canvas", "test", "a@example.edu"]), "not connected")
 
 
@@ -280,7 +284,7 @@ def test_sync_with_a_revoked_token_fails_cleanly(app, runner, db, simulator):
 
 def test_sync_when_canvas_is_down_fails_cleanly(app, runner, db, simulator):
     user, _ = connect_user(app, simulator, email="a@example.edu", token=TOKEN)
-    user.canvas_base_url = f"http://127.0.0.1:{_closed_port()}"
+    only_connection(user).base_url = f"http://127.0.0.1:{_closed_port()}"
     db.session.commit()
     result = runner.invoke(args=["canvas", "sync", "a@example.edu"])
     _assert_clean_failure(result, "sync failed")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sync_helpers import add_fake_connection, connection_id_for
 
 from app.accounts import create_user
 from app.models import Assignment, Course, GradeCategory, Term
@@ -24,13 +25,20 @@ def login(client: Any, email: str) -> None:
         session["_fresh"] = True
 
 
+# The course's own grading scheme (Canvas's grading standard): A >= 90 ... F.
+SCHEME: list[list[Any]] = [["A", 0.9], ["B", 0.8], ["C", 0.7], ["D", 0.6], ["F", 0.0]]
+
+
 def make_course(db: Any, user: Any, *, name: str, term: Term | None = None,
-                weighted: bool = True, canvas_score: float | None = None) -> Course:
+                weighted: bool = True, canvas_score: float | None = None,
+                scheme: list[list[Any]] | None = SCHEME) -> Course:
     """A course with two groups: Homework 40% (drop lowest 1) and Exams 60%."""
-    course = Course(user_id=user.id, term_id=term.id if term else None,
+    course = Course(user_id=user.id, connection_id=connection_id_for(user),
+                    term_id=term.id if term else None,
                     canvas_course_id=next(_ids), name=name,
                     course_code=name[:6].upper(), apply_group_weights=weighted,
-                    canvas_current_score=canvas_score, last_synced_canvas=NOW)
+                    canvas_current_score=canvas_score, last_synced_canvas=NOW,
+                    grading_standard_id=1 if scheme else None, grading_scheme=scheme)
     db.session.add(course)
     db.session.flush()
     homework = GradeCategory(course_id=course.id, canvas_group_id=1, name="Homework",
@@ -66,9 +74,7 @@ def make_course(db: Any, user: Any, *, name: str, term: Term | None = None,
 @pytest.fixture
 def student(app: Any, db: Any) -> Any:
     user = create_user("a@example.edu", "correct horse battery")
-    user.canvas_base_url = "https://canvas.example.edu"
-    user.canvas_token_encrypted = b"x"
-    db.session.commit()
+    add_fake_connection(user)
     return user
 
 
@@ -88,13 +94,17 @@ def test_not_connected_user_is_sent_to_settings(client: Any, db: Any) -> None:
 
 
 def test_terms_current_first_then_newest_default_last(app: Any, db: Any, student: Any) -> None:
-    old = Term(user_id=student.id, canvas_term_id=1, name="Fall 2020",
+    old = Term(user_id=student.id, connection_id=connection_id_for(student),
+               canvas_term_id=1, name="Fall 2020",
                start_at=NOW - timedelta(days=1500), end_at=NOW - timedelta(days=1400))
-    newer = Term(user_id=student.id, canvas_term_id=2, name="Spring 2024",
+    newer = Term(user_id=student.id, connection_id=connection_id_for(student),
+                 canvas_term_id=2, name="Spring 2024",
                  start_at=NOW - timedelta(days=400), end_at=NOW - timedelta(days=300))
-    current = Term(user_id=student.id, canvas_term_id=3, name="This Term",
+    current = Term(user_id=student.id, connection_id=connection_id_for(student),
+                   canvas_term_id=3, name="This Term",
                    start_at=NOW - timedelta(days=20), end_at=NOW + timedelta(days=60))
-    default = Term(user_id=student.id, canvas_term_id=4, name="Default Term")
+    default = Term(user_id=student.id, connection_id=connection_id_for(student),
+                   canvas_term_id=4, name="Default Term")
     db.session.add_all([old, newer, current, default])
     db.session.commit()
     for term, name in ((old, "Old"), (default, "Club"), (current, "Now"), (newer, "Newer")):
@@ -119,6 +129,15 @@ def test_dashboard_shows_both_scores_when_they_differ(client: Any, db: Any,
     assert re.search(r"<td[^>]*>C</td>", biology)  # the letter cell (labelled for phones)
     chemistry = page[page.index("Chemistry"):]
     assert "78.00%" in chemistry and "(Canvas: 81.50%)" in chemistry
+    assert "Canvas shows 81.50%, GradeSync computes 78.00%" in chemistry  # explained
+
+
+def test_no_letter_without_the_courses_own_scheme(client: Any, db: Any, student: Any) -> None:
+    make_course(db, student, name="Biology", canvas_score=78.0, scheme=None)
+    login(client, "a@example.edu")
+    page = client.get("/").get_data(as_text=True)
+    biology = page[page.index("Biology"):]
+    assert "78.00%" in biology and not re.search(r"<td[^>]*>C</td>", biology)
 
 
 def test_course_page_groups_badges_and_grade(client: Any, db: Any, student: Any) -> None:

@@ -22,15 +22,15 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app import connections as canvas_api_service
-from app import connections as canvas_sync_service
 from app import jobs
+from app.connections import service as canvas_api_service
+from app.connections import service as canvas_sync_service
 from app.connections import set_canvas_credentials
 from app.extensions import db
 from app.models import SyncRun
 from tests.conftest import TEST_SECRET
 from tests.crash_worker import WorkerProcess
-from tests.sync_helpers import assert_db_matches, db_snapshot
+from tests.sync_helpers import assert_db_matches, db_snapshot, only_connection
 
 TOKEN = "tok-freshman-1"
 CANVAS_TABLES = ("term", "course", "grade_category", "assignment")
@@ -200,7 +200,8 @@ def test_unreachable_canvas_fails_quickly_and_changes_nothing(synced: Any) -> No
     before = table_rows()
     change_every_course(student)
     port = closed_port()
-    set_canvas_credentials(user, f"http://127.0.0.1:{port}", TOKEN)
+    only_connection(user).base_url = f"http://127.0.0.1:{port}"  # the same Canvas, moved
+    db.session.commit()
 
     started = time.monotonic()
     run = run_job(user.id)

@@ -46,7 +46,13 @@ def fill(engine: Engine, *, courses: int = 12, assignments_per_course: int = 20)
         for u in (1, 2)
     ]
     terms = [
-        {"id": t, "user_id": 1 + t % 2, "canvas_term_id": 100 + t, "name": f"Term {t}"}
+        {
+            "id": t,
+            "user_id": 1 + t % 2,
+            "connection_id": 1 + t % 2,
+            "canvas_term_id": 100 + t,
+            "name": f"Term {t}",
+        }
         for t in range(1, 5)
     ]
     course_rows, groups, assignments = [], [], []
@@ -55,6 +61,7 @@ def fill(engine: Engine, *, courses: int = 12, assignments_per_course: int = 20)
             {
                 "id": c,
                 "user_id": 1 + c % 2,
+                "connection_id": 1 + c % 2,
                 "term_id": 1 + c % 4,
                 "canvas_course_id": 5000 + c,
                 "name": f"Course {c} – Économie",
@@ -93,6 +100,11 @@ def fill(engine: Engine, *, courses: int = 12, assignments_per_course: int = 20)
             )
     with engine.begin() as conn:
         conn.execute(insert(tables["users"]), users)
+        conn.execute(
+            insert(tables["canvas_connection"]),
+            [{"id": u, "user_id": u, "base_url": f"https://canvas{u}.example.edu",
+              "created_at": NOW} for u in (1, 2)],
+        )
         conn.execute(insert(tables["term"]), terms)
         conn.execute(insert(tables["course"]), course_rows)
         conn.execute(insert(tables["grade_category"]), groups)

@@ -78,7 +78,7 @@ def test_unexpected_exception_is_failed_never_succeeded(app: Any, db: Any, canva
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
-    import app.connections as sync_module
+    import app.connections.service as sync_module
 
     def explode(*_args: Any, **_kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")

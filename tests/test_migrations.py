@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0007_grade_events"
+    assert revision(upgraded_url) == "0010_canvas_connections"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
@@ -141,7 +141,23 @@ def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) 
 
 def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade")
+    assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0009_alerts"
+    assert "canvas_connection" not in table_names(fresh_url)
+    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0008_grading_periods"
+    assert {"alert_settings", "alert_delivery"} & table_names(fresh_url) == set()
     assert "grade_event" in table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the alerts
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0007_grade_events"
+    assert "grading_period" not in table_names(fresh_url)
+    assert canvas_indexes(fresh_url) == EXPECTED_INDEXES  # the copied tables keep them
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0006_user_time_zone"
@@ -216,6 +232,10 @@ def test_upgrade_keeps_existing_rows(fresh_url: str, tmp_path: Path) -> None:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT id, user_id, canvas_course_id, name FROM course"))
         assert rows.all() == [(7, 1, 4242, "Économie 101")]
+        # 0008's new course flags are false on existing rows, its scores empty.
+        flags = conn.execute(text("SELECT hide_final_grades, has_weighted_grading_periods,"
+                                  " grading_scheme, our_current_score FROM course"))
+        assert [tuple(row) for row in flags] == [(False, False, None, None)]
     engine.dispose()
 
 

@@ -15,6 +15,7 @@ from app.jobs.enqueue import enqueue_due
 from app.jobs.schedule import Account, LastRun, current_slot_start, due_accounts, is_due
 from app.models import SyncRun, User
 from tests.conftest import connect_user
+from tests.sync_helpers import add_fake_connection
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TICK = timedelta(seconds=30)
@@ -144,8 +145,7 @@ def _user(email: str, interval: int = 60) -> User:
 
     user = create_user(email, "correct horse battery")
     # Connected, as far as the scheduler can tell (no syncs run in these tests).
-    user.canvas_base_url = "https://school.instructure.com"
-    user.canvas_token_encrypted = b"ciphertext"
+    add_fake_connection(user, "https://school.instructure.com", b"ciphertext")
     user.sync_interval_minutes = interval
     user.canvas_token_changed_at = T0 - timedelta(days=10)
     db.session.commit()

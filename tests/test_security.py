@@ -13,6 +13,7 @@ import pytest
 from auth_actions import AuthActions
 from conftest import make_test_config
 from sqlalchemy import select, text
+from sync_helpers import only_connection
 
 from app import create_app
 from app.connections import get_canvas_token
@@ -170,7 +171,12 @@ def test_every_state_changing_form_refuses_a_post_without_the_csrf_token(make_ap
         "/settings/test",
         "/settings/disconnect",
     } <= set(paths)
-    for path in paths:
+    # The one exemption: the alert emails' one-click unsubscribe, which mail clients POST
+    # without a page (RFC 8058). Its signed token is the credential: a forged one is a 404.
+    exempt = [path for path in paths if path.startswith("/alerts/unsubscribe/")]
+    assert exempt == ["/alerts/unsubscribe/1"]
+    assert client.post(exempt[0]).status_code == 404
+    for path in (p for p in paths if p not in exempt):
         response = client.post(path, data={"email": "x@example.edu", "password": "whatever1"})
         assert response.status_code == 400, path
         assert "The form expired" in response.get_data(as_text=True), path
@@ -179,7 +185,7 @@ def test_every_state_changing_form_refuses_a_post_without_the_csrf_token(make_ap
     # Still signed in: the refused logout did nothing.
     assert client.get("/settings").status_code == 200
     user = db.session.scalar(select(User).where(User.email == "csrf@example.edu"))
-    assert user is not None and user.canvas_base_url is None
+    assert user is not None and only_connection(user) is None
 
 
 def test_logout_and_settings_work_with_the_token(make_app):
@@ -273,7 +279,7 @@ def canvas_never_called(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(base_url)
         return {"id": 42, "name": "Public Canvas Student"}
 
-    monkeypatch.setattr("app.connections.verify_canvas_token", verify)
+    monkeypatch.setattr("app.connections.records.verify_canvas_token", verify)
     return calls
 
 
@@ -311,8 +317,7 @@ def test_settings_refuses_private_and_plain_http_canvas_urls(
     assert response.status_code == 400
     assert message.lower() in response.get_data(as_text=True).lower()
     assert canvas_never_called == []
-    user = db.session.scalar(select(User))
-    assert user.canvas_base_url is None and user.canvas_token_encrypted is None
+    assert only_connection(db.session.scalar(select(User))) is None
 
 
 @pytest.mark.parametrize(("url", "message"), REFUSED_URLS, ids=[u for u, _ in REFUSED_URLS])
@@ -336,7 +341,7 @@ def test_cli_connect_refuses_private_and_plain_http_canvas_urls(
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
     assert canvas_never_called == []
-    assert db.session.scalar(select(User)).canvas_base_url is None
+    assert only_connection(db.session.scalar(select(User))) is None
 
 
 @pytest.mark.parametrize("url", ["https://2130706433", "https://0x7f.1", "https://127.1"])
@@ -355,9 +360,9 @@ def test_a_public_https_canvas_is_accepted(make_app, db, fake_dns, canvas_never_
     )
     assert response.status_code == 302
     assert canvas_never_called == ["https://canvas.example.edu"]
-    user = db.session.scalar(select(User))
-    assert user.canvas_base_url == "https://canvas.example.edu"
-    assert user.canvas_user_name == "Public Canvas Student"
+    connection = only_connection(db.session.scalar(select(User)))
+    assert connection.base_url == "https://canvas.example.edu"
+    assert connection.canvas_user_name == "Public Canvas Student"
 
 
 def test_private_hosts_are_allowed_only_when_configured(
@@ -373,8 +378,13 @@ def test_private_hosts_are_allowed_only_when_configured(
 
 
 def _raw_user_rows(db: Any) -> list[tuple]:
+    """The users and their Canvas connections (where the tokens live), read raw."""
     with db.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(text("SELECT * FROM users"))]
+        return [
+            tuple(row)
+            for table in ("users", "canvas_connection")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+        ]
 
 
 def _every_stored_value(db: Any) -> list[Any]:

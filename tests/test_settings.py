@@ -7,6 +7,7 @@ import socket
 import pytest
 from auth_actions import AuthActions
 from sqlalchemy import select
+from sync_helpers import only_connection
 
 from app.connections import get_canvas_token
 from app.models import User
@@ -54,9 +55,10 @@ def test_saving_valid_credentials_connects(signed_in, db, simulator, student):
     assert "A token is saved" in page
     assert TOKEN not in page
     user = _user(db)
-    assert user.canvas_base_url == simulator.base_url
-    assert user.canvas_user_id == student.user_id
-    assert user.canvas_user_name == student.name
+    connection = only_connection(user)
+    assert connection.base_url == simulator.base_url
+    assert connection.canvas_user_id == student.user_id
+    assert connection.canvas_user_name == student.name
     assert get_canvas_token(user) == TOKEN
 
 
@@ -65,7 +67,7 @@ def test_a_pasted_course_link_is_reduced_to_the_canvas_address(signed_in, db, si
     response = signed_in.post("/settings", data={"url": url, "token": f"  {TOKEN}\n"})
     assert response.status_code == 302
     user = _user(db)
-    assert user.canvas_base_url == simulator.base_url
+    assert only_connection(user).base_url == simulator.base_url
     assert get_canvas_token(user) == TOKEN
 
 
@@ -75,7 +77,7 @@ def test_a_rejected_token_is_not_stored(signed_in, db, simulator, student):
     page = response.get_data(as_text=True)
     assert "Canvas rejected this token" in page
     assert "New access token" in page
-    assert _user(db).canvas_token_encrypted is None
+    assert only_connection(_user(db)) is None
 
 
 def test_a_rejected_new_token_keeps_the_working_one(signed_in, db, simulator, student):
@@ -90,7 +92,7 @@ def test_canvas_unreachable_is_explained(signed_in, db):
     response = signed_in.post("/settings", data={"url": url, "token": TOKEN})
     assert response.status_code == 502
     assert "cannot reach canvas" in response.get_data(as_text=True).lower()
-    assert _user(db).canvas_base_url is None
+    assert only_connection(_user(db)) is None
 
 
 def test_test_connection_shows_the_canvas_name(signed_in, simulator, student):
@@ -111,8 +113,7 @@ def test_test_connection_reports_a_revoked_token(signed_in, simulator, student, 
 
 def test_test_connection_when_canvas_is_down(signed_in, db, simulator, student):
     signed_in.post("/settings", data={"url": simulator.base_url, "token": TOKEN})
-    user = _user(db)
-    user.canvas_base_url = f"http://127.0.0.1:{_closed_port()}"
+    only_connection(_user(db)).base_url = f"http://127.0.0.1:{_closed_port()}"
     db.session.commit()
     page = signed_in.post("/settings/test", follow_redirects=True).get_data(as_text=True)
     assert "cannot reach canvas" in page.lower()
@@ -127,10 +128,11 @@ def test_disconnect_forgets_the_token(signed_in, db, simulator, student):
     signed_in.post("/settings", data={"url": simulator.base_url, "token": TOKEN})
     response = signed_in.post("/settings/disconnect", follow_redirects=True)
     assert "Canvas is disconnected" in response.get_data(as_text=True)
-    user = _user(db)
-    assert user.canvas_base_url is None
-    assert user.canvas_token_encrypted is None
-    assert user.canvas_user_name is None
+    # The token is gone; the connection stays, marked disconnected, with the grades.
+    connection = only_connection(_user(db))
+    assert connection.access_token_encrypted is None
+    assert connection.status == "disconnected"
+    assert get_canvas_token(connection) is None
 
 
 BAD_INPUT = [
@@ -181,7 +183,7 @@ def test_bad_input_gets_a_clear_4xx(signed_in, db, simulator, url, token, status
     assert message.lower() in page.lower()
     assert "Traceback" not in page
     assert MEGABYTE not in page
-    assert _user(db).canvas_base_url is None
+    assert only_connection(_user(db)) is None
 
 
 def test_another_users_settings_are_never_shown(client, db, simulator, student):
@@ -193,3 +195,10 @@ def test_another_users_settings_are_never_shown(client, db, simulator, student):
     page = client.get("/settings").get_data(as_text=True)
     assert "Canvas is not connected yet" in page
     assert student.name not in page
+
+
+def test_the_settings_page_has_a_plain_title_and_each_section_once(signed_in):
+    page = signed_in.get("/settings").get_data(as_text=True)
+    assert "<title>Settings · GradeSync</title>" in page
+    for heading in ("Automatic syncs", "Calendar feed", "Alerts", "Time zone"):
+        assert page.count(f">{heading}</h2>") == 1, heading

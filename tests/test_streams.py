@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import func, select
+from sync_helpers import add_fake_connection
 
 from app.accounts import create_user
 from app.models import ProgressStream, SyncRun
@@ -25,9 +26,7 @@ STREAMS = 150
 @pytest.fixture
 def user(app: Any, db: Any) -> Any:
     user = create_user("a@example.edu", "correct horse battery")
-    user.canvas_base_url = "https://canvas.example.edu"
-    user.canvas_token_encrypted = b"x"
-    db.session.commit()
+    add_fake_connection(user)
     return user
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sync_helpers import add_fake_connection
 
 from app.accounts import create_user
 from app.jobs import runners
@@ -22,9 +23,7 @@ def login(client: Any, user: Any) -> None:
 @pytest.fixture
 def user(app: Any, db: Any) -> Any:
     user = create_user("a@example.edu", "correct horse battery")
-    user.canvas_base_url = "https://canvas.example.edu"
-    user.canvas_token_encrypted = b"x"
-    db.session.commit()
+    add_fake_connection(user)
     return user
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from auth_actions import AuthActions
 from sqlalchemy import select, update
+from sync_helpers import add_fake_connection
 from test_dashboard import login, make_course
 
 from app.models import Assignment, SyncRun, User
@@ -46,7 +47,7 @@ def test_unknown_zone_names_are_refused() -> None:
 def test_course_page_shows_due_dates_in_the_students_zone(client: Any, db: Any) -> None:
     AuthActions(client).register(email="tz@example.edu")
     user = db.session.scalar(select(User).where(User.email == "tz@example.edu"))
-    user.canvas_base_url, user.canvas_token_encrypted = "https://canvas.example.edu", b"x"
+    add_fake_connection(user)
     user.time_zone = "America/Chicago"
     db.session.commit()
     course = make_course(db, user, name="Biology")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sync_helpers import connection_id_for
 
 from app.models import Assignment, Course, GradeCategory, User
 from app.sync.upserts import (
@@ -25,7 +26,8 @@ def course_id(db: Any) -> int:
     user = User(email="u@example.edu", password_hash="x")
     db.session.add(user)
     db.session.flush()
-    course = Course(user_id=user.id, canvas_course_id=1, name="Biology")
+    course = Course(user_id=user.id, connection_id=connection_id_for(user),
+                    canvas_course_id=1, name="Biology")
     db.session.add(course)
     db.session.commit()
     return course.id
@@ -182,7 +184,9 @@ def test_rows_are_chunked(db: Any, course_id: int) -> None:
 
 
 def test_delete_absent_keeps_listed_rows_and_scope(db: Any, course_id: int) -> None:
-    other = Course(user_id=db.session.scalar(select(User.id)), canvas_course_id=2, name="Other")
+    owner = db.session.scalar(select(User))
+    other = Course(user_id=owner.id, connection_id=connection_id_for(owner), canvas_course_id=2,
+                   name="Other")
     db.session.add(other)
     db.session.commit()
     upsert_assignments(db.session, [assignment_row(course_id, a) for a in (1, 2, 3)], also_set={})

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sync_helpers import add_fake_connection
 
 from app.accounts import create_user
 from app.models import Assignment, Course, SyncRun, utcnow
@@ -19,9 +20,7 @@ from tests.test_dashboard import login, make_course
 @pytest.fixture
 def student(app: Any, db: Any) -> Any:
     user = create_user("a@example.edu", "correct horse battery")
-    user.canvas_base_url = "https://canvas.example.edu"
-    user.canvas_token_encrypted = b"x"
-    db.session.commit()
+    add_fake_connection(user)
     return user
 
 

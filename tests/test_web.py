@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_login import login_user
+from sync_helpers import connection_id_for
 from werkzeug.exceptions import NotFound
 
 from app.accounts import create_user
-from app.models import Assignment, Course, SyncRun, Term
+from app.models import Assignment, CanvasConnection, Course, SyncRun, Term
 from app.pages.common import format_dt, get_owned_or_404, safe_next_url, timeago, url_if
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -21,10 +22,12 @@ def two_users(app, db):
     """Alice owns a course, an assignment and a sync run; Bob owns nothing."""
     alice = create_user("alice@example.edu", "correct horse battery")
     bob = create_user("bob@example.edu", "correct horse battery")
-    term = Term(user_id=alice.id, canvas_term_id=1, name="Spring")
+    term = Term(user_id=alice.id, connection_id=connection_id_for(alice),
+                canvas_term_id=1, name="Spring")
     db.session.add(term)
     db.session.flush()
-    course = Course(user_id=alice.id, term_id=term.id, canvas_course_id=10, name="Biology")
+    course = Course(user_id=alice.id, connection_id=term.connection_id,
+                    term_id=term.id, canvas_course_id=10, name="Biology")
     db.session.add(course)
     db.session.flush()
     assignment = Assignment(
@@ -33,7 +36,14 @@ def two_users(app, db):
     run = SyncRun(user_id=alice.id, kind="full", status="succeeded")
     db.session.add_all([assignment, run])
     db.session.commit()
-    return alice, bob, {"course": course, "assignment": assignment, "run": run, "term": term}
+    connection = db.session.get(CanvasConnection, term.connection_id)
+    return alice, bob, {
+        "course": course,
+        "assignment": assignment,
+        "run": run,
+        "term": term,
+        "connection": connection,
+    }
 
 
 @pytest.mark.parametrize("kind", ["course", "assignment", "run", "term"])
@@ -127,6 +137,7 @@ def _owned_urls(app, rows) -> list[tuple[str, str]]:
         "run": rows["run"].id,
         "assignment": rows["assignment"].id,
         "term": rows["term"].id,
+        "connection": rows["connection"].id,
     }
     urls = []
     for rule in app.url_map.iter_rules():

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.calendar.ics import Event, render_calendar
 from app.extensions import db
-from app.models import Assignment, Course, User, utcnow
+from app.models import Assignment, CanvasConnection, Course, User, utcnow
 
 CALENDAR_NAME = "GradeSync: assignments"
 
@@ -57,19 +57,25 @@ def _is_midnight(moment: datetime) -> bool:
 def feed_events(user: User) -> list[Event]:
     """The user's assignments that have a due date, soonest first."""
     rows = db.session.execute(
-        select(Assignment, Course)
+        select(Assignment, Course, CanvasConnection.base_url)
         .join(Course, Course.id == Assignment.course_id)
+        .join(CanvasConnection, CanvasConnection.id == Course.connection_id)
         .where(Course.user_id == user.id, Assignment.due_at.is_not(None))
         .order_by(Assignment.due_at, Assignment.id)
     ).all()
+    # Canvas ids repeat across instances: events from any but the oldest connection carry it
+    # in their UID (the oldest keeps the UIDs calendars already know).
+    oldest = db.session.scalar(
+        select(func.min(CanvasConnection.id)).where(CanvasConnection.user_id == user.id)
+    )
     events = []
-    for assignment, course in rows:
+    for assignment, course, base_url in rows:
         due = assignment.due_at
         assert due is not None  # filtered in the query
+        # Each course links into the Canvas it came from (a student may have several).
         url = (
-            assignment_url(user.canvas_base_url, course.canvas_course_id,
-                           assignment.canvas_assignment_id)
-            if user.canvas_base_url else None
+            assignment_url(base_url, course.canvas_course_id, assignment.canvas_assignment_id)
+            if base_url else None
         )
         details = [
             f"Course: {course.name}",
@@ -79,7 +85,9 @@ def feed_events(user: User) -> list[Event]:
         if url:
             details.append(f"Open in Canvas: {url}")
         events.append(Event(
-            uid=f"assignment-{assignment.canvas_assignment_id}-user-{user.id}@gradesync",
+            uid=f"assignment-{assignment.canvas_assignment_id}-user-{user.id}"
+            + ("" if course.connection_id == oldest else f"-connection-{course.connection_id}")
+            + "@gradesync",
             start=due,
             summary=f"{assignment.name} ({course.course_code or course.name})",
             description="\n".join(details),

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from datetime import datetime
@@ -74,7 +74,14 @@ from app.canvas.errors import (
     ResponseTooLarge,
     UnsafeAddress,
 )
-from app.canvas.paging import _merge_by_id, _page_number, _with_page, canvas_time
+from app.canvas.paging import (  # noqa: F401  (STUDENT_COURSE_LISTS re-exported)
+    COURSE_INCLUDES,
+    STUDENT_COURSE_LISTS,
+    _merge_by_id,
+    _page_number,
+    _with_page,
+    canvas_time,
+)
 from app.canvas.ratelimit import ThrottleLimiter
 from app.canvas.session import USER_AGENT, ClientStats
 from app.canvas.transport import CanvasTransport, Params
@@ -98,14 +105,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# At most this many pages in one list, whether planned from `last` or followed through `next`:
-# 10 000 pages of 100 is a million rows, far beyond any student's gradebook.
+# At most this many pages in one list (planned from `last` or followed through `next`).
 MAX_PAGES = 10_000
-# The course lists that together hold every course of a student (``get_courses``): Canvas's
-# default list (currentish: active or invited in an available course, concluded by date
-# included) and ``enrollment_state=completed`` (completed enrollments, completed courses,
-# courses concluded by date). None is the default list.
-STUDENT_COURSE_LISTS: tuple[str | None, ...] = (None, "completed")
 
 
 class CanvasAPIService:
@@ -122,8 +123,7 @@ class CanvasAPIService:
     :param timeout_retries: retries of a read timeout (each may take ``timeout[1]`` seconds).
     :param per_page: page size asked for on every list (Canvas caps it at 100).
     :param record_requests: keep a record of every attempt in ``stats.records``.
-    :param policy: where connections may go; the base URL is checked against it now
-        (``InvalidCanvasURL`` if refused) and every connection is checked again.
+    :param policy: where connections may go (the base URL is checked now, each connection too).
     """
 
     def __init__(
@@ -142,6 +142,7 @@ class CanvasAPIService:
         user_agent: str = USER_AGENT,
         record_requests: bool = False,
         policy: OutboundPolicy = STRICT,
+        refresher: Callable[[], str | None] | None = None,
     ) -> None:
         self.transport = CanvasTransport(
             base_url,
@@ -155,6 +156,7 @@ class CanvasAPIService:
             user_agent=user_agent,
             record_requests=record_requests,
             policy=policy,
+            refresher=refresher,
         )
         self.page_workers = max(1, page_workers)
         self.per_page = per_page
@@ -257,11 +259,7 @@ class CanvasAPIService:
     def _course_list(
         self, enrollment_state: str | None, enrollment_type: str | None, states: Sequence[str]
     ) -> list[dict[str, Any]]:
-        params: Params = [
-            ("include[]", "term"),
-            ("include[]", "total_scores"),
-            ("include[]", "concluded"),
-        ]
+        params: Params = list(COURSE_INCLUDES)
         if enrollment_state:
             params.append(("enrollment_state", enrollment_state))
         if enrollment_type:
@@ -274,12 +272,13 @@ class CanvasAPIService:
 
         401/404 here is Canvas's proof that the student is no longer enrolled.
         """
-        params: Params = [
-            ("include[]", "term"),
-            ("include[]", "total_scores"),
-            ("include[]", "concluded"),
-        ]
+        params: Params = list(COURSE_INCLUDES)
         return self._get_object(f"/courses/{course_id}", params)
+
+    def get_grading_standard(self, course_id: int | str, standard_id: int | str
+                             ) -> dict[str, Any]:
+        """``GET /courses/:id/grading_standards/:id``: the course's grading scheme."""
+        return self._get_object(f"/courses/{course_id}/grading_standards/{standard_id}")
 
     def get_assignment_groups(
         self,

@@ -1,4 +1,5 @@
-"""Pagination links and list helpers of the Canvas client (numbered pages, merged lists)."""
+"""Pagination links and list helpers of the Canvas client (numbered pages, the course lists
+and their merging)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+# The course lists that together hold every course of a student (``get_courses``): Canvas's
+# default list (currentish: active or invited in an available course, concluded by date
+# included) and ``enrollment_state=completed`` (completed enrollments, completed courses,
+# courses concluded by date). None is the default list.
+STUDENT_COURSE_LISTS: tuple[str | None, ...] = (None, "completed")
+# Every course read asks for the term, the student's scores, ``concluded``, the grading
+# periods and the current period's scores: no extra request per course for any of them.
+COURSE_INCLUDES: tuple[tuple[str, str], ...] = tuple(
+    ("include[]", name)
+    for name in ("term", "total_scores", "concluded", "grading_periods",
+                 "current_grading_period_scores")
+)
 
 
 def _merge_by_id(lists: Iterable[list[Any]]) -> list[Any]:

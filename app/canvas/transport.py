@@ -12,7 +12,9 @@ may have taken a minute). The back-off is exponential with jitter and honours ``
 the retry then queues behind the limiter again, which has already slowed down if the bucket
 is full. Failures to connect are retried by urllib3 underneath and counted through its hook.
 A 401 with ``WWW-Authenticate`` (bad, expired or revoked token) and every other 4xx are
-raised at once.
+raised at once, except that a transport given a ``refresher`` (OAuth2) asks it for a new
+token once per request on such a 401 and repeats the request with it: the threads that hit
+the same expired token share one refresh (no storm), and a refused refresh raises the 401.
 
 Bounded work: the base URL is checked against the outbound policy when the transport is built
 (a URL saved under a looser configuration stops working), every connection goes through the
@@ -23,7 +25,9 @@ outbound guard, and bodies are streamed and cut off at ``MAX_BODY_BYTES`` on the
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -43,6 +47,7 @@ from app.canvas.errors import (
 from app.canvas.ratelimit import Slot, ThrottleLimiter, limiter_for
 from app.canvas.session import (
     USER_AGENT,
+    BearerAuth,
     ClientStats,
     backoff_delay,
     build_session,
@@ -96,6 +101,7 @@ class CanvasTransport:
         user_agent: str = USER_AGENT,
         record_requests: bool = False,
         policy: OutboundPolicy = STRICT,
+        refresher: Callable[[], str | None] | None = None,
     ) -> None:
         if not token:
             raise ValueError("a Canvas access token is required")
@@ -124,6 +130,9 @@ class CanvasTransport:
             on_retry=self.stats.add_retry,
             policy=policy,
         )
+        self._token = token
+        self._refresher = refresher
+        self._refresh_lock = threading.Lock()
         logger.debug("Canvas transport for %s with token %s", self.host, self._token_hint)
 
     def __repr__(self) -> str:
@@ -151,10 +160,21 @@ class CanvasTransport:
             )
         endpoint = urlsplit(url).path
         attempt = timeouts = 0
+        refreshed = False
         while True:
+            sent_with = self._token
             response, failure = self._attempt(url, params, endpoint, attempt)
             if response is not None and response.status_code < 300:
                 return response
+            if (
+                response is not None
+                and not refreshed
+                and self._refresher is not None
+                and response.status_code == 401
+                and self._renew(sent_with)
+            ):
+                refreshed = True  # once per request: a new token refused again is final
+                continue
             if response is not None and response.status_code < 400:
                 raise error_for_response(response, host=self.host, endpoint=endpoint)
             retry_after: float | None = None
@@ -199,6 +219,20 @@ class CanvasTransport:
             self.stats.add_retry(delay)
             time.sleep(delay)
             attempt += 1
+
+    def _renew(self, failed: str) -> bool:
+        """A new token after ``failed`` was refused: one refresh however many threads ask."""
+        assert self._refresher is not None
+        with self._refresh_lock:
+            if self._token != failed:
+                return True  # another thread refreshed meanwhile
+            token = self._refresher()
+            if not token:
+                return False
+            self._token = token
+            self._session.auth = BearerAuth(token, self._origin)
+            logger.info("Canvas %s: access token refreshed", self.host)
+            return True
 
     def _attempt(
         self, url: str, params: Params | None, endpoint: str, attempt: int

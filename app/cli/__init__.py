@@ -8,6 +8,7 @@
     flask --app app canvas sync --all [--incremental] [--json]
     flask --app app scheduler run [--once]
     flask --app app changes EMAIL [--since ISO8601] [--json]
+    flask --app app grades EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
 running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
@@ -23,9 +24,10 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add the ``user``, ``canvas`` and ``scheduler`` groups and ``changes`` to ``flask``."""
+    """Add the ``user``, ``canvas`` and ``scheduler`` groups, ``changes`` and ``grades``."""
     from app.cli.canvas import canvas_group
     from app.cli.changes import changes_command
+    from app.cli.grades import grades_command
     from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
 
@@ -33,3 +35,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(canvas_group)
     app.cli.add_command(scheduler_group)
     app.cli.add_command(changes_command)
+    app.cli.add_command(grades_command)

@@ -25,6 +25,7 @@ JSON_KEYS = (
     "retries",
     "duration_s",
     "error",
+    "connections",  # added with several Canvas instances (issue 14): how many were synced
 )
 POLL_INTERVAL_S = 0.5
 
@@ -86,7 +87,7 @@ def sync_one(email: str, incremental: bool, as_json: bool) -> bool:
 
 
 def _json_results(results: dict[str, Any], elapsed: float) -> dict[str, Any]:
-    """The contract's eight keys, filled in when a failed run did not report them."""
+    """The contract's keys, filled in when a failed run did not report them."""
     status = "succeeded" if results.get("status") == "succeeded" else "failed"
     out: dict[str, Any] = {"status": status}
     for key in ("courses", "assignments", "requests", "throttled", "retries"):
@@ -94,6 +95,8 @@ def _json_results(results: dict[str, Any], elapsed: float) -> dict[str, Any]:
         out[key] = int(value) if isinstance(value, int | float) else 0
     duration = results.get("duration_s")
     out["duration_s"] = round(float(duration if isinstance(duration, int | float) else elapsed), 3)
+    connections = results.get("connections")
+    out["connections"] = int(connections) if isinstance(connections, int) else 0
     error = results.get("error")
     if status == "failed":
         out["error"] = one_line(error or "the sync failed")

@@ -3,7 +3,8 @@
 Shared by the in-process scheduler (:mod:`app.jobs.scheduler`, with the thread pool's
 ``submit``) and Celery beat's periodic task (:mod:`app.jobs.tasks`, with the task's own
 ``apply_async``), so both decide and record scheduled runs the same way. Scheduled runs are
-incremental; the full sync stays the Sync button's.
+incremental; the full sync stays the Sync button's. A tick also sends the alerts that were
+held for quiet hours or the daily digest once their time has come (:mod:`app.alerts`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app import alerts
 from app.extensions import db
 from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
 from app.jobs.schedule import Account, LastRun, due_accounts
-from app.models import SyncRun, User, utcnow
+from app.models import CanvasConnection, SyncRun, User, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,12 @@ def load_accounts() -> list[Account]:
         .outerjoin(newest, newest.c.user_id == User.id)
         .outerjoin(SyncRun, SyncRun.id == newest.c.run_id)
         .where(
-            User.canvas_base_url.is_not(None),
-            User.canvas_token_encrypted.is_not(None),
+            User.id.in_(
+                select(CanvasConnection.user_id).where(
+                    CanvasConnection.base_url.is_not(None),
+                    CanvasConnection.access_token_encrypted.is_not(None),
+                )
+            ),
             User.sync_interval_minutes > 0,
         )
         .order_by(User.id)
@@ -101,4 +107,15 @@ def enqueue_due(
         started.append(run)
     if started:
         logger.info("scheduled %d sync(s)", len(started))
+    _send_held_alerts(now)
     return started
+
+
+def _send_held_alerts(now: datetime) -> None:
+    """Alerts held for quiet hours or the daily digest go out on the first tick after."""
+    try:
+        alerts.send_due_digests(now)
+    except Exception as exc:  # alerts never stop the scheduling of syncs
+        logger.warning("held alerts not sent this tick: %s: %s", type(exc).__name__,
+                       (str(exc).splitlines() or [""])[0])
+        db.session.rollback()

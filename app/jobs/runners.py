@@ -23,7 +23,7 @@ from app.jobs.runs import (
     hold_run,
     run_sync,
 )
-from app.models import SyncRun, User
+from app.models import CanvasConnection, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +113,12 @@ def start_sync(user_id: int, incremental: bool = False) -> SyncRun:
 def enqueue_all(incremental: bool = True) -> list[SyncRun]:
     """Start a sync for every connected user; users already syncing keep their active run."""
     user_ids = db.session.scalars(
-        select(User.id)
-        .where(User.canvas_base_url.is_not(None), User.canvas_token_encrypted.is_not(None))
-        .order_by(User.id)
+        select(CanvasConnection.user_id)
+        .where(
+            CanvasConnection.base_url.is_not(None),
+            CanvasConnection.access_token_encrypted.is_not(None),
+        )
+        .distinct()
+        .order_by(CanvasConnection.user_id)
     ).all()
     return [start_sync(user_id, incremental) for user_id in user_ids]

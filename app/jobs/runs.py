@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app import connections
+from app import alerts, connections
 from app.extensions import db
 from app.models import SyncRun, User, utcnow
 from app.models.sync_run import ACTIVE_STATUSES
@@ -154,7 +154,18 @@ def run_sync(
     finally:
         writer.close()
     _finish_run(sync_run_id, result)
+    _send_alerts(user_id, sync_run_id, result)
     return result
+
+
+def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:
+    """Hand the run's alerts to email and webhook now; a failure never fails the sync."""
+    try:
+        alerts.after_run(user_id, sync_run_id, result)
+    except Exception as exc:  # the run is recorded; alerts are a courtesy on top
+        logger.warning("alerts after sync run %s failed: %s: %s", sync_run_id,
+                       type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        _rollback()
 
 
 def _call_engine(
@@ -165,8 +176,8 @@ def _call_engine(
         user = db.session.get(User, user_id)
         if user is None:
             return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
-        service = connections.create_canvas_sync_service(user, progress=progress)
-        return service.sync_all_data(use_incremental=incremental)
+        # Every connection of the user, side by side; one run records them all.
+        return connections.sync_connections(user, incremental=incremental, progress=progress)
     except Exception as exc:  # the job must end in a visible state, whatever happened
         logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
         _rollback()

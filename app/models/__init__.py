@@ -1,9 +1,12 @@
 """The data model. Table and column names are a contract with operators and scripts."""
 
+from app.models.alert import AlertDelivery, AlertSettings
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
+from app.models.connection import CanvasConnection, CanvasOAuthClient
 from app.models.course import Course, GradeCategory
 from app.models.grade_event import EVENT_KINDS, GradeEvent
+from app.models.grading_period import GradingPeriod
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
@@ -15,13 +18,18 @@ from app.models.user import User
 attach_canvas_indexes(Base.metadata)
 
 __all__ = [
+    "AlertDelivery",
+    "AlertSettings",
     "Assignment",
     "Base",
     "CANVAS_INDEXES",
+    "CanvasConnection",
+    "CanvasOAuthClient",
     "Course",
     "EVENT_KINDS",
     "GradeCategory",
     "GradeEvent",
+    "GradingPeriod",
     "LoginGuard",
     "ProgressStream",
     "SyncRun",

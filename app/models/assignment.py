@@ -32,6 +32,10 @@ class Assignment(Base):
     # The student's submission. NULL score/grade = not graded or not yet posted.
     score: Mapped[float | None] = mapped_column(Float)
     grade: Mapped[str | None] = mapped_column(String(64))
+    # What the teacher typed, before a late or missing deduction (points_deducted below).
+    entered_score: Mapped[float | None] = mapped_column(Float)
+    # The submission's Canvas grading period id (grading_period.canvas_grading_period_id).
+    grading_period_id: Mapped[int | None] = mapped_column(BigInteger)
     is_excused: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     is_missing: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     is_late: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

@@ -21,11 +21,15 @@ from app.models.base import Base, UTCDateTime
 
 class Course(Base):
     __tablename__ = "course"
-    __table_args__ = (UniqueConstraint("user_id", "canvas_course_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "canvas_course_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    # The Canvas instance the row came from: Canvas ids are unique per instance only.
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("canvas_connection.id", ondelete="CASCADE"), nullable=False, index=True
     )
     term_id: Mapped[int | None] = mapped_column(ForeignKey("term.id", ondelete="SET NULL"))
     canvas_course_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -47,6 +51,23 @@ class Course(Base):
     # Set when the course first went missing from every course list while Canvas did not
     # (yet) confirm the enrollment is gone; NULL while Canvas lists it (app.sync.courses).
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Grading periods and the course's own grading scheme (the periods are grading_period rows).
+    has_weighted_grading_periods: Mapped[bool] = mapped_column(
+        Boolean, default=False, nullable=False
+    )
+    # The teacher hid totals: Canvas sends no scores, so ours is only an estimate.
+    hide_final_grades: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The grading standard whose scheme is stored; NULL with grading_scheme NULL: no letters.
+    grading_standard_id: Mapped[int | None] = mapped_column(BigInteger)
+    # [[name, lower bound as a fraction], ...] highest first, or NULL (no scheme).
+    grading_scheme: Mapped[list[list[object]] | None] = mapped_column(JSON)
+    canvas_current_period_id: Mapped[int | None] = mapped_column(BigInteger)
+    canvas_period_current_score: Mapped[float | None] = mapped_column(Float)
+    # The grade check after each sync: our current score, and ours minus Canvas's (course and
+    # current period; NULL where Canvas shows no score to compare with).
+    our_current_score: Mapped[float | None] = mapped_column(Float)
+    score_difference: Mapped[float | None] = mapped_column(Float)
+    period_score_difference: Mapped[float | None] = mapped_column(Float)
 
 
 class GradeCategory(Base):

@@ -1,4 +1,4 @@
-"""The ``users`` table: an account and its Canvas connection."""
+"""The ``users`` table: an account (its Canvas connections are ``canvas_connection``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import time
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.models.base import Base, UTCDateTime, utcnow
+from app.models.connection import CanvasConnection
 
 # Hourly unless the student picks another interval in Settings (these, in minutes; 0 = off).
 DEFAULT_SYNC_INTERVAL_MINUTES = 60
@@ -32,14 +33,10 @@ class User(UserMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
-    canvas_base_url: Mapped[str | None] = mapped_column(String(255))
-    # Fernet ciphertext; see app.security. Never the token itself.
-    canvas_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    canvas_user_id: Mapped[int | None] = mapped_column(BigInteger)
-    canvas_user_name: Mapped[str | None] = mapped_column(String(255))
+    # The Canvas connections are their own records (app.models.connection), each with the
+    # time of its last successful sync.
     # An IANA zone name ("America/Chicago"): every date is shown in it (app.timezones).
     time_zone: Mapped[str | None] = mapped_column(String(64))
-    last_canvas_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Login slow-down: consecutive failures and when the last one happened.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -54,17 +51,12 @@ class User(UserMixin, Base):
         Integer, default=DEFAULT_SYNC_INTERVAL_MINUTES,
         server_default=str(DEFAULT_SYNC_INTERVAL_MINUTES), nullable=False
     )
-    # When the stored token last changed: a token Canvas rejected is not retried on a
-    # schedule until this moves past the failed run (app.jobs.schedule).
+    # When a stored Canvas token last changed (any connection's; app.connections sets it): a
+    # token Canvas rejected is not retried on a schedule until this moves past the failed run
+    # (app.jobs.schedule).
     canvas_token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # SHA-256 (hex) of the calendar feed's secret; the secret itself is never stored.
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
-
-    @validates("canvas_token_encrypted")
-    def _note_token_change(self, _key: str, value: bytes | None) -> bytes | None:
-        if value != self.canvas_token_encrypted:
-            self.canvas_token_changed_at = utcnow()
-        return value
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -85,9 +77,14 @@ class User(UserMixin, Base):
         """The token for a sign-in happening now (Flask-Login's ``id_attribute``)."""
         return self.session_token(int(time.time()))
 
+    connections: Mapped[list[CanvasConnection]] = relationship(
+        CanvasConnection, order_by=CanvasConnection.id, lazy="selectin", viewonly=True
+    )
+
     @property
     def canvas_connected(self) -> bool:
-        return bool(self.canvas_base_url and self.canvas_token_encrypted)
+        """Whether at least one connection holds credentials."""
+        return any(c.has_credentials for c in self.connections)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

@@ -2,15 +2,15 @@
 
 Usage::
 
-    service = CanvasSyncService(user.id, client)              # client: a CanvasClient
+    service = CanvasSyncService(user.id, client, connection_id=connection.id)
     results = service.sync_all_data()                          # full
     results = service.sync_all_data(use_incremental=True)      # incremental
     results = service.sync_course_data(course_id=123)          # one course (local id)
 
-The client is built outside the engine, from the user's stored connection
-(:func:`app.connections.create_canvas_sync_service` does both). Results are a
-:class:`~app.sync.result.SyncResult`; progress goes to the ``progress`` callback only (the
-engine never writes the ``sync_run`` row: :mod:`app.jobs` does).
+The client is built outside the engine, from one of the user's stored connections
+(:func:`app.connections.create_canvas_sync_service` does both); the engine reads and writes
+that connection's terms and courses only. Results are a :class:`~app.sync.result.SyncResult`;
+progress goes to the ``progress`` callback only (``sync_run`` is :mod:`app.jobs`'s to write).
 
 Fetch plan
 ----------
@@ -22,10 +22,13 @@ of courses the list confirms is written, and a course dropped meanwhile costs on
 request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
-fetches the course itself (``GET /courses/:id``) beside it. Date-restricted courses are skipped
-and reported; their rows, if any, are kept (the student is still enrolled). The course list is
-every student enrollment (two lists at once: :meth:`CanvasAPIService.get_courses`); a stored
-course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
+fetches the course itself (``GET /courses/:id``) beside it. The course list brings each course's
+grading periods and current-period score too; a grading scheme costs one request, only when
+the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). The grade check (ours
+vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted
+courses are skipped and reported; their rows, if any, are kept (the student is still enrolled). The
+course list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``);
+a stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
 otherwise kept and marked ``missing_since``.
 
 Writing
@@ -66,7 +69,7 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    the window) is seen only by a full sync (``flask canvas sync`` without ``--incremental``).
 
 A no-change incremental sync therefore costs the course-list pages plus at most one request per
-active course, and writes nothing. ``user.last_canvas_sync_at`` records each successful sync.
+active course, and writes nothing. ``CourseWriter.record_synced`` notes each successful sync.
 """
 
 from __future__ import annotations
@@ -75,30 +78,21 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
-from app.models import User
-from app.sync.courses import (
-    confirm_gone,
-    delete_courses,
-    needs_gradebook,
-    settle_absent,
-    submit_confirmations,
-)
-from app.sync.fetch import (
-    FetchPool,
-    arrivals,
-    fetch_gradebook,
-    prefetch,
-    warm_start_limiter,
-)
+from app.sync.absent import delete_connection_courses, settle_connection_absent
+from app.sync.courses import confirm_gone, needs_gradebook, submit_confirmations
+from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
+from app.sync.gradecheck import check_values
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
+from app.sync.periods import SchemeFetcher, course_digest
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
     ErrorKind,
@@ -125,18 +119,21 @@ class CanvasSyncService:
         client: CanvasClient,
         options: SyncOptions | None = None,
         *,
+        connection_id: int | None,
         progress: ProgressCallback | None = None,
         owns_client: bool = False,
     ) -> None:
-        """``owns_client``: close the client after each sync (it was built for this service)."""
+        """``connection_id`` owns the rows (None: syncs fail); ``owns_client``: close it."""
         self.user_id = user_id
+        self.connection_id = connection_id
         self._owns_client = owns_client
         self.client = client
         self.options = options or SyncOptions()
         self._progress = progress
         self._run = RunStats(kind="full")
-        self._writer = CourseWriter(user_id, self._run)
+        self._writer = CourseWriter(user_id, connection_id or 0, self._run)
         self._meter: SyncMeter | None = None
+        self._schemes = SchemeFetcher(client)
 
     # --- public API -------------------------------------------------------------------------
 
@@ -158,10 +155,13 @@ class CanvasSyncService:
     def _guarded(self, kind: str, body: Callable[[], None]) -> SyncResult:
         """Run ``body`` with counters, progress and clean failure handling around it."""
         self._run = RunStats(kind=kind)
-        self._writer = CourseWriter(self.user_id, self._run)
+        self._writer = CourseWriter(self.user_id, self.connection_id or 0, self._run)
         self._meter = SyncMeter(self.client)
+        self._schemes = SchemeFetcher(self.client)
         try:
             self._report("connecting", "Connecting to Canvas…")
+            if self.connection_id is None:
+                raise SyncFailed("Connect Canvas in Settings first.", ErrorKind.NOT_CONNECTED)
             body()
         except CanvasError as exc:
             db.session.rollback()
@@ -203,7 +203,7 @@ class CanvasSyncService:
         run, writer = self._run, self._writer
         t0 = time.monotonic()
         writer.load_existing()
-        warm_start_limiter(self.client, self.user_id)
+        warm_start_limiter(self.client, self.user_id, self._writer.connection_id)
         run.add_time("prepare_s", time.monotonic() - t0)
         with FetchPool(self.options.workers) as pool:
             # The course list goes first; the gradebooks of the courses we already know are
@@ -225,26 +225,21 @@ class CanvasSyncService:
                     writer.sync_course(course, flush=False)
                     run.courses_concluded_skipped += 1
                     run.courses_done += 1
-                    logger.info(
-                        "[%d/%d] Syncing course: %s (concluded: course list only)",
-                        run.courses_done,
-                        run.courses_total,
-                        course.name,
-                    )
+                    logger.info("[%d/%d] Syncing course: %s (concluded: course list only)",
+                                run.courses_done, run.courses_total, course.name)
                 else:
                     to_fetch.append(course)
             if writer.pending_courses:
                 writer.flush_courses()
                 writer.flush_events()
                 db.session.commit()
+            self._schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
             self._fetch_and_write(pool, to_fetch, incremental, prefetched)
-            run.courses_deleted += settle_absent(
-                db.session, self.user_id, confirmations, writer.forget_course
+            run.courses_deleted += settle_connection_absent(
+                db.session, writer.connection_id, confirmations, writer.forget_course
             )
             pool.succeeded = True
-        db.session.execute(
-            update(User).where(User.id == self.user_id).values(last_canvas_sync_at=run.started_at)
-        )
+        writer.record_synced(run.started_at)
         db.session.commit()
 
     def _sync_one(self, course_id: int) -> None:
@@ -252,10 +247,12 @@ class CanvasSyncService:
         is written only if the course is still the student's. A 401/404 on the course is
         Canvas's proof that the student left it: it is deleted."""
         run, writer = self._run, self._writer
-        warm_start_limiter(self.client, self.user_id)
+        warm_start_limiter(self.client, self.user_id, writer.connection_id)
         canvas_course_id = db.session.scalar(
             select(COURSE.c.canvas_course_id).where(
-                COURSE.c.id == course_id, COURSE.c.user_id == self.user_id
+                COURSE.c.id == course_id,
+                COURSE.c.user_id == self.user_id,
+                COURSE.c.connection_id == writer.connection_id,
             )
         )
         db.session.commit()
@@ -269,7 +266,9 @@ class CanvasSyncService:
             run.courses_total = 1
             future = confirmation[canvas_course_id]
             if confirm_gone(canvas_course_id, future):
-                run.courses_deleted += delete_courses(db.session, self.user_id, [canvas_course_id])
+                run.courses_deleted += delete_connection_courses(
+                    db.session, writer.connection_id, [canvas_course_id]
+                )
                 db.session.commit()
                 logger.info(
                     "course %s: Canvas says it is no longer yours: deleted", canvas_course_id
@@ -299,9 +298,7 @@ class CanvasSyncService:
         self._run.items_skipped += course_list.invalid
         logger.info(
             "course list: %d readable, %d restricted by date, %d not as a student",
-            len(course_list.courses),
-            len(course_list.restricted),
-            len(course_list.not_student),
+            len(course_list.courses), len(course_list.restricted), len(course_list.not_student)
         )
         return course_list
 
@@ -368,8 +365,11 @@ class CanvasSyncService:
         statements0 = self._meter_statements()
         run.items_skipped += gradebook.skipped
         run.assignments += len(gradebook.assignments)
-        digest = gradebook.content_hash
         stored = writer.courses.get(course.canvas_course_id)
+        course = self._schemes.resolve(course, stored)
+        checked = check_values(course.row, course.periods, gradebook.groups, gradebook.assignments)
+        course = replace(course, row={**course.row, **checked})  # the grade check, same write
+        digest = course_digest(gradebook.content_hash, course)  # grading periods included
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest
         rows0 = run.rows_written
@@ -379,6 +379,7 @@ class CanvasSyncService:
                 raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
             if not same:
                 writer.write_gradebook(course_id, gradebook)
+                writer.write_periods(course_id, course.periods)
             writer.flush_events()  # the ledger's rows, in the course's transaction
             db.session.commit()
         except BaseException:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.canvas.errors import NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
-from app.models import SyncRun, User, utcnow
+from app.models import CanvasConnection, SyncRun, utcnow
 from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
 
@@ -50,12 +50,12 @@ def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:
     return gradebook
 
 
-def warm_start_limiter(client: CanvasClient, user_id: int) -> None:
+def warm_start_limiter(client: CanvasClient, user_id: int, connection_id: int) -> None:
     """Let the first burst use the whole bucket when the database says it has drained.
 
-    The last activity on the token is the later of the last successful sync's start and the
-    end of the user's last recorded run. Only one sync per user runs at a time, so a token idle
-    for longer than the bucket's drain time has an empty bucket.
+    The last activity on the token is the later of the connection's last successful sync's
+    start and the end of the user's last recorded run. Only one sync per user runs at a time,
+    so a token idle for longer than the bucket's drain time has an empty bucket.
     """
     if not isinstance(client, MeasuredClient):
         return
@@ -64,7 +64,9 @@ def warm_start_limiter(client: CanvasClient, user_id: int) -> None:
         select(func.max(SyncRun.finished_at)).where(SyncRun.user_id == user_id).scalar_subquery()
     )
     row = db.session.execute(
-        select(User.last_canvas_sync_at, last_run_end).where(User.id == user_id)
+        select(CanvasConnection.last_synced_at, last_run_end).where(
+            CanvasConnection.id == connection_id
+        )
     ).first()
     seen = [t for t in (row or ()) if t is not None]
     if row is not None and row[0] is not None:

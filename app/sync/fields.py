@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from app.models import Assignment, Course, GradeCategory, Term
+from app.models import Assignment, Course, GradeCategory, GradingPeriod, Term
 
 # Bump when the parsed shape changes, so that content hashes stored by an older version no
 # longer match and the next incremental sync rewrites every course once.
-PARSER_VERSION = 2  # 2: points_deducted
+PARSER_VERSION = 3  # 2: points_deducted; 3: entered_score, grading periods
 
 
 COURSE_FIELDS = (
@@ -33,6 +33,19 @@ COURSE_FIELDS = (
     "end_at",
     "concluded",
     "missing_since",
+    "has_weighted_grading_periods",
+    "hide_final_grades",
+    "canvas_current_period_id",
+    "canvas_period_current_score",
+)
+PERIOD_FIELDS = (
+    "canvas_grading_period_id",
+    "title",
+    "weight",
+    "start_date",
+    "end_date",
+    "close_date",
+    "is_closed",
 )
 GROUP_FIELDS = (
     "canvas_group_id",
@@ -54,6 +67,8 @@ ASSIGNMENT_FIELDS = (
     "omit_from_final_grade",
     "score",
     "grade",
+    "entered_score",
+    "grading_period_id",
     "is_excused",
     "is_missing",
     "is_late",
@@ -82,6 +97,7 @@ _LIMITS = {
     "assignment.grading_type": _length(Assignment.__table__.c.grading_type),
     "assignment.grade": _length(Assignment.__table__.c.grade),
     "assignment.workflow_state": _length(Assignment.__table__.c.workflow_state),
+    "period.title": _length(GradingPeriod.__table__.c.title),
 }
 
 

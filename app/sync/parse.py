@@ -58,6 +58,8 @@ class CourseData:
     canvas_course_id: int
     row: dict[str, Any]
     term: dict[str, Any] | None
+    periods: tuple[dict[str, Any], ...] = ()  # grading_period rows (parse_periods)
+    grading_standard_id: int | None = None  # the course's grading scheme, if it has one
 
     @property
     def name(self) -> str:
@@ -159,8 +161,47 @@ def parse_course(raw: Any) -> CourseData | None:
             or parse_bool(course.get("concluded"))
         ),
         "missing_since": None,  # listed: not missing
+        "has_weighted_grading_periods": parse_bool(course.get("has_weighted_grading_periods")),
+        "hide_final_grades": parse_bool(course.get("hide_final_grades")),
+        "canvas_current_period_id": parse_id(enrollment.get("current_grading_period_id")),
+        "canvas_period_current_score": parse_float(
+            enrollment.get("current_period_computed_current_score")
+        ),
     }
-    return CourseData(canvas_course_id, row, parse_term(course.get("term")))
+    return CourseData(
+        canvas_course_id,
+        row,
+        parse_term(course.get("term")),
+        periods=parse_periods(course.get("grading_periods")),
+        grading_standard_id=parse_id(course.get("grading_standard_id")),
+    )
+
+
+def parse_periods(raw: Any) -> tuple[dict[str, Any], ...]:
+    """``grading_period`` rows from a course's ``grading_periods``, in date order."""
+    rows: dict[int, dict[str, Any]] = {}
+    for item in _list(raw):
+        period = _dict(item)
+        canvas_id = parse_id(period.get("id"))
+        if canvas_id is None:
+            logger.warning("skipping a grading period without a usable id: %.200r", item)
+            continue
+        rows[canvas_id] = {
+            "canvas_grading_period_id": canvas_id,
+            "title": clean_text(period.get("title"), _LIMITS["period.title"])
+            or f"Grading period {canvas_id}",
+            "weight": parse_float(period.get("weight")),
+            "start_date": parse_datetime(period.get("start_date")),
+            "end_date": parse_datetime(period.get("end_date")),
+            "close_date": parse_datetime(period.get("close_date")),
+            "is_closed": parse_bool(period.get("is_closed")),
+        }
+    return tuple(sorted(rows.values(), key=_period_order))
+
+
+def _period_order(row: Mapping[str, Any]) -> tuple[bool, float, int]:
+    start = row["start_date"]
+    return (start is None, start.timestamp() if start else 0.0, row["canvas_grading_period_id"])
 
 
 def parse_course_list(raw_courses: Any) -> CourseList:
@@ -272,6 +313,8 @@ def _parse_assignment(
         "workflow_state": clean_text(
             sub.get("workflow_state"), _LIMITS["assignment.workflow_state"]
         ),
+        "entered_score": None if excused else parse_float(sub.get("entered_score")),
+        "grading_period_id": parse_id(sub.get("grading_period_id")),
         "submitted_at": parse_datetime(sub.get("submitted_at")),
         "graded_at": parse_datetime(sub.get("graded_at")),
         "posted_at": parse_datetime(sub.get("posted_at")),

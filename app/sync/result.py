@@ -137,6 +137,7 @@ class SyncResult:
     error: str | None = None
     error_kind: ErrorKind | None = None
     plan: str = "one"
+    connections: int = 1
 
     @property
     def succeeded(self) -> bool:
@@ -159,6 +160,43 @@ class SyncResult:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.as_dict())
+
+
+SUMMED = (
+    "courses", "courses_total", "courses_written", "courses_unchanged",
+    "courses_concluded_skipped", "courses_skipped", "courses_deleted", "assignments",
+    "items_skipped", "rows_written", "new_grades", "events", "db_statements", "requests",
+    "throttled", "retries",
+)
+
+
+def combine_results(named: list[tuple[str, SyncResult]]) -> SyncResult:
+    """One result for the syncs of several connections (run side by side): the counts
+    summed, the longest duration, failed if any failed, each error prefixed by its
+    connection's name so the student knows which one to fix."""
+    if len(named) == 1:
+        return named[0][1]
+    results = [result for _, result in named]
+    failed = [(name, r) for name, r in named if not r.succeeded]
+    timings: dict[str, float] = {}
+    for r in results:
+        for name, seconds in r.timings.items():
+            timings[name] = max(timings.get(name, 0.0), seconds)
+    sums: dict[str, Any] = {key: sum(getattr(r, key) for r in results) for key in SUMMED}
+    return SyncResult(
+        status="failed" if failed else "succeeded",
+        kind=results[0].kind if results else "full",
+        skipped=[item for r in results for item in r.skipped],
+        db_statements_max_per_course=max(
+            (r.db_statements_max_per_course for r in results), default=0
+        ),
+        duration_s=max((r.duration_s for r in results), default=0.0),
+        error="; ".join(f"{name}: {r.error}" for name, r in failed) or None,
+        error_kind=failed[0][1].error_kind if failed else None,
+        timings=timings,
+        connections=len(named),
+        **sums,
+    )
 
 
 @dataclass

@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.orm import Session, scoped_session
 
-from app.models import Assignment, Course, GradeCategory, Term
+from app.models import Assignment, CanvasConnection, Course, GradeCategory, GradingPeriod, Term
 
 logger = logging.getLogger(__name__)
 
@@ -209,18 +209,21 @@ TERM = typing.cast(Table, Term.__table__)
 COURSE = typing.cast(Table, Course.__table__)
 GROUP = typing.cast(Table, GradeCategory.__table__)
 ASSIGNMENT = typing.cast(Table, Assignment.__table__)
+CONNECTION = typing.cast(Table, CanvasConnection.__table__)
+PERIOD = typing.cast(Table, GradingPeriod.__table__)
 
 # db.session (a scoped_session) or a plain Session: both proxy the same methods.
 SessionLike = Session | scoped_session[Any]
 
 
 def upsert_terms(session: SessionLike, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
-    """Rows with user_id, canvas_term_id, name, start_at, end_at; returns (id, canvas_term_id)."""
+    """Rows with user_id, connection_id, canvas_term_id, name, start_at, end_at; keyed on
+    (connection_id, canvas_term_id); returns (id, canvas_term_id)."""
     return upsert(
         session,
         TERM,
         rows,
-        key=("user_id", "canvas_term_id"),
+        key=("connection_id", "canvas_term_id"),
         returning=("id", "canvas_term_id"),
     )
 
@@ -228,12 +231,12 @@ def upsert_terms(session: SessionLike, rows: Iterable[Mapping[str, Any]]) -> Ups
 def upsert_courses(
     session: SessionLike, rows: Iterable[Mapping[str, Any]], *, also_set: Mapping[str, Any]
 ) -> UpsertResult:
-    """Course rows keyed on (user_id, canvas_course_id); returns (id, canvas_course_id)."""
+    """Course rows keyed on (connection_id, canvas_course_id); returns (id, canvas_course_id)."""
     return upsert(
         session,
         COURSE,
         rows,
-        key=("user_id", "canvas_course_id"),
+        key=("connection_id", "canvas_course_id"),
         also_set=also_set,
         returning=("id", "canvas_course_id"),
     )

@@ -1,28 +1,31 @@
 """The writing half of the sync: database state, bulk upserts and deletes, one course at a time.
 
-:class:`CourseWriter` belongs to one sync of one user
+:class:`CourseWriter` belongs to one sync of one user's Canvas connection
 (:class:`~app.sync.engine.CanvasSyncService` makes one per sync). It runs in the one writer
 thread, in ``db.session``, and never commits: the engine owns the transaction boundary (one per
 course). The steps keep the original design's names and their
 ``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
 one bulk statement.
 
-What the database holds for the user is read once per sync (``load_existing``: four reads) and
-kept current as rows are written, so the writer needs no lookups and only touches what differs.
+What the database holds for the connection is read once per sync (``load_existing``: five
+reads) and kept current as rows are written, so the writer needs no lookups and only touches
+what differs.
 The same state tells what changed: :mod:`app.sync.ledger` names each difference and the writer
 inserts them as ``grade_event`` rows (``flush_events``, in the course's transaction). The first
-sync of a user is the baseline and records none.
+sync of a connection is the baseline and records none.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import utcnow
 from app.sync.ledger import (
     ASSIGNMENT_LEDGER_FIELDS,
     Change,
@@ -35,10 +38,13 @@ from app.sync.parse import CourseData, Gradebook
 from app.sync.result import RunStats
 from app.sync.upserts import (
     ASSIGNMENT,
+    CONNECTION,
     COURSE,
     GROUP,
+    PERIOD,
     TERM,
     delete_absent,
+    upsert,
     upsert_assignments,
     upsert_courses,
     upsert_groups,
@@ -56,16 +62,20 @@ class CourseWriter:
     ``stats`` is the sync's :class:`RunStats`; the writer adds the rows it wrote to it.
     """
 
-    def __init__(self, user_id: int, stats: RunStats) -> None:
+    def __init__(self, user_id: int, connection_id: int, stats: RunStats) -> None:
         self.user_id = user_id
+        # Terms and courses belong to one Canvas connection: Canvas ids are unique per
+        # instance only, so every read and key below is scoped by it.
+        self.connection_id = connection_id
         self.stats = stats
         # Database state loaded at the start of the sync, kept current as rows are written.
         self.terms: dict[int, dict[str, Any]] = {}
         self.courses: dict[int, dict[str, Any]] = {}
         self.groups: dict[int, dict[int, int]] = {}
+        self.periods: dict[int, dict[int, dict[str, Any]]] = {}  # course id -> canvas id -> row
         # course id -> canvas assignment id -> the fields the ledger compares
         self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
-        # No sync has succeeded for this user yet: this one is the ledger's baseline.
+        # No sync has succeeded for this connection yet: this one is the ledger's baseline.
         self.baseline = True
         self._pending_events: list[tuple[int | None, Change]] = []
         self._course_changes: dict[int, list[Change]] = {}
@@ -82,29 +92,29 @@ class CourseWriter:
         return bool(self._pending_courses)
 
     def load_existing(self) -> None:
-        """What the database holds for this user now: four reads, then no more lookups."""
+        """What the database holds for this connection now: five reads, then no more lookups."""
         session = db.session
         self.terms = {
             row["canvas_term_id"]: dict(row)
             for row in session.execute(
                 select(
                     TERM.c.id, TERM.c.canvas_term_id, TERM.c.name, TERM.c.start_at, TERM.c.end_at
-                ).where(TERM.c.user_id == self.user_id)
+                ).where(TERM.c.connection_id == self.connection_id)
             ).mappings()
         }
-        # The user's row joined in (outer: a user without courses still gives one row), so
-        # the baseline costs no statement of its own.
+        # The connection's row joined in (outer: a connection without courses still gives one
+        # row), so the baseline costs no statement of its own.
         self.courses = {}
         self.baseline = True
         for row in session.execute(
-            select(User.last_canvas_sync_at, COURSE)
-            .select_from(User)
-            .outerjoin(COURSE, COURSE.c.user_id == User.id)
-            .where(User.id == self.user_id)
+            select(CONNECTION.c.last_synced_at, COURSE)
+            .select_from(CONNECTION)
+            .outerjoin(COURSE, COURSE.c.connection_id == CONNECTION.c.id)
+            .where(CONNECTION.c.id == self.connection_id)
             .order_by(COURSE.c.id)
         ).mappings():
             course = dict(row)
-            self.baseline = course.pop("last_canvas_sync_at") is None
+            self.baseline = course.pop("last_synced_at") is None
             if course["id"] is not None:
                 self.courses[course["canvas_course_id"]] = course
         self._known_course_ids = {course["id"] for course in self.courses.values()}
@@ -112,18 +122,26 @@ class CourseWriter:
         for group_id, course_id, canvas_group_id in session.execute(
             select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
             .join(COURSE, COURSE.c.id == GROUP.c.course_id)
-            .where(COURSE.c.user_id == self.user_id)
+            .where(COURSE.c.connection_id == self.connection_id)
         ):
             self.groups.setdefault(course_id, {})[canvas_group_id] = group_id
         self.assignments = {}
         for row in session.execute(
             select(ASSIGNMENT.c.course_id, *(ASSIGNMENT.c[f] for f in ASSIGNMENT_LEDGER_FIELDS))
             .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
-            .where(COURSE.c.user_id == self.user_id)
+            .where(COURSE.c.connection_id == self.connection_id)
         ).mappings():
             stored = dict(row)
             course_id = stored.pop("course_id")
             self.assignments.setdefault(course_id, {})[stored["canvas_assignment_id"]] = stored
+        self.periods = {}
+        for period in session.execute(
+            select(PERIOD)
+            .join(COURSE, COURSE.c.id == PERIOD.c.course_id)
+            .where(COURSE.c.connection_id == self.connection_id)
+        ).mappings():
+            by_canvas_id = self.periods.setdefault(period["course_id"], {})
+            by_canvas_id[period["canvas_grading_period_id"]] = dict(period)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
@@ -168,6 +186,20 @@ class CourseWriter:
             )
         self.groups[course_id] = {g: i for g, i in self._group_ids.items() if g in keep_groups}
 
+    def write_periods(self, course_id: int, periods: Iterable[dict[str, Any]]) -> None:
+        """The course's grading periods: an upsert only when one changed, a delete only when
+        one vanished."""
+        rows = {p["canvas_grading_period_id"]: {**p, "course_id": course_id} for p in periods}
+        stored = self.periods.get(course_id, {})
+        if any(key not in stored or _differs(stored[key], row) for key, row in rows.items()):
+            result = upsert(db.session, PERIOD, list(rows.values()),
+                            key=("course_id", "canvas_grading_period_id"), returning=("id",))
+            self.stats.rows_written += result.rows_written
+        if set(stored) - set(rows):
+            delete_absent(db.session, PERIOD, scope={"course_id": course_id},
+                          key="canvas_grading_period_id", keep=rows)
+        self.periods[course_id] = rows
+
     def find_or_create_term(
         self, term: dict[str, Any] | None, *, flush: bool = True
     ) -> int | None:
@@ -181,7 +213,11 @@ class CourseWriter:
         canvas_term_id = term["canvas_term_id"]
         stored = self.terms.get(canvas_term_id)
         if stored is None or _differs(stored, term):
-            self._pending_terms[canvas_term_id] = {**term, "user_id": self.user_id}
+            self._pending_terms[canvas_term_id] = {
+                **term,
+                "user_id": self.user_id,
+                "connection_id": self.connection_id,
+            }
         if flush:
             self.flush_terms()
         stored = self.terms.get(canvas_term_id)
@@ -200,7 +236,8 @@ class CourseWriter:
             if term_id is None:  # inserted meanwhile by someone else, identical to ours
                 term_id = db.session.scalar(
                     select(TERM.c.id).where(
-                        TERM.c.user_id == self.user_id, TERM.c.canvas_term_id == canvas_term_id
+                        TERM.c.connection_id == self.connection_id,
+                        TERM.c.canvas_term_id == canvas_term_id,
                     )
                 )
             self.terms[canvas_term_id] = {**row, "id": term_id}
@@ -216,6 +253,7 @@ class CourseWriter:
         row = {
             **course.row,
             "user_id": self.user_id,
+            "connection_id": self.connection_id,
             "term_id": self.find_or_create_term(course.term, flush=flush),
         }
         if content_hash is not None:
@@ -252,7 +290,8 @@ class CourseWriter:
             if course_id is None:
                 course_id = db.session.scalar(
                     select(COURSE.c.id).where(
-                        COURSE.c.user_id == self.user_id, COURSE.c.canvas_course_id == cid
+                        COURSE.c.connection_id == self.connection_id,
+                        COURSE.c.canvas_course_id == cid,
                     )
                 )
             self.courses[cid] = {**stored, **row, "id": course_id}
@@ -307,12 +346,21 @@ class CourseWriter:
         result = upsert_assignments(db.session, rows, also_set={"last_synced_canvas": utcnow()})
         self.stats.rows_written += result.rows_written
 
+    def record_synced(self, started_at: datetime) -> None:
+        """A full sync succeeded: when it started, on the connection."""
+        db.session.execute(
+            update(CONNECTION)
+            .where(CONNECTION.c.id == self.connection_id)
+            .values(last_synced_at=started_at)
+        )
+
     def forget_course(self, canvas_course_id: int) -> None:
         """Drop a deleted course from the loaded state."""
         stored = self.courses.pop(canvas_course_id, None)
         if stored is not None:
             self.groups.pop(stored["id"], None)
             self.assignments.pop(stored["id"], None)
+            self.periods.pop(stored["id"], None)
 
     def _note_assignment_changes(
         self, course_id: int, stored: dict[int, dict[str, Any]], rows: list[dict[str, Any]]

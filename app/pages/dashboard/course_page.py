@@ -1,20 +1,26 @@
-"""The course page's view model: groups, assignments, badges and the course grade.
+"""The course page's view model: groups, assignments, badges, the course grade and its periods.
 
-Grades come from :mod:`app.grades` only; the what-if calculator is :mod:`.what_if`.
+Grades come from :mod:`app.grades` through the grade check's report
+(:func:`app.sync.gradecheck.build_report`), the same numbers the dashboard and ``flask grades``
+show; the what-if calculator is :mod:`.what_if`. A course with grading periods opens on the
+current period (as Canvas's Grades page does); ``?period=<id>`` or ``?period=all`` switch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from app import grades
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, User
+from app.models import Assignment, CanvasConnection, Course, GradeCategory, GradingPeriod
 from app.pages.dashboard.chart import Chart, grade_chart
 from app.sync import history
+from app.sync.gradecheck import CourseReport, build_report, scores_differ
+
+ALL_PERIODS = "all"
 
 
 @dataclass
@@ -24,6 +30,8 @@ class AssignmentView:
     due_at: datetime | None
     score: float | None
     points_possible: float | None
+    entered_score: float | None  # before a late or missing deduction
+    points_deducted: float | None
     grade: str | None
     grading_type: str | None
     badges: list[tuple[str, str]]  # (css kind, label)
@@ -45,6 +53,20 @@ class GroupView:
 
 
 @dataclass
+class PeriodLink:
+    """One entry of the period switcher (``key``: the Canvas id, or ``"all"``)."""
+
+    key: str
+    title: str
+    weight: float | None
+    is_closed: bool
+    is_current: bool
+    selected: bool
+    score: float | None  # ours
+    canvas_score: float | None
+
+
+@dataclass
 class CoursePage:
     id: int
     name: str
@@ -56,8 +78,17 @@ class CoursePage:
     our_final_score: float | None
     letter: str | None
     differs: bool
+    hidden: bool  # the teacher hid totals: ours is an estimate, nothing "differs"
     last_synced: datetime | None
     concluded: bool
+    periods: list[PeriodLink]
+    selected_period: str | None  # a PeriodLink key; None without grading periods
+    period_title: str | None
+    period_score: float | None
+    period_final_score: float | None
+    period_canvas_score: float | None
+    period_differs: bool
+    weighted_periods: bool
     groups: list[GroupView]
     targets: list[tuple[int, str]]  # assignments a "what do I need" question can be about
     default_target: int | None
@@ -77,6 +108,46 @@ def load_rows(course: Course) -> tuple[list[GradeCategory], list[Assignment]]:
         .order_by(Assignment.position, Assignment.due_at, Assignment.id)
     ).all()
     return list(groups), list(assignments)
+
+
+def load_periods(course: Course) -> list[GradingPeriod]:
+    return list(db.session.scalars(
+        select(GradingPeriod).where(GradingPeriod.course_id == course.id)
+        .order_by(GradingPeriod.start_date, GradingPeriod.id)
+    ))
+
+
+def course_report(course: Course, what_if: dict[int, float | None] | None = None
+                  ) -> tuple[CourseReport, list[Assignment]]:
+    """The course's grade report (``what_if``: assignment row id -> score) and its rows."""
+    groups, assignments = load_rows(course)
+    return build_report(course, groups, assignments, load_periods(course), what_if), assignments
+
+
+def choose_period(report: CourseReport, asked: str | None, now: datetime | None = None
+                  ) -> int | None:
+    """The period to show: the one asked for, else the current one; None = all periods."""
+    ids = {p.id for p in report.periods}
+    if not ids or asked == ALL_PERIODS:
+        return None
+    if asked is not None and asked.isdigit() and int(asked) in ids:
+        return int(asked)
+    if report.current_period is not None:
+        return report.current_period.id
+    current = grades.current_period(report.inputs[2], now or datetime.now(UTC))
+    return current.id if current is not None else None
+
+
+def scoped(report: CourseReport, period_id: int | None
+           ) -> tuple[float | None, float | None, grades.GradeResult]:
+    """(current %, final %, group breakdown) of one period, or of the whole course."""
+    result = report.result
+    if isinstance(result, grades.PeriodsResult):
+        if period_id is not None:
+            graded = result.period(period_id).result
+            return graded.current_percent, graded.final_percent, graded
+        return result.current_percent, result.final_percent, result.all_assignments
+    return result.current_percent, result.final_percent, result
 
 
 def badges(assignment: Assignment) -> list[tuple[str, str]]:
@@ -114,12 +185,16 @@ def _scores(count: int) -> str:
     return "score" if count == 1 else f"{count} scores"
 
 
-def build_course_page(course: Course) -> CoursePage:
-    from app.pages.dashboard.service import latest, scores_differ
+def build_course_page(course: Course, period: str | None = None) -> CoursePage:
+    from app.pages.dashboard.service import latest
 
-    groups, assignments = load_rows(course)
-    inputs_groups, inputs_items = grades.from_rows(groups, assignments)
-    result = grades.course_grade(inputs_groups, inputs_items, course.apply_group_weights)
+    groups, _ = load_rows(course)
+    report, assignments = course_report(course)
+    selected = choose_period(report, period)
+    result = scoped(report, selected)[2]  # the group breakdown of what is shown
+    if selected is not None:
+        assignments = [a for a in assignments if a.grading_period_id == selected]
+    chosen = next((p for p in report.periods if p.id == selected), None)
     names = {a.canvas_assignment_id: a.name for a in assignments}
     dropped = {i for g in result.groups for i in g.current.dropped}
 
@@ -150,6 +225,8 @@ def build_course_page(course: Course) -> CoursePage:
             due_at=assignment.due_at,
             score=assignment.score,
             points_possible=assignment.points_possible,
+            entered_score=assignment.entered_score,
+            points_deducted=assignment.points_deducted,
             grade=assignment.grade,
             grading_type=assignment.grading_type,
             badges=item_badges,
@@ -165,20 +242,39 @@ def build_course_page(course: Course) -> CoursePage:
     # "What do I need on the final?": prefer an ungraded final, else any ungraded item.
     final = next((a for a in ungraded if "final" in a.name.lower()), None)
     default = final or (ungraded[-1] if ungraded else None)
-    shown = result.current_percent
+    links = [
+        PeriodLink(str(p.id), p.title, p.weight, p.is_closed, p.is_current, p.id == selected,
+                   p.current_score, p.canvas_current_score)
+        for p in report.periods
+    ]
+    if links:
+        links.append(PeriodLink(ALL_PERIODS, "All grading periods", None, False, False,
+                                selected is None, report.current_score,
+                                report.canvas_current_score))
     return CoursePage(
         id=course.id,
         name=course.name,
         code=course.course_code,
         apply_group_weights=course.apply_group_weights,
-        canvas_score=course.canvas_current_score,
-        canvas_final_score=course.canvas_final_score,
-        our_score=shown,
-        our_final_score=result.final_percent,
-        letter=grades.letter_grade(shown) if shown is not None else None,
-        differs=scores_differ(course.canvas_current_score, shown),
-        last_synced=latest(course.last_synced_canvas, user_synced_at(course.user_id)),
+        canvas_score=report.canvas_current_score,
+        canvas_final_score=None if report.hidden else course.canvas_final_score,
+        our_score=report.current_score,
+        our_final_score=report.final_score,
+        letter=report.letter,
+        differs=report.course_differs,
+        hidden=report.hidden,
+        last_synced=latest(course.last_synced_canvas, connection_synced_at(course.connection_id)),
         concluded=course.concluded,
+        periods=links,
+        selected_period=(str(selected) if selected is not None else ALL_PERIODS) if links
+        else None,
+        period_title=chosen.title if chosen else None,
+        period_score=chosen.current_score if chosen else None,
+        period_final_score=chosen.final_score if chosen else None,
+        period_canvas_score=chosen.canvas_current_score if chosen else None,
+        period_differs=bool(chosen and not report.hidden
+                            and scores_differ(chosen.canvas_current_score, chosen.current_score)),
+        weighted_periods=course.has_weighted_grading_periods,
         groups=list(views.values()),
         targets=targets,
         default_target=default.id if default else None,
@@ -187,5 +283,8 @@ def build_course_page(course: Course) -> CoursePage:
     )
 
 
-def user_synced_at(user_id: int) -> datetime | None:
-    return db.session.scalar(select(User.last_canvas_sync_at).where(User.id == user_id))
+def connection_synced_at(connection_id: int) -> datetime | None:
+    """When the course's Canvas connection last synced successfully."""
+    return db.session.scalar(
+        select(CanvasConnection.last_synced_at).where(CanvasConnection.id == connection_id)
+    )

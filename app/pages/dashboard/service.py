@@ -13,16 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import grades
+from app.connections import ConnectionView, connection_views
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, SyncRun, Term, User
+from app.models import SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
 from app.pages.sync.service import has_synced, run_state
 from app.sync import history
-
-# Canvas's own score and ours are shown side by side only when they differ by more than this.
-SCORE_TOLERANCE = 0.01
-
+from app.sync.gradecheck import CourseReport, course_reports
 
 # --- Dashboard ------------------------------------------------------------------------------
 
@@ -38,6 +35,10 @@ class CourseRow:
     differs: bool
     concluded: bool
     last_synced: datetime | None
+    hidden: bool = False  # the teacher hid totals: ours is an estimate
+    explanation: str | None = None  # why ours and Canvas's differ, for the student
+    # The Canvas instance's label, when the student has more than one connection.
+    instance: str | None = None
 
 
 @dataclass
@@ -60,6 +61,16 @@ class Dashboard:
     last_run: dict[str, Any] | None
     last_synced: datetime | None
     changes: list[history.Change] = field(default_factory=list)  # "What changed", newest first
+    # Each connection's name, status and token expiry (for the reconnect and expiry banners).
+    connections: list[ConnectionView] = field(default_factory=list)
+
+    @property
+    def needs_reconnect(self) -> list[ConnectionView]:
+        return [c for c in self.connections if c.status == "needs_reconnect"]
+
+    @property
+    def expiring(self) -> list[ConnectionView]:
+        return [c for c in self.connections if c.status == "expiring"]
 
 
 def is_current_term(term: Term | None, now: datetime) -> bool:
@@ -93,16 +104,18 @@ def term_sort_key(term: Term | None, now: datetime) -> tuple[int, float, str]:
 def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
     """Terms (current first) with their courses and grades, plus the sync state."""
     now = now or datetime.now(UTC)
-    courses = db.session.scalars(
-        select(Course).where(Course.user_id == user.id).order_by(Course.name, Course.id)
-    ).all()
+    reports = course_reports(db.session, user.id)
+    courses = [r.course for r in reports]
     terms = {
         t.id: t for t in db.session.scalars(select(Term).where(Term.user_id == user.id)).all()
     }
-    ours = _our_scores([c.id for c in courses], {c.id: c for c in courses})
+    connections = connection_views(user.id, now)
+    labels = {c.id: c.label for c in connections} if len(connections) > 1 else {}
+    synced = {c.id: c.last_synced_at for c in connections}
 
     sections: dict[int | None, TermSection] = {}
-    for course in courses:
+    for report in reports:
+        course = report.course
         term = terms.get(course.term_id) if course.term_id is not None else None
         key = term.id if term is not None and not _is_default_term(term) else None
         if key not in sections:
@@ -112,9 +125,9 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
                 start_at=term.start_at if term is not None else None,
                 end_at=term.end_at if term is not None else None,
             )
-        sections[key].courses.append(
-            _course_row(course, ours.get(course.id), user.last_canvas_sync_at)
-        )
+        row = _course_row(report, synced.get(course.connection_id))
+        row.instance = labels.get(course.connection_id)
+        sections[key].courses.append(row)
     ordered = sorted(
         sections.items(),
         key=lambda item: term_sort_key(terms.get(item[0]) if item[0] is not None else None, now),
@@ -129,16 +142,18 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
     last = runs[0] if runs else None
     return Dashboard(
         connected=user.canvas_connected,
-        canvas_url=user.canvas_base_url,
+        canvas_url=", ".join(c.url for c in connections if c.url and c.status != "disconnected")
+        or None,
         terms=[section for _key, section in ordered],
         course_count=len(courses),
         has_synced=has_synced(user.id),
         active_run=run_state(last) if last is not None and last.status in ACTIVE_STATUSES
         else None,
         last_run=run_state(last) if last is not None else None,
-        last_synced=latest(user.last_canvas_sync_at,
+        last_synced=latest(*synced.values(),
                            *(c.last_synced_canvas for c in courses)),
         changes=history.feed(user.id),
+        connections=connections,
     )
 
 
@@ -147,65 +162,39 @@ def latest(*moments: datetime | None) -> datetime | None:
     return max((m for m in moments if m is not None), default=None)
 
 
-def _course_row(course: Course, our_score: float | None, user_synced: datetime | None
-                ) -> CourseRow:
-    shown = our_score if our_score is not None else course.canvas_current_score
+def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow:
+    course = report.course
     return CourseRow(
         id=course.id,
         name=course.name,
         code=course.course_code,
-        canvas_score=course.canvas_current_score,
-        our_score=our_score,
-        letter=grades.letter_grade(shown) if shown is not None else None,
-        differs=scores_differ(course.canvas_current_score, our_score),
+        canvas_score=report.canvas_current_score,
+        our_score=report.current_score,
+        letter=report.letter,
+        differs=report.differs,
         concluded=course.concluded,
         # The row's own stamp moves only when its data changed; a later successful sync that
         # found it unchanged still confirmed it.
         last_synced=latest(course.last_synced_canvas, user_synced),
+        hidden=report.hidden,
+        explanation=explain(report) if report.differs else None,
     )
 
 
-def scores_differ(canvas: float | None, ours: float | None) -> bool:
-    """True when Canvas shows a score and ours is missing or off by more than the tolerance.
+def explain(report: CourseReport) -> str:
+    """Why our score and Canvas's differ, in the student's words."""
+    parts = []
+    if report.course_differs:
+        parts.append(_gap("Course", report.canvas_current_score, report.current_score))
+    period = report.current_period
+    if period is not None and report.period_differs:
+        parts.append(_gap(period.title, period.canvas_current_score, period.current_score))
+    return ("; ".join(parts) + ". Usually a grade changed in Canvas after the last sync (sync "
+            "again), or the teacher set a rule GradeSync cannot see; Canvas's number is the "
+            "official one.")
 
-    Without a Canvas score there is nothing to differ from: Canvas hides course totals in some
-    courses, and a "differs" badge there would only alarm the student.
-    """
-    if canvas is None:
-        return False
+
+def _gap(what: str, canvas: float | None, ours: float | None) -> str:
     if ours is None:
-        return True
-    return abs(canvas - ours) > SCORE_TOLERANCE
-
-
-def _our_scores(course_ids: list[int], courses: dict[int, Course]) -> dict[int, float | None]:
-    """Our current score for each course, from two queries (not two per course)."""
-    if not course_ids:
-        return {}
-    groups: dict[int, list[GradeCategory]] = {cid: [] for cid in course_ids}
-    for group in db.session.scalars(
-        select(GradeCategory).where(GradeCategory.course_id.in_(course_ids))
-    ):
-        groups[group.course_id].append(group)
-    items: dict[int, list[Assignment]] = {cid: [] for cid in course_ids}
-    for assignment in db.session.scalars(
-        select(Assignment).where(Assignment.course_id.in_(course_ids))
-    ):
-        items[assignment.course_id].append(assignment)
-    return {
-        cid: course_grade_from_rows(courses[cid], groups[cid], items[cid]).current_percent
-        for cid in course_ids
-    }
-
-
-def course_grade_from_rows(
-    course: Course,
-    groups: list[GradeCategory],
-    assignments: list[Assignment],
-    what_if: dict[int, float] | None = None,
-) -> Any:
-    """Our grade for a course from its ORM rows (``what_if``: local assignment id -> score)."""
-    group_inputs, item_inputs = grades.from_rows(groups, assignments)
-    return grades.course_grade(
-        group_inputs, item_inputs, course.apply_group_weights, what_if=what_if or None
-    )
+        return f"{what}: Canvas shows {canvas:.2f}% but GradeSync has no graded work to count"
+    return f"{what}: Canvas shows {canvas:.2f}%, GradeSync computes {ours:.2f}%"

@@ -28,7 +28,7 @@ def course(course_id: int) -> str:
     row = get_owned_or_404(Course, course_id)
     return render_template(
         "dashboard/course.html",
-        view=course_page.build_course_page(row),
+        view=course_page.build_course_page(row, request.args.get("period")),
         assumptions=calculator.ASSUMPTION_CHOICES,
         margin=calculator.EXTRA_CREDIT_MARGIN,
     )
@@ -40,7 +40,8 @@ def what_if(course_id: int) -> Any:
     """Recompute the course grade with hypothetical scores; synced data is never changed.
 
     Body: ``{"scores": {"<assignment id>": 9.5, ...},
-    "target": {"assignment_id": id, "percent": 90}}`` (target optional).
+    "target": {"assignment_id": id, "percent": 90}}`` (target optional). ``?period=<id>``
+    answers for that grading period's grade, ``?period=all`` (or none) for the course total.
     """
     row = get_owned_or_404(Course, course_id)
     try:
@@ -49,7 +50,8 @@ def what_if(course_id: int) -> Any:
         return {"error": str(exc)[:1].upper() + str(exc)[1:] + "."}, 400
     if not isinstance(payload, dict):
         return {"error": "Send a JSON object with a 'scores' mapping."}, 400
-    return calculator.what_if(row, payload.get("scores"), payload.get("target"))
+    return calculator.what_if(row, payload.get("scores"), payload.get("target"),
+                              period=request.args.get("period"))
 
 
 @bp.app_template_filter("pct")

@@ -14,8 +14,9 @@ from typing import Any
 
 from app import grades
 from app.models import Assignment, Course
-from app.pages.dashboard.course_page import load_rows
+from app.pages.dashboard.course_page import ALL_PERIODS, course_report, scoped
 from app.pages.inputs import parse_id
+from app.sync.gradecheck import CourseReport, scheme_of
 
 # Extra credit is real, but rarely more than half the item again: 150 % of its points.
 EXTRA_CREDIT_MARGIN = 1.5
@@ -78,8 +79,12 @@ def parse_score(value: Any, points: float | None = None) -> float | None:
     return number
 
 
-def what_if(course: Course, scores: Any, target: Any = None) -> dict[str, Any]:
-    """The course grade with hypothetical scores, and optionally the score a target needs.
+def what_if(course: Course, scores: Any, target: Any = None, period: str | None = None
+            ) -> dict[str, Any]:
+    """The grade with hypothetical scores, and optionally the score a target needs.
+
+    The grade is the course total, or grading period ``period``'s grade (its Canvas id;
+    ``"all"`` or None: the course total).
 
     Args:
         scores: ``{assignment id: "9" | "90%" | 9}`` (blank means "as is").
@@ -89,7 +94,7 @@ def what_if(course: Course, scores: Any, target: Any = None) -> dict[str, Any]:
     Returns the current and what-if grades, ``errors`` (sentences naming the assignment),
     ``field_errors`` (``{assignment id: message}`` for the box) and ``needed``.
     """
-    groups, assignments = load_rows(course)
+    report, assignments = course_report(course)
     by_id = {a.id: a for a in assignments}
     overrides: dict[int, float] = {}
     errors: list[str] = []
@@ -109,16 +114,18 @@ def what_if(course: Course, scores: Any, target: Any = None) -> dict[str, Any]:
         if score is not None:
             overrides[assignment.id] = score
 
-    group_inputs, item_inputs = grades.from_rows(groups, assignments)
-    actual = grades.course_grade(group_inputs, item_inputs, course.apply_group_weights)
-    hypothetical = grades.course_grade(
-        group_inputs, item_inputs, course.apply_group_weights, what_if=overrides or None
-    )
-    inputs = _Inputs(course, group_inputs, item_inputs, actual, by_id)
+    period_ids = {str(p.id): p.id for p in report.periods}
+    period_id = period_ids.get(period or ALL_PERIODS)
+    hypothetical, _ = course_report(course, dict(overrides)) if overrides else (report, None)
+    actual = _grade_json(report, period_id)
+    imagined = _grade_json(hypothetical, period_id)
+    group_inputs, item_inputs, periods = report.inputs
+    inputs = _Inputs(course, group_inputs, item_inputs, scoped(report, period_id)[2], by_id,
+                     periods, period_id)
     return {
-        "current": _grade_json(actual),
-        "what_if": _grade_json(hypothetical),
-        "changed": _rounded(actual.current_percent) != _rounded(hypothetical.current_percent),
+        "current": actual,
+        "what_if": imagined,
+        "changed": _rounded(actual["percent"]) != _rounded(imagined["percent"]),
         "errors": errors,
         "field_errors": field_errors,
         "applied": len(overrides),
@@ -130,12 +137,13 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def _grade_json(result: grades.GradeResult) -> dict[str, Any]:
-    percent = result.current_percent
+def _grade_json(report: CourseReport, period_id: int | None) -> dict[str, Any]:
+    percent, final, result = scoped(report, period_id)
     return {
         "percent": percent,
-        "final_percent": result.final_percent,
-        "letter": grades.letter_grade(percent) if percent is not None else None,
+        "final_percent": final,
+        # The course's own scheme; no letter where it has none (as Canvas).
+        "letter": grades.scheme_letter(percent, scheme_of(report.course)),
         "groups": [{"id": g.group.id, "percent": g.current.percent} for g in result.groups],
     }
 
@@ -145,12 +153,15 @@ class _Inputs:
 
     def __init__(self, course: Course, groups: list[grades.GradeGroup],
                  items: list[grades.GradeItem], actual: grades.GradeResult,
-                 by_id: dict[int, Assignment]) -> None:
+                 by_id: dict[int, Assignment], periods: list[grades.GradingPeriod],
+                 period_id: int | None) -> None:
         self.course = course
         self.groups = groups
         self.items = items
         self.actual = actual
         self.by_id = by_id
+        self.periods = periods
+        self.period_id = period_id
 
     def averages(self, skip: set[int]) -> dict[int, float]:
         """Scores at the current group average for ungraded counted items not in ``skip``."""
@@ -189,6 +200,8 @@ def _needed(inputs: _Inputs, overrides: dict[int, float], target: Any) -> dict[s
     score = grades.needed_score(
         inputs.groups, inputs.items, inputs.course.apply_group_weights, assignment.id, percent,
         basis="final" if assume == "zero" else "current", what_if=others or None,
+        periods=inputs.periods, weighted_periods=inputs.course.has_weighted_grading_periods,
+        period_id=inputs.period_id,
     )
     points = assignment.points_possible or 0
     target_text = f"{percent:g}%"

@@ -1,6 +1,7 @@
-"""The Settings page: the Canvas connection, automatic syncs and the calendar feed."""
+"""The Settings page: the Canvas connection, automatic syncs, alerts and the calendar feed."""
 
-from app.pages.settings import automation  # noqa: F401  (its routes join the blueprint)
+# Their routes join the blueprint.
+from app.pages.settings import alerts, automation, oauth_views  # noqa: F401
 from app.pages.settings.views import bp
 
 __all__ = ["bp"]

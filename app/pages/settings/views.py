@@ -1,7 +1,7 @@
-"""The settings page: connect Canvas (URL + token), test the connection, disconnect.
+"""The settings page: the student's Canvas connections (add, test, rename, disconnect, remove).
 
-Credentials are stored only after Canvas accepts the token. The saved token is never put
-into a page; the page says only that one is saved.
+Credentials are stored only after Canvas accepts the token. A saved token is never put into a
+page; the page says only that one is saved, and how many days it has left when that is known.
 """
 
 from __future__ import annotations
@@ -9,20 +9,33 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.accounts import AccountError, set_time_zone
+from app.alerts import settings_for
 from app.connections import (
     CanvasConnectionError,
     check_canvas_connection,
     connect_canvas,
+    connection_views,
     disconnect_canvas,
+    disconnect_connection,
+    expiry_from_days,
+    get_connection,
+    remove_connection,
+    rename_connection,
 )
+from app.connections.oauth import list_clients
+from app.models import CanvasConnection
 from app.pages.settings.forms import (
+    AlertsForm,
     CalendarFeedForm,
     CanvasForm,
     DisconnectForm,
+    OAuthStartForm,
+    RemoveForm,
+    RenameForm,
     RevokeCalendarFeedForm,
     ScheduleForm,
     TestConnectionForm,
@@ -36,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 # A person's mistake is a 400; Canvas being down or slow is the upstream's fault.
 STATUS_BY_KIND = {"unreachable": 502, "error": 502, "timeout": 504}
+EXPIRED_FORM = "The form expired. Reload the page and try again."
 
 
 def _sentence(message: str) -> str:
@@ -64,6 +78,8 @@ def _page(
     schedule_form: ScheduleForm | None = None,
     feed_url: str | None = None,
     zone_form: TimeZoneForm | None = None,
+    alerts_form: AlertsForm | None = None,
+    alerts_error: str | None = None,
 ) -> Any:
     if len(form.url.data or "") > 255:
         form.url.data = ""  # never echo a huge value back
@@ -75,6 +91,10 @@ def _page(
         "settings/index.html",
         form=form,
         test_form=TestConnectionForm(),
+        rename_form=RenameForm(),
+        connections=connection_views(current_user.id),
+        oauth_form=OAuthStartForm(),
+        oauth_urls=[client.base_url for client in list_clients()],
         zone_form=zone_form,
         error=error,
         demo=demo_canvas(),
@@ -82,14 +102,33 @@ def _page(
         calendar_form=CalendarFeedForm(),
         revoke_calendar_form=RevokeCalendarFeedForm(),
         feed_url=feed_url,
+        alerts_form=alerts_form or alerts_form_for(current_user.id),
+        alerts_error=alerts_error,
+        mail_enabled=bool(current_app.config.get("MAIL_SERVER")),
     ), status
+
+
+def _owned(connection_id: int) -> CanvasConnection:
+    """The current user's connection, or 404 (another user's id looks like a missing one)."""
+    connection = get_connection(current_user.id, connection_id)
+    if connection is None:
+        abort(404)
+    return connection
+
+
+def alerts_form_for(user_id: int) -> AlertsForm:
+    """The alerts form filled in with the student's saved choices (or the defaults)."""
+    saved = settings_for(user_id)
+    form = AlertsForm(formdata=None, obj=saved)
+    form.saved_webhook_host = saved.webhook_host
+    return form
 
 
 def settings_page(status: int = 200, **extra: Any) -> Any:
     """The settings page as on a first visit, with ``extra`` (another form's result)."""
     demo = demo_canvas()
     form = CanvasForm(formdata=None)
-    form.url.data = current_user.canvas_base_url or (demo["url"] if demo else "")
+    form.url.data = demo["url"] if demo and not current_user.canvas_connected else ""
     return _page(form, status, **extra)
 
 
@@ -99,12 +138,18 @@ def index() -> Any:
     form = CanvasForm()
     if not form.is_submitted():
         demo = demo_canvas()
-        form.url.data = current_user.canvas_base_url or (demo["url"] if demo else "")
+        form.url.data = demo["url"] if demo and not current_user.canvas_connected else ""
         return _page(form)
     if not form.validate():
         return _page(form, 400)
     try:
-        profile = connect_canvas(current_user, form.url.data, form.token.data)
+        profile = connect_canvas(
+            current_user,
+            form.url.data,
+            form.token.data,
+            label=form.label.data or None,
+            expires_at=expiry_from_days(form.expires_in_days.data),
+        )
     except InvalidCanvasURL as exc:
         form.url.errors.append(_sentence(str(exc)))
         return _page(form, 400)
@@ -114,25 +159,48 @@ def index() -> Any:
     except CanvasConnectionError as exc:
         logger.info("Canvas connection refused for user %s: %s", current_user.id, exc.kind)
         return _page(form, STATUS_BY_KIND.get(exc.kind, 400), _sentence(str(exc)))
-    logger.info("user %s connected Canvas at %s", current_user.id, current_user.canvas_base_url)
+    logger.info("user %s connected a Canvas", current_user.id)
     name = profile.get("name") or "your Canvas account"
     flash(f"Connected to Canvas as {name}. Your token is saved, encrypted.", "success")
+    return redirect(url_for("settings.index"))
+
+
+def _test(connection: CanvasConnection | None) -> Any:
+    if not TestConnectionForm().validate_on_submit():
+        flash(EXPIRED_FORM, "error")
+        return redirect(url_for("settings.index"))
+    try:
+        profile = check_canvas_connection(current_user, connection)
+    except (CanvasConnectionError, InvalidCanvasURL, InvalidCanvasToken) as exc:
+        flash(_sentence(str(exc)), "error")
+    else:
+        name = profile.get("name") or "your Canvas account"
+        flash(f"The connection works: Canvas knows this token as {name}.", "success")
     return redirect(url_for("settings.index"))
 
 
 @bp.route("/settings/test", methods=["POST"])
 @login_required
 def test_connection() -> Any:
-    if not TestConnectionForm().validate_on_submit():
-        flash("The form expired. Reload the page and try again.", "error")
+    return _test(None)
+
+
+@bp.post("/settings/connections/<int:connection_id>/test")
+@login_required
+def test_one(connection_id: int) -> Any:
+    return _test(_owned(connection_id))
+
+
+@bp.post("/settings/connections/<int:connection_id>/rename")
+@login_required
+def rename(connection_id: int) -> Any:
+    connection = _owned(connection_id)
+    form = RenameForm()
+    if not form.validate_on_submit():
+        flash(" ".join(sum(form.errors.values(), [])) or EXPIRED_FORM, "error")
         return redirect(url_for("settings.index"))
-    try:
-        profile = check_canvas_connection(current_user)
-    except (CanvasConnectionError, InvalidCanvasURL, InvalidCanvasToken) as exc:
-        flash(_sentence(str(exc)), "error")
-    else:
-        name = profile.get("name") or "your Canvas account"
-        flash(f"The connection works: Canvas knows this token as {name}.", "success")
+    rename_connection(connection, form.label.data or "")
+    flash(f"Renamed to {connection.display_name}.", "success")
     return redirect(url_for("settings.index"))
 
 
@@ -148,7 +216,7 @@ def time_zone() -> Any:
         zone = set_time_zone(current_user, zone_form.time_zone.data)
     except AccountError as exc:
         zone_form.time_zone.errors = [_sentence(str(exc))]
-        form = CanvasForm(formdata=None, url=current_user.canvas_base_url or "")
+        form = CanvasForm(formdata=None, url="")
         return _page(form, 400, zone_form=zone_form)
     flash(f"Dates are now shown in {zone} time.", "success")
     return redirect(url_for("settings.index"))
@@ -160,17 +228,55 @@ def confirm_disconnect() -> Any:
     """Ask first, and say exactly what disconnecting does to the data."""
     if not current_user.canvas_connected:
         return redirect(url_for("settings.index"))
-    return render_template("settings/disconnect.html", disconnect_form=DisconnectForm())
+    return render_template(
+        "settings/disconnect.html", disconnect_form=DisconnectForm(), connection=None
+    )
 
 
 @bp.post("/settings/disconnect")
 @login_required
 def disconnect() -> Any:
     if not DisconnectForm().validate_on_submit():
-        flash("The form expired. Reload the page and try again.", "error")
+        flash(EXPIRED_FORM, "error")
         return redirect(url_for("settings.index"))
     disconnect_canvas(current_user)
     logger.info("user %s disconnected Canvas", current_user.id)
     flash("Canvas is disconnected and the token is deleted. Your synced grades are kept, "
           "read-only, on the dashboard.", "info")
+    return redirect(url_for("settings.index"))
+
+
+@bp.route("/settings/connections/<int:connection_id>/disconnect", methods=["GET", "POST"])
+@login_required
+def disconnect_one(connection_id: int) -> Any:
+    connection = _owned(connection_id)
+    form = DisconnectForm()
+    if not form.is_submitted():
+        return render_template(
+            "settings/disconnect.html", disconnect_form=form, connection=connection
+        )
+    if not form.validate():
+        flash(EXPIRED_FORM, "error")
+        return redirect(url_for("settings.index"))
+    disconnect_connection(connection)
+    flash(f"{connection.display_name} is disconnected and its token is deleted. Its grades are "
+          "kept, read-only, on the dashboard.", "info")
+    return redirect(url_for("settings.index"))
+
+
+@bp.route("/settings/connections/<int:connection_id>/remove", methods=["GET", "POST"])
+@login_required
+def remove(connection_id: int) -> Any:
+    """Remove a connection *and* its synced grades (asked first; other Canvases stay)."""
+    connection = _owned(connection_id)
+    form = RemoveForm()
+    if not form.is_submitted():
+        return render_template("settings/remove.html", remove_form=form, connection=connection)
+    if not form.validate():
+        flash(EXPIRED_FORM, "error")
+        return redirect(url_for("settings.index"))
+    name = connection.display_name
+    remove_connection(connection)
+    logger.info("user %s removed Canvas connection %s", current_user.id, connection_id)
+    flash(f"{name} and the grades synced from it are removed.", "info")
     return redirect(url_for("settings.index"))

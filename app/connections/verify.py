@@ -1,8 +1,6 @@
-"""A user's Canvas connection: store it, check it, and build the client a sync uses.
+"""Checking a Canvas address and token with Canvas itself (``GET /api/v1/users/self``).
 
-The web pages and CLI commands call these; nothing here renders or logs a token. The sync
-engine never reads credentials itself: :func:`build_client` builds its Canvas client from the
-stored connection, and :func:`create_canvas_sync_service` hands that client to the engine.
+Nothing here stores, renders or logs a token.
 """
 
 from __future__ import annotations
@@ -24,20 +22,10 @@ from app.canvas.errors import (
     NotPermitted,
     UnsafeAddress,
 )
-from app.canvas.protocol import CanvasClient
-from app.extensions import db
-from app.models import User
 from app.outbound import OutboundPolicy
 from app.safe_text import strip_control
-from app.security import TokenCipher, clean_token, validate_canvas_url
-from app.sync.engine import CanvasSyncService
-from app.sync.result import (
-    DEFAULT_WORKERS,
-    ErrorKind,
-    ProgressCallback,
-    SyncFailed,
-    SyncOptions,
-)
+from app.security import TokenCipher, validate_canvas_url
+from app.sync.result import ErrorKind, SyncFailed
 from app.timezones import valid_zone
 
 logger = logging.getLogger(__name__)
@@ -70,19 +58,6 @@ def check_canvas_url(url: str) -> str:
     return validate_canvas_url(
         url, allow_private=policy.allow_private, allowed_hosts=policy.allowed_hosts
     )
-
-
-def set_canvas_credentials(user: User, base_url: str, token: str) -> None:
-    """Store a (validated) Canvas URL and the encrypted token on the user; commits."""
-    user.canvas_base_url = check_canvas_url(base_url)
-    user.canvas_token_encrypted = token_cipher().encrypt(clean_token(token))
-    db.session.commit()
-
-
-def get_canvas_token(user: User) -> str | None:
-    if not user.canvas_token_encrypted:
-        return None
-    return token_cipher().decrypt(user.canvas_token_encrypted)
 
 
 # --- The Canvas connection (settings page and `flask canvas connect`) ----------------------
@@ -184,121 +159,8 @@ def _profile_time_zone(client: CanvasAPIService) -> str | None:
         return None
 
 
-def _canvas_name(profile: dict[str, Any]) -> str | None:
+def canvas_name(profile: dict[str, Any]) -> str | None:
     name = profile.get("name") or profile.get("short_name") or profile.get("sortable_name")
     return str(name)[:255] if name else None
 
 
-def connect_canvas(user: User, base_url: str, token: str) -> dict[str, Any]:
-    """Validate the URL and the token, confirm them with Canvas, then store them; commits.
-
-    Nothing is stored unless Canvas accepts the token. Raises ``InvalidCanvasURL``,
-    ``InvalidCanvasToken`` or ``CanvasConnectionError``.
-    """
-    url = check_canvas_url(base_url)
-    token = clean_token(token)
-    profile = verify_canvas_token(url, token)
-    user.canvas_base_url = url
-    user.canvas_token_encrypted = token_cipher().encrypt(token)
-    user.canvas_user_id = profile["id"]
-    user.canvas_user_name = _canvas_name(profile)
-    user.time_zone = valid_zone(profile.get("time_zone")) or user.time_zone
-    db.session.commit()
-    return profile
-
-
-def check_canvas_connection(user: User) -> dict[str, Any]:
-    """Re-check the saved credentials with Canvas; refreshes the stored Canvas name.
-
-    Raises ``CanvasConnectionError`` (kind ``not_connected`` when nothing is saved),
-    ``InvalidCanvasURL`` or ``InvalidCanvasToken``.
-    """
-    token = get_canvas_token(user)
-    if not user.canvas_base_url or not token:
-        raise CanvasConnectionError(
-            "Canvas is not connected yet: save a URL and token first", "not_connected"
-        )
-    url = check_canvas_url(user.canvas_base_url)
-    profile = verify_canvas_token(url, token)
-    name = _canvas_name(profile)
-    # A zone the student chose in Settings stays; a first one comes from Canvas.
-    zone = user.time_zone or valid_zone(profile.get("time_zone"))
-    if (name, profile["id"], zone) != (user.canvas_user_name, user.canvas_user_id, user.time_zone):
-        user.canvas_user_id = profile["id"]
-        user.canvas_user_name = name
-        user.time_zone = zone
-        db.session.commit()
-    return profile
-
-
-def disconnect_canvas(user: User) -> None:
-    """Forget the Canvas URL and token (synced grades stay); commits."""
-    user.canvas_base_url = None
-    user.canvas_token_encrypted = None
-    user.canvas_user_id = None
-    user.canvas_user_name = None
-    db.session.commit()
-
-
-# --- The client a sync uses ------------------------------------------------------------------
-
-
-def build_client(user: User) -> CanvasAPIService:
-    """A Canvas client for the user's stored connection; the URL is checked again here.
-
-    Raises:
-        NotConnected: nothing usable is stored (no URL or token, or a token this key cannot
-            decrypt, or a stored URL the current settings refuse).
-    """
-    try:
-        token = get_canvas_token(user)
-        if not user.canvas_base_url or not token:
-            raise NotConnected()
-        return CanvasAPIService(
-            check_canvas_url(user.canvas_base_url), token, policy=outbound_policy()
-        )
-    except ValueError as exc:  # a token the current key cannot decrypt, a refused URL
-        raise NotConnected(
-            " ".join(f"Canvas is not usable: {exc}. Reconnect in Settings.".split())
-        ) from exc
-
-
-class _Unconnected:
-    """Stands in for a client when there is none: every sync with it fails with ``error``."""
-
-    def __init__(self, error: NotConnected) -> None:
-        self.error = error
-
-    def get_courses(self) -> list[Any]:
-        raise self.error
-
-    def get_course(self, course_id: int) -> Any:
-        raise self.error
-
-    def get_assignment_groups(
-        self, course_id: int, *, include_assignments: bool = True, include_submission: bool = True
-    ) -> list[Any]:
-        raise self.error
-
-
-def create_canvas_sync_service(
-    user: User,
-    *,
-    progress: ProgressCallback | None = None,
-    client: CanvasClient | None = None,
-    workers: int = DEFAULT_WORKERS,
-) -> CanvasSyncService:
-    """The sync engine for ``user`` with a client built from the stored connection.
-
-    A user without a usable connection still gets a service: its syncs fail with a clear
-    message (``error_kind`` ``not_connected``).
-    """
-    owns_client = client is None
-    if client is None:
-        try:
-            client = build_client(user)
-        except NotConnected as exc:
-            client = _Unconnected(exc)
-    return CanvasSyncService(
-        user.id, client, SyncOptions(workers=workers), progress=progress, owns_client=owns_client
-    )

@@ -1,0 +1,23 @@
+"""Alerts: tell a student what a sync found, by email and webhook, once per event.
+
+``choose`` (pure: which events and assignments a student's settings turn into alerts),
+``prefs`` (the settings, the webhook check), ``mail`` (SMTP and the signed unsubscribe link),
+``webhook`` (the Discord/Slack JSON POST through :mod:`app.outbound`), ``deliver`` (the one
+entry point the jobs layer calls after a run, quiet hours and the daily digest).
+"""
+
+from app.alerts.deliver import after_run, send_digest, send_due_digests
+from app.alerts.mail import read_unsubscribe_token, unsubscribe_token
+from app.alerts.prefs import WebhookRefused, check_webhook_url, save_settings, settings_for
+
+__all__ = [
+    "WebhookRefused",
+    "after_run",
+    "check_webhook_url",
+    "read_unsubscribe_token",
+    "save_settings",
+    "send_digest",
+    "send_due_digests",
+    "settings_for",
+    "unsubscribe_token",
+]

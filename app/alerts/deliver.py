@@ -1,0 +1,238 @@
+"""Deliver alerts: after each run, on each channel, exactly once; held in quiet hours.
+
+:func:`after_run` is what the jobs layer calls when a run ends. It chooses the run's alerts
+(:mod:`app.alerts.choose`), claims each (alert, channel) by inserting its ``alert_delivery``
+row - the unique key lets exactly one insert win, so a second sync, a retried job or a second
+worker never sends it again - and then sends the claimed ones, one email and one webhook post
+per run. In quiet hours, or when the student chose the daily digest, the rows are ``held``;
+:func:`send_digest` sends them together later (after a run or on a scheduler tick).
+
+Sending is synchronous with short timeouts, so a CLI sync has handed its email to the SMTP
+server before ``canvas sync`` returns. A failure is one log line and a ``failed`` row; it never
+fails the sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Sequence
+from datetime import datetime
+
+import requests
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.alerts import mail, webhook
+from app.alerts.choose import Alert, due_soon, from_events, reconnect
+from app.alerts.prefs import settings_for, webhook_url
+from app.extensions import db
+from app.models import (
+    AlertDelivery,
+    AlertSettings,
+    Assignment,
+    Course,
+    GradeEvent,
+    SyncRun,
+    User,
+    utcnow,
+)
+from app.outbound import OutboundPolicy, OutboundRefused
+from app.sync.result import SyncResult
+from app.timezones import in_zone
+
+logger = logging.getLogger(__name__)
+
+DIGEST_HOUR = 18  # the daily digest goes out with the first run or tick after 18:00 local
+SEND_ERRORS = (smtplib.SMTPException, OSError, requests.RequestException, OutboundRefused)
+
+
+def after_run(user_id: int, sync_run_id: int, result: SyncResult) -> int:
+    """Send (or hold) the alerts of a finished run; how many (alert, channel) pairs were new."""
+    user = db.session.get(User, user_id)
+    run = db.session.get(SyncRun, sync_run_id)
+    if user is None or run is None:
+        return 0
+    settings = settings_for(user_id)
+    now = utcnow()
+    if result.succeeded:
+        alerts = _run_alerts(user, settings, run, now)
+    elif result.error_kind is not None and result.error_kind.needs_reconnect:
+        stamp = user.canvas_token_changed_at
+        alerts = reconnect(settings, f"{stamp:%Y%m%dT%H%M%S}" if stamp else "never")
+    else:
+        alerts = []
+    count = dispatch(user, settings, alerts, now)
+    send_digest(user_id, now)
+    return count
+
+
+def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime) -> list[Alert]:
+    names = {
+        cid: name for cid, name in db.session.execute(
+            select(Course.canvas_course_id, Course.name).where(Course.user_id == user.id))
+    }
+    alerts: list[Alert] = []
+    if run.started_at is not None:  # every event of a run is stamped after its start
+        events = db.session.scalars(
+            select(GradeEvent)
+            .where(GradeEvent.user_id == user.id, GradeEvent.at >= run.started_at)
+            .order_by(GradeEvent.at, GradeEvent.id)
+        )
+        alerts += from_events(settings, events, names)
+    if settings.on_due_soon and not _first_sync(run):
+        assignments = db.session.scalars(
+            select(Assignment).join(Course, Assignment.course_id == Course.id)
+            .where(Course.user_id == user.id, Assignment.due_at >= now)
+        )
+        alerts += due_soon(settings, assignments, names, now)
+    return alerts
+
+
+def _first_sync(run: SyncRun) -> bool:
+    """The connection's baseline: like the ledger, it tells the student nothing yet."""
+    earlier = db.session.scalar(
+        select(SyncRun.id).where(SyncRun.user_id == run.user_id, SyncRun.id != run.id,
+                                 SyncRun.status == "succeeded").limit(1)
+    )
+    return earlier is None
+
+
+def channels(settings: AlertSettings) -> list[str]:
+    """Where this student's alerts go now: email when mail is set up, a webhook if given."""
+    found = []
+    if settings.email and mail.MailSettings.from_config(current_app.config).enabled:
+        found.append("email")
+    if settings.webhook_url_encrypted is not None:
+        found.append("webhook")
+    return found
+
+
+def in_quiet_hours(settings: AlertSettings, zone: str | None, now: datetime) -> bool:
+    start, end = settings.quiet_start, settings.quiet_end
+    if start is None or end is None or start == end:
+        return False
+    hour = in_zone(now, zone).hour
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
+def dispatch(user: User, settings: AlertSettings, alerts: Sequence[Alert], now: datetime) -> int:
+    """Claim each (alert, channel) once; send the claimed ones now unless they are held."""
+    hold = settings.digest or in_quiet_hours(settings, user.time_zone, now)
+    status = "held" if hold else "sending"
+    claimed: dict[str, list[AlertDelivery]] = {}
+    for channel in channels(settings):
+        for alert in alerts:
+            row = _claim(user.id, alert, channel, status)
+            if row is not None:
+                claimed.setdefault(channel, []).append(row)
+    db.session.commit()
+    if not hold:
+        for channel, rows in claimed.items():
+            _send(user, settings, channel, rows, digest=False)
+    return sum(len(rows) for rows in claimed.values())
+
+
+def _claim(user_id: int, alert: Alert, channel: str, status: str) -> AlertDelivery | None:
+    """Insert the delivery row, or None when this alert already went out on this channel."""
+    row = AlertDelivery(user_id=user_id, key=alert.key, channel=channel, status=status,
+                        text=alert.text[:1000])
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def send_digest(user_id: int, now: datetime | None = None) -> int:
+    """Send the student's held alerts if their time has come; how many were sent.
+
+    Held for quiet hours: as soon as the quiet hours end. Held for the daily digest: once a
+    day, from :data:`DIGEST_HOUR` local time on, outside quiet hours.
+    """
+    user = db.session.get(User, user_id)
+    if user is None:
+        return 0
+    now = now or utcnow()
+    settings = settings_for(user_id)
+    if in_quiet_hours(settings, user.time_zone, now):
+        return 0
+    local = in_zone(now, user.time_zone)
+    if settings.digest:
+        if local.hour < DIGEST_HOUR:
+            return 0
+        day = Alert(f"digest:{local:%Y-%m-%d}", "digest", "digest")
+        if _claim(user_id, day, "digest", "sent") is None:
+            db.session.rollback()
+            return 0
+    held = list(db.session.scalars(
+        select(AlertDelivery).where(AlertDelivery.user_id == user_id,
+                                    AlertDelivery.status == "held")
+        .order_by(AlertDelivery.id).with_for_update(skip_locked=True)
+    ))
+    for row in held:
+        row.status = "sending"
+    db.session.commit()
+    by_channel: dict[str, list[AlertDelivery]] = {}
+    for row in held:
+        by_channel.setdefault(row.channel, []).append(row)
+    for channel, rows in by_channel.items():
+        _send(user, settings, channel, rows, digest=True)
+    return len(held)
+
+
+def send_due_digests(now: datetime | None = None) -> int:
+    """On a scheduler tick: send every student's held alerts whose time has come."""
+    now = now or utcnow()
+    user_ids = db.session.scalars(
+        select(AlertDelivery.user_id).where(AlertDelivery.status == "held").distinct()
+    ).all()
+    return sum(send_digest(user_id, now) for user_id in user_ids)
+
+
+def _send(
+    user: User, settings: AlertSettings, channel: str, rows: list[AlertDelivery], *, digest: bool
+) -> None:
+    lines = [row.text for row in rows]
+    try:
+        if channel == "email":
+            _email(user, lines, digest=digest)
+        elif channel == "webhook" and (url := webhook_url(settings)):
+            webhook.post(url, lines, OutboundPolicy.from_config(current_app.config))
+        status = "sent"
+    except SEND_ERRORS as exc:
+        # The webhook address holds a secret and requests puts it in its messages: for a
+        # webhook, log only the kind of failure (and the status it answered).
+        reason = (
+            type(exc).__name__ + _status(exc) if channel == "webhook"
+            else (str(exc).splitlines() or [type(exc).__name__])[0]
+        )
+        logger.warning("alert %s to user %s failed: %s", channel, user.id, reason)
+        status = "failed"
+    for row in rows:
+        row.status = status
+        row.sent_at = utcnow() if status == "sent" else None
+    db.session.commit()
+
+
+def _status(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return f" (HTTP {response.status_code})" if response is not None else ""
+
+
+def _email(user: User, lines: list[str], *, digest: bool) -> None:
+    config = current_app.config
+    settings = mail.MailSettings.from_config(config)
+    if not settings.enabled:
+        raise smtplib.SMTPException("mail is not configured (MAIL_SERVER, MAIL_DEFAULT_SENDER)")
+    if digest:
+        subject = f"GradeSync: {len(lines)} update{'s' if len(lines) != 1 else ''} for you"
+    elif len(lines) == 1:
+        subject = f"GradeSync: {lines[0]}"[:150]
+    else:
+        subject = f"GradeSync: {len(lines)} new updates"
+    link = mail.unsubscribe_url(config.get("PUBLIC_URL") or "http://localhost:5000",
+                                config["SECRET_KEY"], user.id)
+    mail.send(settings, mail.build_message(settings, user.email, subject, lines, link))

@@ -1,0 +1,32 @@
+"""An alert as a webhook: one JSON POST that Discord (``content``) and Slack (``text``) read.
+
+Sent through :func:`app.outbound.guarded_session`, the same guard as every Canvas request: the
+address is resolved once per connection and refused if it leads somewhere private.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from app.outbound import OutboundPolicy, guarded_session
+
+WEBHOOK_TIMEOUT_S = (5.0, 10.0)
+MAX_CONTENT = 1900  # Discord refuses a message over 2,000 characters
+
+
+def payload(lines: list[str]) -> dict[str, str]:
+    text = "\n".join(lines)
+    if len(text) > MAX_CONTENT:
+        text = text[: MAX_CONTENT - 1] + "…"
+    return {"content": text, "text": text}
+
+
+def post(url: str, lines: list[str], policy: OutboundPolicy) -> None:
+    """POST the alert; raises ``requests.RequestException`` or ``OutboundRefused``."""
+    with guarded_session(policy) as session:
+        response = session.post(
+            url, json=payload(lines), timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False
+        )
+    if not 200 <= response.status_code < 300:  # a redirect too: never follow it elsewhere
+        raise requests.HTTPError(f"the webhook answered {response.status_code}",
+                                 response=response)

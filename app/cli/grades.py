@@ -1,0 +1,67 @@
+"""``flask grades EMAIL [--json]``: a student's grades, ours beside Canvas's, per period.
+
+The numbers are the grade check's (:mod:`app.sync.gradecheck`): the same the dashboard shows.
+With ``--json`` the last line printed is one JSON array, one object per course.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from app.cli.common import configure_logging, get_user
+
+
+@click.command("grades")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array (the last line).")
+@with_appcontext
+def grades_command(email: str, as_json: bool) -> None:
+    """Show EMAIL's course grades (ours and Canvas's), course and grading periods."""
+    from app.extensions import db
+    from app.sync.gradecheck import course_reports
+
+    configure_logging(False)
+    user = get_user(email)
+    reports = course_reports(db.session, user.id)
+    rows = [_course_json(report) for report in reports]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"{email}: no courses synced yet (run 'flask --app app canvas sync {email}').")
+        return
+    click.echo(f"{'Course':40}  {'Ours':>8}  {'Canvas':>8}  {'Letter':6}  Note")
+    for row, report in zip(rows, reports, strict=True):
+        note = "estimate (totals hidden)" if report.hidden else (
+            "DIFFERS" if row["differs"] else "")
+        click.echo(f"{row['name'][:40]:40}  {_pct(row['current_score']):>8}  "
+                   f"{_pct(row['canvas_current_score']):>8}  {row['letter'] or '—':6}  {note}")
+        for period in row["grading_periods"]:
+            title = ("  " + period["title"])[:40]
+            click.echo(f"{title:40}  {_pct(period['current_score']):>8}  "
+                       f"{_pct(period['canvas_current_score']):>8}")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def _course_json(report: Any) -> dict[str, Any]:
+    course = report.course
+    return {
+        "canvas_course_id": course.canvas_course_id,
+        "name": course.name,
+        "current_score": report.current_score,
+        "canvas_current_score": report.canvas_current_score,
+        "letter": report.letter,
+        "grading_periods": [
+            {"id": p.id, "title": p.title, "weight": p.weight,
+             "current_score": p.current_score, "canvas_current_score": p.canvas_current_score}
+            for p in report.periods
+        ],
+        "differs": report.differs,
+    }

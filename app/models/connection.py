@@ -1,0 +1,81 @@
+"""The ``canvas_connection`` table: one Canvas instance a user syncs from.
+
+A user has any number of connections (a student at two colleges). Terms and courses hang off
+their connection, so two instances that both have a course 123 never collide, and removing one
+leaves the other's rows alone. Credentials are Fernet ciphertext (``app.security``), never the
+tokens themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime, utcnow
+
+# status values: "ok"; "expiring" (a personal token within its warning window);
+# "needs_reconnect" (Canvas refused the token or the refresh); "disconnected" (credentials
+# forgotten, data kept).
+CONNECTION_STATUSES = ("ok", "expiring", "needs_reconnect", "disconnected")
+AUTH_KINDS = ("token", "oauth")
+
+
+class CanvasConnection(Base):
+    __tablename__ = "canvas_connection"
+    __table_args__ = (UniqueConstraint("user_id", "base_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(100))
+    # NULL only for a connection carried over from an account that had disconnected before
+    # connections were records: its rows are kept, the address is unknown.
+    base_url: Mapped[str | None] = mapped_column(String(255))
+    auth_kind: Mapped[str] = mapped_column(
+        String(16), default="token", server_default="token", nullable=False
+    )
+    canvas_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    canvas_user_name: Mapped[str | None] = mapped_column(String(255))
+    access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(
+        String(32), default="ok", server_default="ok", nullable=False
+    )
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.base_url and self.access_token_encrypted)
+
+    @property
+    def display_name(self) -> str:
+        """The label the student chose, else the Canvas host."""
+        if self.label:
+            return self.label
+        if self.base_url:
+            return self.base_url.split("://", 1)[-1]
+        return "Earlier Canvas connection"
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"<CanvasConnection {self.id} user={self.user_id} {self.base_url}>"
+
+
+class CanvasOAuthClient(Base):
+    """A school's developer key for "Connect with Canvas", registered once by an operator."""
+
+    __tablename__ = "canvas_oauth_client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    client_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    # Fernet ciphertext (app.security), never the secret itself.
+    client_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<CanvasOAuthClient {self.base_url} {self.client_id}>"

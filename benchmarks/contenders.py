@@ -148,6 +148,20 @@ def _visible(course: Any) -> bool:
     return not getattr(course, "access_restricted_by_date", False)
 
 
+def _student_courses(canvas: Any) -> list[Any]:
+    """Every course of the student, as real Canvas needs it: the default list leaves out
+    teacher-concluded courses and registrar-completed enrollments, so ask for those too
+    (``enrollment_state=completed``) and merge by id (CANVAS_API.md, "Read first")."""
+    seen: set[int] = set()
+    courses: list[Any] = []
+    for extra in ({}, {"enrollment_state": "completed"}):
+        for course in canvas.get_courses(**COURSE_LIST_PARAMS, **extra):
+            if _visible(course) and course.id not in seen:
+                seen.add(course.id)
+                courses.append(course)
+    return courses
+
+
 # --- Contender 1: canvasapi written plainly ---------------------------------------------------
 
 def canvasapi_plain(base_url: str, token: str, user_id: int,
@@ -158,7 +172,7 @@ def canvasapi_plain(base_url: str, token: str, user_id: int,
 
     session = db.session
     canvas = _canvas(base_url, token)
-    courses = [c for c in canvas.get_courses(**COURSE_LIST_PARAMS) if _visible(c)]
+    courses = _student_courses(canvas)
     for number, course in enumerate(courses, 1):
         if progress:
             progress(f"[{number}/{len(courses)}] {course.name}")
@@ -206,7 +220,7 @@ def canvasapi_well(base_url: str, token: str, user_id: int,
 
     session = db.session
     canvas = _canvas(base_url, token)
-    courses = [c for c in canvas.get_courses(**COURSE_LIST_PARAMS) if _visible(c)]
+    courses = _student_courses(canvas)
     for number, course in enumerate(courses, 1):
         if progress:
             progress(f"[{number}/{len(courses)}] {course.name}")

@@ -176,12 +176,12 @@ def make_user(email: str, base_url: str, token: str) -> Any:
     being measured, and the benchmark creates a dozen users.
     """
     from app.accounts import normalize_email
-    from app.connections import set_canvas_credentials
+    from app.connections import connect_canvas
     from app.extensions import db
     from app.models import User
 
     user = User(email=normalize_email(email), password_hash=_password_hash())
     db.session.add(user)
     db.session.commit()
-    set_canvas_credentials(user, base_url, token)
+    connect_canvas(user, base_url, token)  # as a student connects: Canvas checks the token
     return user

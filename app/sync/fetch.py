@@ -64,13 +64,14 @@ def warm_start_limiter(client: CanvasClient, user_id: int, connection_id: int) -
         select(func.max(SyncRun.finished_at)).where(SyncRun.user_id == user_id).scalar_subquery()
     )
     row = db.session.execute(
-        select(CanvasConnection.last_synced_at, last_run_end).where(
-            CanvasConnection.id == connection_id
-        )
+        select(
+            CanvasConnection.last_synced_at, last_run_end, CanvasConnection.canvas_user_id
+        ).where(CanvasConnection.id == connection_id)
     ).first()
-    seen = [t for t in (row or ()) if t is not None]
-    if row is not None and row[0] is not None:
-        # Synced before: fan out the course lists at once (CanvasAPIService.get_courses).
+    seen = [t for t in (row[0], row[1]) if t is not None] if row is not None else []
+    if row is not None and (row[0] is not None or row[2] is not None):
+        # Canvas accepted this token before (a sync, or the profile check when connecting):
+        # fan out the course lists at once (CanvasAPIService.get_courses).
         limiter.note_accepted()
     if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
         limiter.assume_drained()

@@ -18,26 +18,19 @@ list has it again). If the list held unreadable entries, nothing is deleted or m
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, Future
-from datetime import datetime, timedelta
-from typing import Any, cast
-
-from sqlalchemy import and_, delete, update
-from sqlalchemy.engine import CursorResult
+from datetime import timedelta
+from typing import Any
 
 from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient
 from app.models import utcnow
 from app.sync.parse import CourseData, is_student_course, parse_id
-from app.sync.upserts import COURSE, SessionLike
 
 __all__ = [
     "confirm_gone",
-    "delete_courses",
-    "mark_missing",
     "needs_gradebook",
-    "settle_absent",
     "submit_confirmations",
 ]
 
@@ -97,64 +90,3 @@ def confirm_gone(canvas_course_id: int, future: Future[Any]) -> bool:
     if not isinstance(raw, Mapping) or parse_id(raw.get("id")) != canvas_course_id:
         return False
     return not is_student_course(raw) if raw.get("enrollments") else False
-
-
-def delete_courses(session: SessionLike, user_id: int, canvas_course_ids: Iterable[int]) -> int:
-    """Delete these courses of the user (groups and assignments go with them)."""
-    ids = sorted(set(canvas_course_ids))
-    if not ids:
-        return 0
-    result = cast(
-        "CursorResult[Any]",
-        session.execute(
-            delete(COURSE).where(
-                and_(COURSE.c.user_id == user_id, COURSE.c.canvas_course_id.in_(ids))
-            )
-        ),
-    )
-    return max(0, result.rowcount or 0)
-
-
-def mark_missing(
-    session: SessionLike, user_id: int, canvas_course_ids: Iterable[int], now: datetime
-) -> None:
-    """Mark courses absent from every list but not proven gone (the first time only)."""
-    ids = sorted(set(canvas_course_ids))
-    if not ids:
-        return
-    session.execute(
-        update(COURSE)
-        .where(
-            and_(
-                COURSE.c.user_id == user_id,
-                COURSE.c.canvas_course_id.in_(ids),
-                COURSE.c.missing_since.is_(None),
-            )
-        )
-        .values(missing_since=now)
-    )
-
-
-def settle_absent(
-    session: SessionLike,
-    user_id: int,
-    confirmations: dict[int, Future[Any]],
-    forget: Callable[[int], None],
-) -> int:
-    """Delete the absent courses Canvas confirmed gone, mark the others missing; commits.
-
-    ``forget`` drops a deleted course from the sync's loaded state. Returns how many went.
-    """
-    if not confirmations:
-        return 0
-    gone = [cid for cid, future in confirmations.items() if confirm_gone(cid, future)]
-    kept = sorted(set(confirmations) - set(gone))
-    deleted = delete_courses(session, user_id, gone)
-    mark_missing(session, user_id, kept, utcnow())
-    session.commit()
-    for canvas_course_id in gone:
-        logger.info("course %s was dropped in Canvas (confirmed): deleted", canvas_course_id)
-        forget(canvas_course_id)
-    for canvas_course_id in kept:
-        logger.info("course %s is in no course list; kept until Canvas confirms", canvas_course_id)
-    return deleted

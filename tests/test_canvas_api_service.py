@@ -385,15 +385,15 @@ def test_token_never_appears_in_logs_or_errors(
     mocked.add(responses.GET, f"{BASE}/api/v1/courses/3", json={"id": 3})
 
     errors: list[BaseException] = []
+    client.get_course(3)
     for call in (
         lambda: client.get_course(1),
-        client.get_current_user,
         lambda: client.get_course(2),
+        client.get_current_user,
     ):
         with pytest.raises(CanvasError) as caught:
             call()
         errors.append(caught.value)
-    client.get_course(3)
     fresh = CanvasAPIService(BASE, TOKEN, limiter=ThrottleLimiter())
     fresh.close()
 
@@ -405,6 +405,23 @@ def test_token_never_appears_in_logs_or_errors(
     for error in errors:
         assert TOKEN not in str(error) and TOKEN not in repr(error)
     assert TOKEN not in repr(client)
+
+
+def test_a_refused_token_is_not_sent_again(
+    mocked: responses.RequestsMock, client: CanvasAPIService
+) -> None:
+    """After Canvas says the token is revoked, the requests behind it fail without sending it."""
+    add_case(mocked, f"{BASE}/api/v1/courses/1", ERROR_CASES["revoked_token (newer canvas-lms)"])
+    course_2 = mocked.add(responses.GET, f"{BASE}/api/v1/courses/2", json={"id": 2})
+
+    with pytest.raises(InvalidToken) as first:
+        client.get_course(1)
+    with pytest.raises(InvalidToken) as second:
+        client.get_course(2)
+
+    assert course_2.call_count == 0
+    assert first.value.reason == second.value.reason == "revoked"
+    assert "revoked" in str(second.value) and second.value.endpoint == "/api/v1/courses/2"
 
 
 # --- pagination ---------------------------------------------------------------------------

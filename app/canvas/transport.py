@@ -15,6 +15,7 @@ A 401 with ``WWW-Authenticate`` (bad, expired or revoked token) and every other 
 raised at once, except that a transport given a ``refresher`` (OAuth2) asks it for a new
 token once per request on such a 401 and repeats the request with it: the threads that hit
 the same expired token share one refresh (no storm), and a refused refresh raises the 401.
+Once Canvas refused a token, the transport's later requests raise at once without sending it.
 
 Bounded work: the base URL is checked against the outbound policy when the transport is built
 (a URL saved under a looser configuration stops working), every connection goes through the
@@ -39,6 +40,7 @@ from app.canvas.errors import (
     CanvasError,
     CanvasTimeout,
     CanvasUnavailable,
+    InvalidToken,
     ResponseTooLarge,
     UnsafeAddress,
     error_for_response,
@@ -133,6 +135,7 @@ class CanvasTransport:
         self._token = token
         self._refresher = refresher
         self._refresh_lock = threading.Lock()
+        self._refused: tuple[str, InvalidToken] | None = None  # (token, Canvas's verdict)
         logger.debug("Canvas transport for %s with token %s", self.host, self._token_hint)
 
     def __repr__(self) -> str:
@@ -163,6 +166,7 @@ class CanvasTransport:
         refreshed = False
         while True:
             sent_with = self._token
+            self._raise_if_refused(sent_with, endpoint)
             response, failure = self._attempt(url, params, endpoint, attempt)
             if response is not None and response.status_code < 300:
                 return response
@@ -177,6 +181,11 @@ class CanvasTransport:
                 continue
             if response is not None and response.status_code < 400:
                 raise error_for_response(response, host=self.host, endpoint=endpoint)
+            if response is not None and response.status_code == 401:
+                error = error_for_response(response, host=self.host, endpoint=endpoint)
+                if isinstance(error, InvalidToken):
+                    self._refused = (sent_with, error)  # queued requests stop here
+                raise error
             retry_after: float | None = None
             if failure is not None:
                 # A read timeout may have cost a minute already: retry it fewer times.
@@ -219,6 +228,14 @@ class CanvasTransport:
             self.stats.add_retry(delay)
             time.sleep(delay)
             attempt += 1
+
+    def _raise_if_refused(self, token: str, endpoint: str) -> None:
+        """After a refusal, the requests queued behind it fail here instead of sending it again."""
+        refused = self._refused
+        if refused is not None and refused[0] == token:
+            verdict = refused[1]
+            raise InvalidToken(verdict.message, reason=verdict.reason, host=self.host,
+                               endpoint=endpoint, status=verdict.status)
 
     def _renew(self, failed: str) -> bool:
         """A new token after ``failed`` was refused: one refresh however many threads ask."""
@@ -342,14 +359,8 @@ class CanvasTransport:
             endpoint=endpoint,
         )
 
-    def _settle(
-        self,
-        slot: Slot,
-        start: float,
-        response: requests.Response | None,
-        endpoint: str,
-        attempt: int,
-    ) -> None:
+    def _settle(self, slot: Slot, start: float, response: requests.Response | None,
+                endpoint: str, attempt: int) -> None:
         """Hand the limiter what the response said about the bucket; count the attempt."""
         if response is None:
             self.limiter.release(slot, failed=True)
@@ -364,23 +375,10 @@ class CanvasTransport:
         if response.status_code < 400:
             self.limiter.note_accepted()
         size = len(response.content)
-        self.stats.finished(
-            start,
-            endpoint=endpoint,
-            status=response.status_code,
-            nbytes=size,
-            attempt=attempt,
-            throttled=throttled,
-        )
-        logger.debug(
-            "GET %s%s -> %d (%d B, remaining %s, cost %s)",
-            self.host,
-            endpoint,
-            response.status_code,
-            size,
-            remaining,
-            cost,
-        )
+        self.stats.finished(start, endpoint=endpoint, status=response.status_code, nbytes=size,
+                            attempt=attempt, throttled=throttled)
+        logger.debug("GET %s%s -> %d (%d B, remaining %s, cost %s)",
+                     self.host, endpoint, response.status_code, size, remaining, cost)
 
 
 def _failed_to_connect(exc: requests.RequestException) -> bool:

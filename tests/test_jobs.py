@@ -285,10 +285,10 @@ def test_finishing_survives_a_dropped_database_connection(app: Any, db: Any, can
     real = runs._record_finish
     failures = iter([True, True])
 
-    def flaky(run_id: int, results: dict) -> None:
+    def flaky(run_id: int, *args: Any) -> None:
         if next(failures, False):
             raise OperationalError("UPDATE sync_run", {}, Exception("server closed"))
-        real(run_id, results)
+        real(run_id, *args)
 
     monkeypatch.setattr(runs, "FINISH_RETRY_SECONDS", 0.0)
     monkeypatch.setattr(runs, "_record_finish", flaky)
@@ -302,7 +302,7 @@ def test_a_database_that_stays_down_leaves_the_run_for_interruption(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def down(run_id: int, results: dict) -> None:
+    def down(run_id: int, *args: Any) -> None:
         raise OperationalError("UPDATE sync_run", {}, Exception("server closed"))
 
     user, _student = canvas_user

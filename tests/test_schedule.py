@@ -224,6 +224,54 @@ def test_scheduler_run_once_syncs_the_due_students(app: Any, runner: Any, simula
     assert again.exit_code == 0 and "No account is due" in again.output
 
 
+def test_a_scheduled_run_spares_the_progress_row_and_says_it_was_automatic(
+    app: Any, client: Any, simulator: Any
+) -> None:
+    """Nobody watches a scheduled run: its row is not rewritten per course, yet the finished
+    run keeps every course step and the history says it was automatic."""
+    from sqlalchemy import event
+
+    from app.jobs.runs import create_sync_run, run_sync
+    from tests.test_dashboard import login
+
+    user, student = connect_user(app, simulator, email="s@example.edu", token="tok-s",
+                                 preset="senior")
+    courses = len(student.expected())
+    progress_writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE SYNC_RUN SET PHASE"):
+            progress_writes.append(statement)
+
+    def one_run(incremental: bool = True, **kwargs: Any) -> SyncRun:
+        run = create_sync_run(user.id, incremental, **kwargs)
+        progress_writes.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert run_sync(user.id, run.id, incremental).succeeded
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        db.session.expire_all()
+        return db.session.get(SyncRun, run.id)
+
+    full = one_run(incremental=False)
+    assert len(progress_writes) >= courses  # a watched run: every course step reaches the row
+    clicked = one_run()
+    clicked_writes = len(progress_writes)
+    scheduled = one_run(scheduled=True)
+
+    assert len(full.summary["steps"]) == courses
+    assert len(progress_writes) < clicked_writes / 3
+    assert scheduled.summary["trigger"] == "schedule"
+    # The same courses, every one kept (in the order their gradebooks arrived).
+    assert sorted(scheduled.summary["steps"]) == sorted(clicked.summary["steps"])
+    login(client, "s@example.edu")
+    rows = client.get("/sync/history").get_data(as_text=True).split("<tr>")[1:]
+    kinds = [row for row in rows if "Quick (changes only)" in row]
+    assert len(kinds) == 2
+    assert "automatic" in kinds[0] and "automatic" not in kinds[1]  # newest first
+
+
 def test_scheduler_run_once_backs_off_a_revoked_token(app: Any, runner: Any,
                                                        simulator: Any) -> None:
     user, _student = connect_user(app, simulator, email="s@example.edu", token="tok-s")

@@ -51,20 +51,22 @@ SEND_ERRORS = (smtplib.SMTPException, OSError, requests.RequestException, Outbou
 def after_run(user_id: int, sync_run_id: int, result: SyncResult) -> int:
     """Send (or hold) the alerts of a finished run; how many (alert, channel) pairs were new."""
     user = db.session.get(User, user_id)
-    run = db.session.get(SyncRun, sync_run_id)
-    if user is None or run is None:
+    if user is None:
         return 0
     settings = settings_for(user_id)
     now = utcnow()
-    if result.succeeded:
-        alerts = _run_alerts(user, settings, run, now)
+    if not channels(settings):
+        alerts: list[Alert] = []  # nowhere to send them: choosing them would only cost queries
+    elif result.succeeded:
+        run = db.session.get(SyncRun, sync_run_id)
+        alerts = _run_alerts(user, settings, run, now) if run is not None else []
     elif result.error_kind is not None and result.error_kind.needs_reconnect:
         stamp = user.canvas_token_changed_at
         alerts = reconnect(settings, f"{stamp:%Y%m%dT%H%M%S}" if stamp else "never")
     else:
         alerts = []
-    count = dispatch(user, settings, alerts, now)
-    send_digest(user_id, now)
+    count = dispatch(user, settings, alerts, now) if alerts else 0
+    send_digest(user_id, now, settings=settings)
     return count
 
 
@@ -146,7 +148,8 @@ def _claim(user_id: int, alert: Alert, channel: str, status: str) -> AlertDelive
     return row
 
 
-def send_digest(user_id: int, now: datetime | None = None) -> int:
+def send_digest(user_id: int, now: datetime | None = None, *,
+                settings: AlertSettings | None = None) -> int:
     """Send the student's held alerts if their time has come; how many were sent.
 
     Held for quiet hours: as soon as the quiet hours end. Held for the daily digest: once a
@@ -156,7 +159,7 @@ def send_digest(user_id: int, now: datetime | None = None) -> int:
     if user is None:
         return 0
     now = now or utcnow()
-    settings = settings_for(user_id)
+    settings = settings if settings is not None else settings_for(user_id)
     if in_quiet_hours(settings, user.time_zone, now):
         return 0
     local = in_zone(now, user.time_zone)

@@ -95,7 +95,7 @@ def enqueue_due(
     started: list[SyncRun] = []
     for user_id in due_accounts(load_accounts(), now, tick):
         try:
-            run = create_sync_run(user_id, incremental=True)
+            run = create_sync_run(user_id, incremental=True, scheduled=True)
         except SyncAlreadyRunning:
             continue
         try:

@@ -3,7 +3,9 @@
 ``queued`` (:func:`create_sync_run`) → ``running`` (claimed by :func:`run_sync`) →
 ``succeeded`` / ``failed``, or ``interrupted`` (:func:`mark_interrupted`, and start-up
 recovery in :mod:`app.jobs.recovery`). While it runs, the engine's progress goes to the row
-through :class:`RunProgressWriter`, on a connection of its own.
+through :class:`RunProgressWriter`, on a connection of its own. A run the scheduler queued
+(``summary["trigger"] == "schedule"``) usually has nobody watching: its row takes at most one
+progress write per ``SCHEDULED_PROGRESS_SECONDS`` instead of one per course step.
 
 Jobs receive ids, never model objects. The database enforces "one active sync per user" with
 the partial unique index ``uq_sync_run_one_active_per_user``; :func:`create_sync_run` turns the
@@ -27,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from app import alerts, connections
 from app.extensions import db
 from app.models import SyncRun, User, utcnow
-from app.models.sync_run import ACTIVE_STATUSES
+from app.models.sync_run import ACTIVE_STATUSES, SCHEDULED_TRIGGER
 from app.sync.result import ErrorKind, ProgressCallback, SyncProgress, SyncResult
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ MAX_MESSAGE = 500
 # The per-course steps a run keeps on its row (the newest), so a page that polls after a burst
 # of courses still learns each one (see RunProgressWriter).
 MAX_STEPS = 40
+SCHEDULED = SCHEDULED_TRIGGER  # summary["trigger"] of a run the scheduler queued
+SCHEDULED_PROGRESS_SECONDS = 1.0
 
 # The process that holds a run: a starting process checks whether that one is still alive.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -66,15 +70,16 @@ def active_run(user_id: int) -> SyncRun | None:
     )
 
 
-def create_sync_run(user_id: int, incremental: bool) -> SyncRun:
-    """Insert a ``queued`` run for the user and commit it.
+def create_sync_run(user_id: int, incremental: bool, *, scheduled: bool = False) -> SyncRun:
+    """Insert a ``queued`` run for the user and commit it (``scheduled``: the scheduler's).
 
     Raises:
         SyncAlreadyRunning: the user has a queued/running run (the unique index refused ours).
     """
     for _attempt in range(2):
         run = SyncRun(
-            user_id=user_id, kind="incremental" if incremental else "full", status="queued"
+            user_id=user_id, kind="incremental" if incremental else "full", status="queued",
+            summary={"trigger": SCHEDULED} if scheduled else None,
         )
         db.session.add(run)
         try:
@@ -123,23 +128,21 @@ def run_sync(
     """
     # Claim the run atomically: of two deliveries of the same message, only one runs it.
     try:
-        claimed = cast(
-            "CursorResult[Any]",  # an UPDATE's result; the stubs say Result (no .rowcount)
-            db.session.execute(
-                update(SyncRun)
-                .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
-                       SyncRun.status == "queued")
-                .values(status="running", started_at=utcnow(), phase="connecting",
-                        message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
-            ),
-        ).rowcount
+        claimed = db.session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
+                   SyncRun.status == "queued")
+            .values(status="running", started_at=utcnow(), phase="connecting",
+                    message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
+            .returning(SyncRun.summary)
+        ).first()
         db.session.commit()
     except SQLAlchemyError:
         # The database is out of reach: the run stays queued and a later start clears it.
         logger.exception("could not start sync run %s", sync_run_id)
         _rollback()
         return SyncResult.failure(DATABASE_DOWN_MESSAGE, ErrorKind.DATABASE)
-    if not claimed:
+    if claimed is None:
         run = db.session.get(SyncRun, sync_run_id)
         if run is None or run.user_id != user_id:
             logger.error("sync run %s for user %s does not exist", sync_run_id, user_id)
@@ -148,12 +151,16 @@ def run_sync(
         logger.warning("sync run %s is %s, not queued; not running it", run.id, run.status)
         return SyncResult(status=run.status, kind=run.kind, error=run.error)
 
-    writer = RunProgressWriter(db.engine, sync_run_id, forward=progress)
+    trigger = (claimed.summary or {}).get("trigger")
+    writer = RunProgressWriter(
+        db.engine, sync_run_id, forward=progress, trigger=trigger,
+        min_interval=SCHEDULED_PROGRESS_SECONDS if trigger == SCHEDULED else 0.0,
+    )
     try:
         result = _call_engine(user_id, sync_run_id, incremental, writer)
     finally:
         writer.close()
-    _finish_run(sync_run_id, result)
+    _finish_run(sync_run_id, result, writer.steps, trigger)
     _send_alerts(user_id, sync_run_id, result)
     return result
 
@@ -198,26 +205,44 @@ class RunProgressWriter:
     a page polls, so the row's latest ``message`` alone would skip them: each course's step
     (``phase == "writing"``) is also kept in ``summary["steps"]`` (the newest ``MAX_STEPS``),
     which the page plays back, and which outlives the run's end.
+
+    ``min_interval`` > 0 (scheduled runs) skips a step's write when the last write is more
+    recent than that; :attr:`steps` still has every step, for the run's final row.
     """
 
     def __init__(
-        self, engine: Engine, sync_run_id: int, *, forward: ProgressCallback | None = None
+        self, engine: Engine, sync_run_id: int, *, forward: ProgressCallback | None = None,
+        trigger: str | None = None, min_interval: float = 0.0,
     ) -> None:
         self._engine = engine
         self._sync_run_id = sync_run_id
         self._forward = forward
         self._conn: Connection | None = None
         self._steps: list[str] = []
+        self._trigger = trigger
+        self._min_interval = min_interval
+        self._stored_at: float | None = None
+
+    @property
+    def steps(self) -> list[str]:
+        """The newest ``MAX_STEPS`` course steps of the run so far."""
+        return list(self._steps)
 
     def __call__(self, progress: SyncProgress) -> None:
         if progress.checkpoint:
-            self._store(progress)
+            if progress.phase == "writing":
+                self._steps = [*self._steps, progress.message[:MAX_MESSAGE]][-MAX_STEPS:]
+            now = time.monotonic()
+            if self._stored_at is None or now - self._stored_at >= self._min_interval:
+                self._stored_at = now
+                self._store(progress)
         if self._forward is not None:
             self._forward(progress)
 
     def _store(self, progress: SyncProgress) -> None:
-        if progress.phase == "writing":
-            self._steps = [*self._steps, progress.message[:MAX_MESSAGE]][-MAX_STEPS:]
+        summary: dict[str, Any] = {"trigger": self._trigger} if self._trigger else {}
+        if self._steps:
+            summary["steps"] = self._steps
         try:
             if self._conn is None:
                 self._conn = self._engine.connect()
@@ -232,7 +257,7 @@ class RunProgressWriter:
                         message=progress.message[:MAX_MESSAGE],
                         requests=progress.requests,
                         heartbeat_at=utcnow(),
-                        **({"summary": {"steps": self._steps}} if self._steps else {}),
+                        **({"summary": summary} if summary else {}),
                     )
                 )
         except SQLAlchemyError as exc:
@@ -258,7 +283,8 @@ def _rollback() -> None:
         db.session.remove()
 
 
-def _finish_run(sync_run_id: int, result: SyncResult) -> None:
+def _finish_run(sync_run_id: int, result: SyncResult, steps: list[str] | None = None,
+                trigger: str | None = None) -> None:
     """Record the end of the run, retrying a little if the database connection dropped.
 
     If the database stays unreachable the run is left ``running``; the next start of a
@@ -266,7 +292,7 @@ def _finish_run(sync_run_id: int, result: SyncResult) -> None:
     """
     for attempt in range(FINISH_ATTEMPTS):
         try:
-            _record_finish(sync_run_id, result)
+            _record_finish(sync_run_id, result, steps, trigger)
             return
         except SQLAlchemyError:
             logger.warning("could not record the end of sync run %s (attempt %d of %d)",
@@ -277,7 +303,8 @@ def _finish_run(sync_run_id: int, result: SyncResult) -> None:
                  sync_run_id)
 
 
-def _record_finish(sync_run_id: int, result: SyncResult) -> None:
+def _record_finish(sync_run_id: int, result: SyncResult, steps: list[str] | None,
+                   trigger: str | None) -> None:
     # Progress was written on another connection: read the row afresh.
     run = db.session.get(SyncRun, sync_run_id, populate_existing=True)
     if run is None:  # the user deleted their account meanwhile
@@ -285,17 +312,20 @@ def _record_finish(sync_run_id: int, result: SyncResult) -> None:
     run.status = "succeeded" if result.succeeded else "failed"
     run.finished_at = utcnow()
     run.error = None if result.succeeded else (result.error or "The sync failed.")
-    steps = (run.summary or {}).get("steps")
+    steps = steps or (run.summary or {}).get("steps")
     run.summary = json.loads(json.dumps(result.as_dict(), default=str))
     if steps:  # what the progress writer kept: a page that polled after the burst plays it
         run.summary["steps"] = steps
+    if trigger:
+        run.summary["trigger"] = trigger
     run.requests = result.requests
     if result.succeeded:
         run.phase = "done"
         run.courses_total = max(run.courses_total, result.courses)
         run.courses_done = run.courses_total
+    status = run.status
     db.session.commit()
-    logger.info("sync run %s %s", run.id, run.status)
+    logger.info("sync run %s %s", sync_run_id, status)  # (run's attributes expired: no reload)
 
 
 def mark_interrupted(

@@ -11,6 +11,8 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
 FINISHED_STATUSES = ("succeeded", "failed", "interrupted")
+# summary["trigger"] of a run the scheduler queued (app.jobs.enqueue), not a person.
+SCHEDULED_TRIGGER = "schedule"
 
 
 class SyncRun(Base):

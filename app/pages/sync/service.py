@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import SyncRun
-from app.models.sync_run import FINISHED_STATUSES
+from app.models.sync_run import FINISHED_STATUSES, SCHEDULED_TRIGGER
 from app.sync.result import ErrorKind
 
 PHASE_LABELS = {
@@ -149,6 +149,7 @@ def run_state(run: SyncRun) -> dict[str, Any]:
         "status": run.status,
         "status_label": STATUS_LABELS.get(run.status, run.status),
         "kind": run.kind,
+        "scheduled": (run.summary or {}).get("trigger") == SCHEDULED_TRIGGER,
         "phase": run.phase,
         "phase_label": (
             STATUS_LABELS.get(run.status, run.status)

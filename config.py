@@ -145,6 +145,8 @@ class Config:
             env.get("SCHEDULER_ENABLED", "1"), "SCHEDULER_ENABLED"
         )
         self.SCHEDULER_TICK_S = float(env.get("SCHEDULER_TICK_S", "30"))
+        # Each student's newest scheduled runs kept in the sync history (older ones pruned).
+        self.SCHEDULED_RUNS_KEPT = max(1, _non_negative_int(env, "SCHEDULED_RUNS_KEPT", 168))
         # Alert email (app/alerts): off until MAIL_SERVER and MAIL_DEFAULT_SENDER are set.
         self.MAIL_SERVER = env.get("MAIL_SERVER") or None
         self.MAIL_PORT = _non_negative_int(env, "MAIL_PORT", 25)

@@ -235,3 +235,40 @@ def test_grading_schemes_are_read_once_and_again_only_when_they_change(
     row = grades_json(runner, user.email)[canvas_id]
     assert row["letter"] == student.expected_grades()[canvas_id]["letter"]
     assert row["letter"] in ("Pass", "Fail")
+
+
+def test_a_no_change_sync_skips_the_grade_maths_and_a_changed_fact_redoes_it(
+    app: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.sync import engine
+
+    user, student = connect_user(app, simulator, email="chk@example.edu", token="tok-chk",
+                                 preset="senior")
+    sync(user)
+    before = {c.canvas_course_id: (c.our_current_score, c.score_difference)
+              for c in db.session.scalars(select(Course))}
+    checked: list[int] = []
+    real = engine.check_values
+
+    def counting(row: Any, *args: Any) -> Any:
+        checked.append(row["canvas_course_id"])
+        return real(row, *args)
+
+    monkeypatch.setattr(engine, "check_values", counting)
+    sync(user, incremental=True)
+    assert checked == []  # nothing the check reads changed: the stored result stands
+    db.session.expire_all()
+    assert {c.canvas_course_id: (c.our_current_score, c.score_difference)
+            for c in db.session.scalars(select(Course))} == before
+
+    # A fact the check reads changes without a gradebook change: that course is checked again.
+    shown = next(cid for cid, g in student.expected_grades().items()
+                 if g["current_score"] is not None and not g["hide_final_grades"]
+                 and not g["current_grading_period_id"] and not local(cid).hide_final_grades
+                 and local(cid).workflow_state == "available")
+    with student.lock:
+        student.course(shown).hide_final_grades = True
+    sync(user, incremental=True)
+    assert checked == [shown]
+    db.session.expire_all()
+    assert local(shown).score_difference is None  # hidden totals: nothing to differ from

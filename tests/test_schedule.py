@@ -293,6 +293,51 @@ def test_scheduler_run_once_backs_off_a_revoked_token(app: Any, runner: Any,
     assert later.exit_code == 0 and "No account is due" in later.output
 
 
+def test_old_scheduled_runs_are_pruned_but_not_a_persons_or_the_last_success(app: Any) -> None:
+    from app.jobs.runs import prune_scheduled_runs
+
+    user, other = _user("s@example.edu"), _user("other@example.edu")
+
+    def add(owner: User, status: str, hours_ago: int, scheduled: bool = True) -> int:
+        summary = {"trigger": "schedule"} if scheduled else {"courses": 3}
+        run = SyncRun(user_id=owner.id, kind="incremental", status=status,
+                      created_at=T0 - timedelta(hours=hours_ago),
+                      finished_at=None if status == "running" else T0, summary=summary)
+        db.session.add(run)
+        db.session.commit()
+        return run.id
+
+    last_success = add(user, "succeeded", 30)
+    clicked = add(user, "failed", 29, scheduled=False)
+    old_failures = [add(user, "failed", hours) for hours in range(28, 20, -1)]
+    newest = [add(user, "failed", hours) for hours in (3, 2)] + [add(user, "running", 1)]
+    others = [add(other, "succeeded", hours) for hours in range(10, 0, -1)]
+
+    assert prune_scheduled_runs(user.id, keep=3) == len(old_failures)
+    assert prune_scheduled_runs(user.id, keep=3) == 0  # nothing left to prune
+
+    left = set(db.session.scalars(select(SyncRun.id).where(SyncRun.user_id == user.id)))
+    assert left == {last_success, clicked, *newest}
+    assert set(db.session.scalars(select(SyncRun.id).where(SyncRun.user_id == other.id))) \
+        == set(others)  # another student's history is theirs
+
+
+def test_a_scheduled_run_prunes_its_students_history(
+    app: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.jobs import runs
+
+    user, _student = connect_user(app, simulator, email="s@example.edu", token="tok-s")
+    app.config["SCHEDULED_RUNS_KEPT"] = 2
+    monkeypatch.setattr(runs, "PRUNE_EVERY", 1)
+    for _ in range(4):
+        run = runs.create_sync_run(user.id, True, scheduled=True)
+        assert runs.run_sync(user.id, run.id, True).succeeded
+
+    kept = db.session.scalars(select(SyncRun.id).where(SyncRun.user_id == user.id)).all()
+    assert sorted(kept) == [run.id - 1, run.id]
+
+
 def test_celery_beat_schedules_the_tick(app: Any) -> None:
     from app.jobs.tasks import ENQUEUE_DUE_TASK, celery_init_app
 

@@ -5,7 +5,8 @@
 recovery in :mod:`app.jobs.recovery`). While it runs, the engine's progress goes to the row
 through :class:`RunProgressWriter`, on a connection of its own. A run the scheduler queued
 (``summary["trigger"] == "schedule"``) usually has nobody watching: its row takes at most one
-progress write per ``SCHEDULED_PROGRESS_SECONDS`` instead of one per course step.
+progress write per ``SCHEDULED_PROGRESS_SECONDS`` instead of one per course step, and its
+history is pruned (:func:`prune_scheduled_runs`): a week of hourly runs per student is kept.
 
 Jobs receive ids, never model objects. The database enforces "one active sync per user" with
 the partial unique index ``uq_sync_run_one_active_per_user``; :func:`create_sync_run` turns the
@@ -22,7 +23,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -50,6 +52,8 @@ MAX_MESSAGE = 500
 MAX_STEPS = 40
 SCHEDULED = SCHEDULED_TRIGGER  # summary["trigger"] of a run the scheduler queued
 SCHEDULED_PROGRESS_SECONDS = 1.0
+SCHEDULED_RUNS_KEPT = 168  # per student: a week of hourly runs (config SCHEDULED_RUNS_KEPT)
+PRUNE_EVERY = 24  # prune after one scheduled run in this many (by run id): ~once a day each
 
 # The process that holds a run: a starting process checks whether that one is still alive.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -162,7 +166,51 @@ def run_sync(
         writer.close()
     _finish_run(sync_run_id, result, writer.steps, trigger)
     _send_alerts(user_id, sync_run_id, result)
+    if trigger == SCHEDULED and sync_run_id % PRUNE_EVERY == 0:
+        _prune_quietly(user_id)
     return result
+
+
+def prune_scheduled_runs(user_id: int, keep: int | None = None) -> int:
+    """Delete the student's scheduled runs beyond the newest ``keep``; how many went.
+
+    Hourly syncs add 24 rows a day per student, forever; only the recent ones matter to a
+    person reading the history. Never deleted: runs a person started, active runs, and the
+    student's newest successful run (the scheduler and the alerts' "first sync" check read
+    it). Bounded work: the user's own rows, through the ``user_id`` index.
+    """
+    if keep is None:
+        keep = int(current_app.config.get("SCHEDULED_RUNS_KEPT", SCHEDULED_RUNS_KEPT))
+    scheduled = SyncRun.summary["trigger"].as_string() == SCHEDULED
+    newest_kept = db.session.scalars(
+        select(SyncRun.id).where(SyncRun.user_id == user_id, scheduled)
+        .order_by(SyncRun.id.desc()).offset(max(keep, 1) - 1).limit(1)
+    ).first()
+    if newest_kept is None:
+        return 0
+    last_success = (
+        select(func.max(SyncRun.id))
+        .where(SyncRun.user_id == user_id, SyncRun.status == "succeeded")
+        .scalar_subquery()
+    )
+    deleted = cast("CursorResult[Any]", db.session.execute(
+        delete(SyncRun).where(
+            SyncRun.user_id == user_id, SyncRun.id < newest_kept, scheduled,
+            SyncRun.status.not_in(ACTIVE_STATUSES), SyncRun.id != func.coalesce(last_success, 0),
+        )
+    )).rowcount
+    db.session.commit()
+    if deleted:
+        logger.info("pruned %d old scheduled run(s) of user %s", deleted, user_id)
+    return int(deleted or 0)
+
+
+def _prune_quietly(user_id: int) -> None:
+    try:
+        prune_scheduled_runs(user_id)
+    except SQLAlchemyError as exc:  # housekeeping: the next prune catches up
+        logger.warning("pruning the runs of user %s failed: %s", user_id, type(exc).__name__)
+        _rollback()
 
 
 def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:

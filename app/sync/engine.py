@@ -68,8 +68,7 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    a regrade that leaves the totals equal, or any change in a course with hidden totals after
    the window) is seen only by a full sync (``flask canvas sync`` without ``--incremental``).
 
-A no-change incremental sync therefore costs the course-list pages plus at most one request per
-active course, and writes nothing. ``CourseWriter.record_synced`` notes each successful sync.
+No change: the course-list pages, one request per active course, no writes, no grade maths.
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ from app.extensions import db
 from app.sync.absent import delete_connection_courses, settle_connection_absent
 from app.sync.courses import confirm_gone, needs_gradebook, submit_confirmations
 from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
-from app.sync.gradecheck import check_values
+from app.sync.gradecheck import check_values, stored_check
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
 from app.sync.periods import SchemeFetcher, course_digest
 from app.sync.progress import SyncMeter, done_message, summary_lines
@@ -367,9 +366,10 @@ class CanvasSyncService:
         run.assignments += len(gradebook.assignments)
         stored = writer.courses.get(course.canvas_course_id)
         course = self._schemes.resolve(course, stored)
-        checked = check_values(course.row, course.periods, gradebook.groups, gradebook.assignments)
-        course = replace(course, row={**course.row, **checked})  # the grade check, same write
         digest = course_digest(gradebook.content_hash, course)  # grading periods included
+        checked = stored_check(stored, course.row, digest) or check_values(
+            course.row, course.periods, gradebook.groups, gradebook.assignments)
+        course = replace(course, row={**course.row, **checked})  # the grade check, same write
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest
         rows0 = run.rows_written

@@ -196,6 +196,28 @@ def course_reports(session: SessionLike, user_id: int,
     return [build_report(c, groups[c.id], items[c.id], periods[c.id]) for c in courses]
 
 
+# What the check reads of a course row besides its gradebook and periods (CourseFacts minus the
+# scheme, which only names letters), and the columns it writes.
+CHECK_INPUTS = ("apply_group_weights", "has_weighted_grading_periods", "hide_final_grades",
+                "canvas_current_score", "canvas_current_period_id", "canvas_period_current_score")
+CHECK_COLUMNS = ("our_current_score", "score_difference", "period_score_difference")
+
+
+def stored_check(stored: Mapping[str, Any] | None, row: Mapping[str, Any],
+                 digest: str) -> dict[str, float | None] | None:
+    """The stored course's check values when nothing the check reads has changed, else None.
+
+    ``digest`` is the new gradebook-and-periods digest (``course_digest``): equal to the stored
+    one, and with the same course facts, the maths would give the same numbers, so a no-change
+    sync skips them.
+    """
+    if stored is None or stored.get("content_hash") != digest:
+        return None
+    if any(stored.get(key) != row.get(key) for key in CHECK_INPUTS):
+        return None
+    return {key: stored.get(key) for key in CHECK_COLUMNS}
+
+
 def check_values(row: Mapping[str, Any], periods: Sequence[Mapping[str, Any]],
                  groups: Sequence[Mapping[str, Any]], assignments: Sequence[Mapping[str, Any]]
                  ) -> dict[str, float | None]:

@@ -6,13 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sync_helpers import connection_id_for
 
 from benchmarks.lower_bound import (
@@ -24,7 +21,7 @@ from benchmarks.lower_bound import (
     plan_from_records,
     schedule_waves,
 )
-from config import normalize_database_url
+from benchmarks.round_stats import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,17 +168,8 @@ def bench_database_url(tmp_path: Path) -> object:
     if not server:
         yield f"sqlite:///{tmp_path / 'bench.sqlite3'}"
         return
-    url = make_url(normalize_database_url(server))
-    name = f"gradesync_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(server) as url:
+        yield url
 
 
 def test_quick_benchmark_reports_every_contender(tmp_path: Path, bench_database_url: str) -> None:

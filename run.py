@@ -83,7 +83,7 @@ def prepare_schema(app: Flask) -> None:
 def demo_account(app: Flask, canvas_url: str) -> str:
     """Create or refresh the demo user, connected to the simulator; returns its password."""
     from app.accounts import create_user, find_user
-    from app.connections import set_canvas_credentials
+    from app.connections import connect_canvas
     from app.extensions import db
 
     password = demo_password(app.config["SECRET_KEY"])
@@ -95,7 +95,9 @@ def demo_account(app: Flask, canvas_url: str) -> str:
             user.set_password(password)
             user.failed_logins = 0
             db.session.commit()
-        set_canvas_credentials(user, canvas_url, DEMO_TOKEN)
+        # As a student connects: Canvas (the simulator) confirms the token, and its profile
+        # brings the name and the time zone the due dates are shown in.
+        connect_canvas(user, canvas_url, DEMO_TOKEN)
     return password
 
 

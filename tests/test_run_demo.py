@@ -87,6 +87,9 @@ def test_demo_starts_logs_in_and_syncs(tmp_path: Path) -> None:
         assert state["status"] == "succeeded", state
         dashboard = http.get(f"{base}/", timeout=10).text
         assert dashboard.count('href="/courses/') == 5  # the freshman's visible courses
+        # Connected as a student connects: due dates in the Canvas profile's time zone.
+        settings_page = http.get(f"{base}/settings", timeout=10).text
+        assert re.search(r'<option selected value="America/Chicago">', settings_page)
 
         # Someone who registers their own account finds the simulated Canvas in Settings.
         newcomer = requests.Session()

@@ -91,11 +91,11 @@ def test_deny_redirects_with_access_denied(oauth: Any) -> None:
 
 def test_access_tokens_expire_in_seconds_and_look_like_any_401(oauth: Any) -> None:
     sim, _ = oauth
-    sim.oauth.access_token_seconds = 0.3
+    sim.oauth.access_token_seconds = 1.0
     code = _decide(sim, "approve")["code"][0]
     access = _token(sim, grant_type="authorization_code", code=code).json()["access_token"]
     assert _me(sim, access).status_code == 200
-    time.sleep(0.4)
+    time.sleep(1.1)
     expired = _me(sim, access)
     assert expired.status_code == 401 and "www-authenticate" in expired.headers
 

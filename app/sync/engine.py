@@ -26,9 +26,9 @@ fetches the course itself (``GET /courses/:id``) beside it. The course list brin
 grading periods and current-period score too; a grading scheme costs one request, only when
 the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). The grade check (ours
 vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted
-courses are skipped and reported; their rows, if any, are kept (the student is still enrolled). The
-course list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``);
-a stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
+courses are skipped and reported, their rows kept (the student is still enrolled). The course
+list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``); a
+stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
 otherwise kept and marked ``missing_since``.
 
 Writing
@@ -52,10 +52,10 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    dropped courses all come from it.
 2. For each active course, the same single gradebook request as a full sync. Its normalized
    rows are hashed (SHA-256 over the parsed groups and assignments, with a parser version);
-   when the hash equals ``course.content_hash`` from the last write, nothing is written for
-   the gradebook. Otherwise the bulk upserts run, and they only touch rows that differ. Since
-   the hash covers exactly what is stored, equal hashes mean equal rows: the result is always
-   what a full sync would have written.
+   when the hash equals ``course.content_hash`` from the last write, nothing is read or
+   written for the gradebook. Otherwise its stored rows are read and the bulk upserts run,
+   touching only rows that differ. The hash covers exactly what is stored, so equal hashes
+   mean equal rows: the result is always what a full sync would have written.
 3. Concluded courses are refetched while Canvas can still change them. Concluded by date
    (or an enrollment the registrar completed) is not frozen: teachers keep grading after the
    term's end. Such a course is fetched whenever Canvas's scores or states in the course list
@@ -77,6 +77,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -201,13 +202,12 @@ class CanvasSyncService:
     def _sync_all(self, incremental: bool) -> None:
         run, writer = self._run, self._writer
         t0 = time.monotonic()
-        writer.load_existing()
+        writer.load_existing(gradebooks=not incremental)  # incremental: per course (step 2)
         warm_start_limiter(self.client, self.user_id, self._writer.connection_id)
         run.add_time("prepare_s", time.monotonic() - t0)
         with FetchPool(self.options.workers) as pool:
-            # The course list goes first; the gradebooks of the courses we already know are
-            # requested alongside it instead of one round trip later (module docstring).
-            # (Every list of the student's courses, requested at once by the client.)
+            # The course list (every list, at once) goes first; the gradebooks of the courses
+            # we already know are requested alongside it, not a round trip later (docstring).
             list_future = pool.submit(self.client.get_courses)
             prefetched = prefetch(pool, self.client, writer.courses, incremental)
             course_list = self._fetch_course_list(list_future)
@@ -257,7 +257,7 @@ class CanvasSyncService:
         db.session.commit()
         if canvas_course_id is None:
             raise SyncFailed(f"Course {course_id} does not exist (or is not yours).")
-        writer.load_existing()
+        writer.load_existing(gradebooks=False)  # this course's: when written
         with FetchPool(2) as pool:
             self._report("courses", "Fetching the course…")
             confirmation = submit_confirmations(pool, self.client, [canvas_course_id])
@@ -372,6 +372,8 @@ class CanvasSyncService:
         course = replace(course, row={**course.row, **checked})  # the grade check, same write
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest
+        if stored is not None and not same:
+            writer.load_course(stored["id"])
         rows0 = run.rows_written
         try:
             course_id = writer.sync_course(course, content_hash=digest, flush=True)
@@ -413,8 +415,5 @@ class CanvasSyncService:
         )
         # The callback is the caller's code (a CLI bar, the jobs layer's row writer); it must
         # not see its own database work counted as the sync's.
-        if self._meter is None:
-            self._progress(progress)
-            return
-        with self._meter.paused():
+        with self._meter.paused() if self._meter else nullcontext():
             self._progress(progress)

@@ -2,14 +2,15 @@
 
 :class:`CourseWriter` belongs to one sync of one user's Canvas connection
 (:class:`~app.sync.engine.CanvasSyncService` makes one per sync). It runs in the one writer
-thread, in ``db.session``, and never commits: the engine owns the transaction boundary (one per
-course). The steps keep the original design's names and their
-``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes everything staged in
-one bulk statement.
+thread, in ``db.session``, and never commits a write: the engine owns the transaction boundary
+(one per course). The steps keep the original design's names and their ``flush`` parameter:
+``flush=False`` stages rows, ``flush=True`` writes everything staged in one bulk statement.
 
-What the database holds for the connection is read once per sync (``load_existing``: five
-reads) and kept current as rows are written, so the writer needs no lookups and only touches
-what differs.
+What the database holds for the connection is read once per sync (``load_existing``) and kept
+current as rows are written, so the writer needs no lookups and only touches what differs. A
+full sync reads everything at once (five reads); an incremental sync reads the terms and
+courses, and a course's groups, assignments and periods (three reads) only when its gradebook
+differs: most scheduled runs change no course and read none of a student's assignments.
 The same state tells what changed: :mod:`app.sync.ledger` names each difference and the writer
 inserts them as ``grade_event`` rows (``flush_events``, in the course's transaction). The first
 sync of a connection is the baseline and records none.
@@ -80,6 +81,7 @@ class CourseWriter:
         self._pending_events: list[tuple[int | None, Change]] = []
         self._course_changes: dict[int, list[Change]] = {}
         self._known_course_ids: set[int] = set()
+        self._loaded: set[int] = set()  # stored courses whose groups/assignments are read
         # Rows staged by the flush=False steps.
         self._pending_terms: dict[int, dict[str, Any]] = {}
         self._pending_courses: dict[int, dict[str, Any]] = {}
@@ -91,8 +93,11 @@ class CourseWriter:
         """Whether course rows are staged (``flush=False``) and not yet written."""
         return bool(self._pending_courses)
 
-    def load_existing(self) -> None:
-        """What the database holds for this connection now: five reads, then no more lookups."""
+    def load_existing(self, *, gradebooks: bool = True) -> None:
+        """What the database holds for this connection now: its terms and courses and, with
+        ``gradebooks``, every course's groups, assignments and grading periods (five reads in
+        all, then no more lookups). Without, a course's are read when it is first written
+        (:meth:`load_course`)."""
         session = db.session
         self.terms = {
             row["canvas_term_id"]: dict(row)
@@ -118,30 +123,11 @@ class CourseWriter:
             if course["id"] is not None:
                 self.courses[course["canvas_course_id"]] = course
         self._known_course_ids = {course["id"] for course in self.courses.values()}
-        self.groups = {}
-        for group_id, course_id, canvas_group_id in session.execute(
-            select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
-            .join(COURSE, COURSE.c.id == GROUP.c.course_id)
-            .where(COURSE.c.connection_id == self.connection_id)
-        ):
-            self.groups.setdefault(course_id, {})[canvas_group_id] = group_id
-        self.assignments = {}
-        for row in session.execute(
-            select(ASSIGNMENT.c.course_id, *(ASSIGNMENT.c[f] for f in ASSIGNMENT_LEDGER_FIELDS))
-            .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
-            .where(COURSE.c.connection_id == self.connection_id)
-        ).mappings():
-            stored = dict(row)
-            course_id = stored.pop("course_id")
-            self.assignments.setdefault(course_id, {})[stored["canvas_assignment_id"]] = stored
-        self.periods = {}
-        for period in session.execute(
-            select(PERIOD)
-            .join(COURSE, COURSE.c.id == PERIOD.c.course_id)
-            .where(COURSE.c.connection_id == self.connection_id)
-        ).mappings():
-            by_canvas_id = self.periods.setdefault(period["course_id"], {})
-            by_canvas_id[period["canvas_grading_period_id"]] = dict(period)
+        self.groups, self.assignments, self.periods = {}, {}, {}
+        self._loaded = set()
+        if gradebooks:
+            self._read_gradebooks(COURSE.c.connection_id == self.connection_id)
+            self._loaded = set(self._known_course_ids)
         self._pending_terms.clear()
         self._pending_courses.clear()
         self._pending_assignments.clear()
@@ -151,8 +137,49 @@ class CourseWriter:
         # cannot turn a stale read snapshot into a write later.
         session.commit()
 
+    def _read_gradebooks(self, courses: Any) -> None:
+        """Read the stored groups, assignments and grading periods of the ``courses`` (a
+        condition on ``COURSE``) into the loaded state: three reads."""
+        session = db.session
+        for group_id, course_id, canvas_group_id in session.execute(
+            select(GROUP.c.id, GROUP.c.course_id, GROUP.c.canvas_group_id)
+            .join(COURSE, COURSE.c.id == GROUP.c.course_id)
+            .where(courses)
+        ):
+            self.groups.setdefault(course_id, {})[canvas_group_id] = group_id
+        for row in session.execute(
+            select(ASSIGNMENT.c.course_id, *(ASSIGNMENT.c[f] for f in ASSIGNMENT_LEDGER_FIELDS))
+            .join(COURSE, COURSE.c.id == ASSIGNMENT.c.course_id)
+            .where(courses)
+        ).mappings():
+            stored = dict(row)
+            course_id = stored.pop("course_id")
+            self.assignments.setdefault(course_id, {})[stored["canvas_assignment_id"]] = stored
+        for period in session.execute(
+            select(PERIOD).join(COURSE, COURSE.c.id == PERIOD.c.course_id).where(courses)
+        ).mappings():
+            by_canvas_id = self.periods.setdefault(period["course_id"], {})
+            by_canvas_id[period["canvas_grading_period_id"]] = dict(period)
+
+    def load_course(self, course_id: int) -> None:
+        """A stored course's groups, assignments and grading periods, read once before its
+        gradebook is written (a course created by this sync has none). Like
+        :meth:`load_existing`, it ends its read transaction: the engine calls it before the
+        course's own transaction starts."""
+        if self._read_course(course_id):
+            db.session.commit()
+
+    def _read_course(self, course_id: int) -> bool:
+        """Read the course's stored rows unless they are loaded; whether it read."""
+        unread = course_id not in self._loaded and course_id in self._known_course_ids
+        self._loaded.add(course_id)
+        if unread:
+            self._read_gradebooks(COURSE.c.id == course_id)
+        return unread
+
     def write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
         """Groups, then assignments pointing at them, then whatever vanished from Canvas."""
+        self._read_course(course_id)  # (the engine has: a no-op)
         self._group_ids = self.create_assignment_groups(course_id, gradebook.groups)
         total = len(gradebook.assignments)
         for row in gradebook.assignments:
@@ -189,6 +216,7 @@ class CourseWriter:
     def write_periods(self, course_id: int, periods: Iterable[dict[str, Any]]) -> None:
         """The course's grading periods: an upsert only when one changed, a delete only when
         one vanished."""
+        self._read_course(course_id)  # (the engine has: a no-op)
         rows = {p["canvas_grading_period_id"]: {**p, "course_id": course_id} for p in periods}
         stored = self.periods.get(course_id, {})
         if any(key not in stored or _differs(stored[key], row) for key, row in rows.items()):
@@ -358,6 +386,7 @@ class CourseWriter:
         """Drop a deleted course from the loaded state."""
         stored = self.courses.pop(canvas_course_id, None)
         if stored is not None:
+            self._loaded.discard(stored["id"])
             self.groups.pop(stored["id"], None)
             self.assignments.pop(stored["id"], None)
             self.periods.pop(stored["id"], None)
@@ -365,10 +394,8 @@ class CourseWriter:
     def _note_assignment_changes(
         self, course_id: int, stored: dict[int, dict[str, Any]], rows: list[dict[str, Any]]
     ) -> None:
-        """Stage the ledger's events for a course's assignments (none for the baseline).
-
-        A course new to us reports ``course_added`` alone, not every assignment in it.
-        """
+        """Stage the ledger's events for a course's assignments (none for the baseline). A
+        course new to us reports ``course_added`` alone, not every assignment in it."""
         if self.baseline or course_id not in self._known_course_ids:
             return
         for row in rows:
@@ -384,9 +411,8 @@ class CourseWriter:
         """Insert the staged ledger events (one statement, only when there are any)."""
         if self._pending_events:
             events, self._pending_events = self._pending_events, []
-            self.stats.events += insert_events(
-                db.session, self.user_id, self.stats.started_at, events
-            )
+            self.stats.events += insert_events(db.session, self.user_id, self.stats.started_at,
+                                               events)
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:

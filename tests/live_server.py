@@ -1,6 +1,6 @@
-"""gunicorn serving the app on a loopback port, with extra settings, for the security tests.
+"""gunicorn serving the app on a loopback port (with extra settings if asked), for the tests.
 
-The same command as ``tests/test_gunicorn.py`` (``-w 2 -k gthread --threads 8`` unless told
+The command of a one-machine deployment (``-w 2 -k gthread --threads 8`` unless told
 otherwise); yields the base URL and asserts the log has no traceback.
 """
 
@@ -63,8 +63,8 @@ def gunicorn(database_url: str, tmp_path: Path, *, threads: int = 8,
             try:
                 if requests.get(f"{base}/login", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still starting its workers on a busy machine
             assert time.monotonic() < deadline, log.read_text()[-4000:]
             time.sleep(0.2)
         yield base

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -36,6 +35,7 @@ from app.models import (
 )
 from app.outbound import STRICT, OutboundPolicy
 from app.timezones import in_zone
+from tests.live_server import free_port
 from tests.test_ledger import first, ungraded
 
 SENDER = "alerts@gradesync.test"
@@ -52,12 +52,6 @@ class Inbox:
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -10,11 +10,6 @@ error page), every sync must succeed with exact data, and all of it within a bou
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +21,8 @@ import requests
 
 from app.extensions import db
 from app.models import SyncRun
-from tests.conftest import TEST_SECRET, connect_user
+from tests.conftest import connect_user
+from tests.live_server import csrf_token, gunicorn
 from tests.sync_helpers import assert_db_matches
 
 pytestmark = pytest.mark.slow
@@ -34,61 +30,13 @@ pytestmark = pytest.mark.slow
 CLIENTS = 20
 PASSWORD = "correct horse battery"  # connect_user's
 BOUND_S = 120.0
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def server(app: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
     """gunicorn serving the app on a loopback port; its base URL."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET,
-           "CANVAS_ALLOW_PRIVATE_HOSTS": "1", "NO_PROXY": "127.0.0.1,localhost",
-           "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"), "SCHEDULER_ENABLED": "0"}
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                 "all_proxy", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    log = tmp_path / "gunicorn.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8",
-             "-b", f"127.0.0.1:{port}", "--timeout", "120", "app.wsgi:application"],
-            cwd=Path(__file__).resolve().parent.parent, env=env, stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()[-4000:]
-            try:
-                if requests.get(f"{base}/login", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-4000:]
-            time.sleep(0.2)
+    with gunicorn(database_url, tmp_path) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-    text = log.read_text()
-    assert "Traceback" not in text, text[-4000:]
-
-
-def csrf_token(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "the page has a CSRF token"
-    return match.group(1)
 
 
 class Browser:

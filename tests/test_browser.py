@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, User
+from app.models import Assignment, Course, GradeCategory, GradingPeriod, User
 from tests.conftest import _empty_all_tables, make_test_config
 
 pytestmark = pytest.mark.browser
@@ -85,9 +85,13 @@ def browser_page() -> Iterator[Any]:
 
 def _course_with_a_counted_score(app: Any) -> tuple[int, int, str]:
     """(course id, assignment id, course name): a scored assignment whose change must move
-    the course grade (positive score, points, in a group without drop rules that counts)."""
+    the course grade (positive score, points, in a group without drop rules that counts), in a
+    course without grading periods, so that its page shows every assignment whatever the
+    date. The same one on every run: chosen by Canvas ids (local ids follow the order the
+    gradebooks arrived in)."""
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == EMAIL))
+        has_periods = exists().where(GradingPeriod.course_id == Course.id)
         rows = db.session.execute(
             select(Course, Assignment, GradeCategory)
             .join(Assignment, Assignment.course_id == Course.id)
@@ -95,8 +99,9 @@ def _course_with_a_counted_score(app: Any) -> tuple[int, int, str]:
             .where(Course.user_id == user.id, Assignment.score > 0,
                    Assignment.points_possible > 0, Assignment.is_excused.is_(False),
                    Assignment.omit_from_final_grade.is_(False),
-                   GradeCategory.drop_lowest == 0, GradeCategory.drop_highest == 0)
-            .order_by(Course.id, Assignment.id)
+                   GradeCategory.drop_lowest == 0, GradeCategory.drop_highest == 0,
+                   ~has_periods)
+            .order_by(Course.canvas_course_id, Assignment.canvas_assignment_id)
         ).all()
         for course, assignment, group in rows:
             if course.apply_group_weights and not group.weight:

@@ -179,7 +179,7 @@ class CourseWriter:
 
     def write_gradebook(self, course_id: int, gradebook: Gradebook) -> None:
         """Groups, then assignments pointing at them, then whatever vanished from Canvas."""
-        self._read_course(course_id)  # (the engine has: a no-op)
+        self._read_course(course_id)  # normally done by load_course already: then no read
         self._group_ids = self.create_assignment_groups(course_id, gradebook.groups)
         total = len(gradebook.assignments)
         for row in gradebook.assignments:
@@ -216,7 +216,7 @@ class CourseWriter:
     def write_periods(self, course_id: int, periods: Iterable[dict[str, Any]]) -> None:
         """The course's grading periods: an upsert only when one changed, a delete only when
         one vanished."""
-        self._read_course(course_id)  # (the engine has: a no-op)
+        self._read_course(course_id)  # normally done by load_course already: then no read
         rows = {p["canvas_grading_period_id"]: {**p, "course_id": course_id} for p in periods}
         stored = self.periods.get(course_id, {})
         if any(key not in stored or _differs(stored[key], row) for key, row in rows.items()):

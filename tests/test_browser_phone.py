@@ -267,6 +267,21 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     if page.locator("#final-grade-term").count():
         expect(page.locator("[data-final-help]")).to_be_visible()
 
+    # --- A wrong token or a missing field: the page opens at the reason, not above it ---------
+    page.goto(f"{site}/settings")
+    page.fill("#url", simulator.base_url)
+    page.fill("#token", "not-a-real-token-42")
+    page.click("text=Save and connect")
+    refusal = page.locator("[role=alert]", has_text="Canvas rejected this token")
+    expect(refusal).to_be_in_viewport()
+    expect(refusal).to_be_focused()
+    assert "not-a-real-token-42" not in page.content()  # a token is never rendered back
+    _check_page(page, width)
+    page.fill("#url", simulator.base_url)
+    page.click("text=Save and connect")  # no token at all
+    expect(page.locator("#token")).to_be_focused()
+    expect(page.locator("#token-error")).to_be_in_viewport()
+
     # --- Disconnect asks first, then the grades stay, read-only -------------------------------
     page.goto(f"{site}/settings")
     _check_page(page, width)

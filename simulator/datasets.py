@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import clock
 from simulator.builder import Builder
 from simulator.model import Course, Term
 from simulator.specs import CourseSpec, IdAllocator, StudentData
@@ -109,7 +110,7 @@ def _plan(preset: str, b: Builder) -> tuple[list[Term], list[tuple[CourseSpec, b
 def build_dataset(preset: str, seed: int, ids: IdAllocator, *, now: datetime | None = None,
                   name: str | None = None) -> StudentData:
     """Build one student's gradebook; deterministic for (preset, seed, day of ``now``)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     anchor = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     builder = Builder(preset, seed, ids, anchor)
     user = builder.user(name)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import clock
+
 # Canvas's default grading scheme (lower bounds in percent).
 LETTER_SCHEME: tuple[tuple[str, float], ...] = (
     ("A", 94.0), ("A-", 90.0), ("B+", 87.0), ("B", 84.0), ("B-", 80.0), ("C+", 77.0),
@@ -24,7 +26,7 @@ def utcnow() -> datetime:
     Canvas JSON carries whole seconds; rounding up keeps a mutation's timestamp strictly
     after any instant observed before it, so ``graded_since=<earlier time>`` finds it.
     """
-    now = datetime.now(UTC)
+    now = clock.now()
     if now.microsecond:
         now = now.replace(microsecond=0) + timedelta(seconds=1)
     return now
@@ -111,7 +113,7 @@ class GradingPeriod:
 
     @property
     def is_closed(self) -> bool:
-        return self.close_date <= datetime.now(UTC)
+        return self.close_date <= clock.now()
 
 
 @dataclass
@@ -192,7 +194,7 @@ class Assignment:
 
     @property
     def in_closed_period(self) -> bool:
-        return self.period_close_date is not None and self.period_close_date <= datetime.now(UTC)
+        return self.period_close_date is not None and self.period_close_date <= clock.now()
 
     @property
     def visible(self) -> bool:
@@ -269,7 +271,7 @@ class Course:
     def date_concluded(self) -> bool:
         """The term (or course) end date has passed: soft-concluded, still gradable."""
         end = self.end_at or self.term.end_at
-        return end is not None and end <= datetime.now(UTC)
+        return end is not None and end <= clock.now()
 
     @property
     def concluded(self) -> bool:

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import clock
 from simulator.model import (
     Assignment,
     Course,
@@ -283,7 +284,7 @@ class Student:
     def conclude_by_date(self, course_id: int) -> None:
         """The course's end date passes: still listed by default and still gradable."""
         with self.lock:
-            self.course(course_id).end_at = datetime.now(UTC) - timedelta(seconds=1)
+            self.course(course_id).end_at = clock.now() - timedelta(seconds=1)
 
     def conclude_course(self, course_id: int) -> None:
         """The teacher concludes the course (``workflow_state`` completed): read-only."""

@@ -7,9 +7,10 @@ Results are cached on the course until a mutation calls ``course.touch()``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+import clock
 from simulator.model import Course, GradingPeriod, scheme_letter
 from simulator.scoring import canvas_period_scores, canvas_scores
 
@@ -80,5 +81,5 @@ def course_letters(course: Course) -> tuple[str | None, str | None]:
 
 def current_period(course: Course, now: datetime | None = None) -> GradingPeriod | None:
     """The grading period today falls in, if any."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     return next((p for p in course.grading_periods if p.start_date <= now < p.end_date), None)

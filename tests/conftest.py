@@ -20,6 +20,13 @@ os.environ.setdefault(
     "GRADESYNC_INSTANCE_DIR", os.path.join(os.path.dirname(__file__), ".instance")
 )
 
+import clock  # noqa: E402
+
+# The date the session runs on. ``GRADESYNC_NOW=2028-02-29 python -m pytest`` pins the one
+# clock (clock.py) that the app and the simulator read; export() hands it on, running, to every
+# server and worker a test starts. Unset, the suite runs on the real date.
+clock.export()
+
 from app import create_app  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
 from config import normalize_database_url  # noqa: E402
@@ -34,6 +41,25 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def _clock_restored() -> Iterator[None]:
+    """A test that pins or freezes the clock leaves it as the session had it."""
+    saved = clock.state()
+    yield
+    clock.restore(saved)
+
+
+@pytest.fixture
+def pin_clock() -> Iterator[Any]:
+    """``pin_clock(moment)`` pins the clock for the rest of the test (children included)."""
+    def pin(moment: Any) -> None:
+        clock.pin(moment)
+        clock.export()
+
+    yield pin
+    clock.export()
 
 
 def _create_postgres_database(server_url: str) -> str:

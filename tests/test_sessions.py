@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 from auth_actions import AuthActions
 
-from app.pages.auth import sessions
+import clock
 
 
 def _cookies(client: Any) -> dict[str, str]:
@@ -97,10 +96,9 @@ def test_the_remember_cookie_expires_in_30_days(client: Any) -> None:
 
 
 def test_the_server_refuses_a_remember_cookie_past_its_duration(
-    app: Any, signed_in: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    app: Any, signed_in: dict[str, str], pin_clock: Any
 ) -> None:
-    later = time.time() + timedelta(days=31).total_seconds()
-    monkeypatch.setattr(sessions.time, "time", lambda: later)
+    pin_clock(clock.now() + timedelta(days=31))
     assert _replay(app, {"remember_token": signed_in["remember_token"]}).status_code == 302
     assert _replay(app, signed_in).status_code == 302
 

@@ -15,13 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from urllib3.util.retry import Retry
 
+import clock
 from app.outbound import STRICT, OutboundPolicy, guarded_session
 from app.security import mask_token
 
@@ -145,7 +146,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def header_float(response: requests.Response, name: str) -> float | None:

@@ -6,12 +6,12 @@ import json
 import re
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 from flask import current_app
 
+import clock
 from app import jobs
 from app.cli.common import CLIError, get_user, one_line
 
@@ -114,7 +114,7 @@ def sync_all(incremental: bool, as_json: bool) -> bool:
     from app.models import SyncRun, User
 
     jobs.recover_on_start(current_app._get_current_object())  # type: ignore[attr-defined]
-    before = datetime.now(UTC)
+    before = clock.now()
     runs = jobs.enqueue_all(incremental)
     emails = {row.id: row.email for row in db.session.execute(select(User.id, User.email))}
     if not runs:

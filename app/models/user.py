@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -10,6 +9,7 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import clock
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.connection import CanvasConnection
 
@@ -75,7 +75,7 @@ class User(UserMixin, Base):
 
     def get_session_id(self) -> str:
         """The token for a sign-in happening now (Flask-Login's ``id_attribute``)."""
-        return self.session_token(int(time.time()))
+        return self.session_token(int(clock.timestamp()))
 
     connections: Mapped[list[CanvasConnection]] = relationship(
         CanvasConnection, order_by=CanvasConnection.id, lazy="selectin", viewonly=True

@@ -36,6 +36,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+import clock
 from app.timezones import in_zone
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["DATE_TIME"] = DATE_TIME
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
-    app.jinja_env.globals["now"] = lambda: datetime.now(UTC)
+    app.jinja_env.globals["now"] = lambda: clock.now()
 
 
 # --- Request size ---------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def timeago(value: datetime | None, now: datetime | None = None) -> str:
     """'3 minutes ago', 'in 2 days', 'just now'; 'never' for None."""
     if value is None:
         return "never"
-    now = _aware(now) if now is not None else datetime.now(UTC)
+    now = _aware(now) if now is not None else clock.now()
     seconds = (now - _aware(value)).total_seconds()
     future = seconds < 0
     seconds = abs(seconds)

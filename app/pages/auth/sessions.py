@@ -11,12 +11,12 @@ browser keeps it.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import update
 
+import clock
 from app.extensions import db
 from app.models import User
 
@@ -46,7 +46,7 @@ def load_user(token: str) -> User | None:
     if parsed is None:
         return None
     user_id, version, issued_at = parsed
-    now = time.time()
+    now = clock.timestamp()
     if user_id > MAX_USER_ID or not now - _max_age_s() <= issued_at <= now + CLOCK_SKEW_S:
         return None
     user = db.session.get(User, user_id)

@@ -23,13 +23,14 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+import clock
 from app.extensions import db
 from app.models import LoginGuard, User
 
@@ -44,7 +45,7 @@ _CAS_ATTEMPTS = 50  # compare-and-set retries before giving up under extreme con
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def delay_after(failures: int, free: int = FREE_FAILURES) -> int:

@@ -9,10 +9,11 @@ current period (as Canvas's Grades page does); ``?period=<id>`` or ``?period=all
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
+import clock
 from app import grades
 from app.extensions import db
 from app.models import Assignment, CanvasConnection, Course, GradeCategory, GradingPeriod
@@ -134,7 +135,7 @@ def choose_period(report: CourseReport, asked: str | None, now: datetime | None 
         return int(asked)
     if report.current_period is not None:
         return report.current_period.id
-    current = grades.current_period(report.inputs[2], now or datetime.now(UTC))
+    current = grades.current_period(report.inputs[2], now or clock.now())
     return current.id if current is not None else None
 
 

@@ -8,11 +8,12 @@ orders them and labels them for people.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+import clock
 from app.connections import ConnectionView, connection_views
 from app.extensions import db
 from app.models import SyncRun, Term, User
@@ -103,7 +104,7 @@ def term_sort_key(term: Term | None, now: datetime) -> tuple[int, float, str]:
 
 def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
     """Terms (current first) with their courses and grades, plus the sync state."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     reports = course_reports(db.session, user.id)
     courses = [r.course for r in reports]
     terms = {

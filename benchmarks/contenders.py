@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+import clock
+
 logger = logging.getLogger(__name__)
 
 # What the course list asks for; the same for every contender so that they fetch the same
@@ -106,7 +108,7 @@ def _course_row(session: Any, user_id: int, data: dict[str, Any], term_id: int |
     row.end_at = parse_time(data.get("end_at"))
     row.concluded = (data.get("workflow_state") == "completed"
                      or enrollment.get("enrollment_state") == "completed")
-    row.last_synced_canvas = datetime.now().astimezone()
+    row.last_synced_canvas = clock.now()
     return row
 
 
@@ -141,7 +143,7 @@ def _assignment_fields(row: Any, data: dict[str, Any], submission: dict[str, Any
     row.submitted_at = parse_time(sub.get("submitted_at"))
     row.graded_at = parse_time(sub.get("graded_at"))
     row.posted_at = parse_time(sub.get("posted_at"))
-    row.last_synced_canvas = datetime.now().astimezone()
+    row.last_synced_canvas = clock.now()
 
 
 def _visible(course: Any) -> bool:

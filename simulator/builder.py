@@ -28,20 +28,27 @@ from simulator.model import (
 from simulator.specs import CourseSpec, IdAllocator
 
 
+# The school calendar: three terms a year, with breaks between them (UTC; 06:00Z is
+# midnight in the central US). A term runs from its first day to the end of its last day.
+TERMS: tuple[tuple[str, tuple[int, int], tuple[int, int]], ...] = (
+    ("Spring", (1, 11), (5, 15)),  # winter break before it: 19 Dec to 10 Jan
+    ("Summer", (6, 1), (8, 8)),
+    ("Fall", (8, 20), (12, 19)),
+)
+
+
 def semesters(anchor: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Back-to-back semesters around ``anchor``, newest first (the first contains it)."""
-    bounds = ((1, 8, "Spring"), (5, 16, "Summer"), (8, 15, "Fall"))
+    """The terms that have begun by ``anchor``'s day, newest first.
+
+    The first one contains ``anchor`` during a term and has ended during a break, as on a
+    real school's calendar: a test that needs a term in progress pins the clock inside one.
+    """
     result: list[tuple[str, datetime, datetime]] = []
-    for year in range(anchor.year + 1, anchor.year - 8, -1):
-        for index in range(2, -1, -1):
-            month, day, season = bounds[index]
-            start = datetime(year, month, day, 6, tzinfo=UTC)
-            if index < 2:
-                nm, nd, _ = bounds[index + 1]
-                end = datetime(year, nm, nd, 5, 59, 59, tzinfo=UTC)
-            else:
-                end = datetime(year + 1, 1, 8, 5, 59, 59, tzinfo=UTC)
-            if start <= anchor:
+    for year in range(anchor.year, anchor.year - 9, -1):
+        for season, (start_month, start_day), (end_month, end_day) in reversed(TERMS):
+            start = datetime(year, start_month, start_day, 6, tzinfo=UTC)
+            end = datetime(year, end_month, end_day, 5, 59, 59, tzinfo=UTC)
+            if start.date() <= anchor.date():  # a term that begins later today counts
                 result.append((f"{season} {year}", start, end))
     return result
 

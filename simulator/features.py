@@ -35,24 +35,26 @@ def add_grading_standard(course: Course, rng: random.Random, ids: IdAllocator) -
 
 def add_grading_periods(course: Course, ids: IdAllocator, anchor: datetime, *,
                         weighted: bool, shard: int) -> None:
-    """Two periods; the first ends 10 days before ``anchor`` and closed 3 days before it.
+    """Two periods that split the term at its middle day; each closes after it ends.
 
-    Assignments belong to the period their due date falls in; undated ones to the last
-    period (as Canvas assigns them).
+    Quarter 1 closes a week after it ends, Quarter 2 two weeks after the term's end, on the
+    school calendar (not relative to today): on the day Quarter 1 closes, it is open until
+    05:59:59Z and closed after. A term without dates (the Default Term) is split around
+    ``anchor``. Assignments belong to the period their due date falls in; undated ones to the
+    last period (as Canvas assigns them).
     """
     term_start = course.term.start_at or anchor - timedelta(days=90)
     term_end = course.term.end_at or anchor + timedelta(days=90)
-    split = min(anchor - timedelta(days=10), term_end - timedelta(days=10))
-    start = min(term_start, split - timedelta(days=30))
-    end = max(term_end, split + timedelta(days=30))
+    split = (term_start + (term_end - term_start) / 2).replace(hour=6, minute=0, second=0,
+                                                                microsecond=0)
     course.grading_period_group_id = ids.next("grading_period", shard)
     course.weighted_grading_periods = weighted
     course.grading_periods = [
-        GradingPeriod(ids.next("grading_period", shard), "Quarter 1", start, split,
-                      split + timedelta(days=7) if split + timedelta(days=7) < anchor
-                      else anchor - timedelta(days=3), 40.0 if weighted else None),
-        GradingPeriod(ids.next("grading_period", shard), "Quarter 2", split, end,
-                      end + timedelta(days=14), 60.0 if weighted else None),
+        GradingPeriod(ids.next("grading_period", shard), "Quarter 1", term_start, split,
+                      split + timedelta(days=7) - timedelta(seconds=1),
+                      40.0 if weighted else None),
+        GradingPeriod(ids.next("grading_period", shard), "Quarter 2", split, term_end,
+                      term_end + timedelta(days=14), 60.0 if weighted else None),
     ]
     last = course.grading_periods[-1]
     for assignment in course.assignments.values():

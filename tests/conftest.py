@@ -43,12 +43,44 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
-@pytest.fixture(autouse=True)
-def _clock_restored() -> Iterator[None]:
-    """A test that pins or freezes the clock leaves it as the session had it."""
+def _marked_moment(node: Any) -> Any:
+    """The moment of ``node``'s own ``clock(moment)`` marker (not one it inherits), or None."""
+    marker = next((m for m in getattr(node, "own_markers", ()) if m.name == "clock"), None)
+    if marker is None:
+        return None
+    if len(marker.args) != 1:
+        raise pytest.UsageError("@pytest.mark.clock takes one aware datetime")
+    return marker.args[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked ``pytestmark = pytest.mark.clock(moment)`` runs on that date, its
+    module-scoped fixtures (a simulator built once) included."""
+    moment = _marked_moment(request.node)
+    if moment is None:
+        yield
+        return
     saved = clock.state()
+    clock.pin(moment)
+    clock.export()
     yield
     clock.restore(saved)
+    clock.export()
+
+
+@pytest.fixture(autouse=True)
+def _clock_restored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``@pytest.mark.clock(moment)`` pins the test's date; whatever a test does to the clock
+    is undone after it."""
+    saved = clock.state()
+    moment = _marked_moment(request.node)
+    if moment is not None:
+        clock.pin(moment)
+        clock.export()
+    yield
+    clock.restore(saved)
+    clock.export()
 
 
 @pytest.fixture

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sync_helpers import add_fake_connection, connection_id_for
 
+import clock
 from app.accounts import create_user
 from app.models import Assignment, Course, GradeCategory, Term
 from app.pages.dashboard.service import build_dashboard
 
-NOW = datetime.now(UTC)
+NOW = clock.now()
 _ids = iter(range(1000, 10**6))
 
 

@@ -39,7 +39,8 @@ test that compares the two checks something real. Both follow Canvas's ``GradeCa
   100 otherwise (scaled up, never down); unrounded period scores go in. The current score
   counts the periods that have a current score; the final score counts every period's
   weight, a period without a score adding 0 (``lib/grade_calculator.rb``
-  ``apply_grading_period_weights_to_scores``). Without weighting the course score is over every assignment.
+  ``apply_grading_period_weights_to_scores``). Without weighting the course score is over
+  every assignment.
 * Results are rounded to 2 decimals, half away from zero (Ruby's ``round(2)``).
 
 Cost: each drop stage tries every combination of assignments to drop, a few integer operations

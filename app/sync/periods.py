@@ -7,8 +7,10 @@ no close date, no ``is_closed``, and nothing at all for a course-level period gr
 come only from ``GET /courses/:id/grading_periods`` (``grading_periods_controller.rb#index``,
 ``GradingPeriod.for(course)``), read for a course with periods (listed, or
 ``has_grading_periods``) only when they may have changed: never read before, what the course
-list says about them (:func:`list_digest`) changed, or a stored close date has passed since.
-Otherwise the stored periods stand. The request goes on the sync's pool beside the
+list says about them (:func:`list_digest`) changed, a stored close date has passed since, or
+the last grade check found Canvas's total differing from ours (a weight changed: the course list
+shows no weights, so this is how a new weight shows; one sync late). Otherwise the stored
+periods stand. The request goes on the sync's pool beside the
 gradebooks (:class:`ExtrasFetcher`), so it adds no round trip.
 
 **Schemes.** A course's grading scheme is read only when its ``grading_standard_id`` differs
@@ -131,14 +133,12 @@ def has_periods(course: CourseData) -> bool:
 
 def list_digest(course: CourseData) -> str:
     """What the course list says that a change of the periods would move: the listed periods
-    (ids, titles, dates), the period flags, the current period and Canvas's scores (a new
-    weight moves the weighted total)."""
+    (ids, titles, dates), the period flags and the current period."""
     row = course.row
     facts = [[[_iso(p[k]) for k in ("canvas_grading_period_id", "title", "start_date",
                                      "end_date")] for p in course.periods],
              course.has_grading_periods, row.get("has_weighted_grading_periods"),
-             row.get("canvas_current_period_id"), row.get("canvas_current_score"),
-             row.get("canvas_final_score")]
+             row.get("canvas_current_period_id")]
     encoded = json.dumps(facts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
@@ -150,6 +150,10 @@ def needs_periods(course: CourseData, stored: Mapping[str, Any] | None,
         return False
     if stored is None or stored.get("periods_digest") != list_digest(course) \
             or stored_periods is None:
+        return True
+    # A weight changed with nothing else the course list shows: the last grade check saw
+    # Canvas's total differ from ours, so the periods are read again (self-healing).
+    if stored.get("score_difference") or stored.get("period_score_difference"):
         return True
     now = utcnow()
     return any(p["close_date"] is not None and not p["is_closed"] and now > p["close_date"]

@@ -211,19 +211,30 @@ def list_courses(request: ApiRequest) -> ApiResponse:
 
 
 def list_grading_periods(request: ApiRequest, course_id: str) -> ApiResponse:
-    """``{"grading_periods": [...], "meta": ...}``: an object, not a bare list."""
+    """canvas-lms ``grading_periods_controller.rb#index``: ``GradingPeriod.for(course)`` (the
+    course's own group, else its term's) by start date, serialized as an object
+    ``{"grading_periods": [...], "meta": {"pagination": ..., "primaryCollection":
+    "grading_periods"}, "can_create_grading_periods": false, "grading_periods_read_only":
+    <the group belongs to an account>}`` (``serialize_json_api``, ``index_permissions``)."""
     course = _visible_course(request, course_id)
-    page = paginate_numbered(course.grading_periods, request.query)
+    periods = sorted(course.grading_periods, key=lambda p: p.start_date)
+    page = paginate_numbered(periods, request.query)
     link = link_header(request.base + request.path, request.pairs, page)
-    body = {"grading_periods": [grading_period_json(p) for p in page.items],
-            "meta": {"primaryCollection": "grading_periods"}}
+    body = {"grading_periods": [grading_period_json(p, course) for p in page.items],
+            "meta": {"pagination": {rel: int(n) for rel, n in page.links.items()},
+                     "primaryCollection": "grading_periods"},
+            "can_create_grading_periods": False,
+            "grading_periods_read_only": bool(periods) and course.period_group_level == "term"}
     return ApiResponse(body, headers={"link": link} if link else {})
 
 
 def list_grading_standards(request: ApiRequest, course_id: str) -> ApiResponse:
     """The grading standards available in the course (here: its own, if any)."""
     course = _visible_course(request, course_id)
-    standards = [course] if course.grading_standard else []
+    # The course's own standards only: an account's (or Canvas's default, id 0) is not
+    # listed in the course context to a student.
+    standard = course.grading_standard
+    standards = [course] if standard and standard.context_type == "Course" else []
     page = paginate_numbered(standards, request.query)
     return _paged(request, page, [grading_standard_json(c) for c in page.items])
 
@@ -231,7 +242,10 @@ def list_grading_standards(request: ApiRequest, course_id: str) -> ApiResponse:
 def get_grading_standard(request: ApiRequest, course_id: str, standard_id: str
                          ) -> ApiResponse:
     course = _visible_course(request, course_id)
-    if course.grading_standard is None or course.grading_standard.id != int(standard_id):
+    standard = course.grading_standard
+    # grading_standards_api_controller.rb#context_show finds the standard in the course's
+    # own (active) standards: an account's scheme, or the default (id 0, no record), is 404.
+    if standard is None or standard.context_type != "Course" or standard.id != int(standard_id):
         raise not_found()
     return ApiResponse(grading_standard_json(course))
 

@@ -128,17 +128,21 @@ class Builder:
         elif spec.concluded and spec.ended == "registrar":
             course.enrollment_state = "completed"
         course.enrollment_updated_at = course.enrollment_created_at
-        features.add_grading_standard(course, rng, self.ids)
+        features.add_grading_standard(course, rng, self.ids, spec.scheme)
         self._groups(course, spec)
         self._assignments(course, spec, start, end)
         if spec.periods:
             features.add_grading_periods(course, self.ids, self.anchor,
-                                         weighted=spec.periods == "weighted", shard=spec.shard)
+                                         weighted=spec.periods == "weighted", shard=spec.shard,
+                                         level=spec.period_level,
+                                         totals_for_all=spec.totals_for_all_periods)
         features.apply_late_deduction(course)
         if spec.force_features:
             features.add_pending_review(course, rng)
         if spec.graded_after_end:
             features.grade_after_end(course, rng)
+        if spec.showcase and spec.periods:
+            features.grade_each_period(course, self.anchor)
         return course
 
     def _groups(self, course: Course, spec: CourseSpec) -> None:

@@ -8,8 +8,10 @@ or submission id.
 Presets (docs/INTERFACES.md), each as strict as Canvas (CANVAS_API.md "Read first"):
 
 * ``freshman``: 1 current term; 5 readable student courses (one cross-shard with
-  10^13-range ids, one with weighted grading periods, the first closed, one nicknamed) + 1
-  date-restricted + 1 where the student is a TA.
+  10^13-range ids, one with the term's weighted grading periods, the first closed, with a
+  graded item in each; one with a course-level weighted period group whose "All Grading
+  Periods" total is hidden; one with ``grading_standard_id`` 0 (Canvas's default scheme), one
+  with an account-level scheme, nicknamed) + 1 date-restricted + 1 where the student is a TA.
 * ``senior``: 8 terms, ~36 courses. Past terms end by date (still in the default list),
   by the teacher (course completed) or by the registrar (enrollment completed); one past
   course got its final grade after the term's end, one hides totals, one has plain
@@ -47,7 +49,10 @@ def _plan(preset: str, b: Builder) -> tuple[list[Term], list[tuple[CourseSpec, b
         for i in range(5):
             specs.append((CourseSpec(current, rng.randint(10, 25), weighted=i in (0, 1, 3),
                                      force_features=True, showcase=i == 0,
-                                     periods="weighted" if i == 0 else None,
+                                     periods="weighted" if i in (0, 4) else None,
+                                     period_level="course" if i == 4 else "term",
+                                     totals_for_all_periods=i != 4,
+                                     scheme={1: "default0", 3: "account"}.get(i),
                                      shard=7 if i == 2 else 0,
                                      nickname="My favourite class" if i == 3 else None),
                           i in (1, 3)))

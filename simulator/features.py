@@ -9,7 +9,14 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from simulator.model import DEFAULT_STANDARD, Course, GradingPeriod, GradingStandard, iso
+from simulator.model import (
+    DEFAULT_STANDARD,
+    Assignment,
+    Course,
+    GradingPeriod,
+    GradingStandard,
+    iso,
+)
 from simulator.specs import IdAllocator
 
 DEPARTMENT_STANDARD: tuple[tuple[str, float], ...] = (
@@ -20,9 +27,25 @@ PASS_STANDARD: tuple[tuple[str, float], ...] = (
 )
 
 
-def add_grading_standard(course: Course, rng: random.Random, ids: IdAllocator) -> None:
-    """Half the courses have no scheme (no letters); the rest one of three."""
-    choice = rng.choice((None, None, "default", "department", "pass"))
+def add_grading_standard(course: Course, rng: random.Random, ids: IdAllocator,
+                         forced: str | None = None) -> None:
+    """Half the courses have no scheme (no letters); the rest one of three.
+
+    ``forced`` "default0": grading schemes enabled without choosing one, so the course's
+    ``grading_standard_id`` is 0 and Canvas's built-in scheme applies (canvas-lms
+    ``Course#grading_standard_enabled=``: ``grading_standard_id ||= 0``;
+    ``GradingStandard.default_grading_standard``). "account": a scheme that lives in the
+    account (the course-level grading standards endpoint answers 404 for it).
+    """
+    choice = rng.choice((None, None, "default", "department", "pass"))  # always drawn
+    if forced == "default0":
+        course.grading_standard = GradingStandard(0, "Default Grading Scheme",
+                                                  DEFAULT_STANDARD, "Default")
+        return
+    if forced == "account":
+        course.grading_standard = GradingStandard(
+            ids.next("grading_standard"), "District scale", DEPARTMENT_STANDARD, "Account")
+        return
     if choice is None:
         return
     title, scheme = {
@@ -34,14 +57,16 @@ def add_grading_standard(course: Course, rng: random.Random, ids: IdAllocator) -
 
 
 def add_grading_periods(course: Course, ids: IdAllocator, anchor: datetime, *,
-                        weighted: bool, shard: int) -> None:
+                        weighted: bool, shard: int, level: str = "term",
+                        totals_for_all: bool = True) -> None:
     """Two periods that split the term at its middle day; each closes after it ends.
 
     Quarter 1 closes a week after it ends, Quarter 2 two weeks after the term's end, on the
     school calendar (not relative to today): on the day Quarter 1 closes, it is open until
     05:59:59Z and closed after. A term without dates (the Default Term) is split around
     ``anchor``. Assignments belong to the period their due date falls in; undated ones to the
-    last period (as Canvas assigns them).
+    last period (as Canvas assigns them). ``level`` "course": a course-level period group (not
+    in the course list's ``include[]=grading_periods``).
     """
     term_start = course.term.start_at or anchor - timedelta(days=90)
     term_end = course.term.end_at or anchor + timedelta(days=90)
@@ -49,6 +74,8 @@ def add_grading_periods(course: Course, ids: IdAllocator, anchor: datetime, *,
                                                                 microsecond=0)
     course.grading_period_group_id = ids.next("grading_period", shard)
     course.weighted_grading_periods = weighted
+    course.period_group_level = level
+    course.totals_for_all_periods = totals_for_all
     course.grading_periods = [
         GradingPeriod(ids.next("grading_period", shard), "Quarter 1", term_start, split,
                       split + timedelta(days=7) - timedelta(seconds=1),
@@ -67,6 +94,53 @@ def add_grading_periods(course: Course, ids: IdAllocator, anchor: datetime, *,
                       None)
         assignment.grading_period_id = period.id if period else None
         assignment.period_close_date = period.close_date if period else None
+
+
+def grade_each_period(course: Course, anchor: datetime) -> None:
+    """Guarantee a graded, posted, counted item in every period, whatever the day (the
+    showcase course; run after every other feature, pending review included).
+
+    A period without one takes the first counted assignment it holds (not one awaiting
+    review) and grades it
+    (80%, posted at its due date or the period's start); failing that, it borrows an
+    ungraded counted assignment of another period and moves its due date inside.
+    """
+    def counted(a: Assignment) -> bool:
+        return (a.visible and bool(a.points_possible) and a.grading_type == "points"
+                and not a.omit_from_final_grade and not a.submission.excused)
+
+    def graded(a: Assignment) -> bool:
+        sub = a.submission
+        return counted(a) and sub.workflow_state == "graded" and sub.posted \
+            and sub.score is not None
+
+    for period in course.grading_periods:
+        mine = [a for a in course.assignments.values() if a.grading_period_id == period.id]
+        if any(graded(a) for a in mine):
+            continue
+        pick = next((a for a in mine
+                     if counted(a) and a.submission.workflow_state != "pending_review"), None)
+        if pick is None:
+            pick = next((a for a in course.assignments.values() if counted(a) and not graded(a)
+                         and a.submission.workflow_state != "pending_review"), None)
+            if pick is None:
+                continue
+            middle = period.start_date + (period.end_date - period.start_date) / 2
+            pick.due_at = middle.replace(microsecond=0)
+            pick.grading_period_id = period.id
+            pick.period_close_date = period.close_date
+        when = max(period.start_date,
+                   min(pick.due_at or period.start_date, period.end_date, anchor)
+                   - timedelta(hours=1))
+        sub = pick.submission
+        sub.workflow_state = "graded"
+        sub.score = sub.entered_score = round((pick.points_possible or 0) * 0.8, 2)
+        sub.grade = f"{sub.score:g}"
+        sub.missing = sub.late = False
+        sub.points_deducted = None
+        sub.late_policy_status = None
+        sub.submitted_at = sub.submitted_at or when
+        sub.graded_at = sub.posted_at = when
 
 
 def add_pending_review(course: Course, rng: random.Random) -> None:

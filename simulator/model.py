@@ -113,16 +113,26 @@ class GradingPeriod:
 
     @property
     def is_closed(self) -> bool:
-        return self.close_date <= clock.now()
+        # canvas-lms app/models/grading_period.rb GradingPeriod#closed? (alias is_closed):
+        # ``Time.zone.now > close_date``.
+        return clock.now() > self.close_date
 
 
 @dataclass
 class GradingStandard:
-    """A course's grading scheme: (letter, lower bound as a fraction), highest first."""
+    """A course's grading scheme: (letter, lower bound as a fraction), highest first.
+
+    ``context_type``: "Course" (readable through the course's grading standards API),
+    "Account" (set in the account: the course-level endpoint answers 404) or "Default"
+    (Canvas's built-in scheme: the course's ``grading_standard_id`` is 0 and no standard
+    record exists; canvas-lms ``Course#grading_standard_enabled=`` sets
+    ``grading_standard_id ||= 0``, ``GradingStandard.default_instance``).
+    """
 
     id: int
     title: str
     scheme: tuple[tuple[str, float], ...]
+    context_type: str = "Course"
 
 
 @dataclass
@@ -194,7 +204,7 @@ class Assignment:
 
     @property
     def in_closed_period(self) -> bool:
-        return self.period_close_date is not None and self.period_close_date <= clock.now()
+        return self.period_close_date is not None and clock.now() > self.period_close_date
 
     @property
     def visible(self) -> bool:
@@ -248,6 +258,12 @@ class Course:
     grading_periods: list[GradingPeriod] = field(default_factory=list)
     grading_period_group_id: int | None = None
     weighted_grading_periods: bool = False
+    # "term" (the term's group: listed with include[]=grading_periods) or "course" (a
+    # course-level group: only GET /courses/:id/grading_periods shows it).
+    period_group_level: str = "term"
+    # GradingPeriodGroup#display_totals_for_all_grading_periods (Course#
+    # display_totals_for_all_grading_periods?): False hides the "All Grading Periods" total.
+    totals_for_all_periods: bool = True
     time_zone: str = "America/Chicago"
     default_view: str = "modules"
     course_color: str | None = None

@@ -5,7 +5,16 @@
 
 from __future__ import annotations
 
-from simulator.model import Assignment, Course, GradingPeriod, Submission, Term, UserInfo, iso
+from simulator.model import (
+    DEFAULT_STANDARD,
+    Assignment,
+    Course,
+    GradingPeriod,
+    Submission,
+    Term,
+    UserInfo,
+    iso,
+)
 from simulator.totals import course_scores, current_period, letters, period_scores
 
 ROLES = {  # enrollment type -> (role, role_id); a user enrolls as only one here
@@ -19,21 +28,52 @@ HIDDEN_SUBMISSION_KEYS = ("score", "grade", "entered_score", "entered_grade")
 
 
 def term_json(term: Term, course: Course | None = None) -> dict:
+    # The term's group only (lib/api/v1/enrollment_term.rb): a course-level group is not it.
+    term_group = course is not None and course.period_group_level == "term"
     return {
         "id": term.id, "name": term.name, "start_at": iso(term.start_at),
         "end_at": iso(term.end_at), "created_at": iso(term.created_at),
         "workflow_state": "active",
-        "grading_period_group_id": course.grading_period_group_id if course else None,
+        "grading_period_group_id": course.grading_period_group_id if term_group and course
+        else None,
     }
 
 
-def grading_period_json(period: GradingPeriod) -> dict:
-    """A GradingPeriod (``/courses/:id/grading_periods`` and ``include[]=grading_periods``)."""
+def listed_period_json(period: GradingPeriod) -> dict:
+    """A period of the course list's ``include[]=grading_periods``: canvas-lms
+    ``lib/api/v1/course.rb`` ``course_json`` serializes
+    ``course.enrollment_term&.grading_period_group&.grading_periods`` with
+    ``only: %w[id title start_date end_date workflow_state]`` (no weight, close date or
+    ``is_closed``, and the term's group only)."""
     return {
         "id": period.id, "title": period.title, "start_date": iso(period.start_date),
-        "end_date": iso(period.end_date), "close_date": iso(period.close_date),
-        "weight": period.weight, "is_closed": period.is_closed,
+        "end_date": iso(period.end_date), "workflow_state": "active",
     }
+
+
+def grading_period_json(period: GradingPeriod, course: Course) -> dict:
+    """A period of ``GET /courses/:id/grading_periods``: canvas-lms
+    ``app/serializers/grading_period_serializer.rb`` (id, grading_period_group_id, start_date,
+    end_date, close_date, weight, title, permissions, is_closed) plus ``is_last``
+    (``app/models/grading_period.rb``: ``alias_method :is_last, :last?``, the period of the
+    group with the latest end date)."""
+    last = max(course.grading_periods, key=lambda p: p.end_date)
+    return {
+        "id": period.id, "grading_period_group_id": course.grading_period_group_id,
+        "title": period.title, "start_date": iso(period.start_date),
+        "end_date": iso(period.end_date), "close_date": iso(period.close_date),
+        "weight": period.weight, "is_closed": period.is_closed, "is_last": period is last,
+        "permissions": {"read": True, "create": False, "update": False, "delete": False},
+    }
+
+
+def scheme_data(course: Course) -> list[list]:
+    """``include[]=grading_scheme`` on a course: canvas-lms ``lib/api/v1/course.rb``
+    ``course_json``: ``course.grading_standard_or_default.data``, ``[[name, lower bound],
+    ...]`` highest first; Canvas's default scheme when the course has none of its own."""
+    standard = course.grading_standard
+    scheme = standard.scheme if standard is not None else DEFAULT_STANDARD
+    return [[name, value] for name, value in scheme]
 
 
 def grading_standard_json(course: Course) -> dict:
@@ -41,7 +81,7 @@ def grading_standard_json(course: Course) -> dict:
     standard = course.grading_standard
     assert standard is not None
     return {
-        "id": standard.id, "title": standard.title, "context_type": "Course",
+        "id": standard.id, "title": standard.title, "context_type": standard.context_type,
         "context_id": course.id, "points_based": False, "scaling_factor": 1.0,
         "grading_scheme": [{"name": name, "value": value} for name, value in standard.scheme],
     }
@@ -70,7 +110,10 @@ def enrollment_brief(course: Course, user_id: int, includes: set[str]) -> dict:
         item.update({
             "has_grading_periods": bool(course.grading_periods),
             "multiple_grading_periods_enabled": bool(course.grading_periods),
-            "totals_for_all_grading_periods_option": True,
+            # lib/api/v1/course_json.rb current_grading_period_scores: the group's "Display
+            # Totals for 'All Grading Periods'" setting. The computed_* totals are still sent;
+            # Canvas's pages hide them (GradebooksController#exclude_total?).
+            "totals_for_all_grading_periods_option": course.totals_for_all_periods,
             "current_grading_period_title": period.title if period else None,
             "current_grading_period_id": period.id if period else None,
         })
@@ -115,7 +158,10 @@ def course_json(course: Course, user_id: int, includes: set[str], base: str) -> 
     if "term" in includes:
         body["term"] = term_json(course.term, course)
     if "grading_periods" in includes:
-        body["grading_periods"] = [grading_period_json(p) for p in course.grading_periods]
+        body["grading_periods"] = ([listed_period_json(p) for p in course.grading_periods]
+                                   if course.period_group_level == "term" else None)
+    if "grading_scheme" in includes:
+        body["grading_scheme"] = scheme_data(course)
     if "current_grading_period_scores" in includes:
         body["has_grading_periods"] = bool(course.grading_periods)
         body["multiple_grading_periods_enabled"] = bool(course.grading_periods)

@@ -35,9 +35,12 @@ test that compares the two checks something real. Both follow Canvas's ``GradeCa
   left out of the current score, counted at its partial score in the final score.
 * **Grading periods**: each period's score is the course score over the assignments whose
   ``grading_period_id`` names it. With weighted periods the course score is
-  ``sum(period score * weight)`` over periods that have a score, divided by the counted
-  weight when that is under 100 and by 100 otherwise (scaled up, never down); unrounded
-  period scores go in. Without weighting the course score is over every assignment.
+  ``sum(period score * weight)`` divided by the counted weight when that is under 100 and by
+  100 otherwise (scaled up, never down); unrounded period scores go in. The current score
+  counts the periods that have a current score; the final score counts every period's
+  weight, a period without a score adding 0 (``lib/grade_calculator.rb``
+  ``apply_grading_period_weights_to_scores``). Without weighting the course score is over
+  every assignment.
 * Results are rounded to 2 decimals, half away from zero (Ruby's ``round(2)``).
 
 Cost: each drop stage tries every combination of assignments to drop, a few integer operations
@@ -107,16 +110,20 @@ def _exact_scores(course: dict[str, Any], period_id: int | None = None) -> _Exac
         scores = [(_exact_scores(course, p["id"]), Fraction(p.get("weight") or 0))
                   for p in periods]
         return (_weigh_periods([(s[0], w) for s, w in scores]),
-                _weigh_periods([(s[1], w) for s, w in scores]))
+                _weigh_periods([(s[1], w) for s, w in scores], every_weight=True))
     return (_course_score(groups, weighted, ungraded_as_zero=False),
             _course_score(groups, weighted, ungraded_as_zero=True))
 
 
-def _weigh_periods(scores: list[tuple[Fraction | None, Fraction]]) -> Fraction | None:
-    counted = [(s, w) for s, w in scores if s is not None]
+def _weigh_periods(scores: list[tuple[Fraction | None, Fraction]], *,
+                   every_weight: bool = False) -> Fraction | None:
+    """canvas-lms ``lib/grade_calculator.rb`` ``apply_grading_period_weights_to_scores`` and
+    ``scale_and_round_scores``: the current score counts the weight of the periods that have
+    a current score; the final score counts every period's weight (no score adds 0)."""
+    counted = [(s or _ZERO, w) for s, w in scores if s is not None or every_weight]
     weight = sum((w for _, w in counted), _ZERO)
     if weight == 0:
-        return None
+        return _ZERO if every_weight else None
     total = sum((s * w for s, w in counted), _ZERO)
     return total / weight if weight < 100 else total / 100
 

@@ -58,5 +58,10 @@ class CourseSpec:
     role: str = "student"  # student, ta, teacher, observer
     shard: int = 0  # > 0: a cross-shard course with 10^13-range ids
     periods: str | None = None  # None, "weighted" or "plain" grading periods
+    # "term": the periods come from the term's (account's) group, listed with the course;
+    # "course": a course-level group, which the course list does not carry.
+    period_level: str = "term"
+    totals_for_all_periods: bool = True  # Display Totals for 'All Grading Periods'
+    scheme: str | None = None  # None (random), "default0" (grading_standard_id 0), "account"
     nickname: str | None = None
     graded_after_end: bool = False  # the teacher graded the final after the term's end

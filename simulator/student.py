@@ -383,12 +383,16 @@ class Student:
             "current_score": scores[0], "final_score": scores[1],
             "letter": letters(course, scores)[0],
             "grading_scheme": list(scheme.scheme) if scheme else None,
+            "grading_standard_id": course.grading_standard_id,
             "has_weighted_grading_periods": course.weighted_grading_periods,
+            "period_group_level": course.period_group_level if course.grading_periods else None,
+            "totals_for_all_grading_periods_option": course.totals_for_all_periods,
             "current_grading_period_id": now_period.id if now_period else None,
             "grading_periods": [
                 {"id": p.id, "title": p.title, "weight": p.weight, "is_closed": p.is_closed,
                  "current_score": None if hidden else by_period[p.id][0],
-                 "final_score": None if hidden else by_period[p.id][1]}
+                 "final_score": None if hidden else by_period[p.id][1],
+                 "letter": None if hidden else letters(course, by_period[p.id])[0]}
                 for p in course.grading_periods
             ],
             "assignment_periods": {a.id: a.grading_period_id

@@ -76,9 +76,16 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["assignments"] == sum(len(c["assignments"]) for c in expected.values())
     assert results["courses_skipped"] == 1  # the freshman's date-restricted course
     # The course lists (current, and completed: CanvasAPIService.get_courses), one per course,
-    # and the first sync reads each course's grading scheme once (app.sync.periods).
-    schemes = sum(1 for g in student.expected_grades().values() if g["grading_scheme"])
-    assert results["requests"] == LISTS + len(expected) + schemes
+    # and the first sync reads each course's grading scheme once (app.sync.periods): none for
+    # scheme 0 (Canvas's default), two for an account's (the course's standard answers 404,
+    # then include[]=grading_scheme), and each course's grading periods once.
+    grading = student.expected_grades().values()
+    schemes = sum(1 for g in grading if g["grading_scheme"] and g["grading_standard_id"] != 0)
+    accounts = sum(1 for c in expected if (s := student.course(c).grading_standard) is not None
+                   and s.context_type == "Account")
+    periods = sum(1 for g in grading if g["grading_periods"])
+    assert (schemes, accounts, periods) == (3, 1, 2)  # the freshman's
+    assert results["requests"] == LISTS + len(expected) + schemes + accounts + periods
     assert results["rows_written"] > results["assignments"]
     assert results["courses_written"] == 5
     assert only_connection(user).last_synced_at is not None
@@ -110,7 +117,9 @@ def test_statements_per_course_stay_few(canvas_user: Any) -> None:
     assert unchanged["db_statements_max_per_course"] == 0
     # The reads at the start (terms, and the courses with the connection), the warm start's
     # read, the user's stamp: nothing per course, and none of the stored assignments read.
-    assert unchanged["db_statements"] <= 4
+    # One more: the stored grading periods of the courses that have them (app.sync.periods:
+    # the weights the grade check needs, not in the course list), one read for all of them.
+    assert unchanged["db_statements"] <= 5
     # Deleting only costs statements where something was deleted.
     course_id, assignment_id = student.any_assignment()
     student.delete_assignment(course_id, assignment_id)

@@ -10,6 +10,7 @@ import pytest
 from sync_helpers import add_fake_connection, connection_id_for
 
 import clock
+from app import grades
 from app.accounts import create_user
 from app.models import Assignment, Course, GradeCategory, Term
 from app.pages.dashboard.service import build_dashboard
@@ -39,6 +40,9 @@ def make_course(db: Any, user: Any, *, name: str, term: Term | None = None,
                     canvas_course_id=next(_ids), name=name,
                     course_code=name[:6].upper(), apply_group_weights=weighted,
                     canvas_current_score=canvas_score, last_synced_canvas=NOW,
+                    # Canvas sends its own letter wherever the course has a scheme.
+                    canvas_current_grade=grades.scheme_letter(canvas_score,
+                                                              grades.parse_scheme(scheme)),
                     grading_standard_id=1 if scheme else None, grading_scheme=scheme)
     db.session.add(course)
     db.session.flush()

@@ -193,6 +193,11 @@ def test_weighted_periods_leave_out_a_period_without_score_and_scale_up_never_do
     # Q2 has no score at all: left out; 80 * 40 / 40 = 80 (scaled up from weight 40)
     assert result.period(102).current_percent is None
     assert result.current_percent == pytest.approx(80.0)
+    # The final score counts every period's weight, Q2 adding 0 (lib/grade_calculator.rb
+    # apply_grading_period_weights_to_scores): 80 * 0.4 + 0 * 0.6 = 32, not 80.
+    assert result.final_percent == pytest.approx(32.0)
+    assert canvas_scores(oracle_course(groups, only_q1, True, [Q1, Q2],
+                                       weighted_periods=True)) == (80.0, 32.0)
     heavy = [GradingPeriod(101, weight=80), GradingPeriod(102, weight=70)]
     result = period_grades(groups, items, True, heavy, weighted_periods=True)
     # weights 150 > 100: not scaled down. 80 * 0.8 + 80 * 0.7 = 64 + 56 = 120

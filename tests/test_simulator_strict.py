@@ -123,9 +123,15 @@ def test_weighted_grading_periods_one_closed(sim: CanvasSimulator) -> None:
     grades = fresh.expected_grades()[course_id]
     q1, q2 = grades["grading_periods"]
     assert enrollment["current_period_computed_current_score"] == q2["current_score"]
-    # the course score is the weighted average of the periods (both have grades here)
+    # The builder guarantees a graded, posted item in each period, whatever the day, so the
+    # current score counts both weights (lib/grade_calculator.rb
+    # apply_grading_period_weights_to_scores: a period's weight counts in the current score
+    # only when it has a current score; in the final score always).
+    assert q1["current_score"] is not None and q2["current_score"] is not None
     want = (q1["current_score"] * 40 + q2["current_score"] * 60) / 100
     assert enrollment["computed_current_score"] == pytest.approx(want, abs=0.011)
+    final = (q1["final_score"] * 40 + q2["final_score"] * 60) / 100
+    assert enrollment["computed_final_score"] == pytest.approx(final, abs=0.011)
     # Submissions carry grading_period_id; assignments only in_closed_grading_period
     subs = get(sim, "fresh", f"/api/v1/courses/{course_id}/students/submissions",
                per_page=100).json()

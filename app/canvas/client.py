@@ -74,6 +74,7 @@ from app.canvas.errors import (
     ResponseTooLarge,
     UnsafeAddress,
 )
+from app.canvas.grading import GradingEndpoints
 from app.canvas.paging import (  # noqa: F401  (STUDENT_COURSE_LISTS re-exported)
     COURSE_INCLUDES,
     STUDENT_COURSE_LISTS,
@@ -109,7 +110,7 @@ logger = logging.getLogger(__name__)
 MAX_PAGES = 10_000
 
 
-class CanvasAPIService:
+class CanvasAPIService(GradingEndpoints):
     """A Canvas REST client for one token on one Canvas host.
 
     :param base_url: the Canvas address, e.g. ``https://canvas.example.edu`` (a trailing
@@ -274,11 +275,6 @@ class CanvasAPIService:
         """
         params: Params = list(COURSE_INCLUDES)
         return self._get_object(f"/courses/{course_id}", params)
-
-    def get_grading_standard(self, course_id: int | str, standard_id: int | str
-                             ) -> dict[str, Any]:
-        """``GET /courses/:id/grading_standards/:id``: the course's grading scheme."""
-        return self._get_object(f"/courses/{course_id}/grading_standards/{standard_id}")
 
     def get_assignment_groups(
         self,

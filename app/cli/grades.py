@@ -51,16 +51,24 @@ def _pct(value: float | None) -> str:
 
 
 def _course_json(report: Any) -> dict[str, Any]:
+    """One course: the total over all periods is null where Canvas hides it
+    (``totals_for_all_periods`` false); ``letter`` is Canvas's own."""
     course = report.course
+    total = report.shows_total
     return {
         "canvas_course_id": course.canvas_course_id,
         "name": course.name,
-        "current_score": report.current_score,
+        "current_score": report.current_score if total else None,
+        "final_score": report.final_score if total else None,
         "canvas_current_score": report.canvas_current_score,
         "letter": report.letter,
+        "totals_for_all_periods": total,
+        "weighted_periods": bool(course.has_weighted_grading_periods),
         "grading_periods": [
-            {"id": p.id, "title": p.title, "weight": p.weight,
-             "current_score": p.current_score, "canvas_current_score": p.canvas_current_score}
+            {"id": p.id, "title": p.title, "weight": p.weight, "is_closed": p.is_closed,
+             "is_current": p.is_current, "current_score": p.current_score,
+             "final_score": p.final_score, "canvas_current_score": p.canvas_current_score,
+             "letter": p.canvas_letter}
             for p in report.periods
         ],
         "differs": report.differs,

@@ -63,6 +63,14 @@ class Course(Base):
     grading_scheme: Mapped[list[list[object]] | None] = mapped_column(JSON)
     canvas_current_period_id: Mapped[int | None] = mapped_column(BigInteger)
     canvas_period_current_score: Mapped[float | None] = mapped_column(Float)
+    # Canvas's own letter for the current period (current_period_computed_current_grade).
+    canvas_period_current_grade: Mapped[str | None] = mapped_column(String(32))
+    # Canvas's "Display Totals for 'All Grading Periods'": False, Canvas shows no total over
+    # all periods (only each period's), and neither do we.
+    totals_for_all_periods: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # What the course list said about the periods when GET /courses/:id/grading_periods was
+    # last read (weights, close dates): read again only when it changes (app.sync.periods).
+    periods_digest: Mapped[str | None] = mapped_column(String(64))
     # The grade check after each sync: our current score, and ours minus Canvas's (course and
     # current period; NULL where Canvas shows no score to compare with).
     our_current_score: Mapped[float | None] = mapped_column(Float)

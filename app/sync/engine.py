@@ -23,10 +23,10 @@ request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
 fetches the course itself (``GET /courses/:id``) beside it. The course list brings each course's
-grading periods and current-period score too; a grading scheme costs one request, only when
-the course's ``grading_standard_id`` changed (:mod:`app.sync.periods`). The grade check (ours
-vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted
-courses are skipped and reported, their rows kept (the student is still enrolled). The course
+current-period score; period weights and close dates (``/grading_periods``) and a grading
+scheme cost a request each, only when they may have changed (:mod:`app.sync.periods`).
+The grade check (ours vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's write.
+Date-restricted courses are skipped and reported, their rows kept (still enrolled). The course
 list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``); a
 stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
 otherwise kept and marked ``missing_since``.
@@ -285,6 +285,7 @@ class CanvasSyncService:
             course = course_list.courses[0]
             writer.find_or_create_term(course.term, flush=True)
             db.session.commit()
+            self._schemes.submit(pool, [course], writer.courses)  # beside the gradebook
             self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
             pool.succeeded = True
 

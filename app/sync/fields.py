@@ -37,6 +37,8 @@ COURSE_FIELDS = (
     "hide_final_grades",
     "canvas_current_period_id",
     "canvas_period_current_score",
+    "canvas_period_current_grade",
+    "totals_for_all_periods",
 )
 PERIOD_FIELDS = (
     "canvas_grading_period_id",

@@ -40,6 +40,9 @@ class CourseFacts(Protocol):
     canvas_current_period_id: int | None
     canvas_period_current_score: float | None
     grading_scheme: list[list[object]] | None
+    totals_for_all_periods: bool
+    canvas_current_grade: str | None
+    canvas_period_current_grade: str | None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class PeriodReport:
     current_score: float | None
     final_score: float | None
     canvas_current_score: float | None
+    canvas_letter: str | None = None  # Canvas's own (current_period_computed_current_grade)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ class CourseReport:
     course: Any  # the Course row (CourseFacts when computed before writing)
     current_score: float | None
     final_score: float | None
-    letter: str | None  # from the course's own scheme; None without one
+    # Canvas's own letter (computed_current_grade) where Canvas shows one; ours, from the
+    # course's scheme, is only for what-if and "what do I need" (``our_letter``).
+    letter: str | None
     periods: tuple[PeriodReport, ...]
     result: grades.GradeResult | grades.PeriodsResult
     inputs: tuple[list[grades.GradeGroup], list[grades.GradeItem], list[grades.GradingPeriod]]
@@ -74,8 +80,22 @@ class CourseReport:
         return bool(self.course.hide_final_grades)
 
     @property
+    def shows_total(self) -> bool:
+        """Canvas shows a total over all grading periods. With periods and "Display Totals for
+        'All Grading Periods'" off it shows none (canvas-lms ``GradebooksController#
+        exclude_total?``, ``GradeSummaryPresenter``; the course list still sends
+        ``computed_current_score``), so neither do we."""
+        return not self.periods or getattr(self.course, "totals_for_all_periods", True) \
+            is not False
+
+    @property
+    def our_letter(self) -> str | None:
+        """Our current score's letter under the course's scheme (what-if, "what do I need")."""
+        return grades.scheme_letter(self.current_score, scheme_of(self.course))
+
+    @property
     def canvas_current_score(self) -> float | None:
-        return None if self.hidden else self.course.canvas_current_score
+        return None if self.hidden or not self.shows_total else self.course.canvas_current_score
 
     @property
     def current_period(self) -> PeriodReport | None:
@@ -154,16 +174,20 @@ def build_report(course: CourseFacts, categories: Sequence[Any], assignments: Se
                 canvas_current_score=(course.canvas_period_current_score
                                       if is_current and not course.hide_final_grades
                                       else None),
+                canvas_letter=(getattr(course, "canvas_period_current_grade", None)
+                               if is_current and not course.hide_final_grades else None),
             ))
     else:
         result = grades.course_grade(groups, items, course.apply_group_weights,
                                      what_if=what_if or None)
     current = round2(result.current_percent)
+    shows_total = not reports or getattr(course, "totals_for_all_periods", True) is not False
     return CourseReport(
         course=course,
         current_score=current,
         final_score=round2(result.final_percent),
-        letter=grades.scheme_letter(current, scheme_of(course)),
+        letter=None if course.hide_final_grades or not shows_total
+        else getattr(course, "canvas_current_grade", None),
         periods=tuple(reports),
         result=result,
         inputs=(groups, items, periods),
@@ -244,7 +268,9 @@ def check_values(row: Mapping[str, Any], periods: Sequence[Mapping[str, Any]],
     period = report.current_period
     return {
         "our_current_score": report.current_score,
-        "score_difference": _difference(report.current_score, report.canvas_current_score),
+        # Checked even where Canvas's pages hide the all-periods total: the API still sends it.
+        "score_difference": _difference(
+            report.current_score, None if report.hidden else report.course.canvas_current_score),
         "period_score_difference": _difference(
             period.current_score if period else None,
             period.canvas_current_score if period else None),

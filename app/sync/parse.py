@@ -60,6 +60,9 @@ class CourseData:
     term: dict[str, Any] | None
     periods: tuple[dict[str, Any], ...] = ()  # grading_period rows (parse_periods)
     grading_standard_id: int | None = None  # the course's grading scheme, if it has one
+    # Canvas says the course has grading periods, listed or not (a course-level period group
+    # is not in the course list's include[]=grading_periods: app.sync.periods reads it).
+    has_grading_periods: bool = False
 
     @property
     def name(self) -> str:
@@ -167,13 +170,23 @@ def parse_course(raw: Any) -> CourseData | None:
         "canvas_period_current_score": parse_float(
             enrollment.get("current_period_computed_current_score")
         ),
+        "canvas_period_current_grade": clean_text(
+            enrollment.get("current_period_computed_current_grade"),
+            _LIMITS["course.canvas_current_grade"],
+        ),
+        # Absent (older Canvas, no current_grading_period_scores): totals are shown.
+        "totals_for_all_periods": enrollment.get("totals_for_all_grading_periods_option")
+        is not False,
     }
     return CourseData(
         canvas_course_id,
         row,
         parse_term(course.get("term")),
         periods=parse_periods(course.get("grading_periods")),
-        grading_standard_id=parse_id(course.get("grading_standard_id")),
+        # 0 is a real value: schemes on, Canvas's default one (Course#grading_standard_enabled=).
+        grading_standard_id=parse_int(course.get("grading_standard_id"), lo=0, hi=ID_MAX),
+        has_grading_periods=parse_bool(course.get("has_grading_periods"))
+        or parse_bool(enrollment.get("has_grading_periods")),
     )
 
 

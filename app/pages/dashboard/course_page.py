@@ -90,6 +90,7 @@ class CoursePage:
     period_canvas_score: float | None
     period_differs: bool
     weighted_periods: bool
+    shows_total: bool  # False: Canvas shows no total over all periods (nor do we)
     groups: list[GroupView]
     targets: list[tuple[int, str]]  # assignments a "what do I need" question can be about
     default_target: int | None
@@ -129,13 +130,15 @@ def choose_period(report: CourseReport, asked: str | None, now: datetime | None 
                   ) -> int | None:
     """The period to show: the one asked for, else the current one; None = all periods."""
     ids = {p.id for p in report.periods}
-    if not ids or asked == ALL_PERIODS:
+    if not ids or (asked == ALL_PERIODS and report.shows_total):
         return None
     if asked is not None and asked.isdigit() and int(asked) in ids:
         return int(asked)
     if report.current_period is not None:
         return report.current_period.id
     current = grades.current_period(report.inputs[2], now or clock.now())
+    if current is None and not report.shows_total:  # no "all periods" view: the last one
+        current = report.inputs[2][-1]
     return current.id if current is not None else None
 
 
@@ -248,7 +251,7 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
                    p.current_score, p.canvas_current_score)
         for p in report.periods
     ]
-    if links:
+    if links and report.shows_total:  # Canvas hides it otherwise (CourseReport.shows_total)
         links.append(PeriodLink(ALL_PERIODS, "All grading periods", None, False, False,
                                 selected is None, report.current_score,
                                 report.canvas_current_score))
@@ -259,9 +262,10 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
         apply_group_weights=course.apply_group_weights,
         canvas_score=report.canvas_current_score,
         canvas_final_score=None if report.hidden else course.canvas_final_score,
-        our_score=report.current_score,
-        our_final_score=report.final_score,
-        letter=report.letter,
+        our_score=report.current_score if report.shows_total else None,
+        our_final_score=report.final_score if report.shows_total else None,
+        letter=(chosen.canvas_letter if chosen else None) if not report.shows_total
+        else report.letter,
         differs=report.course_differs,
         hidden=report.hidden,
         last_synced=latest(course.last_synced_canvas, connection_synced_at(course.connection_id)),
@@ -276,6 +280,7 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
         period_differs=bool(chosen and not report.hidden
                             and scores_differ(chosen.canvas_current_score, chosen.current_score)),
         weighted_periods=course.has_weighted_grading_periods,
+        shows_total=report.shows_total,
         groups=list(views.values()),
         targets=targets,
         default_target=default.id if default else None,

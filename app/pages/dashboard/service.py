@@ -37,6 +37,7 @@ class CourseRow:
     concluded: bool
     last_synced: datetime | None
     hidden: bool = False  # the teacher hid totals: ours is an estimate
+    scope: str | None = None  # the period shown when Canvas shows no all-periods total
     explanation: str | None = None  # why ours and Canvas's differ, for the student
     # The Canvas instance's label, when the student has more than one connection.
     instance: str | None = None
@@ -165,13 +166,23 @@ def latest(*moments: datetime | None) -> datetime | None:
 
 def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow:
     course = report.course
+    period = report.current_period
+    if not report.shows_total and period is not None:
+        # Canvas shows no total over all periods: the current period's, as Canvas's pages do.
+        canvas, ours, letter = period.canvas_current_score, period.current_score, \
+            period.canvas_letter
+    elif not report.shows_total:
+        canvas = ours = letter = None
+    else:
+        canvas, ours, letter = report.canvas_current_score, report.current_score, report.letter
     return CourseRow(
         id=course.id,
         name=course.name,
         code=course.course_code,
-        canvas_score=report.canvas_current_score,
-        our_score=report.current_score,
-        letter=report.letter,
+        canvas_score=canvas,
+        our_score=ours,
+        letter=letter,
+        scope=None if report.shows_total else (period.title if period else None),
         differs=report.differs,
         concluded=course.concluded,
         # The row's own stamp moves only when its data changed; a later successful sync that

@@ -11,7 +11,7 @@ Canvas catching up. The sync records when it first saw the current difference an
 outlived Canvas's recompute (``settling``, ``persisted``, ``aged``). Nullable columns: no data
 to move.
 
-Revision ID: 0011_own_assignments_and_settling
+Revision ID: 0011_counting_and_settling
 Revises: 0010_canvas_connections
 Create Date: 2026-12-05 08:00:00
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 # revision identifiers, used by Alembic.
-revision = "0011_own_assignments_and_settling"
+revision = "0011_counting_and_settling"
 down_revision = "0010_canvas_connections"
 branch_labels = None
 depends_on = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,11 +84,15 @@ class ApiResponse:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     is_list: bool = False  # list endpoints are what malform() rules act on
+    # Objects rendered (groups, assignments, submissions, courses): what the request's cost
+    # grows with (server.py charges ``item_cost`` per object; 0 for a single object).
+    work: int = 0
 
 
 def _paged(request: ApiRequest, page: Page, body: list) -> ApiResponse:
     link = link_header(request.base + request.path, request.pairs, page)
-    return ApiResponse(body, headers={"link": link} if link else {}, is_list=True)
+    return ApiResponse(body, headers={"link": link} if link else {}, is_list=True,
+                       work=len(body))
 
 
 def _visible_course(request: ApiRequest, course_id: str) -> Course:
@@ -266,7 +270,7 @@ def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
     by_group: dict[int, list[Assignment]] | None = None
     if "assignments" in includes:
         by_group = {g.id: [] for g in course.groups.values()}
-        for assignment in course.visible_assignments():
+        for assignment in course.listed_assignments():  # all the user's roles decide
             by_group.setdefault(assignment.group_id, []).append(assignment)
     user_id = request.student.user_id
     body = [group_json(course, g.id, by_group[g.id] if by_group is not None else None,
@@ -274,12 +278,13 @@ def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
                        submission="submission" in includes and course.is_student,
                        description=description)
             for g in page.items]
-    return _paged(request, page, body)
+    rendered = len(body) + (sum(len(by_group[g.id]) for g in page.items) if by_group else 0)
+    return replace(_paged(request, page, body), work=rendered)
 
 
 def list_assignments(request: ApiRequest, course_id: str) -> ApiResponse:
     course = _visible_course(request, course_id)
-    items = course.visible_assignments()
+    items = course.listed_assignments()  # Assignments::ScopedToUser: as the groups endpoint
     order_by = request.last("order_by")
     if order_by == "name":
         items.sort(key=lambda a: (a.name.casefold(), a.id))
@@ -333,8 +338,10 @@ def list_student_submissions(request: ApiRequest, course_id: str) -> ApiResponse
     submitted_since = _parse_since(request, "submitted_since")
     workflow_state = request.last("workflow_state")
     wanted = request.values("assignment_ids")
-    # Only a student enrollment has submissions of its own; a TA or observer gets none.
-    rows = [a for a in course.assignments.values() if not a.deleted and course.is_student]
+    # Only a student enrollment has submissions of its own (one per *assigned* assignment);
+    # a TA or observer gets none.
+    rows = [a for a in course.assignments.values()
+            if not a.deleted and a.assigned and course.is_student]
     if wanted:
         published = {str(a.id) for a in course.assignments.values()
                      if a.published and not a.deleted}

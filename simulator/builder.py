@@ -27,7 +27,6 @@ from simulator.model import (
 )
 from simulator.specs import CourseSpec, IdAllocator
 
-
 # The school calendar: three terms a year, with breaks between them (UTC; 06:00Z is
 # midnight in the central US). A term runs from its first day to the end of its last day.
 TERMS: tuple[tuple[str, tuple[int, int], tuple[int, int]], ...] = (

@@ -23,6 +23,10 @@ class SimulatorConfig:
     outflow: float = 10.0  # units leaked per second
     up_front_cost: float = 50.0
     request_cost: float = 0.1  # x-request-cost of a normal request (deterministic)
+    # Plus this per object rendered: Canvas charges CPU time plus DB time (canvas-lms
+    # app/middleware/request_throttle.rb RequestThrottle#calculate_cost), which grows with the
+    # rows loaded and the JSON built, so a big gradebook costs more than a small one.
+    item_cost: float = 0.002
     throttling: bool = True
     throttle_status: int = 403  # 403 legacy, 429 hosted Canvas since Oct 2025
     unauthorized_status: int = 401  # 401 legacy, 403 with api_auth_error_updates

@@ -201,6 +201,11 @@ class Assignment:
     # Canvas derives it from the effective due date; it is carried by the *submission*.
     grading_period_id: int | None = None
     period_close_date: datetime | None = None
+    # Assigned to this student. False: ``only_visible_to_overrides`` with overrides for other
+    # students only, so the student has no submission row on it (canvas-lms
+    # SubmissionLifecycleManager keeps one per assigned student; ``Course#submissions`` is
+    # ``active``) and Canvas's grade leaves it out (GradeCalculator#assignment_visible_to_student?).
+    assigned: bool = True
 
     @property
     def in_closed_period(self) -> bool:
@@ -208,8 +213,8 @@ class Assignment:
 
     @property
     def visible(self) -> bool:
-        """Students see only published, non-deleted assignments."""
-        return self.published and not self.deleted
+        """The student sees it: published, not deleted, and assigned to them."""
+        return self.published and not self.deleted and self.assigned
 
 
 @dataclass
@@ -250,6 +255,15 @@ class Course:
     workflow_state: str = "available"  # available, completed (teacher-concluded)
     enrollment_state: str = "active"  # active, invited, completed (registrar-completed)
     enrollment_type: str = "student"  # student, ta, teacher, designer, observer
+    # The same user's other enrollments in this course ("observer" without observees, "ta"):
+    # they widen which assignments the user is shown (see ``listed_assignments``).
+    extra_roles: tuple[str, ...] = ()
+    # Canvas recomputes totals in a background job after a change (canvas-lms
+    # Enrollment.recompute_final_score_in_singleton, delay_if_production): the totals served
+    # stay the old ones for this many seconds of clock time after a change (0: at once).
+    recompute_delay: float = 0.0
+    lagging_scores: dict[str, Any] | None = None  # the totals Canvas still serves
+    changed_at: datetime | None = None
     nickname: str | None = None  # the student's own name for the course
     hide_final_grades: bool = False
     restricted: bool = False  # access_restricted_by_date
@@ -321,8 +335,33 @@ class Course:
         items.sort(key=lambda a: (positions.get(a.group_id, 0), a.position, a.id))
         return items
 
+    def listed_assignments(self) -> list[Assignment]:
+        """What ``assignment_groups?include[]=assignments`` lists to this user.
+
+        canvas-lms ``AssignmentGroup.visible_assignments``: a user with manage_grades or
+        read_as_admin in the course (a TA, teacher or designer) gets every active assignment,
+        unpublished ones too; otherwise ``User#assignments_visible_in_course`` filters the
+        published ones with ``DifferentiableAssignment.filter``, which does not filter for an
+        observer who observes no one; a plain student gets only their own.
+        """
+        roles = {self.enrollment_type, *self.extra_roles}
+        staff = bool(roles & {"ta", "teacher", "designer"})
+        positions = {g.id: g.position for g in self.groups.values()}
+        items = [a for a in self.assignments.values() if not a.deleted and (
+            staff or (a.published and (a.assigned or "observer" in roles)))]
+        items.sort(key=lambda a: (positions.get(a.group_id, 0), a.position, a.id))
+        return items
+
     def touch(self) -> None:
-        """Something that may change the totals happened: drop the cached scores."""
+        """Something that may change the totals happened: drop the cached scores.
+
+        With ``recompute_delay`` the totals Canvas had before stay served until the delay
+        has passed since the latest change (canvas-lms queues the recompute as a singleton job
+        per student and course: changes in a row are recomputed once, after the last).
+        """
+        if self.recompute_delay > 0 and self.lagging_scores is None:
+            self.lagging_scores = self.scores_cache
+        self.changed_at = clock.now()
         self.scores_cache = None
 
 

@@ -129,6 +129,15 @@ def enrollment_brief(course: Course, user_id: int, includes: set[str]) -> dict:
     return item
 
 
+def role_brief(course: Course, role_type: str, user_id: int) -> dict:
+    """Another enrollment of the same user in the course (one per role, as Canvas lists
+    them in ``enrollments[]``); no scores: only a student enrollment has them."""
+    role, role_id = ROLES[role_type]
+    return {"type": role_type, "role": role, "role_id": role_id, "user_id": user_id,
+            "enrollment_state": course.listed_enrollment_state,
+            "limit_privileges_to_course_section": False}
+
+
 def course_json(course: Course, user_id: int, includes: set[str], base: str) -> dict:
     """A course of ``/courses``; restricted courses shrink to two keys."""
     if course.restricted:
@@ -146,7 +155,8 @@ def course_json(course: Course, user_id: int, includes: set[str], base: str) -> 
         "apply_assignment_group_weights": course.apply_group_weights,
         "calendar": {"ics": f"{base}/feeds/calendars/course_{course.uuid}.ics"},
         "time_zone": course.time_zone, "blueprint": False, "template": False,
-        "enrollments": [enrollment_brief(course, user_id, includes)],
+        "enrollments": [enrollment_brief(course, user_id, includes),
+                        *(role_brief(course, role, user_id) for role in course.extra_roles)],
         "hide_final_grades": course.hide_final_grades,
         "workflow_state": course.workflow_state,
         "restrict_enrollments_to_course_dates": False,
@@ -209,7 +219,8 @@ def assignment_json(assignment: Assignment, user_id: int, base: str, *,
         "assignment_group_id": a.group_id, "points_possible": a.points_possible,
         "grading_type": a.grading_type, "grading_standard_id": None,
         "submission_types": list(a.submission_types), "position": a.position,
-        "published": a.published, "unpublishable": False, "only_visible_to_overrides": False,
+        "published": a.published, "unpublishable": False,
+        "only_visible_to_overrides": not a.assigned,
         "locked_for_user": False, "omit_from_final_grade": a.omit_from_final_grade,
         "hide_in_gradebook": False, "muted": a.post_manually, "post_manually": a.post_manually,
         "anonymous_grading": False, "moderated_grading": False, "allowed_attempts": -1,
@@ -220,7 +231,10 @@ def assignment_json(assignment: Assignment, user_id: int, base: str, *,
     }
     if not description:
         del body["description"]
-    if submission:
+    # Only the caller's own active submission, and only where one exists: an assignment for
+    # other students has none (canvas-lms Api::V1::Assignment#submissions_hash, then
+    # assignment_json renders "submission" only ``if (submission = opts[:submission])``).
+    if submission and a.assigned:
         body["submission"] = submission_json(a, user_id, base)
     return body
 

@@ -4,8 +4,11 @@ Deliberately written apart from :mod:`app.grades` and with a different drop algo
 force over which assignments to drop, where ``app.grades`` solves a parametric problem), so a
 test that compares the two checks something real. Both follow Canvas's ``GradeCalculator``:
 
-* An assignment counts unless it is excused, ``omit_from_final_grade``, or ``not_graded``
-  (Canvas only grades ``gradeable`` assignments). ``points_possible`` None counts as 0.
+* An assignment counts unless it is excused, ``omit_from_final_grade``, or not graded:
+  Canvas grades only ``gradeable`` assignments (canvas-lms ``app/models/assignment.rb``
+  ``scope :gradeable``: ``submission_types`` other than exactly ``not_graded`` or
+  ``wiki_page``); an input without ``submission_types`` falls back to ``grading_type``
+  ``not_graded``. ``points_possible`` None counts as 0.
 * **Current** score: ungraded assignments (score None, which also covers hidden/unposted
   grades) are left out entirely, before drop rules. **Final** score: they count as 0.
 * A group's score is ``sum(scores) / sum(points)`` over the assignments it keeps.
@@ -161,7 +164,7 @@ def _group_sum(group: dict[str, Any], ungraded_as_zero: bool) -> _Pair:
     for a in group.get("assignments") or []:
         if a.get("excused") or a.get("omit_from_final_grade"):
             continue
-        if a.get("grading_type") == "not_graded":
+        if _not_graded(a):
             continue
         score = a.get("score")
         if a.get("pending_review") and not ungraded_as_zero:
@@ -187,6 +190,13 @@ def _group_sum(group: dict[str, Any], ungraded_as_zero: bool) -> _Pair:
         kept = droppable
     pairs = fixed + kept
     return sum((s for s, _ in pairs), _ZERO), sum((p for _, p in pairs), _ZERO)
+
+
+def _not_graded(assignment: dict[str, Any]) -> bool:
+    types = assignment.get("submission_types")
+    if types is None:
+        return assignment.get("grading_type") == "not_graded"
+    return list(types) in (["not_graded"], ["wiki_page"])
 
 
 def _rank(earned: int, possible: int) -> int:

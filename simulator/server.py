@@ -257,12 +257,13 @@ class CanvasSimulator:
                 status = config.throttle_status
                 return send_response(handler, status, THROTTLED_BODY, TEXT_TYPE, headers), True
         _sleep(delay)  # inside the reservation, like a real in-flight request
-        status, body, content_type, headers = self._answer(handler, path, pairs, query,
-                                                           student, fault_status)
+        status, body, content_type, headers, work = self._answer(handler, path, pairs, query,
+                                                                 student, fault_status)
         if bucket is not None:
-            count = bucket.increment(config.request_cost - config.up_front_cost,
+            cost = config.request_cost + config.item_cost * work  # CPU + DB time grow with work
+            count = bucket.increment(cost - config.up_front_cost,
                                      outflow=config.outflow, maximum=config.maximum)
-            headers["x-request-cost"] = _float(config.request_cost)
+            headers["x-request-cost"] = _float(cost)
             headers["x-rate-limit-remaining"] = _float(config.hwm - count)
         return send_response(handler, status, body, content_type, headers), False
 
@@ -296,22 +297,23 @@ class CanvasSimulator:
 
     def _answer(self, handler: SimulatorHandler, path: str, pairs: list[tuple[str, str]],
                 query: dict[str, list[str]], student: Student, fault_status: int | None
-                ) -> tuple[int, bytes, str, dict[str, str]]:
-        """Run the endpoint (or the injected 5xx): (status, body, content type, headers)."""
+                ) -> tuple[int, bytes, str, dict[str, str], int]:
+        """Run the endpoint (or the injected 5xx): (status, body, content type, headers,
+        objects rendered)."""
         if fault_status is not None:
-            return fault_status, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}
+            return fault_status, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}, 0
         if handler.command != "GET":
-            return 404, json_bytes(NOT_FOUND), JSON_TYPE, {}
+            return 404, json_bytes(NOT_FOUND), JSON_TYPE, {}, 0
         host = (handler.headers.get("Host") or f"{self.host}:{self.port}").strip()
         request = ApiRequest(student, path, pairs, query, f"http://{host}")
         try:
             response: ApiResponse = dispatch(request)
         except ApiError as error:
             status = self.config.unauthorized_status if error.unauthorized else error.status
-            return status, json_bytes(error.body), JSON_TYPE, {}
+            return status, json_bytes(error.body), JSON_TYPE, {}, 0
         except Exception:
             logger.exception("simulator handler failed for %s", path)
-            return 500, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}
+            return 500, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}, 0
         body = json_bytes(response.body)
         kind = self._malform_kind(path) if response.is_list else None
         if kind == "bad_json":
@@ -324,7 +326,7 @@ class CanvasSimulator:
         if self.config.hostile_gzip_bytes:
             body = hostile.gzip_bomb(self.config.hostile_gzip_bytes)
             headers["content-encoding"] = "gzip"
-        return response.status, body, JSON_TYPE, headers
+        return response.status, body, JSON_TYPE, headers, response.work
 
     def _oauth2(self, handler: SimulatorHandler, path: str, query: dict[str, list[str]],
                 token: str | None) -> int:

@@ -30,7 +30,10 @@ def scoring_input(course: Course) -> dict[str, Any]:
                 "id": a.id, "points_possible": a.points_possible,
                 "omit_from_final_grade": a.omit_from_final_grade,
                 "score": sub.visible_score,  # hidden (unposted) scores count as ungraded
+                # An unposted submission is ignored, excused or not (canvas-lms
+                # GradeCalculator#ignore_submission?): 0 of its points in the final score.
                 "excused": sub.excused and sub.posted, "grading_type": a.grading_type,
+                "submission_types": list(a.submission_types),
                 "pending_review": sub.workflow_state == "pending_review",
                 "grading_period_id": a.grading_period_id,
             })
@@ -48,6 +51,11 @@ def scoring_input(course: Course) -> dict[str, Any]:
 
 
 def _cache(course: Course) -> dict[str, Any]:
+    lagging = course.lagging_scores
+    if lagging is not None and course.changed_at is not None:
+        if (clock.now() - course.changed_at).total_seconds() < course.recompute_delay:
+            return lagging  # Canvas's recompute job has not run yet
+        course.lagging_scores = None
     if course.scores_cache is None:
         source = scoring_input(course)
         course.scores_cache = {"course": canvas_scores(source),

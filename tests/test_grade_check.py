@@ -248,7 +248,7 @@ def test_grading_schemes_are_read_once_and_again_only_when_they_change(
 def test_a_no_change_sync_skips_the_grade_maths_and_a_changed_fact_redoes_it(
     app: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.sync import engine
+    from app.sync import gradecheck  # where the sync's grade check calls the maths
 
     user, student = connect_user(app, simulator, email="chk@example.edu", token="tok-chk",
                                  preset="senior")
@@ -256,13 +256,13 @@ def test_a_no_change_sync_skips_the_grade_maths_and_a_changed_fact_redoes_it(
     before = {c.canvas_course_id: (c.our_current_score, c.score_difference)
               for c in db.session.scalars(select(Course))}
     checked: list[int] = []
-    real = engine.check_values
+    real = gradecheck.check_values
 
     def counting(row: Any, *args: Any) -> Any:
         checked.append(row["canvas_course_id"])
         return real(row, *args)
 
-    monkeypatch.setattr(engine, "check_values", counting)
+    monkeypatch.setattr(gradecheck, "check_values", counting)
     sync(user, incremental=True)
     assert checked == []  # nothing the check reads changed: the stored result stands
     db.session.expire_all()

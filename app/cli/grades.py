@@ -37,7 +37,8 @@ def grades_command(email: str, as_json: bool) -> None:
     click.echo(f"{'Course':40}  {'Ours':>8}  {'Canvas':>8}  {'Letter':6}  Note")
     for row, report in zip(rows, reports, strict=True):
         note = "estimate (totals hidden)" if report.hidden else (
-            "DIFFERS" if row["differs"] else "")
+            "DIFFERS" if row["differs"] else
+            "Canvas updating (grade just changed)" if report.settling else "")
         click.echo(f"{row['name'][:40]:40}  {_pct(row['current_score']):>8}  "
                    f"{_pct(row['canvas_current_score']):>8}  {row['letter'] or '—':6}  {note}")
         for period in row["grading_periods"]:
@@ -71,5 +72,5 @@ def _course_json(report: Any) -> dict[str, Any]:
              "letter": p.canvas_letter}
             for p in report.periods
         ],
-        "differs": report.differs,
+        "differs": report.flagged,  # not while Canvas may still be recomputing its total
     }

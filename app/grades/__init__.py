@@ -24,9 +24,10 @@ from app.grades.model import (
     GroupScore,
     PeriodGrade,
     PeriodsResult,
+    not_graded,
 )
 from app.grades.periods import current_period, period_grades, weighted_total
-from app.grades.rows import from_rows, periods_from_rows
+from app.grades.rows import from_rows, periods_from_rows, split_types
 from app.grades.schemes import (
     CANVAS_DEFAULT_SCALE,
     CANVAS_DEFAULT_SCHEME,
@@ -58,9 +59,11 @@ __all__ = [
     "from_rows",
     "letter_grade",
     "needed_score",
+    "not_graded",
     "parse_scheme",
     "period_grades",
     "periods_from_rows",
     "scheme_letter",
+    "split_types",
     "weighted_total",
 ]

@@ -1,6 +1,8 @@
 """One course grade (current and final) from groups and items, the way Canvas computes it.
 
-* An assignment counts unless it is excused, omitted from the final grade or ``not_graded``;
+* An assignment counts unless it is excused, omitted from the final grade or not graded
+  (its only submission type is ``not_graded`` or ``wiki_page``, as canvas-lms's
+  ``Assignment.gradeable`` scope decides: :func:`app.grades.model.not_graded`);
   ``points_possible`` None counts as 0.
 * The **current** grade leaves out ungraded assignments (score None: not graded yet, or not
   posted) and submissions pending review; the **final** grade counts ungraded ones as 0 and

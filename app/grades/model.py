@@ -8,6 +8,25 @@ from fractions import Fraction
 
 Number = int | float | Fraction
 
+# An assignment whose *only* submission type is one of these is not in Canvas's grade: the
+# server-side calculator reads ``course.assignments.published.gradeable`` and canvas-lms
+# ``app/models/assignment.rb`` defines ``scope :gradeable`` as
+# ``where.not(submission_types: %w[not_graded wiki_page])`` (the column holds the types
+# comma-joined, so "online_upload,not_graded" is gradeable). ``grading_type`` plays no part there;
+# Canvas itself sets ``grading_type`` to not_graded for a wiki page (``infer_grading_type``).
+UNGRADED_SUBMISSION_TYPES = frozenset({"not_graded", "wiki_page"})
+
+
+def not_graded(submission_types: tuple[str, ...] | None, grading_type: str | None) -> bool:
+    """Whether Canvas's calculator leaves the assignment out as not graded.
+
+    Decided by ``submission_types`` as canvas-lms does (``Assignment.gradeable``); only when
+    they are unknown (None: a row stored before they were synced) by ``grading_type``.
+    """
+    if submission_types is not None:
+        return len(submission_types) == 1 and submission_types[0] in UNGRADED_SUBMISSION_TYPES
+    return grading_type == "not_graded"
+
 
 @dataclass(frozen=True, slots=True)
 class GradeGroup:
@@ -43,12 +62,14 @@ class GradeItem:
     entered_score: float | None = None
     points_deducted: float | None = None
     grading_period_id: int | None = None
+    # Canvas's submission types; None when unknown (then grading_type decides "not graded").
+    submission_types: tuple[str, ...] | None = None
 
     @property
     def counts(self) -> bool:
         """Whether this assignment can take part in the grade at all."""
         return not (self.excused or self.omit_from_final_grade
-                    or self.grading_type == "not_graded")
+                    or not_graded(self.submission_types, self.grading_type))
 
     @property
     def counts_in_current(self) -> bool:

@@ -16,7 +16,7 @@ def from_rows(categories: Iterable[Any], assignments: Iterable[Any]
     ``grade_category_id``. ``never_drop`` holds *Canvas* assignment ids, so it is translated
     to row ids through each assignment's ``canvas_assignment_id``. Columns the schema may not
     have yet (``workflow_state``, ``entered_score``, ``points_deducted``,
-    ``grading_period_id``) are read when present.
+    ``grading_period_id``, ``submission_types``) are read when present.
     """
     assignments = list(assignments)
     row_id_by_canvas_id = {a.canvas_assignment_id: a.id for a in assignments
@@ -47,10 +47,18 @@ def from_rows(categories: Iterable[Any], assignments: Iterable[Any]
             entered_score=getattr(a, "entered_score", None),
             points_deducted=getattr(a, "points_deducted", None),
             grading_period_id=getattr(a, "grading_period_id", None),
+            submission_types=split_types(getattr(a, "submission_types", None)),
         )
         for a in assignments
     ]
     return groups, items
+
+
+def split_types(stored: str | None) -> tuple[str, ...] | None:
+    """The stored comma-joined submission types as a tuple (None: not known)."""
+    if stored is None:
+        return None
+    return tuple(t for t in (part.strip() for part in stored.split(",")) if t)
 
 
 def periods_from_rows(rows: Iterable[Any]) -> list[GradingPeriod]:

@@ -28,6 +28,9 @@ class Assignment(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     points_possible: Mapped[float | None] = mapped_column(Float)
     grading_type: Mapped[str | None] = mapped_column(String(32))
+    # Canvas's submission types, comma-joined as Canvas stores them ("online_upload,online_url");
+    # an assignment whose only type is not_graded or wiki_page is not in the grade.
+    submission_types: Mapped[str | None] = mapped_column(String(255))
     omit_from_final_grade: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # The student's submission. NULL score/grade = not graded or not yet posted.
     score: Mapped[float | None] = mapped_column(Float)

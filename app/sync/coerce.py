@@ -126,3 +126,13 @@ def _dict(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def clean_joined(value: Any, max_len: int | None = None) -> str | None:
+    """A list of strings comma-joined (as Canvas stores ``submission_types``), or None.
+
+    None when ``value`` is not a list (absent, or junk): "not known", unlike ``[]`` ("").
+    """
+    if not isinstance(value, list):
+        return None
+    return clean_text(",".join(t for t in value if isinstance(t, str)), max_len)

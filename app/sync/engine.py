@@ -90,7 +90,7 @@ from app.extensions import db
 from app.sync.absent import delete_connection_courses, settle_connection_absent
 from app.sync.courses import confirm_gone, needs_gradebook, submit_confirmations
 from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
-from app.sync.gradecheck import check_values, stored_check
+from app.sync.gradecheck import check_course
 from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
 from app.sync.periods import SchemeFetcher, course_digest
 from app.sync.progress import SyncMeter, done_message, summary_lines
@@ -368,8 +368,8 @@ class CanvasSyncService:
         stored = writer.courses.get(course.canvas_course_id)
         course = self._schemes.resolve(course, stored)
         digest = course_digest(gradebook.content_hash, course)  # grading periods included
-        checked = stored_check(stored, course.row, digest) or check_values(
-            course.row, course.periods, gradebook.groups, gradebook.assignments)
+        checked = check_course(stored, course.row, digest, course.periods, gradebook.groups,
+                               gradebook.assignments)  # + whether Canvas is still catching up
         course = replace(course, row={**course.row, **checked})  # the grade check, same write
         # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
         same = incremental and stored is not None and stored["content_hash"] == digest

@@ -45,6 +45,7 @@ def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:
         client.get_assignment_groups(
             canvas_course_id, include_assignments=True, include_submission=True
         ),
+        own_only=True,  # the student's own assignments: those with their submission
     )
     gradebook.content_hash  # noqa: B018 - computed (and cached) on this thread
     return gradebook

@@ -16,7 +16,8 @@ from app.models import Assignment, Course, GradeCategory, GradingPeriod, Term
 
 # Bump when the parsed shape changes, so that content hashes stored by an older version no
 # longer match and the next incremental sync rewrites every course once.
-PARSER_VERSION = 3  # 2: points_deducted; 3: entered_score, grading periods
+# 4: submission_types, unposted excused as hidden, only the student's own assignments.
+PARSER_VERSION = 4  # 2: points_deducted; 3: entered_score, grading periods
 
 
 COURSE_FIELDS = (
@@ -66,6 +67,7 @@ ASSIGNMENT_FIELDS = (
     "due_at",
     "points_possible",
     "grading_type",
+    "submission_types",
     "omit_from_final_grade",
     "score",
     "grade",
@@ -97,6 +99,7 @@ _LIMITS = {
     "group.name": _length(GradeCategory.__table__.c.name),
     "assignment.name": _length(Assignment.__table__.c.name),
     "assignment.grading_type": _length(Assignment.__table__.c.grading_type),
+    "assignment.submission_types": _length(Assignment.__table__.c.submission_types),
     "assignment.grade": _length(Assignment.__table__.c.grade),
     "assignment.workflow_state": _length(Assignment.__table__.c.workflow_state),
     "period.title": _length(GradingPeriod.__table__.c.title),

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -21,7 +22,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from app import grades
-from app.models import Assignment, Course, GradeCategory, GradingPeriod
+from app.models import Assignment, Course, GradeCategory, GradingPeriod, utcnow
+from app.sync import settling
 from app.sync.upserts import SessionLike
 
 logger = logging.getLogger(__name__)
@@ -114,6 +116,23 @@ class CourseReport:
     @property
     def differs(self) -> bool:
         return self.course_differs or self.period_differs
+
+    @property
+    def settling(self) -> bool:
+        """A difference the last sync saw soon after a grade change: Canvas may still be
+        recomputing its total (:mod:`app.sync.settling`), so it is not flagged yet."""
+        return self.differs and getattr(self.course, "difference_status", None) == \
+            settling.SETTLING
+
+    @property
+    def flagged(self) -> bool:
+        """A difference that outlived Canvas's recompute: shown as "differs"."""
+        return self.differs and not self.settling
+
+    @property
+    def difference_status(self) -> str | None:
+        """Why a flagged difference counts (``persisted``/``aged``; None: not recorded)."""
+        return getattr(self.course, "difference_status", None) if self.flagged else None
 
 
 def round2(value: float | None) -> float | None:
@@ -275,6 +294,22 @@ def check_values(row: Mapping[str, Any], periods: Sequence[Mapping[str, Any]],
             period.current_score if period else None,
             period.canvas_current_score if period else None),
     }
+
+
+def check_course(stored: Mapping[str, Any] | None, row: Mapping[str, Any], digest: str,
+                 periods: Sequence[Mapping[str, Any]], groups: Sequence[Mapping[str, Any]],
+                 assignments: Sequence[Mapping[str, Any]], now: datetime | None = None
+                 ) -> dict[str, Any]:
+    """The grade check's columns for the course row this sync writes, and whether a
+    difference is flagged yet (:func:`app.sync.settling.settle`, timed by ``now``, by
+    default ``clock.now()``: when Canvas's totals were just read)."""
+    checked: dict[str, Any] = dict(stored_check(stored, row, digest)
+                                   or check_values(row, periods, groups, assignments))
+    period_gap = checked["period_score_difference"]
+    differs = (not row.get("hide_final_grades") and scores_differ(
+        row.get("canvas_current_score"), checked["our_current_score"])) or (
+        period_gap is not None and abs(period_gap) > SCORE_TOLERANCE + 1e-9)
+    return {**checked, **settling.settle(stored, bool(differs), assignments, now or utcnow())}
 
 
 def _difference(ours: float | None, canvas: float | None) -> float | None:

@@ -9,7 +9,9 @@ item that cannot be stored at all (no usable id) is skipped with a ``logger.warn
 Rules that encode Canvas semantics (CANVAS_API.md §3):
 
 - A grade the student may not see yet has its ``score``/``grade`` keys *absent*: NULL score.
-- ``excused: true`` means ``is_excused`` with a NULL score and grade, whatever else is sent.
+- ``excused: true`` means ``is_excused`` with a NULL score and grade, whatever else is sent,
+  once it is posted: an unposted excused submission (``posted_at: null``) is a hidden grade.
+- Only the student's *own* assignments are kept (``own_only``): see :func:`parse_gradebook`.
 - Unpublished or deleted assignments are not shown to students; if one slips through, it is
   dropped here so that it disappears from the database like it disappears from Canvas.
 - A course reduced to ``{"id", "access_restricted_by_date": true}`` is *restricted*: enrolled,
@@ -30,6 +32,7 @@ from app.sync.coerce import (  # noqa: F401  (re-exported: the parser's scalar r
     INT_MIN,
     _dict,
     _list,
+    clean_joined,
     clean_text,
     parse_bool,
     parse_datetime,
@@ -298,7 +301,14 @@ def _parse_assignment(
         )
         return None
     sub = _dict(submission)
-    excused = parse_bool(sub.get("excused"))
+    # Canvas's GradeCalculator#ignore_submission? (lib/grade_calculator.rb) ignores an unposted
+    # submission in the scores the student sees, excused or not: left out of the current score,
+    # 0 of its points in the final score. ``excused`` is not among the keys Submission#
+    # filter_attributes_for_user removes, so an unposted excused one still says so: it is a
+    # hidden grade until posted (posted_at sent and null; an older payload without the key is
+    # taken as posted).
+    excused = parse_bool(sub.get("excused")) and not ("posted_at" in sub
+                                                       and sub["posted_at"] is None)
     group_id = parse_id(raw.get("assignment_group_id"))
     # `missing`/`late` are Canvas's own verdicts (they already account for late_policy_status);
     # fall back to the policy status only when the booleans are absent.
@@ -315,6 +325,8 @@ def _parse_assignment(
         "due_at": parse_datetime(raw.get("due_at")),
         "points_possible": parse_float(raw.get("points_possible")),
         "grading_type": clean_text(raw.get("grading_type"), _LIMITS["assignment.grading_type"]),
+        "submission_types": clean_joined(raw.get("submission_types"),
+                                         _LIMITS["assignment.submission_types"]),
         "omit_from_final_grade": parse_bool(raw.get("omit_from_final_grade")),
         # Hidden (unposted) grades arrive with the keys absent: .get() gives None, as it should.
         "score": None if excused else parse_float(sub.get("score")),
@@ -340,12 +352,25 @@ def parse_gradebook(
     groups_payload: Any,
     assignments_payload: Any = None,
     submissions_payload: Any = None,
+    *,
+    own_only: bool = False,
 ) -> Gradebook:
     """Rows from either fetch plan.
 
     One-request plan: ``groups_payload`` is ``assignment_groups`` with embedded assignments and
     their ``submission``. Three-request plan: groups without assignments, plus the
     ``assignments`` list and the bulk ``students/submissions`` list, joined on assignment id.
+
+    ``own_only`` (submissions asked for): drop a differentiated assignment (``only_visible_to_
+    overrides``) that carries no submission of the student's own. A user who is also an
+    observer or TA is shown other students' assignments too (canvas-lms ``AssignmentGroup.
+    visible_assignments`` -> ``DifferentiableAssignment.filter``: no filter for staff, nor for
+    an observer without observees), but ``submission`` is the caller's own active row
+    (``Api::V1::Assignment#submissions_hash``), which Canvas keeps for each assigned student,
+    and Canvas's grade counts only those (``GradeCalculator#assignment_visible_to_student?``).
+    An assignment for everyone is never dropped for a missing submission (a placeholder not
+    made yet). ``include[]=assignment_visibility`` is for staff only and ``scope_assignments_
+    to_student`` needs a grading period: neither tells a student's assignments apart.
     """
     groups: dict[int, dict[str, Any]] = {}
     raw_assignments: list[tuple[Mapping[str, Any], int | None]] = []
@@ -378,6 +403,9 @@ def parse_gradebook(
         submission = raw.get("submission")
         if submissions_payload is not None:
             submission = submissions.get(parse_id(raw.get("id")) or 0, submission)
+        if own_only and not isinstance(submission, Mapping) and parse_bool(
+                raw.get("only_visible_to_overrides")):
+            continue  # assigned to other students only: not the student's
         row = _parse_assignment(raw, canvas_course_id, group_id, submission)
         if row is None:
             skipped += 1

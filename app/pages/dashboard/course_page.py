@@ -167,9 +167,15 @@ def badges(assignment: Assignment) -> list[tuple[str, str]]:
         # Canvas removes the score of a graded-but-unposted submission: it exists, hidden.
         hidden = assignment.workflow_state == "graded" or assignment.graded_at is not None
         found.append(("ungraded", "Grade hidden" if hidden else "Not graded yet"))
-    if assignment.omit_from_final_grade or assignment.grading_type == "not_graded":
+    if assignment.omit_from_final_grade or _not_graded(assignment):
         found.append(("ungraded", "Not counted"))
     return found
+
+
+def _not_graded(assignment: Assignment) -> bool:
+    """Canvas leaves it out of the grade as not graded (decided by its submission types)."""
+    return grades.not_graded(grades.split_types(assignment.submission_types),
+                             assignment.grading_type)
 
 
 def group_rules(group: GradeCategory, names: dict[int, str]) -> list[str]:
@@ -235,7 +241,7 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
             grading_type=assignment.grading_type,
             badges=item_badges,
             counts=key is not None and not (assignment.omit_from_final_grade
-                                            or assignment.grading_type == "not_graded"),
+                                            or _not_graded(assignment)),
             dropped=assignment.id in dropped,
         ))
 
@@ -266,7 +272,7 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
         our_final_score=report.final_score if report.shows_total else None,
         letter=(chosen.canvas_letter if chosen else None) if not report.shows_total
         else report.letter,
-        differs=report.course_differs,
+        differs=report.course_differs and not report.settling,
         hidden=report.hidden,
         last_synced=latest(course.last_synced_canvas, connection_synced_at(course.connection_id)),
         concluded=course.concluded,
@@ -277,7 +283,7 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
         period_score=chosen.current_score if chosen else None,
         period_final_score=chosen.final_score if chosen else None,
         period_canvas_score=chosen.canvas_current_score if chosen else None,
-        period_differs=bool(chosen and not report.hidden
+        period_differs=bool(chosen and not report.hidden and not report.settling
                             and scores_differ(chosen.canvas_current_score, chosen.current_score)),
         weighted_periods=course.has_weighted_grading_periods,
         shows_total=report.shows_total,

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
 from app.pages.sync.service import has_synced, run_state
-from app.sync import history
+from app.sync import history, settling
 from app.sync.gradecheck import CourseReport, course_reports
 
 # --- Dashboard ------------------------------------------------------------------------------
@@ -39,6 +39,9 @@ class CourseRow:
     hidden: bool = False  # the teacher hid totals: ours is an estimate
     scope: str | None = None  # the period shown when Canvas shows no all-periods total
     explanation: str | None = None  # why ours and Canvas's differ, for the student
+    # Ours and Canvas's differ right after a grade change: Canvas may still be updating its
+    # total (app.sync.settling), so it is not flagged yet; the note says so.
+    settling: str | None = None
     # The Canvas instance's label, when the student has more than one connection.
     instance: str | None = None
 
@@ -183,14 +186,29 @@ def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow
         our_score=ours,
         letter=letter,
         scope=None if report.shows_total else (period.title if period else None),
-        differs=report.differs,
+        differs=report.flagged,
         concluded=course.concluded,
         # The row's own stamp moves only when its data changed; a later successful sync that
         # found it unchanged still confirmed it.
         last_synced=latest(course.last_synced_canvas, user_synced),
         hidden=report.hidden,
-        explanation=explain(report) if report.differs else None,
+        explanation=explain(report) if report.flagged else None,
+        settling=SETTLING_NOTE if report.settling else None,
     )
+
+
+_GRACE_MINUTES = int(settling.RECOMPUTE_GRACE.total_seconds() // 60)
+SETTLING_NOTE = (
+    "A grade changed just before the last sync, and Canvas updates its course total a little "
+    "after a grade changes, so Canvas's number may not include it yet. GradeSync shows a "
+    "difference only if it is still there at the next sync, or once the newest grade is "
+    f"over {_GRACE_MINUTES} minutes old.")
+_WHY = {
+    settling.PERSISTED: "It was already there at the sync before, with no grade change since, "
+                        "so it is not Canvas still updating its total. ",
+    settling.AGED: f"The newest grade was over {_GRACE_MINUTES} minutes old when Canvas's "
+                   "total was read, so Canvas had time to update it. ",
+}
 
 
 def explain(report: CourseReport) -> str:
@@ -201,9 +219,10 @@ def explain(report: CourseReport) -> str:
     period = report.current_period
     if period is not None and report.period_differs:
         parts.append(_gap(period.title, period.canvas_current_score, period.current_score))
-    return ("; ".join(parts) + ". Usually a grade changed in Canvas after the last sync (sync "
-            "again), or the teacher set a rule GradeSync cannot see; Canvas's number is the "
-            "official one.")
+    why = _WHY.get(report.difference_status or "", "")
+    return ("; ".join(parts) + ". " + why + "Usually a grade changed in Canvas after the last "
+            "sync (sync again), or the teacher set a rule GradeSync cannot see; Canvas's number "
+            "is the official one.")
 
 
 def _gap(what: str, canvas: float | None, ours: float | None) -> str:

@@ -110,6 +110,19 @@ def is_throttle(response: requests.Response) -> bool:
     return response.status_code == 403 and "rate limit exceeded" in response.text.lower()
 
 
+def says_token_invalid(response: requests.Response) -> bool:
+    """A 401 that blames the token (invalid, expired, revoked or missing): worth a refresh.
+
+    Canvas adds ``WWW-Authenticate: Bearer realm="canvas-lms"`` exactly then: canvas-lms
+    ``ApplicationController#api_error_json`` for ``AccessTokenError`` (and its expired/revoked
+    subclasses), and ``AuthenticationMethods#render_json_unauthorized`` only when there is no
+    current user. "user not authorized to perform that action" (an unreadable course) and
+    "Insufficient scopes on access token." (``AccessTokenScopeError``) come without it: a new
+    token would be refused the same way, and each refresh replaces the token at Canvas.
+    """
+    return response.status_code == 401 and "www-authenticate" in response.headers
+
+
 def canvas_message(response: requests.Response) -> str:
     """Canvas's own explanation from an error body, whatever shape the endpoint uses."""
     try:
@@ -151,11 +164,13 @@ def error_for_response(
             **where,
         )
     said = canvas_message(response)
-    if status == 401 and "www-authenticate" in response.headers:
+    if says_token_invalid(response):
         return _invalid_token(said, where)
     if status in (401, 403):
         if "scope" in said.lower():
-            advice = "the token is limited to some scopes; create a token without scope limits"
+            advice = ("the token is limited to some scopes; create a token without scope limits, "
+                      "or (Connect with Canvas) ask your Canvas admin to allow this "
+                      "endpoint's scope on the developer key")
         else:
             advice = "the course may have ended or be restricted by date; ask your instructor"
         return NotPermitted(

@@ -45,6 +45,7 @@ from app.canvas.errors import (
     UnsafeAddress,
     error_for_response,
     is_throttle,
+    says_token_invalid,
 )
 from app.canvas.ratelimit import Slot, ThrottleLimiter, limiter_for
 from app.canvas.session import (
@@ -174,7 +175,7 @@ class CanvasTransport:
                 response is not None
                 and not refreshed
                 and self._refresher is not None
-                and response.status_code == 401
+                and says_token_invalid(response)
                 and self._renew(sent_with)
             ):
                 refreshed = True  # once per request: a new token refused again is final

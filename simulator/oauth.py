@@ -92,6 +92,9 @@ class OAuthProvider:
         self._records: dict[str, _Record] = {}  # refresh token -> record
         self._access: dict[str, str] = {}  # access token -> refresh token
         self._faults: deque[int] = deque()
+        # The approve page's scopes, as Canvas keeps them in session[:oauth2] until the
+        # decision (OAuth2ProviderController#auth -> Provider#session_hash); keyed by key+state.
+        self._pending: dict[tuple[str, str], tuple[str, ...]] = {}
         self.signed_in: str | None = None  # the student (their API token) using the browser
         self.access_token_seconds = ACCESS_TOKEN_SECONDS
         self.exchanges: list[str] = []  # grant types that reached the token endpoint, in order
@@ -180,10 +183,12 @@ class OAuthProvider:
             query_string = urlencode({"error": "unsupported_response_type",
                                       "state": query.get("state", "")})
             return 302, f"{redirect_uri}?{query_string}"
+        with self._lock:
+            self._pending[(query.get("client_id", ""), query.get("state", ""))] = tuple(scopes)
         fields = "".join(
             f'<input type="hidden" name="{name}" value="{html.escape(query.get(name, ""))}">'
             for name in ("client_id", "redirect_uri", "state")
-        ) + f'<input type="hidden" name="scope" value="{html.escape(" ".join(scopes))}">'
+        )
         form = '<form method="post" action="/login/oauth2/auth/decision">{}{}</form>'
         return 200, (
             "<!doctype html><html><body><h1>Authorize app</h1>"
@@ -202,8 +207,8 @@ class OAuthProvider:
         if form.get("decision") != "approve" or self.signed_in is None:
             return 302, f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': state})}"
         code = secrets.token_urlsafe(16)
-        scopes = tuple(form.get("scope", "").split())
         with self._lock:
+            scopes = self._pending.pop((form["client_id"], state), ())
             self._codes[code] = (form["client_id"], self.signed_in, scopes, redirect_uri)
         return 302, f"{redirect_uri}?{urlencode({'code': code, 'state': state})}"
 

@@ -5,6 +5,7 @@
     CanvasError                  any failure; .host, .endpoint, .status
     ├── InvalidToken             401 with WWW-Authenticate: bad, expired, revoked or no token
     ├── NotPermitted             401 without WWW-Authenticate, or a 403 that is not a throttle
+    │   └── ScopeRefused         "Insufficient scopes on access token." (every course alike)
     ├── NotFound                 404: deleted, or not enrolled any more
     ├── RateLimited              still throttled (403 "Rate Limit Exceeded" / 429) after retries
     ├── CanvasUnavailable        5xx or connection failures after retries
@@ -73,6 +74,12 @@ class InvalidToken(CanvasError):
 
 class NotPermitted(CanvasError):
     """The token is fine but may not read this (closed course, missing scope, no User-Agent)."""
+
+
+class ScopeRefused(NotPermitted):
+    """401 "Insufficient scopes on access token.": the token's scopes (a developer key's, or a
+    scoped personal token's) do not cover this endpoint. It says nothing about one course: every
+    request to the endpoint gets it (canvas-lms AuthenticationMethods#validate_scopes)."""
 
 
 class NotFound(CanvasError):
@@ -173,7 +180,8 @@ def error_for_response(
                       "endpoint's scope on the developer key")
         else:
             advice = "the course may have ended or be restricted by date; ask your instructor"
-        return NotPermitted(
+        kind = ScopeRefused if "scope" in said.lower() else NotPermitted
+        return kind(
             f"Canvas at {host} does not let this account read {endpoint} ({said or status}): "
             f"{advice}.",
             **where,

@@ -137,6 +137,7 @@ class CanvasTransport:
         self._refresher = refresher
         self._refresh_lock = threading.Lock()
         self._refused: tuple[str, InvalidToken] | None = None  # (token, Canvas's verdict)
+        self._refresh_failure: tuple[str, CanvasError] | None = None
         logger.debug("Canvas transport for %s with token %s", self.host, self._token_hint)
 
     def __repr__(self) -> str:
@@ -244,7 +245,13 @@ class CanvasTransport:
         with self._refresh_lock:
             if self._token != failed:
                 return True  # another thread refreshed meanwhile
-            token = self._refresher()
+            if self._refresh_failure is not None and self._refresh_failure[0] == failed:
+                raise self._refresh_failure[1]  # Canvas could not renew it a moment ago
+            try:
+                token = self._refresher()
+            except CanvasError as exc:  # the token endpoint is down or throttling
+                self._refresh_failure = (failed, exc)
+                raise
             if not token:
                 return False
             self._token = token

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.canvas.errors import NotFound, NotPermitted
+from app.canvas.errors import NotFound, NotPermitted, ScopeRefused
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.models import CanvasConnection, SyncRun, utcnow
@@ -116,6 +116,8 @@ def arrivals(
         for future in sorted(done, key=lambda f: (f.exception() is not None, order[f])):
             try:
                 yield futures[future], future.result()
+            except ScopeRefused:
+                raise  # the key's scopes, not this course: every course would say the same
             except (NotFound, NotPermitted) as exc:
                 yield futures[future], exc
 

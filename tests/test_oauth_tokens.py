@@ -285,3 +285,21 @@ def test_only_a_401_that_blames_the_token_asks_for_a_new_one(simulator: Any) -> 
         with pytest.raises(NotPermitted):
             api._get_object(f"/users/{student.user_id + 1}/profile")
         assert calls == ["refresh"]  # "user not authorized": no second refresh
+
+
+def test_the_cli_prints_the_scopes_and_refuses_a_malformed_one(app: Any, simulator: Any) -> None:
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["canvas", "oauth-client", "scopes"])
+    assert listed.exit_code == 0 and listed.stdout.split() == list(DEFAULT_SCOPES)
+    bad = runner.invoke(args=["canvas", "oauth-client", "add", "--url", simulator.base_url,
+                              "--client-id", CLIENT_ID, "--client-secret", SECRET,
+                              "--scope", "GET /api/v1/courses"])
+    assert bad.exit_code == 1 and "is not a Canvas scope" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    own = runner.invoke(args=["canvas", "oauth-client", "add", "--url", simulator.base_url,
+                              "--client-id", CLIENT_ID, "--client-secret", SECRET,
+                              "--scope", "url:GET|/api/v1/courses url:GET|/api/v1/users/:id"])
+    assert own.exit_code == 0, own.output
+    mine = runner.invoke(args=["canvas", "oauth-client", "scopes", "--url", simulator.base_url])
+    assert mine.stdout.split() == ["url:GET|/api/v1/courses", "url:GET|/api/v1/users/:id"]
+    assert "2 scopes of its own" in runner.invoke(args=["canvas", "oauth-client", "list"]).stdout

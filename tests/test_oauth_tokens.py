@@ -303,3 +303,16 @@ def test_the_cli_prints_the_scopes_and_refuses_a_malformed_one(app: Any, simulat
     mine = runner.invoke(args=["canvas", "oauth-client", "scopes", "--url", simulator.base_url])
     assert mine.stdout.split() == ["url:GET|/api/v1/courses", "url:GET|/api/v1/users/:id"]
     assert "2 scopes of its own" in runner.invoke(args=["canvas", "oauth-client", "list"]).stdout
+
+
+def test_only_groups_that_all_lack_assignments_count_as_stripped() -> None:
+    from app.canvas.errors import BadResponse
+    from app.sync.includes import check_gradebook_includes
+
+    fine = ([], [{"id": 1, "assignments": []}],
+            [{"id": 1, "assignments": [{"id": 5}]}, {"id": "junk"}])  # none, empty, junk group
+    for groups in fine:
+        check_gradebook_includes(7, groups, host="canvas.example.edu")
+    with pytest.raises(BadResponse, match="Allow Include Parameters"):
+        check_gradebook_includes(7, [{"id": 1, "name": "Homework"}, {"id": 2}],
+                                 host="canvas.example.edu")

@@ -48,8 +48,7 @@ def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:
     groups = client.get_assignment_groups(
         canvas_course_id, include_assignments=True, include_submission=True
     )
-    check_gradebook_includes(canvas_course_id, groups, host=_host(client),
-                             assignments=True, submission=True)
+    check_gradebook_includes(canvas_course_id, groups, host=_host(client))
     gradebook = parse_gradebook(canvas_course_id, groups)
     gradebook.content_hash  # noqa: B018 - computed (and cached) on this thread
     return gradebook

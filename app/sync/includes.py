@@ -3,12 +3,13 @@
 A developer key that enforces scopes but does not "Allow Include Parameters" makes Canvas drop
 every ``include[]`` but ``uuid`` from the request (canvas-lms ``lib/authentication_methods.rb``
 ``AuthenticationMethods#validate_scopes`` -> ``#filter_includes``, ``ALLOWED_SCOPE_INCLUDES``).
-``assignment_groups`` then answers groups without ``assignments`` and assignments without
-``submission``. Read as they are, that would be "this course has no assignments" and the writer
-would delete every stored one. Canvas emits ``assignments`` on every group whenever the include
-was given (``Api::V1::AssignmentGroup#assignment_group_json``), so a group without the key
-means the include was stripped. A submission may be missing for one assignment, so only a
-gradebook where *no* assignment carries ``submission`` counts as stripped.
+``assignment_groups`` then answers groups without ``assignments`` (and so without any
+``submission``). Read as they are, that would be "this course has no assignments" and the
+writer would delete every stored one. Canvas emits ``assignments`` on every group whenever the
+include was given (``Api::V1::AssignmentGroup#assignment_group_json``), so groups that all
+lack the key mean the include was stripped. The includes go together (the filter keeps none of
+them), so a missing ``assignments`` is the witness for ``submission`` too; one assignment
+without a ``submission`` is ordinary data (nothing graded or submitted yet) and is kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.canvas.errors import BadResponse
+from app.sync.coerce import parse_id
 
 INCLUDES_HELP = (
     "the school's developer key for Canvas must allow include parameters: ask your Canvas "
@@ -25,24 +27,15 @@ INCLUDES_HELP = (
 )
 
 
-def check_gradebook_includes(
-    canvas_course_id: int, groups: Any, *, host: str, assignments: bool, submission: bool
-) -> None:
-    """Raise ``BadResponse`` when Canvas left out what ``include[]`` asked for."""
-    rows = [g for g in groups if isinstance(g, Mapping)] if isinstance(groups, list) else []
-    if not assignments or not rows:
+def check_gradebook_includes(canvas_course_id: int, groups: Any, *, host: str) -> None:
+    """Raise ``BadResponse`` when Canvas left out the ``assignments`` that ``include[]`` asked
+    for (groups with a usable id, none of them carrying the key)."""
+    rows = [g for g in groups if isinstance(g, Mapping) and parse_id(g.get("id")) is not None] \
+        if isinstance(groups, list) else []
+    if not rows or any("assignments" in group for group in rows):
         return
-    endpoint = f"/api/v1/courses/{canvas_course_id}/assignment_groups"
-    if any("assignments" not in group for group in rows):
-        missing = "assignments"
-    else:
-        items = [a for g in rows if isinstance(g.get("assignments"), list)
-                 for a in g["assignments"] if isinstance(a, Mapping)]
-        if not submission or not items or any("submission" in a for a in items):
-            return
-        missing = "your submissions"
     raise BadResponse(
-        f"Canvas at {host} sent course {canvas_course_id}'s gradebook without {missing}: "
-        f"{INCLUDES_HELP}.",
-        host=host, endpoint=endpoint,
+        f"Canvas at {host} sent course {canvas_course_id}'s gradebook without its "
+        f"assignments: {INCLUDES_HELP}.",
+        host=host, endpoint=f"/api/v1/courses/{canvas_course_id}/assignment_groups",
     )

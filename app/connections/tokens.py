@@ -201,8 +201,8 @@ def refresh_connection(data: Refresher, failed: str | None) -> str | None:
             if isinstance(renewed, str) and renewed:
                 values["refresh_token_encrypted"] = cipher.encrypt(renewed)
         elif reply.refused:  # the student must reconnect; their data stays
-            logger.warning("connection %s: Canvas refused the refresh token (%s)", row_id,
-                           reply.body.get("error"))
+            logger.warning("connection %s: Canvas refused the refresh token (%r)", row_id,
+                           str(reply.body.get("error"))[:40])
             values = {"status": "needs_reconnect"}
         else:
             raise _unavailable(data.base_url, reply)

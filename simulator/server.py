@@ -26,6 +26,7 @@ from simulator.config import SimulatorConfig
 from simulator.datasets import IdAllocator, build_dataset
 from simulator.model import iso, utcnow
 from simulator.oauth import OAuthProvider
+from simulator.scopes import INSUFFICIENT_SCOPES, apply_key_policy
 from simulator.stats import RequestRecord, SimulatorStats
 from simulator.student import Student
 from simulator.transport import (
@@ -45,6 +46,10 @@ THROTTLED_BODY = b"403 Forbidden (Rate Limit Exceeded)\n"
 INTERNAL_ERROR = {"errors": [{"message": "An error occurred.",
                               "error_code": "internal_server_error"}]}
 FAULT_STATUSES = (500, 502, 503, 504)
+# canvas-lms OAuth2ProviderController#token: increment_request_cost(Setting
+# "oauth_token_additional_request_cost", default 200). The request carries no access token, so
+# RequestThrottle#client_identifiers puts it in the caller's session or ip bucket.
+TOKEN_REQUEST_COST = 200.0
 MALFORM_KINDS = ("bad_json", "not_a_list")
 
 
@@ -257,8 +262,8 @@ class CanvasSimulator:
                 status = config.throttle_status
                 return send_response(handler, status, THROTTLED_BODY, TEXT_TYPE, headers), True
         _sleep(delay)  # inside the reservation, like a real in-flight request
-        status, body, content_type, headers, work = self._answer(handler, path, pairs, query,
-                                                                 student, fault_status)
+        status, body, content_type, headers, work = self._answer(
+            handler, path, pairs, query, student, fault_status, token)
         if bucket is not None:
             cost = config.request_cost + config.item_cost * work  # CPU + DB time grow with work
             count = bucket.increment(cost - config.up_front_cost,
@@ -296,12 +301,20 @@ class CanvasSimulator:
         return student, (200, None, {})
 
     def _answer(self, handler: SimulatorHandler, path: str, pairs: list[tuple[str, str]],
-                query: dict[str, list[str]], student: Student, fault_status: int | None
-                ) -> tuple[int, bytes, str, dict[str, str], int]:
+                query: dict[str, list[str]], student: Student, fault_status: int | None,
+                token: str | None = None) -> tuple[int, bytes, str, dict[str, str], int]:
         """Run the endpoint (or the injected 5xx): (status, body, content type, headers,
         objects rendered)."""
         if fault_status is not None:
             return fault_status, json_bytes(INTERNAL_ERROR), JSON_TYPE, {}, 0
+        policy = self.oauth.key_policy(token)  # a developer key's scopes (simulator/scopes.py)
+        if policy is not None:
+            scoped = apply_key_policy(policy, handler.command, path, pairs)
+            if scoped is None:  # 401 without WWW-Authenticate, as Canvas sends it
+                return 401, json_bytes(INSUFFICIENT_SCOPES), JSON_TYPE, {}, 0
+            pairs, query = scoped, {}
+            for key, value in scoped:
+                query.setdefault(key, []).append(value)
         if handler.command != "GET":
             return 404, json_bytes(NOT_FOUND), JSON_TYPE, {}, 0
         host = (handler.headers.get("Host") or f"{self.host}:{self.port}").strip()
@@ -338,6 +351,8 @@ class CanvasSimulator:
         page = "text/html; charset=utf-8"
         if path == "/login/oauth2/auth" and command == "GET":
             status, text = self.oauth.authorize_page(one)
+            if status == 302:
+                return send_response(handler, 302, b"", TEXT_TYPE, {"location": text})
             return send_response(handler, status, text.encode(), page)
         if path == "/login/oauth2/auth/decision" and command == "POST":
             status, where = self.oauth.decide(form)
@@ -345,18 +360,43 @@ class CanvasSimulator:
                 return send_response(handler, status, where.encode(), TEXT_TYPE)
             return send_response(handler, 302, b"", TEXT_TYPE, {"location": where})
         if path == "/login/oauth2/token" and command == "POST":
-            owner = self.oauth.grant_student(form)
-            with self._lock:
-                student = self._students.get(owner) if owner else None
-            user = {"id": student.user_id, "name": student.name} if student else None
-            status, body = self.oauth.exchange(form, user)
-            return send_response(handler, status, json_bytes(body), JSON_TYPE)
+            return self._token_endpoint(handler, form)
         if path == "/login/oauth2/token" and command == "DELETE":
-            if not self.oauth.log_out(token):
-                return send_response(handler, 401, json_bytes(
-                    {"errors": [{"message": "Invalid access token."}]}), JSON_TYPE)
-            return send_response(handler, 200, json_bytes({}), JSON_TYPE)
+            status, body, headers = self.oauth.log_out(token)
+            return send_response(handler, status, json_bytes(body), JSON_TYPE, headers)
         return send_response(handler, 404, json_bytes(NOT_FOUND), JSON_TYPE)
+
+    def _token_endpoint(self, handler: SimulatorHandler, form: dict[str, str]) -> int:
+        """``POST /login/oauth2/token`` under the caller's ip bucket, with its extra cost."""
+        config = self.config
+        fault = self.oauth.next_fault()
+        if fault is not None and fault in (403, 429):
+            return send_response(handler, fault, THROTTLED_BODY, TEXT_TYPE)
+        if fault is not None:
+            return send_response(handler, fault, json_bytes(INTERNAL_ERROR), JSON_TYPE)
+        bucket = (self._buckets.get(f"ip:{handler.client_address[0]}")
+                  if config.throttling else None)
+        if bucket is not None:
+            count = bucket.increment(config.up_front_cost, outflow=config.outflow,
+                                     maximum=config.maximum)
+            if count >= config.hwm:
+                count = bucket.increment(config.request_cost - config.up_front_cost,
+                                         outflow=config.outflow, maximum=config.maximum)
+                headers = {"x-rate-limit-remaining": _float(config.hwm - count)}
+                return send_response(handler, config.throttle_status, THROTTLED_BODY,
+                                     TEXT_TYPE, headers)
+        owner = self.oauth.grant_student(form)
+        with self._lock:
+            student = self._students.get(owner) if owner else None
+        user = {"id": student.user_id, "name": student.name} if student else None
+        status, body, headers = self.oauth.exchange(form, user)
+        if bucket is not None:
+            cost = config.request_cost + (TOKEN_REQUEST_COST if status == 200 else 0.0)
+            count = bucket.increment(cost - config.up_front_cost, outflow=config.outflow,
+                                     maximum=config.maximum)
+            headers = {**headers, "x-request-cost": _float(cost),
+                       "x-rate-limit-remaining": _float(config.hwm - count)}
+        return send_response(handler, status, json_bytes(body), JSON_TYPE, headers)
 
     def _home_page(self) -> bytes:
         with self._lock:

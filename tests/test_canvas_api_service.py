@@ -33,6 +33,7 @@ from app.canvas.client import (
     RateLimited,
     canvas_time,
 )
+from app.canvas.errors import ScopeRefused
 from app.canvas.ratelimit import ThrottleLimiter, limiter_for
 from app.canvas.session import USER_AGENT, backoff_delay, parse_retry_after
 from app.outbound import OutboundPolicy
@@ -104,7 +105,9 @@ ERROR_EXPECTATIONS = [
         NotPermitted,
         "not authorized",
     ),
-    ("scoped_developer_key_missing_scope", NotPermitted, "scope"),
+    # ScopeRefused is NotPermitted's more precise kind: the sync stops instead of skipping
+    # the course, since every course would be refused the same way.
+    ("scoped_developer_key_missing_scope", ScopeRefused, "scope"),
     ("as_user_id_not_allowed", NotPermitted, "Invalid as_user_id"),
     ("assignment_ids_not_published_or_unknown", NotPermitted, "invalid assignment ids"),
     (

@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0012_counting_and_settling"
+    assert revision(upgraded_url) == "0013_oauth_client_scopes"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
@@ -142,6 +142,13 @@ def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) 
 def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0012_counting_and_settling"
+    engine = engine_for(fresh_url)
+    assert "scopes" not in {c["name"] for c in inspect(engine).get_columns("canvas_oauth_client")}
+    engine.dispose()
+    assert schema_differences(fresh_url) != []  # the models are ahead by the key's scopes
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0011_period_details"

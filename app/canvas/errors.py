@@ -5,6 +5,7 @@
     CanvasError                  any failure; .host, .endpoint, .status
     ├── InvalidToken             401 with WWW-Authenticate: bad, expired, revoked or no token
     ├── NotPermitted             401 without WWW-Authenticate, or a 403 that is not a throttle
+    │   └── ScopeRefused         "Insufficient scopes on access token." (every course alike)
     ├── NotFound                 404: deleted, or not enrolled any more
     ├── RateLimited              still throttled (403 "Rate Limit Exceeded" / 429) after retries
     ├── CanvasUnavailable        5xx or connection failures after retries
@@ -75,6 +76,12 @@ class NotPermitted(CanvasError):
     """The token is fine but may not read this (closed course, missing scope, no User-Agent)."""
 
 
+class ScopeRefused(NotPermitted):
+    """401 "Insufficient scopes on access token.": the token's scopes (a developer key's, or a
+    scoped personal token's) do not cover this endpoint. It says nothing about one course: every
+    request to the endpoint gets it (canvas-lms AuthenticationMethods#validate_scopes)."""
+
+
 class NotFound(CanvasError):
     """The resource does not exist (deleted, or the student is no longer enrolled)."""
 
@@ -108,6 +115,19 @@ def is_throttle(response: requests.Response) -> bool:
     if response.status_code == 429:
         return True
     return response.status_code == 403 and "rate limit exceeded" in response.text.lower()
+
+
+def says_token_invalid(response: requests.Response) -> bool:
+    """A 401 that blames the token (invalid, expired, revoked or missing): worth a refresh.
+
+    Canvas adds ``WWW-Authenticate: Bearer realm="canvas-lms"`` exactly then: canvas-lms
+    ``ApplicationController#api_error_json`` for ``AccessTokenError`` (and its expired/revoked
+    subclasses), and ``AuthenticationMethods#render_json_unauthorized`` only when there is no
+    current user. "user not authorized to perform that action" (an unreadable course) and
+    "Insufficient scopes on access token." (``AccessTokenScopeError``) come without it: a new
+    token would be refused the same way, and each refresh replaces the token at Canvas.
+    """
+    return response.status_code == 401 and "www-authenticate" in response.headers
 
 
 def canvas_message(response: requests.Response) -> str:
@@ -151,14 +171,17 @@ def error_for_response(
             **where,
         )
     said = canvas_message(response)
-    if status == 401 and "www-authenticate" in response.headers:
+    if says_token_invalid(response):
         return _invalid_token(said, where)
     if status in (401, 403):
         if "scope" in said.lower():
-            advice = "the token is limited to some scopes; create a token without scope limits"
+            advice = ("the token is limited to some scopes; create a token without scope limits, "
+                      "or (Connect with Canvas) ask your Canvas admin to allow this "
+                      "endpoint's scope on the developer key")
         else:
             advice = "the course may have ended or be restricted by date; ask your instructor"
-        return NotPermitted(
+        kind = ScopeRefused if "scope" in said.lower() else NotPermitted
+        return kind(
             f"Canvas at {host} does not let this account read {endpoint} ({said or status}): "
             f"{advice}.",
             **where,

@@ -45,6 +45,7 @@ from app.canvas.errors import (
     UnsafeAddress,
     error_for_response,
     is_throttle,
+    says_token_invalid,
 )
 from app.canvas.ratelimit import Slot, ThrottleLimiter, limiter_for
 from app.canvas.session import (
@@ -136,6 +137,7 @@ class CanvasTransport:
         self._refresher = refresher
         self._refresh_lock = threading.Lock()
         self._refused: tuple[str, InvalidToken] | None = None  # (token, Canvas's verdict)
+        self._refresh_failure: tuple[str, CanvasError] | None = None
         logger.debug("Canvas transport for %s with token %s", self.host, self._token_hint)
 
     def __repr__(self) -> str:
@@ -174,7 +176,7 @@ class CanvasTransport:
                 response is not None
                 and not refreshed
                 and self._refresher is not None
-                and response.status_code == 401
+                and says_token_invalid(response)
                 and self._renew(sent_with)
             ):
                 refreshed = True  # once per request: a new token refused again is final
@@ -243,7 +245,13 @@ class CanvasTransport:
         with self._refresh_lock:
             if self._token != failed:
                 return True  # another thread refreshed meanwhile
-            token = self._refresher()
+            if self._refresh_failure is not None and self._refresh_failure[0] == failed:
+                raise self._refresh_failure[1]  # Canvas could not renew it a moment ago
+            try:
+                token = self._refresher()
+            except CanvasError as exc:  # the token endpoint is down or throttling
+                self._refresh_failure = (failed, exc)
+                raise
             if not token:
                 return False
             self._token = token

@@ -177,13 +177,23 @@ def oauth_client_group() -> None:
     envvar="GRADESYNC_CANVAS_CLIENT_SECRET",
     help="The developer key's secret (asked for when omitted).",
 )
-def oauth_client_add(url: str, client_id: str, client_secret: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope the key allows, as Canvas writes it (url:GET|/api/v1/courses); repeat it, "
+    "or give several separated by spaces. Default: GradeSync's list ('oauth-client scopes').",
+)
+def oauth_client_add(url: str, client_id: str, client_secret: str, scopes: tuple[str, ...]
+                     ) -> None:
     """Register (or replace) the developer key for a Canvas; the secret is stored encrypted."""
     from app.connections.oauth import register_client
+    from app.connections.scopes import parse_scopes
     from app.security import InvalidCanvasToken, InvalidCanvasURL
 
     try:
-        row = register_client(url, client_id, client_secret)
+        asked = parse_scopes(" ".join(scopes))
+        row = register_client(url, client_id, client_secret, asked)
     except InvalidCanvasURL as exc:
         raise CLIError(f"bad Canvas URL: {exc}") from None
     except (InvalidCanvasToken, ValueError) as exc:
@@ -200,7 +210,26 @@ def oauth_client_list() -> None:
     if not rows:
         click.echo("No developer keys are registered.")
     for row in rows:
-        click.echo(f"{row.base_url}\t{row.client_id}")
+        scopes = f"{len(row.scopes.split())} scopes of its own" if row.scopes else "default scopes"
+        click.echo(f"{row.base_url}\t{row.client_id}\t{scopes}")
+
+
+@oauth_client_group.command("scopes")
+@click.option("--url", help="The Canvas address of a registered key (default: GradeSync's list).")
+def oauth_client_scopes(url: str | None) -> None:
+    """The scopes "Connect with Canvas" asks for, one a line: what a Canvas admin enables on a
+    key that enforces scopes (with "Allow Include Parameters" on)."""
+    from app.connections.keys import client_for, client_scopes
+    from app.connections.scopes import DEFAULT_SCOPES
+
+    scopes = DEFAULT_SCOPES
+    if url:
+        row = client_for(url.strip().rstrip("/")) or client_for(_url(url))
+        if row is None:
+            raise CLIError(f"no developer key is registered for {url}")
+        scopes = client_scopes(row)
+    for scope in scopes:
+        click.echo(scope)
 
 
 @oauth_client_group.command("remove")

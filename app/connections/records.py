@@ -24,7 +24,7 @@ from app.security import clean_token
 from app.timezones import valid_zone
 
 from .changes import note_token_change
-from .oauth import log_out
+from .tokens import log_out
 from .verify import (
     CanvasConnectionError,
     canvas_name,

@@ -32,8 +32,8 @@ from app.sync.result import (
     combine_results,
 )
 
-from .oauth import fresh_access_token, refresher_for
 from .records import default_connection, mark_rejected, mark_synced, user_connections
+from .tokens import fresh_access_token, refresher_for
 from .verify import NotConnected, check_canvas_url, outbound_policy, token_cipher
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
                 "connect it again in Settings."
             )
         return CanvasAPIService(
-            url, fresh, policy=outbound_policy(), refresher=refresher_for(connection)
+            url, fresh, policy=outbound_policy(), refresher=refresher_for(connection, fresh)
         )
     except ValueError as exc:  # a token the current key cannot decrypt, a refused URL
         raise NotConnected(

@@ -159,6 +159,17 @@ def _profile_time_zone(client: CanvasAPIService) -> str | None:
         return None
 
 
+def profile_time_zone(base_url: str, token: str) -> str | None:
+    """The zone on the Canvas profile of ``token``'s owner (None when Canvas will not say)."""
+    client = CanvasAPIService(base_url, token, timeout=VERIFY_TIMEOUT,
+                              max_retries=VERIFY_MAX_RETRIES, policy=outbound_policy(),
+                              timeout_retries=0)
+    try:
+        return _profile_time_zone(client)
+    finally:
+        client.close()
+
+
 def canvas_name(profile: dict[str, Any]) -> str | None:
     name = profile.get("name") or profile.get("short_name") or profile.get("sortable_name")
     return str(name)[:255] if name else None

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -75,6 +83,10 @@ class CanvasOAuthClient(Base):
     client_id: Mapped[str] = mapped_column(String(255), nullable=False)
     # Fernet ciphertext (app.security), never the secret itself.
     client_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The scopes asked for at Canvas (``url:GET|/api/v1/...``), space-separated, as the school's
+    # key allows them; NULL asks for GradeSync's own list (app/connections/scopes.py), so a
+    # new version's list reaches every key that was registered without one.
+    scopes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     def __repr__(self) -> str:  # never the secret

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.canvas.errors import NotFound, NotPermitted
+from app.canvas.errors import NotFound, NotPermitted, ScopeRefused
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.models import CanvasConnection, SyncRun, utcnow
+from app.sync.includes import check_gradebook_includes
 from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
 
@@ -39,16 +40,24 @@ class FetchPool(ThreadPoolExecutor):
 
 
 def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:
-    """One course's gradebook in ONE request, parsed and hashed (runs on a worker thread)."""
-    gradebook = parse_gradebook(
-        canvas_course_id,
-        client.get_assignment_groups(
-            canvas_course_id, include_assignments=True, include_submission=True
-        ),
-        own_only=True,  # the student's own assignments: those with their submission
+    """One course's gradebook in ONE request, parsed and hashed (runs on a worker thread).
+
+    Only the student's own assignments are kept (those with their submission). A gradebook
+    without the included assignments or submissions (a developer key that strips
+    ``include[]``) raises ``BadResponse``: the course keeps its stored rows.
+    """
+    groups = client.get_assignment_groups(
+        canvas_course_id, include_assignments=True, include_submission=True
     )
+    check_gradebook_includes(canvas_course_id, groups, host=_host(client))
+    gradebook = parse_gradebook(canvas_course_id, groups, own_only=True)
     gradebook.content_hash  # noqa: B018 - computed (and cached) on this thread
     return gradebook
+
+
+def _host(client: CanvasClient) -> str:
+    base = str(getattr(client, "base_url", "") or "Canvas")
+    return base.split("://", 1)[-1]
 
 
 def warm_start_limiter(client: CanvasClient, user_id: int, connection_id: int) -> None:
@@ -107,6 +116,8 @@ def arrivals(
         for future in sorted(done, key=lambda f: (f.exception() is not None, order[f])):
             try:
                 yield futures[future], future.result()
+            except ScopeRefused:
+                raise  # the key's scopes, not this course: every course would say the same
             except (NotFound, NotPermitted) as exc:
                 yield futures[future], exc
 

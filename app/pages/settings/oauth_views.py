@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 
 from app.connections import CanvasConnectionError
 from app.connections.oauth import authorization_url, complete_authorization, read_state
+from app.connections.scopes import refusal_message
 from app.pages.settings.forms import OAuthStartForm
 from app.pages.settings.views import bp
 from app.security import InvalidCanvasURL
@@ -51,9 +52,18 @@ def oauth_start() -> Any:
 @login_required
 def oauth_callback() -> Any:
     nonce = session.pop(NONCE_KEY, None)  # single use, whatever happens next
+    error = request.args.get("error", "")
+    if error and error != "access_denied" and nonce:
+        # Canvas's refusals of the request itself (a developer-key setting) come back without
+        # ``state`` (canvas-lms Canvas::OAuth::RequestError#redirect_uri appends only error and
+        # error_description): say which setting, instead of "could not be verified". Nothing
+        # changes here, so the missing state costs nothing; a pending sign-in is still needed.
+        logger.info("user %s: Canvas refused the OAuth2 request (%r)", current_user.id, error[:40])
+        flash(refusal_message(error), "error")
+        return redirect(url_for("settings.index"))
     try:
         base_url = read_state(request.args.get("state", ""), current_user, nonce)
-        if request.args.get("error"):
+        if error:
             flash("Canvas was not connected: the sign-in at Canvas was cancelled.", "info")
             return redirect(url_for("settings.index"))
         connection = complete_authorization(

@@ -36,7 +36,11 @@ from app.models import (
 from app.outbound import STRICT, OutboundPolicy
 from app.timezones import in_zone
 from tests.live_server import free_port
+from tests.school_year import MIDTERM
 from tests.test_ledger import first, ungraded
+
+# Alerts follow grade changes in a term in progress: the tests live mid-term (tests/school_year.py).
+pytestmark = pytest.mark.clock(MIDTERM)
 
 SENDER = "alerts@gradesync.test"
 
@@ -381,6 +385,7 @@ def _course_event(before: float, after: float, letters: tuple[str, str]) -> Grad
 def test_course_grade_alerts(
     before: float, after: float, letters: tuple[str, str], alerted: bool
 ) -> None:
+
     settings = AlertSettings(on_grade=False, on_course_grade=True, grade_threshold=80.0,
                              on_missing=False)
     got = from_events(settings, [_course_event(before, after, letters)], {7: "Biology"})

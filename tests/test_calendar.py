@@ -15,6 +15,7 @@ from app.calendar.ics import Event, render_calendar
 from app.extensions import db
 from app.models import Assignment, Course, User
 from tests.auth_actions import AuthActions
+from tests.school_year import MIDTERM
 from tests.sync_helpers import only_connection
 
 FEED_URL = re.compile(r"http://localhost/calendar/[A-Za-z0-9_-]{43}\.ics")
@@ -96,6 +97,7 @@ def simulator_base(user: Any) -> str:
     return only_connection(user).base_url.rstrip("/")
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_graded_and_submitted_states_show_in_the_event(
     app: Any, client: Any, synced: tuple[Any, Any]
 ) -> None:

@@ -20,6 +20,7 @@ from app.connections import create_canvas_sync_service
 from app.extensions import db
 from app.models import Assignment, Course
 from tests.conftest import connect_user
+from tests.school_year import MIDTERM
 
 PASSWORD = "correct horse battery"
 
@@ -126,6 +127,7 @@ def local(canvas_course_id: int) -> Course:
         select(Course).where(Course.canvas_course_id == canvas_course_id)).one()
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_course_page_opens_on_the_current_period_and_switches(
     canvas_user: Any, client: Any
 ) -> None:
@@ -171,6 +173,7 @@ def test_course_page_opens_on_the_current_period_and_switches(
                                                                     abs=0.005)
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_late_deduction_shown_on_the_course_page(canvas_user: Any, client: Any) -> None:
     user, _student = canvas_user
     sync(user)
@@ -219,6 +222,7 @@ def test_the_grade_check_stores_the_difference(canvas_user: Any, client: Any) ->
             assert course.period_score_difference in (0.0, None)
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_grading_schemes_are_read_once_and_again_only_when_they_change(
     canvas_user: Any, simulator: Any, runner: Any
 ) -> None:

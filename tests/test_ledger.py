@@ -18,7 +18,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import EVENT_KINDS, GradeEvent, utcnow
 from tests.conftest import connect_user
+from tests.school_year import MIDTERM
 from tests.test_canvas_sync_service import succeeded, sync
+
+# The ledger follows grade changes in a term in progress: the tests live mid-term.
+pytestmark = pytest.mark.clock(MIDTERM)
 
 Event = tuple[str, int, int | None]
 
@@ -260,6 +264,7 @@ def _login(client: Any, user: Any) -> None:
 def test_dashboard_and_course_page_show_the_changes_and_the_chart(
     client: Any, canvas_user: Any
 ) -> None:
+
     user, student = canvas_user
     succeeded(sync(user))
     cid, aid = first(student, ungraded)

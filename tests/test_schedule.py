@@ -15,6 +15,7 @@ from app.jobs.enqueue import enqueue_due
 from app.jobs.schedule import Account, LastRun, current_slot_start, due_accounts, is_due
 from app.models import SyncRun, User
 from tests.conftest import connect_user
+from tests.school_year import MIDTERM
 from tests.sync_helpers import add_fake_connection
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -224,6 +225,7 @@ def test_scheduler_run_once_syncs_the_due_students(app: Any, runner: Any, simula
     assert again.exit_code == 0 and "No account is due" in again.output
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_a_scheduled_run_spares_the_progress_row_and_says_it_was_automatic(
     app: Any, client: Any, simulator: Any
 ) -> None:

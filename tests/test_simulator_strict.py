@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 import requests
+from school_year import MIDTERM
 
+import clock
 from app.grades import parse_scheme, scheme_letter
 from simulator import CanvasSimulator, SimulatorConfig
 from simulator.specs import SHARD_FACTOR
@@ -21,6 +23,14 @@ def sim() -> Iterator[CanvasSimulator]:
     with CanvasSimulator(SimulatorConfig()) as simulator:
         simulator.add_student("fresh", preset="freshman", seed=3)
         simulator.add_student("senior", preset="senior", seed=1)
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def sim_midterm() -> Iterator[CanvasSimulator]:
+    """The freshman of ``sim``, built mid-term: a term in progress, Quarter 1 closed."""
+    with clock.pinned(MIDTERM), CanvasSimulator(SimulatorConfig()) as simulator:
+        simulator.add_student("fresh", preset="freshman", seed=3)
         yield simulator
 
 
@@ -105,14 +115,15 @@ def test_cross_shard_course_has_64_bit_ids_everywhere(sim: CanvasSimulator) -> N
     assert get(sim, "fresh", f"/api/v1/courses/{big[0]}").json()["id"] == big[0]
 
 
-def test_weighted_grading_periods_one_closed(sim: CanvasSimulator) -> None:
-    fresh = sim.student("fresh")
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
+def test_weighted_grading_periods_one_closed(sim_midterm: CanvasSimulator) -> None:
+    fresh = sim_midterm.student("fresh")
     course_id = next(c for c in fresh.visible_course_ids() if fresh.course(c).grading_periods)
-    body = get(sim, "fresh", f"/api/v1/courses/{course_id}/grading_periods").json()
+    body = get(sim_midterm, "fresh", f"/api/v1/courses/{course_id}/grading_periods").json()
     periods = body["grading_periods"]
     assert [p["is_closed"] for p in periods] == [True, False]
     assert [p["weight"] for p in periods] == [40.0, 60.0]
-    listed = next(c for c in get(sim, "fresh", "/api/v1/courses", per_page=100, **{
+    listed = next(c for c in get(sim_midterm, "fresh", "/api/v1/courses", per_page=100, **{
         "include[]": ["grading_periods", "current_grading_period_scores", "total_scores"]}
     ).json() if c["id"] == course_id)
     assert listed["has_weighted_grading_periods"] is True
@@ -133,21 +144,22 @@ def test_weighted_grading_periods_one_closed(sim: CanvasSimulator) -> None:
     final = (q1["final_score"] * 40 + q2["final_score"] * 60) / 100
     assert enrollment["computed_final_score"] == pytest.approx(final, abs=0.011)
     # Submissions carry grading_period_id; assignments only in_closed_grading_period
-    subs = get(sim, "fresh", f"/api/v1/courses/{course_id}/students/submissions",
+    subs = get(sim_midterm, "fresh", f"/api/v1/courses/{course_id}/students/submissions",
                per_page=100).json()
     assert {s["grading_period_id"] for s in subs} <= {periods[0]["id"], periods[1]["id"]}
     assert {s["grading_period_id"] for s in subs} == {periods[0]["id"], periods[1]["id"]}
-    assignments = get(sim, "fresh", f"/api/v1/courses/{course_id}/assignments",
+    assignments = get(sim_midterm, "fresh", f"/api/v1/courses/{course_id}/assignments",
                       per_page=100).json()
     assert all("grading_period_id" not in a for a in assignments)
     assert any(a["in_closed_grading_period"] for a in assignments)
 
 
-def test_pending_review_and_late_deductions(sim: CanvasSimulator) -> None:
-    fresh = sim.student("fresh")
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
+def test_pending_review_and_late_deductions(sim_midterm: CanvasSimulator) -> None:
+    fresh = sim_midterm.student("fresh")
     pending = late = 0
     for course_id in fresh.visible_course_ids():
-        for s in get(sim, "fresh", f"/api/v1/courses/{course_id}/students/submissions",
+        for s in get(sim_midterm, "fresh", f"/api/v1/courses/{course_id}/students/submissions",
                      per_page=100).json():
             if s["workflow_state"] == "pending_review":
                 pending += 1
@@ -214,6 +226,7 @@ def test_hidden_totals_and_nicknames(sim: CanvasSimulator) -> None:
     assert plain["name"] == senior.course(plain["id"]).name
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_term_end_mutations_and_grading_after_the_end() -> None:
     with CanvasSimulator() as simulator:
         student = simulator.add_student("m", preset="freshman", seed=4)

@@ -97,8 +97,9 @@ def add_grading_periods(course: Course, ids: IdAllocator, anchor: datetime, *,
 
 
 def grade_each_period(course: Course, anchor: datetime) -> None:
-    """Guarantee a graded, posted, counted item in every period, whatever the day (the
-    showcase course; run after every other feature, pending review included).
+    """Guarantee a graded, posted, counted item in every period that began before today (the
+    showcase course; run after every other feature, pending review included). A period that
+    has not begun has no grades: nothing is ever graded in the future.
 
     A period without one takes the first counted assignment it holds (not one awaiting
     review) and grades it
@@ -115,6 +116,8 @@ def grade_each_period(course: Course, anchor: datetime) -> None:
             and sub.score is not None
 
     for period in course.grading_periods:
+        if period.start_date > anchor - timedelta(days=1):
+            continue
         mine = [a for a in course.assignments.values() if a.grading_period_id == period.id]
         if any(graded(a) for a in mine):
             continue

@@ -29,8 +29,9 @@ def sim() -> Iterator[CanvasSimulator]:
 @pytest.fixture(scope="module")
 def sim_midterm() -> Iterator[CanvasSimulator]:
     """The freshman of ``sim``, built mid-term: a term in progress, Quarter 1 closed."""
-    with clock.pinned(MIDTERM), CanvasSimulator(SimulatorConfig()) as simulator:
-        simulator.add_student("fresh", preset="freshman", seed=3)
+    with CanvasSimulator(SimulatorConfig()) as simulator:
+        with clock.pinned(MIDTERM):  # only while the dataset is built: no clock leaks out
+            simulator.add_student("fresh", preset="freshman", seed=3)
         yield simulator
 
 

@@ -15,7 +15,12 @@ the check lives in the connection itself. :class:`GuardedAdapter` (mounted by
 
 A refusal raises :class:`OutboundRefused` (not an ``OSError``, so urllib3 does not retry it).
 Proxies from the environment are not used: a proxy resolves the name itself, past the check.
-The Canvas client builds its session here; a future webhook sender should do the same.
+The Canvas client, the token endpoint and the webhook sender all build their sessions here.
+
+Every call through the adapter also runs under :class:`~app.outbound_limits.Limits` (see
+:mod:`app.outbound_limits`): a wall-clock deadline for the whole call, enforced by shutting the
+socket down when it passes, and a body read inside the call up to a cap (small, uncompressed
+and ``Accept-Encoding: identity`` unless the caller, the Canvas client, asks for more).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from app.outbound_limits import SMALL, Limits, send_within, time_left, watch_connection
 
 # Prefixes whose addresses carry an IPv4 address that the packet is really headed for.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -196,7 +203,7 @@ class _GuardedMixin:
                 self.port,
                 policy=self.outbound_policy,
                 tls=self._tls,
-                timeout=self.timeout,
+                timeout=time_left(self.timeout),  # never past the call's deadline
                 source_address=self.source_address,
                 socket_options=self.socket_options,
             )
@@ -206,6 +213,10 @@ class _GuardedMixin:
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
         except OSError as exc:
             raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc  # type: ignore[arg-type]
+
+    def request(self, *args: Any, **kw: Any) -> None:
+        watch_connection(self)  # the socket is shut at the deadline of the call sending this
+        super().request(*args, **kw)  # type: ignore[misc]
 
 
 class GuardedHTTPConnection(_GuardedMixin, HTTPConnection):
@@ -245,9 +256,18 @@ class _GuardedPoolManager(PoolManager):
 class GuardedAdapter(HTTPAdapter):
     """A ``requests`` adapter whose every connection goes through :func:`guarded_connect`."""
 
-    def __init__(self, policy: OutboundPolicy = STRICT, **kw: Any) -> None:
+    def __init__(self, policy: OutboundPolicy = STRICT, *, limits: Limits = SMALL,
+                 **kw: Any) -> None:
         self.policy = policy  # set before super().__init__, which builds the pool manager
+        self.limits = limits
         super().__init__(**kw)
+
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kw: Any) -> requests.Response:
+        """Send within the deadline, the body read here up to the caps (see ``Limits``)."""
+        if args:  # requests passes everything by keyword; keep the positional form working
+            kw.update(zip(("stream", "timeout", "verify", "cert", "proxies"), args, strict=False))
+        return send_within(super().send, request, self.limits, **kw)
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
@@ -267,11 +287,14 @@ class GuardedAdapter(HTTPAdapter):
         raise OutboundRefused("GradeSync does not send these requests through a proxy")
 
 
-def guarded_session(policy: OutboundPolicy = STRICT, **adapter_options: Any) -> requests.Session:
-    """A ``requests.Session`` whose http and https requests all go through the guard."""
+def guarded_session(
+    policy: OutboundPolicy = STRICT, *, limits: Limits = SMALL, **adapter_options: Any
+) -> requests.Session:
+    """A ``requests.Session`` whose http and https requests all go through the guard, each
+    within ``limits`` (by default: 30 s in all, a 64 KiB uncompressed body)."""
     session = requests.Session()
     session.trust_env = False  # no proxies (they resolve past the guard) and no .netrc
-    adapter = GuardedAdapter(policy, **adapter_options)
+    adapter = GuardedAdapter(policy, limits=limits, **adapter_options)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

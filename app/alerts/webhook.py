@@ -1,7 +1,10 @@
 """An alert as a webhook: one JSON POST that Discord (``content``) and Slack (``text``) read.
 
 Sent through :func:`app.outbound.guarded_session`, the same guard as every Canvas request: the
-address is resolved once per connection and refused if it leads somewhere private.
+address is resolved once per connection and refused if it leads somewhere private. The call
+has a wall-clock deadline (a receiver trickling its answer cannot hold the sender), asks for
+``Accept-Encoding: identity`` and reads at most a few KiB of the answer, never inflated: only
+its status matters.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 import requests
 
 from app.outbound import OutboundPolicy, guarded_session
+from app.outbound_limits import BodyTooLarge, Limits
 
 WEBHOOK_TIMEOUT_S = (5.0, 10.0)
+WEBHOOK_REPLY_BYTES = 4096
+LIMITS = Limits(deadline=10.0, max_wire=WEBHOOK_REPLY_BYTES, max_decoded=WEBHOOK_REPLY_BYTES)
 MAX_CONTENT = 1900  # Discord refuses a message over 2,000 characters
 
 
@@ -23,10 +29,15 @@ def payload(lines: list[str]) -> dict[str, str]:
 
 def post(url: str, lines: list[str], policy: OutboundPolicy) -> None:
     """POST the alert; raises ``requests.RequestException`` or ``OutboundRefused``."""
-    with guarded_session(policy) as session:
-        response = session.post(
-            url, json=payload(lines), timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False
-        )
+    with guarded_session(policy, limits=LIMITS) as session:
+        try:
+            response = session.post(
+                url, json=payload(lines), timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False
+            )
+        except BodyTooLarge as exc:  # a long answer: its status is all that matters
+            if exc.response is None:
+                raise
+            response = exc.response
     if not 200 <= response.status_code < 300:  # a redirect too: never follow it elsewhere
         raise requests.HTTPError(f"the webhook answered {response.status_code}",
                                  response=response)

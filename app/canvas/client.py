@@ -85,7 +85,7 @@ from app.canvas.paging import (  # noqa: F401  (STUDENT_COURSE_LISTS re-exported
 )
 from app.canvas.ratelimit import ThrottleLimiter
 from app.canvas.session import USER_AGENT, ClientStats
-from app.canvas.transport import CanvasTransport, Params
+from app.canvas.transport import DEADLINE_S, CanvasTransport, Params
 from app.outbound import STRICT, OutboundPolicy
 
 __all__ = [
@@ -125,6 +125,8 @@ class CanvasAPIService(GradingEndpoints):
     :param per_page: page size asked for on every list (Canvas caps it at 100).
     :param record_requests: keep a record of every attempt in ``stats.records``.
     :param policy: where connections may go (the base URL is checked now, each connection too).
+    :param deadline: seconds one request may take in all, body included (a trickling server
+        is cut off then).
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class CanvasAPIService(GradingEndpoints):
         record_requests: bool = False,
         policy: OutboundPolicy = STRICT,
         refresher: Callable[[], str | None] | None = None,
+        deadline: float = DEADLINE_S,
     ) -> None:
         self.transport = CanvasTransport(
             base_url,
@@ -158,6 +161,7 @@ class CanvasAPIService(GradingEndpoints):
             record_requests=record_requests,
             policy=policy,
             refresher=refresher,
+            deadline=deadline,
         )
         self.page_workers = max(1, page_workers)
         self.per_page = per_page

@@ -24,6 +24,7 @@ from urllib3.util.retry import Retry
 
 import clock
 from app.outbound import STRICT, OutboundPolicy, guarded_session
+from app.outbound_limits import Limits
 from app.security import mask_token
 
 USER_AGENT = "GradeSync/0.1 (+https://github.com/gradesync)"
@@ -81,10 +82,12 @@ def build_session(
     connect_retries: int = 3,
     on_retry: Callable[[], None] | None = None,
     policy: OutboundPolicy = STRICT,
+    limits: Limits | None = None,
 ) -> requests.Session:
     """One pooled session for one client: keep-alive, connect retries, UA and auth.
 
-    Every connection goes through the outbound guard (:mod:`app.outbound`) under ``policy``.
+    Every connection goes through the outbound guard (:mod:`app.outbound`) under ``policy``,
+    and every request within ``limits`` (its deadline and body caps).
     """
     retry = CountingRetry(
         total=connect_retries,
@@ -100,7 +103,11 @@ def build_session(
         on_retry=on_retry,
     )
     session = guarded_session(
-        policy, pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=retry
+        policy,
+        limits=limits or Limits(),
+        pool_connections=POOL_CONNECTIONS,
+        pool_maxsize=POOL_MAXSIZE,
+        max_retries=retry,
     )
     session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
     session.auth = BearerAuth(token, origin)

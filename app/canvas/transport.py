@@ -19,8 +19,11 @@ Once Canvas refused a token, the transport's later requests raise at once withou
 
 Bounded work: the base URL is checked against the outbound policy when the transport is built
 (a URL saved under a looser configuration stops working), every connection goes through the
-outbound guard, and bodies are streamed and cut off at ``MAX_BODY_BYTES`` on the wire and
-``MAX_DECODED_BYTES`` after gzip/deflate decoding (:class:`ResponseTooLarge`).
+outbound guard, and every attempt runs under :class:`~app.outbound_limits.Limits`: it ends by
+its wall-clock ``deadline`` (a server trickling one byte every few seconds cannot hold the
+thread; :class:`CanvasTimeout`, not retried), and its body is streamed and cut off at
+``MAX_BODY_BYTES`` on the wire and ``MAX_DECODED_BYTES`` after gzip/deflate decoding
+(:class:`ResponseTooLarge`).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from app.canvas.session import (
     parse_retry_after,
 )
 from app.outbound import STRICT, OutboundPolicy, OutboundRefused
+from app.outbound_limits import BodyTooLarge, Limits, OutboundTimeout
 from app.security import mask_token, validate_canvas_url
 
 logger = logging.getLogger(__name__)
@@ -66,7 +70,9 @@ logger = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_BODY_BYTES = 8 * 1024 * 1024  # one response on the wire; a Canvas page is well under 1 MiB
 MAX_DECODED_BYTES = 16 * 1024 * 1024  # the same after gzip/deflate (a 1000:1 bomb stops here)
-CHUNK_BYTES = 64 * 1024
+# One attempt, connect to last byte: Canvas's load balancers give up at 60 s of silence, so a
+# healthy Canvas always ends sooner; a server trickling bytes is cut off here.
+DEADLINE_S = 90.0
 Params = list[tuple[str, str]]
 
 
@@ -85,6 +91,7 @@ class CanvasTransport:
     :param record_requests: keep a record of every attempt in ``stats.records``.
     :param policy: where connections may go (:class:`~app.outbound.OutboundPolicy`); the
         base URL is checked against it here and raises ``InvalidCanvasURL`` if refused.
+    :param deadline: seconds one attempt may take in all (connect, headers and body).
     """
 
     max_body_bytes = MAX_BODY_BYTES
@@ -105,6 +112,7 @@ class CanvasTransport:
         record_requests: bool = False,
         policy: OutboundPolicy = STRICT,
         refresher: Callable[[], str | None] | None = None,
+        deadline: float = DEADLINE_S,
     ) -> None:
         if not token:
             raise ValueError("a Canvas access token is required")
@@ -120,6 +128,7 @@ class CanvasTransport:
         self._origin = origin_of(root)
         self._token_hint = mask_token(token)
         self.timeout = timeout
+        self.deadline = deadline
         self.max_retries = max_retries
         self.timeout_retries = timeout_retries
         self.backoff_factor = backoff_factor
@@ -132,6 +141,7 @@ class CanvasTransport:
             user_agent=user_agent,
             on_retry=self.stats.add_retry,
             policy=policy,
+            limits=Limits(deadline, self.max_body_bytes, self.max_decoded_bytes, decode=True),
         )
         self._token = token
         self._refresher = refresher
@@ -269,14 +279,23 @@ class CanvasTransport:
         start = self.stats.started()
         try:
             # Never follow a redirect: the next hop was not checked by the SSRF guard.
-            answer = self._session.get(
-                url, params=params, timeout=self.timeout, allow_redirects=False, stream=True
+            # The whole body is read inside the call (within the deadline and the size
+            # limits), while holding the slot.
+            response = self._session.get(
+                url, params=params, timeout=self.timeout, allow_redirects=False
             )
-            self._read_body(answer, endpoint)  # the whole body, while holding the slot
-            response = answer
-        except CanvasError as exc:  # a body over a limit
-            failure = exc
+        except BodyTooLarge as exc:
+            failure = self._too_large(endpoint, exc.what, exc.limit)
             failure.retryable = False
+        except OutboundTimeout:
+            failure = CanvasTimeout(
+                f"Canvas at {self.host} did not finish answering {endpoint} within "
+                f"{self.deadline:g} s: GradeSync stopped waiting; Canvas may be overloaded, "
+                "try again later.",
+                host=self.host,
+                endpoint=endpoint,
+            )
+            failure.retryable = False  # it already had the whole deadline
         except OutboundRefused as exc:
             failure = UnsafeAddress(
                 f"GradeSync will not connect to Canvas at {self.host}: {exc}. "
@@ -329,34 +348,6 @@ class CanvasTransport:
         finally:
             self._settle(slot, start, response, endpoint, attempt)
         return response, failure
-
-    def _read_body(self, response: requests.Response, endpoint: str) -> None:
-        """Read a streamed body into ``response`` within the wire and decoded-size limits."""
-        try:
-            declared = int(response.headers.get("content-length") or 0)
-        except ValueError:
-            declared = 0
-        if declared > self.max_body_bytes:
-            response.close()
-            raise self._too_large(endpoint, f"{declared} bytes announced", self.max_body_bytes)
-        body = bytearray()
-        try:
-            for chunk in response.iter_content(CHUNK_BYTES):
-                body += chunk
-                if len(body) > self.max_decoded_bytes:
-                    raise self._too_large(
-                        endpoint, "decompressed size", self.max_decoded_bytes
-                    )
-                if response.raw.tell() > self.max_body_bytes:
-                    raise self._too_large(endpoint, "size on the wire", self.max_body_bytes)
-        except ResponseTooLarge:
-            response.raw.close()  # drop the connection rather than drain the rest
-            response.close()
-            raise
-        # requests keeps a read body here; .content, .text and .json() then use it.
-        response._content = bytes(body)
-        response._content_consumed = True  # type: ignore[attr-defined]  # private, not in the stubs
-        response.close()  # fully read: the connection goes back to the pool
 
     def _too_large(self, endpoint: str, what: str, limit: int) -> ResponseTooLarge:
         return ResponseTooLarge(

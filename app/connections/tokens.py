@@ -41,6 +41,7 @@ from app.canvas.errors import CanvasUnavailable, RateLimited
 from app.extensions import db
 from app.models import CanvasConnection, utcnow
 from app.outbound import OutboundPolicy, guarded_session
+from app.outbound_limits import Limits
 from app.security import TokenCipher
 
 from .keys import client_for, client_form
@@ -50,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 REFRESH_AHEAD = timedelta(minutes=5)  # refresh a token this close to its expiry first
 TIMEOUT = (5.0, 15.0)
+# One call to the token endpoint, connect to last byte; its answer is a few hundred bytes, read
+# uncompressed up to the outbound path's small cap.
+LIMITS = Limits(deadline=20.0)
 USER_AGENT = "GradeSync (OAuth2)"
 REFRESH_ATTEMPTS = 3  # tries of one refresh when Canvas is down or throttling
 REFRESH_BACKOFF = 1.0  # seconds before the second try; doubled each time
@@ -79,7 +83,7 @@ class TokenReply:
 
 def post_token(base_url: str, form: dict[str, str], policy: OutboundPolicy) -> TokenReply:
     """One ``POST /login/oauth2/token`` (no retries); a network failure is a reply too."""
-    with guarded_session(policy) as session:
+    with guarded_session(policy, limits=LIMITS) as session:
         session.headers["User-Agent"] = USER_AGENT
         try:
             response = session.post(f"{base_url}/login/oauth2/token", data=form,
@@ -276,7 +280,7 @@ def log_out(connection: CanvasConnection) -> None:
 
 def _delete_token(data: Refresher, token: str) -> tuple[int | None, bool]:
     """(status, whether a 401 says the token is invalid or expired)."""
-    with guarded_session(data.policy) as session:
+    with guarded_session(data.policy, limits=LIMITS) as session:
         session.headers["User-Agent"] = USER_AGENT
         try:
             response = session.delete(f"{data.base_url}/login/oauth2/token",

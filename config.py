@@ -139,6 +139,8 @@ class Config:
         self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or None
         self.CELERY_RESULT_BACKEND = env.get("CELERY_RESULT_BACKEND") or self.CELERY_BROKER_URL
         self.SYNC_WORKERS = int(env.get("SYNC_WORKERS", "4"))
+        # Seconds one Canvas request of a sync may take in all, body included.
+        self.CANVAS_DEADLINE_S = float(env.get("CANVAS_DEADLINE_S", "90"))
         # Automatic syncs: the in-process scheduler (no broker) and its tick; with a broker,
         # Celery beat ticks instead (README, "Automatic syncs").
         self.SCHEDULER_ENABLED = parse_bool(

@@ -81,7 +81,8 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def arm(self, deadline: float, kill: Callable[[], None]) -> list[Any]:
-        entry: list[Any] = [kill]
+        """Call ``kill`` at ``deadline``; the entry is ``[kill, fired]``."""
+        entry: list[Any] = [kill, False]
         with self._cond:
             heapq.heappush(self._heap, (deadline, next(self._seq), entry))
             if self._thread is None or not self._thread.is_alive():
@@ -109,6 +110,7 @@ class _Watchdog:
                 heapq.heappop(self._heap)
                 kill = entry[0]
             if kill is not None:
+                entry[1] = True
                 try:
                     kill()
                 except Exception:  # noqa: S110  (a socket already gone: nothing to end)
@@ -173,13 +175,19 @@ def send_within(
     try:
         response = send(request, **kwargs)
         _read_body(response, limits)
+        if any(entry[1] for entry in _scope.entries):
+            # The socket was shut mid-answer: what was read may parse, but it is cut short.
+            raise OutboundTimeout(limits.deadline)
+    except OutboundTimeout:
+        _drop(response)
+        raise
     except BodyTooLarge as exc:
         exc.response = response  # its status and headers were read: a caller may want them
         _drop(response)
         raise
     except (requests.RequestException, OSError) as exc:
         _drop(response)
-        if time.monotonic() >= deadline - 0.05:
+        if time.monotonic() >= deadline - 0.05 or any(entry[1] for entry in _scope.entries):
             raise OutboundTimeout(limits.deadline) from exc
         raise
     finally:

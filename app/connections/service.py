@@ -19,6 +19,7 @@ from flask import current_app
 
 from app.canvas.client import CanvasAPIService
 from app.canvas.protocol import CanvasClient
+from app.canvas.transport import DEADLINE_S
 from app.extensions import db
 from app.models import CanvasConnection, User
 from app.sync.engine import CanvasSyncService
@@ -54,7 +55,7 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
         url = check_canvas_url(connection.base_url)
         if connection.auth_kind != "oauth":
             token = token_cipher().decrypt(connection.access_token_encrypted)
-            return CanvasAPIService(url, token, policy=outbound_policy())
+            return CanvasAPIService(url, token, policy=outbound_policy(), deadline=_deadline())
         fresh = fresh_access_token(connection)  # refreshed first when it is about to expire
         if not fresh:
             raise NotConnected(
@@ -62,12 +63,18 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
                 "connect it again in Settings."
             )
         return CanvasAPIService(
-            url, fresh, policy=outbound_policy(), refresher=refresher_for(connection, fresh)
+            url, fresh, policy=outbound_policy(), refresher=refresher_for(connection, fresh),
+            deadline=_deadline(),
         )
     except ValueError as exc:  # a token the current key cannot decrypt, a refused URL
         raise NotConnected(
             " ".join(f"Canvas is not usable: {exc}. Reconnect in Settings.".split())
         ) from exc
+
+
+def _deadline() -> float:
+    """Seconds one Canvas request of a sync may take in all (``CANVAS_DEADLINE_S``)."""
+    return float(current_app.config.get("CANVAS_DEADLINE_S") or DEADLINE_S)
 
 
 class _Unconnected:

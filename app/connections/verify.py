@@ -66,6 +66,8 @@ def check_canvas_url(url: str) -> str:
 # 3 s to connect and 7 s to answer, so a slow host costs about 10 s, not a minute.
 VERIFY_TIMEOUT = (3.0, 7.0)
 VERIFY_MAX_RETRIES = 0
+# ...and each request ends by this wall-clock deadline, however slowly the host trickles.
+VERIFY_DEADLINE_S = 10.0
 
 REJECTED_HELP = (
     "Canvas rejected this token (it is wrong, expired or revoked): create a new one in "
@@ -99,6 +101,7 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
         max_retries=VERIFY_MAX_RETRIES,
         policy=outbound_policy(),
         timeout_retries=0,
+        deadline=VERIFY_DEADLINE_S,
     )
     try:
         profile = client.get_current_user()
@@ -163,7 +166,7 @@ def profile_time_zone(base_url: str, token: str) -> str | None:
     """The zone on the Canvas profile of ``token``'s owner (None when Canvas will not say)."""
     client = CanvasAPIService(base_url, token, timeout=VERIFY_TIMEOUT,
                               max_retries=VERIFY_MAX_RETRIES, policy=outbound_policy(),
-                              timeout_retries=0)
+                              timeout_retries=0, deadline=VERIFY_DEADLINE_S)
     try:
         return _profile_time_zone(client)
     finally:

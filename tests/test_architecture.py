@@ -22,7 +22,7 @@ APP = ROOT / "app"
 # circle, and from any lower layer; never from a higher one.
 LAYERS: list[set[str]] = [
     {"app.models", "app.extensions", "app.safe_text", "app.db_events", "app.timezones"},
-    {"app.security", "app.outbound"},
+    {"app.security", "app.outbound", "app.outbound_limits"},
     {"app.canvas"},
     {"app.grades", "app.sync"},
     {"app.accounts", "app.connections", "app.calendar", "app.alerts"},

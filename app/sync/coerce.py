@@ -6,8 +6,11 @@ raise on junk, they return None (or a default) instead.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +19,14 @@ from app.safe_text import strip_control
 INT_MIN = -(2**31)
 INT_MAX = 2**31 - 1  # positions and drop counts are 32-bit INTEGER columns
 ID_MAX = 2**63 - 1  # Canvas ids are 64-bit (shard * 10**13 + local id): BIGINT columns
+# Points (points_possible, scores, deductions): canvas-lms's own largest, Quizzes::Quiz's
+# `validates :points_possible, numericality: { less_than_or_equal_to: 2_000_000_000 }`
+# (app/models/quizzes/quiz.rb). Percentages and weights: a million percent is far past any
+# extra credit. Beyond them a value is clamped (and the course's sync logs it once).
+POINTS_LIMIT = 2_000_000_000.0
+PERCENT_LIMIT = 1_000_000.0
 
-
+_clamped = threading.local()  # the out-of-range values met while parsing one course
 
 def clean_text(value: Any, max_len: int | None = None) -> str | None:
     """A string fit for a VARCHAR column, or None.
@@ -59,6 +68,43 @@ def parse_float(value: Any) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+def _bounded(value: Any, limit: float, kind: str) -> float | None:
+    number = parse_float(value)
+    if number is None or -limit <= number <= limit:
+        return number
+    hits: list[str] | None = getattr(_clamped, "hits", None)
+    if hits is not None:
+        hits.append(kind)
+    return math.copysign(limit, number)
+
+
+def parse_points(value: Any) -> float | None:
+    """Points (possible, scored, deducted) as :func:`parse_float`, clamped to the
+    ``POINTS_LIMIT`` a Canvas can hold."""
+    return _bounded(value, POINTS_LIMIT, "points")
+
+
+def parse_percent(value: Any) -> float | None:
+    """A percentage (a score or a weight), clamped to ``PERCENT_LIMIT``."""
+    return _bounded(value, PERCENT_LIMIT, "percent")
+
+
+@contextmanager
+def clamp_report(log: logging.Logger, where: str) -> Iterator[None]:
+    """Count the values clamped while the block parses ``where`` (one course); log them in
+    one warning at the end, never one line per value."""
+    outer = getattr(_clamped, "hits", None)
+    hits: list[str] = []
+    _clamped.hits = hits
+    try:
+        yield
+    finally:
+        _clamped.hits = outer
+        if hits:
+            kinds = ", ".join(f"{hits.count(k)} {k}" for k in sorted(set(hits)))
+            log.warning("%s: numbers from Canvas out of range were clamped (%s)", where, kinds)
 
 
 def parse_int(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int | None:

@@ -3,8 +3,9 @@
 Pure functions, no database and no HTTP, so the sync can call them from any thread and the tests
 can feed them junk. Canvas payloads are trusted for nothing: a missing key, a ``null`` where a
 number belongs, an unknown field, a 10 MB name or a lone surrogate must never crash a sync. Each
-value is coerced to what its column can hold (strings are truncated to the column's length); an
-item that cannot be stored at all (no usable id) is skipped with a ``logger.warning`` saying why.
+value is coerced to what its column can hold (strings are truncated to the column's length,
+numbers clamped to a sane range with one warning per course); items that cannot be stored at all
+(no usable id) are skipped and counted, with one warning per list, never one per item.
 
 Rules that encode Canvas semantics (CANVAS_API.md §3):
 
@@ -32,6 +33,7 @@ from app.sync.coerce import (  # noqa: F401  (re-exported: the parser's scalar r
     INT_MIN,
     _dict,
     _list,
+    clamp_report,
     clean_joined,
     clean_text,
     parse_bool,
@@ -39,6 +41,8 @@ from app.sync.coerce import (  # noqa: F401  (re-exported: the parser's scalar r
     parse_float,
     parse_id,
     parse_int,
+    parse_percent,
+    parse_points,
 )
 from app.sync.fields import (  # noqa: F401  (re-exported)
     _LIMITS,
@@ -48,6 +52,7 @@ from app.sync.fields import (  # noqa: F401  (re-exported)
     PARSER_VERSION,
     content_hash,
 )
+from app.sync.termparse import _log_junk, parse_periods, parse_term  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -94,20 +99,6 @@ class CourseList:
         return {c.canvas_course_id for c in self.courses} | set(self.restricted)
 
 
-def parse_term(raw: Any) -> dict[str, Any] | None:
-    """A ``term`` row from a course's ``term`` object; None when it has no usable id."""
-    term = _dict(raw)
-    canvas_term_id = parse_id(term.get("id"))
-    if canvas_term_id is None:
-        return None
-    return {
-        "canvas_term_id": canvas_term_id,
-        "name": clean_text(term.get("name"), _LIMITS["term.name"]) or f"Term {canvas_term_id}",
-        "start_at": parse_datetime(term.get("start_at")),
-        "end_at": parse_datetime(term.get("end_at")),
-    }
-
-
 def is_student_course(course: Mapping[str, Any]) -> bool:
     """False when the course lists enrollments and none is the student's own.
 
@@ -131,7 +122,15 @@ def _student_enrollment(course: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def parse_course(raw: Any) -> CourseData | None:
-    """A readable course from the course list, or None (restricted courses included)."""
+    """A readable course from the course list, or None (restricted courses included).
+
+    Numbers out of range are clamped, with one warning for the course.
+    """
+    with clamp_report(logger, f"course {parse_id(_dict(raw).get('id'))}"):
+        return _parse_course(raw)
+
+
+def _parse_course(raw: Any) -> CourseData | None:
     course = _dict(raw)
     canvas_course_id = parse_id(course.get("id"))
     if canvas_course_id is None or parse_bool(course.get("access_restricted_by_date")):
@@ -152,8 +151,8 @@ def parse_course(raw: Any) -> CourseData | None:
         "course_code": course_code,
         "apply_group_weights": parse_bool(course.get("apply_assignment_group_weights")),
         # Absent with hide_final_grades, null before anything is graded: NULL either way.
-        "canvas_current_score": parse_float(enrollment.get("computed_current_score")),
-        "canvas_final_score": parse_float(enrollment.get("computed_final_score")),
+        "canvas_current_score": parse_percent(enrollment.get("computed_current_score")),
+        "canvas_final_score": parse_percent(enrollment.get("computed_final_score")),
         "canvas_current_grade": clean_text(
             enrollment.get("computed_current_grade"), _LIMITS["course.canvas_current_grade"]
         ),
@@ -170,7 +169,7 @@ def parse_course(raw: Any) -> CourseData | None:
         "has_weighted_grading_periods": parse_bool(course.get("has_weighted_grading_periods")),
         "hide_final_grades": parse_bool(course.get("hide_final_grades")),
         "canvas_current_period_id": parse_id(enrollment.get("current_grading_period_id")),
-        "canvas_period_current_score": parse_float(
+        "canvas_period_current_score": parse_percent(
             enrollment.get("current_period_computed_current_score")
         ),
         "canvas_period_current_grade": clean_text(
@@ -193,33 +192,6 @@ def parse_course(raw: Any) -> CourseData | None:
     )
 
 
-def parse_periods(raw: Any) -> tuple[dict[str, Any], ...]:
-    """``grading_period`` rows from a course's ``grading_periods``, in date order."""
-    rows: dict[int, dict[str, Any]] = {}
-    for item in _list(raw):
-        period = _dict(item)
-        canvas_id = parse_id(period.get("id"))
-        if canvas_id is None:
-            logger.warning("skipping a grading period without a usable id: %.200r", item)
-            continue
-        rows[canvas_id] = {
-            "canvas_grading_period_id": canvas_id,
-            "title": clean_text(period.get("title"), _LIMITS["period.title"])
-            or f"Grading period {canvas_id}",
-            "weight": parse_float(period.get("weight")),
-            "start_date": parse_datetime(period.get("start_date")),
-            "end_date": parse_datetime(period.get("end_date")),
-            "close_date": parse_datetime(period.get("close_date")),
-            "is_closed": parse_bool(period.get("is_closed")),
-        }
-    return tuple(sorted(rows.values(), key=_period_order))
-
-
-def _period_order(row: Mapping[str, Any]) -> tuple[bool, float, int]:
-    start = row["start_date"]
-    return (start is None, start.timestamp() if start else 0.0, row["canvas_grading_period_id"])
-
-
 def parse_course_list(raw_courses: Any) -> CourseList:
     """Split the course list; junk entries are logged and counted, never fatal."""
     result = CourseList()
@@ -228,7 +200,6 @@ def parse_course_list(raw_courses: Any) -> CourseList:
         item = _dict(raw)
         canvas_course_id = parse_id(item.get("id"))
         if canvas_course_id is None:
-            logger.warning("skipping a course list entry without a usable id: %.200r", raw)
             result.invalid += 1
             continue
         if canvas_course_id in seen:  # a course listed twice (pages shifted while paging)
@@ -243,6 +214,7 @@ def parse_course_list(raw_courses: Any) -> CourseList:
         course = parse_course(item)
         if course is not None:
             result.courses.append(course)
+    _log_junk(result.invalid, "course list entries")
     return result
 
 
@@ -265,8 +237,7 @@ class Gradebook:
 def _parse_group(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     canvas_group_id = parse_id(raw.get("id"))
     if canvas_group_id is None:
-        logger.warning("skipping an assignment group without a usable id: %.200r", raw)
-        return None
+        return None  # counted in Gradebook.skipped, logged once for the course
     rules = _dict(raw.get("rules"))
     never_drop = sorted(
         {i for i in (parse_id(v) for v in _list(rules.get("never_drop"))) if i is not None}
@@ -274,7 +245,7 @@ def _parse_group(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         "canvas_group_id": canvas_group_id,
         "name": clean_text(raw.get("name"), _LIMITS["group.name"]) or f"Group {canvas_group_id}",
-        "weight": parse_float(raw.get("group_weight")),
+        "weight": parse_percent(raw.get("group_weight")),
         "position": parse_int(raw.get("position")),
         "drop_lowest": parse_int(rules.get("drop_lowest"), lo=0) or 0,
         "drop_highest": parse_int(rules.get("drop_highest"), lo=0) or 0,
@@ -296,10 +267,7 @@ def _parse_assignment(
 ) -> dict[str, Any] | None:
     canvas_assignment_id = parse_id(raw.get("id"))
     if canvas_assignment_id is None:
-        logger.warning(
-            "course %s: skipping an assignment without a usable id: %.200r", canvas_course_id, raw
-        )
-        return None
+        return None  # counted in Gradebook.skipped, logged once for the course
     sub = _dict(submission)
     # Canvas's GradeCalculator#ignore_submission? (lib/grade_calculator.rb) ignores an unposted
     # submission in the scores the student sees, excused or not: left out of the current score,
@@ -323,22 +291,22 @@ def _parse_assignment(
         or f"Assignment {canvas_assignment_id}",
         "position": parse_int(raw.get("position")),
         "due_at": parse_datetime(raw.get("due_at")),
-        "points_possible": parse_float(raw.get("points_possible")),
+        "points_possible": parse_points(raw.get("points_possible")),
         "grading_type": clean_text(raw.get("grading_type"), _LIMITS["assignment.grading_type"]),
         "submission_types": clean_joined(raw.get("submission_types"),
                                          _LIMITS["assignment.submission_types"]),
         "omit_from_final_grade": parse_bool(raw.get("omit_from_final_grade")),
         # Hidden (unposted) grades arrive with the keys absent: .get() gives None, as it should.
-        "score": None if excused else parse_float(sub.get("score")),
+        "score": None if excused else parse_points(sub.get("score")),
         "grade": None if excused else clean_text(sub.get("grade"), _LIMITS["assignment.grade"]),
         "is_excused": excused,
         "is_missing": parse_bool(missing) if missing is not None else policy == "missing",
         "is_late": parse_bool(late) if late is not None else policy == "late",
-        "points_deducted": None if excused else parse_float(sub.get("points_deducted")),
+        "points_deducted": None if excused else parse_points(sub.get("points_deducted")),
         "workflow_state": clean_text(
             sub.get("workflow_state"), _LIMITS["assignment.workflow_state"]
         ),
-        "entered_score": None if excused else parse_float(sub.get("entered_score")),
+        "entered_score": None if excused else parse_points(sub.get("entered_score")),
         "grading_period_id": parse_id(sub.get("grading_period_id")),
         "submitted_at": parse_datetime(sub.get("submitted_at")),
         "graded_at": parse_datetime(sub.get("graded_at")),
@@ -371,7 +339,16 @@ def parse_gradebook(
     An assignment for everyone is never dropped for a missing submission (a placeholder not
     made yet). ``include[]=assignment_visibility`` is for staff only and ``scope_assignments_
     to_student`` needs a grading period: neither tells a student's assignments apart.
+
+    Numbers out of range are clamped, with one warning for the course.
     """
+    with clamp_report(logger, f"course {canvas_course_id}"):
+        return _parse_gradebook(canvas_course_id, groups_payload, assignments_payload,
+                                submissions_payload, own_only)
+
+
+def _parse_gradebook(canvas_course_id: int, groups_payload: Any, assignments_payload: Any,
+                     submissions_payload: Any, own_only: bool) -> Gradebook:
     groups: dict[int, dict[str, Any]] = {}
     raw_assignments: list[tuple[Mapping[str, Any], int | None]] = []
     skipped = 0
@@ -411,6 +388,7 @@ def parse_gradebook(
             skipped += 1
             continue
         assignments[row["canvas_assignment_id"]] = row
+    _log_junk(skipped, f"groups or assignments of course {canvas_course_id}")
     return Gradebook(
         groups=sorted(groups.values(), key=lambda g: g["canvas_group_id"]),
         assignments=sorted(assignments.values(), key=lambda a: a["canvas_assignment_id"]),

@@ -2,10 +2,15 @@
 
 The template draws it with SVG attributes and CSS classes only: the strict Content Security
 Policy allows no inline script and no ``style`` attribute, and an SVG needs neither.
+
+Bounded whatever the data: at most ``MAX_TICKS`` gridlines (the step grows with the range, so
+a score of ``1e300`` from a hostile Canvas costs a few lines, not a loop to it), and points
+that are not finite numbers are left out.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +18,8 @@ from app.sync.history import GradePoint
 
 WIDTH, HEIGHT = 600, 200
 PAD_X, PAD_Y = 44, 16
+MAX_TICKS = 11  # gridlines at most, whatever the range
+SCORE_LIMIT = 1e12  # a "grade" beyond this is not one (rows stored before the parser clamped)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Chart:
 
 def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
     """The chart of ``points`` (oldest first); None when there is nothing to draw."""
+    points = [p for p in points if math.isfinite(p.score) and abs(p.score) <= SCORE_LIMIT]
     if not points:
         return None
     scores = [p.score for p in points]
@@ -61,12 +69,9 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
         )
         for i, p in enumerate(points)
     ]
-    step = 10.0 if high - low <= 50 else 20.0
-    ticks = []
-    value = low
-    while value <= high:
-        ticks.append((round(y_of(value), 1), f"{value:g}%"))
-        value += step
+    step = tick_step(high - low)
+    count = min(MAX_TICKS, int((high - low) // step) + 1)
+    ticks = [(round(y_of(low + i * step), 1), f"{low + i * step:g}%") for i in range(count)]
     fmt = "%b %d" if span >= 86_400 else "%b %d %H:%M"  # one day: tell the syncs apart
     summary = (
         f"Course grade from {scores[0]:.1f}% on {points[0].at:%b %d} "
@@ -82,3 +87,17 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
         last=points[-1].at.strftime(fmt),
         summary=summary,
     )
+
+
+def tick_step(span: float) -> float:
+    """10 or 20 points for a usual grade range; beyond, the smallest 1-2-5 step that keeps
+    the gridlines within ``MAX_TICKS``."""
+    if span <= 50:
+        return 10.0
+    if span <= 20 * (MAX_TICKS - 1):
+        return 20.0
+    magnitude = 10.0 ** math.floor(math.log10(span / (MAX_TICKS - 1)))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if span / (factor * magnitude) <= MAX_TICKS - 1:
+            return factor * magnitude
+    return 10.0 * magnitude

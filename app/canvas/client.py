@@ -24,6 +24,11 @@ Concurrency (:mod:`app.canvas.ratelimit`): every request takes a slot from the t
 process-wide :class:`~app.canvas.ratelimit.ThrottleLimiter`, which keeps as many requests in
 flight as Canvas's leaky bucket allows and no more.
 
+Bounded lists: besides the page cap, a list has at most ``MAX_LIST_ITEMS`` items and
+``MAX_LIST_BYTES`` bytes in all its pages, and a page with more than ``MAX_PAGE_VALUES`` JSON
+values is refused before it is parsed; over any of them the call fails with
+:class:`ResponseTooLarge` (the sync reports it and keeps every stored row).
+
 Pagination: ``per_page=100`` on every list. When the first page's ``link`` header has a
 numbered ``rel="last"``, pages 2..last are fetched concurrently (``page_workers`` threads, all
 through the limiter, at most ``2 × page_workers`` pages planned ahead) and joined in order;
@@ -52,15 +57,10 @@ Errors (:mod:`app.canvas.errors`, re-exported here)::
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Self
-from urllib.parse import urlsplit
-
-import requests
 
 from app.canvas.errors import (
     BadResponse,
@@ -75,6 +75,13 @@ from app.canvas.errors import (
     UnsafeAddress,
 )
 from app.canvas.grading import GradingEndpoints
+from app.canvas.lists import (  # noqa: F401  (the limits re-exported)
+    MAX_LIST_BYTES,
+    MAX_LIST_ITEMS,
+    MAX_PAGE_VALUES,
+    MAX_PAGES,
+    ListReader,
+)
 from app.canvas.paging import (  # noqa: F401  (STUDENT_COURSE_LISTS re-exported)
     COURSE_INCLUDES,
     STUDENT_COURSE_LISTS,
@@ -106,11 +113,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# At most this many pages in one list (planned from `last` or followed through `next`).
-MAX_PAGES = 10_000
 
 
-class CanvasAPIService(GradingEndpoints):
+class CanvasAPIService(ListReader, GradingEndpoints):
     """A Canvas REST client for one token on one Canvas host.
 
     :param base_url: the Canvas address, e.g. ``https://canvas.example.edu`` (a trailing
@@ -322,98 +327,3 @@ class CanvasAPIService(GradingEndpoints):
         """``GET /users/self/enrollments`` (bookmark pages), with current grades."""
         params: Params = [("state[]", state) for state in states]
         return self._get_list("/users/self/enrollments", params)
-
-    # --- JSON helpers ---------------------------------------------------------------------
-
-    def _get_object(self, path: str, params: Params | None = None) -> dict[str, Any]:
-        response = self._get(self.transport.api_url + path, params)
-        endpoint = urlsplit(self.transport.api_url + path).path
-        body = self._json(response, endpoint)
-        if not isinstance(body, dict):
-            raise self._bad(endpoint, f"expected an object, got {type(body).__name__}")
-        return body
-
-    def _json(self, response: requests.Response, endpoint: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise self._bad(endpoint, "the body is not JSON") from None
-
-    def _bad(self, endpoint: str, detail: str) -> BadResponse:
-        return BadResponse(
-            f"Canvas at {self.host} sent a response GradeSync cannot read for {endpoint} "
-            f"({detail}): try again later, and report it if it keeps happening.",
-            host=self.host,
-            endpoint=endpoint,
-        )
-
-    def _page_items(self, response: requests.Response, endpoint: str) -> list[Any]:
-        body = self._json(response, endpoint)
-        if not isinstance(body, list):
-            raise self._bad(endpoint, f"expected a list, got {type(body).__name__}")
-        return body
-
-    # --- pagination -----------------------------------------------------------------------
-
-    def _get_list(self, path: str, params: Params) -> list[Any]:
-        """Every item of a paginated list, in Canvas's order."""
-        url = self.transport.api_url + path
-        first = self._get(url, [*params, ("per_page", str(self.per_page))])
-        path = urlsplit(url).path  # errors name the endpoint as it is on the wire
-        items = self._page_items(first, path)
-        next_url = first.links.get("next", {}).get("url")
-        last_url = first.links.get("last", {}).get("url")
-        last = _page_number(last_url)
-        if last is not None and last > MAX_PAGES:
-            raise self._too_many_pages(path, f'rel="last" is page {last}')
-        if next_url and last_url and last is not None and last > 1:
-            final: requests.Response | None = None
-            plan = (_with_page(last_url, n) for n in range(2, last + 1))
-            with closing(self._fetch_pages(plan)) as pages:
-                for response in pages:
-                    items.extend(self._page_items(response, path))
-                    final = response
-            # The list may have grown while we read it: follow on from the last page.
-            next_url = final.links.get("next", {}).get("url") if final is not None else None
-        seen: set[str] = set()
-        while next_url:
-            if next_url in seen:
-                raise self._bad(path, "the pagination links go round in a circle")
-            if len(seen) >= MAX_PAGES:
-                raise self._too_many_pages(path, "its next links never end")
-            seen.add(next_url)
-            response = self._get(next_url)
-            items.extend(self._page_items(response, path))  # short or empty pages go on
-            next_url = response.links.get("next", {}).get("url")
-        return items
-
-    def _too_many_pages(self, endpoint: str, detail: str) -> ResponseTooLarge:
-        return ResponseTooLarge(
-            f"Canvas at {self.host} has more than GradeSync's limit of {MAX_PAGES} pages for "
-            f"{endpoint} ({detail}): GradeSync stopped; check the Canvas address, and report it "
-            "if it is your school's Canvas.",
-            host=self.host,
-            endpoint=endpoint,
-        )
-
-    def _fetch_pages(self, urls: Iterable[str]) -> Generator[requests.Response, None, None]:
-        """GET ``urls`` concurrently (through the limiter), yielding responses in order.
-
-        At most ``2 × page_workers`` pages are planned ahead: the URLs are taken from
-        ``urls`` only as the window moves on, so a huge list never exists in memory at once.
-        """
-        window = 2 * self.page_workers
-        pool = ThreadPoolExecutor(max_workers=self.page_workers, thread_name_prefix="canvas-page")
-        pending: deque[Future[requests.Response]] = deque()
-        source = iter(urls)
-        try:
-            for url in source:
-                pending.append(pool.submit(self._get, url))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()  # the list failed: do not spend bucket units on the rest
-            pool.shutdown(wait=True)

@@ -82,6 +82,35 @@ def test_a_stream_sends_heartbeats_and_ends_at_its_maximum(app: Any, client: Any
     assert _open_streams(db) == 0
 
 
+def test_the_stream_cap_holds_across_accounts(app: Any, db: Any) -> None:
+    """Issue 21, finding 5: many accounts cannot together hold every thread of a process."""
+    app.config.update(SYNC_EVENTS_PER_USER=3, SYNC_EVENTS_PER_PROCESS=4,
+                      SYNC_EVENTS_POLL_SECONDS=0.01)
+    opened, refused = [], 0
+    for n in range(3):
+        account = create_user(f"s{n}@example.edu", "correct horse battery")
+        add_fake_connection(account)
+        run = _running_run(db, account)
+        browser = app.test_client()  # each account its own browser
+        _login(browser, account)
+        for _ in range(2):
+            with app.app_context():  # its own g: the logged-in user is not carried over
+                response = browser.get(f"/sync/{run.id}/events", buffered=False)
+            if response.status_code == 200:
+                opened.append(response)
+            else:
+                assert response.status_code == 429
+                refused += 1
+    assert len(opened) == 4 and refused == 2  # 3 accounts x 2 streams, 4 served at once
+    opened.pop().close()  # one leaves: its place is free again
+    with app.app_context():
+        again = browser.get(f"/sync/{run.id}/events", buffered=False)
+    assert again.status_code == 200
+    for response in [*opened, again]:
+        response.close()
+    assert _open_streams(db) == 0
+
+
 def test_the_default_stream_life_is_short() -> None:
     from app.pages.sync import views
 
@@ -132,6 +161,41 @@ def test_150_streams_from_one_user_leave_login_fast(
         while _open_streams(db) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert _open_streams(db) == 0
+
+
+@pytest.mark.slow
+def test_six_accounts_with_four_streams_each_leave_login_fast(
+    app: Any, db: Any, database_url: str, tmp_path: Path
+) -> None:
+    """Issue 21, finding 5: 6 accounts x 4 streams on gunicorn 2x8 used to leave /login
+    unanswered; each process now serves a few streams and answers the rest 429."""
+    runs = []
+    for n in range(6):
+        account = create_user(f"crowd{n}@example.edu", "correct horse battery")
+        add_fake_connection(account)
+        runs.append(_running_run(db, account))  # never finishes during the test
+    with gunicorn(database_url, tmp_path) as base:
+        port = int(base.rsplit(":", 1)[1])
+        sockets = []
+        try:
+            for n, run in enumerate(runs):
+                browser = requests.Session()
+                token = csrf_token(browser.get(f"{base}/login", timeout=10).text)
+                assert browser.post(f"{base}/login", data={
+                    "email": f"crowd{n}@example.edu", "password": "correct horse battery",
+                    "csrf_token": token}, allow_redirects=False, timeout=10).status_code == 302
+                cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+                sockets += [_open_raw_stream(port, f"/sync/{run.id}/events", cookie)
+                            for _ in range(4)]
+            statuses = [sock.recv(64).split(b" ")[1] for sock in sockets]
+            assert statuses.count(b"200") <= 8, statuses  # 4 per process at most
+            for _ in range(5):
+                started = time.monotonic()
+                assert requests.get(f"{base}/login", timeout=5).status_code == 200
+                assert time.monotonic() - started < 1.0
+        finally:
+            for sock in sockets:
+                sock.close()
 
 
 # --- Settings: a slow Canvas host ---------------------------------------------------------

@@ -83,8 +83,9 @@ def events(run_id: int) -> Any:
     is held between polls. A comment line goes out every ``SYNC_EVENTS_HEARTBEAT_SECONDS``:
     writing to a closed connection fails, which ends the stream within seconds of the browser
     leaving. The stream ends after ``SYNC_EVENTS_MAX_SECONDS`` and the browser's EventSource
-    reconnects by itself. Beyond ``SYNC_EVENTS_PER_USER`` open streams the answer is 429, and
-    the page falls back to polling.
+    reconnects by itself. Beyond ``SYNC_EVENTS_PER_USER`` open streams of the user, or
+    ``SYNC_EVENTS_PER_PROCESS`` in this process, the answer is 429, and the page falls back to
+    polling.
     """
     _state_or_404(run_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -94,7 +95,8 @@ def events(run_id: int) -> Any:
     limit = float(config.get("SYNC_EVENTS_MAX_SECONDS", EVENTS_MAX_SECONDS))
     heartbeat = float(config.get("SYNC_EVENTS_HEARTBEAT_SECONDS", EVENTS_HEARTBEAT_SECONDS))
     cap = int(config.get("SYNC_EVENTS_PER_USER", streams.DEFAULT_STREAMS_PER_USER))
-    slot = streams.open_stream(user_id, cap)
+    process_cap = int(config.get("SYNC_EVENTS_PER_PROCESS", streams.DEFAULT_STREAMS_PER_PROCESS))
+    slot = streams.open_stream(user_id, cap, process_cap)
     if slot is None:
         body, status = render_error(429, "Too many progress streams are open. Use polling.")
         return body, status, {"Retry-After": "10"}

@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from app import jobs
+from app import alerts, jobs
 from app.alerts import WebhookRefused, check_webhook_url, save_settings, send_digest
 from app.alerts.choose import from_events
 from app.extensions import db
@@ -107,7 +107,14 @@ def run(user: Any, incremental: bool = False) -> Any:
     sync_run = jobs.create_sync_run(user.id, incremental)
     result = jobs.run_sync(user.id, sync_run.id, incremental)
     assert result["status"] == "succeeded", result["error"]
+    settle()
     return result
+
+
+def settle() -> None:
+    """The alerts go out on the alert queue's own threads: wait until they are handed over."""
+    assert alerts.outbox().wait_idle(30)
+    db.session.expire_all()
 
 
 def grade_something(user: Any, student: Any) -> tuple[str, str, float]:
@@ -269,7 +276,9 @@ def settings_email(user_id: int) -> bool | None:
 
 def sync_run_result(user: Any, incremental: bool = False) -> Any:
     sync_run = jobs.create_sync_run(user.id, incremental)
-    return jobs.run_sync(user.id, sync_run.id, incremental)
+    result = jobs.run_sync(user.id, sync_run.id, incremental)
+    settle()
+    return result
 
 
 def test_missing_due_soon_and_reconnect_alerts(
@@ -364,6 +373,7 @@ def test_a_scheduler_tick_sends_what_quiet_hours_held(canvas_user: Any, inbox: I
     run(user)
     assert inbox.messages == []
     enqueue_due(lambda *_: None, now=utcnow() + timedelta(hours=3))
+    settle()
     assert len(inbox.messages) == 1
 
 

@@ -3,17 +3,22 @@
 ``choose`` (pure: which events and assignments a student's settings turn into alerts),
 ``prefs`` (the settings, the webhook check), ``mail`` (SMTP and the signed unsubscribe link),
 ``webhook`` (the Discord/Slack JSON POST through :mod:`app.outbound`), ``deliver`` (the one
-entry point the jobs layer calls after a run, quiet hours and the daily digest).
+entry point after a run, quiet hours and the daily digest), ``outbox`` (the bounded queue and
+threads of their own that the jobs layer hands the alerts to: never sent by a sync worker).
 """
 
 from app.alerts.deliver import after_run, send_digest, send_due_digests
 from app.alerts.mail import read_unsubscribe_token, unsubscribe_token
+from app.alerts.outbox import outbox, queue_after_run, queue_due_digests
 from app.alerts.prefs import WebhookRefused, check_webhook_url, save_settings, settings_for
 
 __all__ = [
     "WebhookRefused",
     "after_run",
     "check_webhook_url",
+    "outbox",
+    "queue_after_run",
+    "queue_due_digests",
     "read_unsubscribe_token",
     "save_settings",
     "send_digest",

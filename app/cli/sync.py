@@ -12,7 +12,7 @@ import click
 from flask import current_app
 
 import clock
-from app import jobs
+from app import alerts, jobs
 from app.cli.common import CLIError, get_user, one_line
 
 # The keys of the ``--json`` line: a contract with outside checks. Do not rename.
@@ -28,6 +28,7 @@ JSON_KEYS = (
     "connections",  # added with several Canvas instances (issue 14): how many were synced
 )
 POLL_INTERVAL_S = 0.5
+ALERTS_WAIT_S = 60.0  # a sync's alerts have this long to go out before the command ends
 
 
 def sync_one(email: str, incremental: bool, as_json: bool) -> bool:
@@ -68,6 +69,8 @@ def sync_one(email: str, incremental: bool, as_json: bool) -> bool:
         sys.exit(130)
     finally:
         bar.close()
+    # The alerts go out on their own threads: hand them over before the command ends.
+    alerts.outbox().wait_idle(ALERTS_WAIT_S)
     elapsed = time.monotonic() - started
     summary = _json_results(results.as_dict(), elapsed)
     succeeded = summary["status"] == "succeeded"

@@ -29,6 +29,7 @@ from .verify import (
     CanvasConnectionError,
     canvas_name,
     check_canvas_url,
+    one_check,
     token_cipher,
     verify_canvas_token,
 )
@@ -137,7 +138,8 @@ def connect_canvas(
     """
     url = check_canvas_url(base_url)
     token = clean_token(token)
-    profile = verify_canvas_token(url, token)
+    with one_check(user.id):  # one check at a time per user, a few per process
+        profile = verify_canvas_token(url, token)
     connection = _slot_for(user, url)
     _store_token(connection, token, expires_at)
     connection.canvas_user_id = profile["id"]
@@ -166,7 +168,8 @@ def check_canvas_connection(
         )
     url = check_canvas_url(connection.base_url)
     try:
-        profile = verify_canvas_token(url, token)
+        with one_check(user.id):
+            profile = verify_canvas_token(url, token)
     except CanvasConnectionError as exc:
         if exc.kind == "rejected":
             mark_rejected(connection.id)

@@ -6,6 +6,9 @@ Nothing here stores, renders or logs a token.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
@@ -78,7 +81,8 @@ REJECTED_HELP = (
 class CanvasConnectionError(AccountError):
     """Canvas could not confirm the credentials; ``kind`` says why, the message says what to do.
 
-    kinds: ``rejected`` (the token was refused), ``not_permitted``, ``unreachable``,
+    kinds: ``rejected`` (the token was refused), ``busy`` (a check is already running),
+    ``not_permitted``, ``unreachable``,
     ``timeout``, ``not_canvas`` (the URL answers but is not a Canvas API), ``unsafe`` (the
     host resolved to an address the outbound policy refuses), ``error``.
     """
@@ -88,11 +92,46 @@ class CanvasConnectionError(AccountError):
         self.kind = kind
 
 
+# A check holds a web thread for up to its deadline: one at a time per user, and a few per
+# process, so a crowd of checks against a slow Canvas leaves threads for everyone else's pages.
+CHECKS_PER_PROCESS = 3
+BUSY_MESSAGE = (
+    "another check of a Canvas connection is still running: wait a moment, then try again"
+)
+
+
+class _Checks:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users: set[int] = set()
+
+
+_checks = _Checks()
+
+
+@contextmanager
+def one_check(user_id: int | None) -> Iterator[None]:
+    """Hold the user's (and one of the process's) check slots; ``CanvasConnectionError``
+    (kind ``busy``) at once when the user already has a check running or the process is full."""
+    cap = int(current_app.config.get("CONNECTION_CHECKS_PER_PROCESS") or CHECKS_PER_PROCESS)
+    key = user_id if user_id is not None else -1 - threading.get_ident()
+    with _checks.lock:
+        if key in _checks.users or len(_checks.users) >= cap:
+            raise CanvasConnectionError(BUSY_MESSAGE, "busy")
+        _checks.users.add(key)
+    try:
+        yield
+    finally:
+        with _checks.lock:
+            _checks.users.discard(key)
+
+
 def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
     """Ask Canvas who owns ``token`` (``GET /api/v1/users/self``) and return that profile.
 
     ``base_url`` must already have passed ``check_canvas_url``. Raises
-    ``CanvasConnectionError``; its message never contains the token.
+    ``CanvasConnectionError``; its message never contains the token. Callers for a user hold
+    :func:`one_check` around it.
     """
     client = CanvasAPIService(
         base_url,

@@ -4,7 +4,8 @@ Shared by the in-process scheduler (:mod:`app.jobs.scheduler`, with the thread p
 ``submit``) and Celery beat's periodic task (:mod:`app.jobs.tasks`, with the task's own
 ``apply_async``), so both decide and record scheduled runs the same way. Scheduled runs are
 incremental; the full sync stays the Sync button's. A tick also sends the alerts that were
-held for quiet hours or the daily digest once their time has come (:mod:`app.alerts`).
+held for quiet hours or the daily digest once their time has come, through the alert queue
+(:mod:`app.alerts.outbox`), never inline.
 """
 
 from __future__ import annotations
@@ -112,9 +113,10 @@ def enqueue_due(
 
 
 def _send_held_alerts(now: datetime) -> None:
-    """Alerts held for quiet hours or the daily digest go out on the first tick after."""
+    """Alerts held for quiet hours or the daily digest go out after the first tick after, on
+    the alert queue's threads: a slow webhook never delays the tick's syncs."""
     try:
-        alerts.send_due_digests(now)
+        alerts.queue_due_digests(now)
     except Exception as exc:  # alerts never stop the scheduling of syncs
         logger.warning("held alerts not sent this tick: %s: %s", type(exc).__name__,
                        (str(exc).splitlines() or [""])[0])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -34,20 +36,79 @@ class Runner(Protocol):
     def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None: ...
 
 
-class ThreadRunner:
-    """A bounded pool of threads running syncs in this process."""
+@dataclass
+class _Job:
+    user_id: int
+    sync_run_id: int
+    incremental: bool
+    hosts: frozenset[str]
 
-    def __init__(self, app: Flask, workers: int) -> None:
+
+def canvas_hosts(user_id: int) -> frozenset[str]:
+    """The Canvas hosts (``host[:port]``, lower case) of the user's connections."""
+    urls = db.session.scalars(
+        select(CanvasConnection.base_url).where(CanvasConnection.user_id == user_id,
+                                                CanvasConnection.base_url.is_not(None))
+    ).all()
+    return frozenset(urlsplit(url).netloc.lower() for url in urls if url)
+
+
+class ThreadRunner:
+    """A bounded pool of threads running syncs in this process, shared fairly between hosts.
+
+    At most ``per_host`` syncs of one Canvas host run at once (by default one fewer than the
+    workers): four students whose Canvas trickles its answers cannot take every worker, and
+    the next student of another Canvas starts at once. A job whose host is full waits in the
+    queue without holding a worker; jobs otherwise start in the order they came.
+    """
+
+    def __init__(self, app: Flask, workers: int, per_host: int | None = None) -> None:
         self.app = app
-        self.executor = ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="gradesync-sync"
-        )
+        self.workers = max(1, workers)
+        self.per_host = max(1, per_host if per_host else self.workers - 1)
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._busy: Counter[str] = Counter()
+        self._stopping = False
+        self._threads: list[threading.Thread] = []  # started as jobs come, up to ``workers``
 
     def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
         # The run now lives in this process's memory: say so, so that if this process dies
         # the next one to start can tell the run will never be picked up.
         hold_run(sync_run_id)
-        self.executor.submit(self._job, user_id, sync_run_id, incremental)
+        job = _Job(user_id, sync_run_id, incremental, canvas_hosts(user_id))
+        with self._cond:
+            self._queue.append(job)
+            if len(self._threads) < self.workers:
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"gradesync-sync_{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify_all()
+
+    def _next(self) -> _Job | None:
+        for job in self._queue:
+            if all(self._busy[host] < self.per_host for host in job.hosts):
+                self._queue.remove(job)
+                self._busy.update(job.hosts)
+                return job
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                job = self._next()
+                while job is None:
+                    if self._stopping and not self._queue:
+                        return
+                    self._cond.wait()
+                    job = self._next()
+            try:
+                self._job(job.user_id, job.sync_run_id, job.incremental)
+            finally:
+                with self._cond:
+                    self._busy.subtract(job.hosts)
+                    self._cond.notify_all()
 
     def _job(self, user_id: int, sync_run_id: int, incremental: bool) -> None:
         # Our own app context means our own scoped session, removed when the context ends.
@@ -58,7 +119,12 @@ class ThreadRunner:
                 logger.exception("sync job %s could not record its result", sync_run_id)
 
     def shutdown(self, wait: bool = True) -> None:
-        self.executor.shutdown(wait=wait)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 class CeleryRunner:
@@ -90,7 +156,8 @@ def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
             if app.config.get("CELERY_BROKER_URL"):
                 runner = CeleryRunner(app)
             else:
-                runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)))
+                runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)),
+                                      int(app.config.get("SYNC_WORKERS_PER_HOST") or 0) or None)
             app.extensions[RUNNER_KEY] = runner
     return runner
 

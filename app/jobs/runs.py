@@ -214,9 +214,10 @@ def _prune_quietly(user_id: int) -> None:
 
 
 def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:
-    """Hand the run's alerts to email and webhook now; a failure never fails the sync."""
+    """Hand the run's alerts to the alert queue (their own threads: a slow webhook never holds
+    this sync worker); a failure never fails the sync."""
     try:
-        alerts.after_run(user_id, sync_run_id, result)
+        alerts.queue_after_run(user_id, sync_run_id, result)
     except Exception as exc:  # the run is recorded; alerts are a courtesy on top
         logger.warning("alerts after sync run %s failed: %s: %s", sync_run_id,
                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")

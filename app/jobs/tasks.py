@@ -29,6 +29,13 @@ from config import parse_bool
 logger = logging.getLogger(__name__)
 
 ENQUEUE_DUE_TASK = "gradesync.enqueue_due_syncs"
+# A sync past its soft limit gets SoftTimeLimitExceeded (recorded as a failed run, its courses
+# fully old or fully new); the hard limit then kills the worker child, whatever it is doing.
+# With every Canvas request under its deadline, only a hostile Canvas comes near them.
+SYNC_SOFT_LIMIT_S = 15 * 60.0
+HARD_AFTER_SOFT_S = 60.0
+TICK_SOFT_LIMIT_S = 60.0
+TICK_HARD_LIMIT_S = 90.0
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -40,6 +47,7 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask)
+    soft_limit = float(app.config.get("SYNC_SOFT_LIMIT_S") or SYNC_SOFT_LIMIT_S)
     celery.config_from_object(
         {
             "broker_url": app.config["CELERY_BROKER_URL"],
@@ -49,6 +57,9 @@ def celery_init_app(app: Flask) -> Celery:
             # message is delivered again instead of silently dropped.
             "task_acks_late": True,
             "worker_prefetch_multiplier": 1,
+            # Every task ends: a tenant's slow Canvas cannot hold a worker for ever.
+            "task_soft_time_limit": soft_limit,
+            "task_time_limit": soft_limit + HARD_AFTER_SOFT_S,
             "broker_connection_retry_on_startup": True,
             # One queue name per deployment (or test session) sharing a Redis server.
             "task_default_queue": app.config.get("CELERY_QUEUE")
@@ -106,7 +117,8 @@ def _submit_to_workers(user_id: int, sync_run_id: int, incremental: bool) -> Non
     run_sync_task.apply_async(args=(user_id, sync_run_id, incremental))
 
 
-@shared_task(name=ENQUEUE_DUE_TASK, ignore_result=True)
+@shared_task(name=ENQUEUE_DUE_TASK, ignore_result=True, soft_time_limit=TICK_SOFT_LIMIT_S,
+             time_limit=TICK_HARD_LIMIT_S)
 def enqueue_due_syncs_task() -> int:
     """Celery beat's tick: queue an incremental sync for every account due now."""
     tick = timedelta(seconds=float(current_app.config.get("SCHEDULER_TICK_S") or 30.0))

@@ -48,7 +48,7 @@ bp = Blueprint("settings", __name__)
 logger = logging.getLogger(__name__)
 
 # A person's mistake is a 400; Canvas being down or slow is the upstream's fault.
-STATUS_BY_KIND = {"unreachable": 502, "error": 502, "timeout": 504}
+STATUS_BY_KIND = {"unreachable": 502, "error": 502, "timeout": 504, "busy": 429}
 EXPIRED_FORM = "The form expired. Reload the page and try again."
 
 

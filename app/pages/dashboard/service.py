@@ -40,6 +40,8 @@ class CourseRow:
     explanation: str | None = None  # why ours and Canvas's differ, for the student
     # The Canvas instance's label, when the student has more than one connection.
     instance: str | None = None
+    # Since when no Canvas list shows the course (Canvas has not said it is gone): kept as is.
+    missing_since: datetime | None = None
 
 
 @dataclass
@@ -179,6 +181,7 @@ def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow
         last_synced=latest(course.last_synced_canvas, user_synced),
         hidden=report.hidden,
         explanation=explain(report) if report.differs else None,
+        missing_since=course.missing_since,
     )
 
 

@@ -12,10 +12,13 @@ import logging
 import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.message import EmailMessage
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.safe_text import strip_control
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,11 @@ UNSUBSCRIBE_SALT = "gradesync-alerts-unsubscribe"
 UNSUBSCRIBE_PATH = "/alerts/unsubscribe/"
 # The CLI waits for the SMTP server: a slow or dead one must not hold a sync for long.
 SMTP_TIMEOUT_S = 10.0
+MAX_SUBJECT = 150
+# RFC 5322's line limit instead of 78: a header with one long word (the unsubscribe address)
+# is then sent as it is. At 78 the email package would RFC 2047-encode it, and mail clients
+# read no List-Unsubscribe address out of "=?utf-8?q?=3Chttp...".
+MESSAGE_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -78,13 +86,16 @@ def unsubscribe_url(public_url: str, secret_key: str, user_id: int) -> str:
 def build_message(
     settings: MailSettings, to: str, subject: str, lines: list[str], unsubscribe: str
 ) -> EmailMessage:
-    message = EmailMessage()
+    """One alert email. Its text comes from Canvas: the subject is made one plain line (a
+    U+2028 in a course name would otherwise be refused as a line break in a header) and each
+    body line loses control and format characters."""
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = settings.sender or ""
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = " ".join(strip_control(subject).split())[:MAX_SUBJECT]
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    body = "\n".join(lines)
+    body = "\n".join(strip_control(line) for line in lines)
     message.set_content(
         f"{body}\n\n--\nGradeSync alerts. Stop these emails with one click: {unsubscribe}\n"
     )

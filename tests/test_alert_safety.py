@@ -10,6 +10,7 @@ without a login, and do nothing once used or older than the student's last chang
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ import pytest
 from app.alerts import deliver, mail, save_settings
 from app.alerts.choose import Alert
 from app.alerts.prefs import settings_for
+from app.extensions import db
 from app.models import utcnow
-from app.outbound import OutboundPolicy
+from app.outbound import STRICT, OutboundPolicy
 from tests.school_year import MIDTERM
 from tests.test_alerts import (  # noqa: F401  (fixtures)
     Inbox,
@@ -117,3 +119,59 @@ def test_webhook_and_mail_lose_bidi_controls(canvas_user: Any, hook: Receiver) -
     text = "Bio\u202e1.0 :edarg\u202c graded"
     deliver.dispatch(user, settings_for(user.id), [Alert("event:4", text, text)], utcnow())
     assert hook.bodies[0]["content"] == "Bio1.0 :edarg graded"
+
+
+def _link(user: Any, inbox: Inbox, key: str = "event:9") -> str:
+    """Send the student one alert email; the unsubscribe path it carries."""
+    alert = Alert(key, "Biology: Lab 3 graded", "Biology: Lab 3 graded 7/10")
+    deliver.dispatch(user, settings_for(user.id), [alert], utcnow())
+    found = re.search(r"http://gradesync\.test(/alerts/unsubscribe/\S+)",
+                      inbox.messages[-1].get_content())
+    assert found is not None
+    return found.group(1)
+
+
+def _email_on(user_id: int) -> bool:
+    db.session.expire_all()
+    return settings_for(user_id).email
+
+
+def test_the_unsubscribe_page_shows_no_address_without_a_login(
+    canvas_user: Any, inbox: Inbox, client: Any
+) -> None:
+    user, _student = canvas_user
+    path = _link(user, inbox)
+    page = client.get(path)
+    assert page.status_code == 200 and user.email.encode() not in page.data
+    done = client.post(path)
+    assert b"no more alert emails" in done.data and user.email.encode() not in done.data
+    client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    assert user.email.encode() in client.get(_link(user, inbox, "event:10")).data  # the owner
+
+
+def test_an_unsubscribe_link_used_once_or_before_a_change_does_nothing(
+    canvas_user: Any, inbox: Inbox, client: Any
+) -> None:
+    user, _student = canvas_user
+    path = _link(user, inbox)
+    assert client.post(path).status_code == 200 and not _email_on(user.id)
+    # The student turns alert emails back on; the old email's link must not undo that.
+    save_settings(user.id, {"on_grade": True, "email": True}, STRICT)
+    replay = client.post(path)
+    assert replay.status_code == 410 and b"changed nothing" in replay.data
+    assert _email_on(user.id)
+    assert client.get(path).status_code == 410  # and says so before anyone clicks
+    # A link from an email sent after the change works.
+    assert client.post(_link(user, inbox, "event:11")).status_code == 200
+    assert not _email_on(user.id)
+
+
+def test_an_unsubscribe_link_expires(
+    canvas_user: Any, inbox: Inbox, client: Any, pin_clock: Any
+) -> None:
+    user, _student = canvas_user
+    path = _link(user, inbox)
+    pin_clock(MIDTERM + mail.UNSUBSCRIBE_MAX_AGE + timedelta(days=1))
+    stale = client.post(path)
+    assert stale.status_code == 410 and b"expired" in stale.data
+    assert _email_on(user.id)

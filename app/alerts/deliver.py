@@ -244,5 +244,5 @@ def _email(user: User, lines: list[str], *, digest: bool) -> None:
     else:
         subject = f"GradeSync: {len(lines)} new updates"
     link = mail.unsubscribe_url(config.get("PUBLIC_URL") or "http://localhost:5000",
-                                config["SECRET_KEY"], user.id)
+                                config["SECRET_KEY"], user.id, utcnow())
     mail.send(settings, mail.build_message(settings, user.email, subject, lines, link))

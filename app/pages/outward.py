@@ -22,10 +22,11 @@ from markupsafe import Markup
 from app.safe_text import format_table, strip_format
 
 REQUEST_LOGGERS = ("werkzeug", "gunicorn.access")
-# The path segment or query value that is itself a secret, and what replaces it in a log.
-_SECRET_PARTS = re.compile(
-    r"(?P<keep>/calendar/|/alerts/unsubscribe/)[^\s/?\"'.]+"
-    r"|(?P<param>[?&](?:code|state|token|secret)=)[^\s&\"']+"
+# Each secret a request line can carry, and the part of the match kept around it.
+_SECRET_PARTS = (
+    re.compile(r"(/calendar/)[^\s/?\"']+?(\.ics\b|[\s?\"']|$)"),
+    re.compile(r"(/alerts/unsubscribe/)[^\s/?\"']+()"),
+    re.compile(r"([?&](?:code|state|token|secret)=)[^\s&#\"']+()"),
 )
 REDACTED = "[redacted]"
 
@@ -47,9 +48,9 @@ def public_url_for(endpoint: str, **values: Any) -> str:
 
 def redact(text: str) -> str:
     """``text`` with the secrets that request paths can carry replaced by ``[redacted]``."""
-    return _SECRET_PARTS.sub(
-        lambda m: (m.group("keep") or m.group("param")) + REDACTED, text
-    )
+    for pattern in _SECRET_PARTS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
+    return text
 
 
 class SecretPathFilter(logging.Filter):

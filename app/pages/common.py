@@ -37,6 +37,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 import clock
+from app.pages.outward import hide_secrets_in_request_logs, page_text
 from app.timezones import in_zone
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
     app.jinja_env.globals["now"] = lambda: clock.now()
+    # Before any template compiles: every {{ value }} loses bidi controls (app.pages.outward).
+    app.jinja_env.finalize = page_text
+    hide_secrets_in_request_logs()
 
 
 # --- Request size ---------------------------------------------------------------------------

@@ -102,6 +102,8 @@ def _store_token(connection: CanvasConnection, token: str, expires_at: datetime 
     connection.access_token_encrypted = token_cipher().encrypt(token)
     connection.refresh_token_encrypted = None
     connection.expires_at = expires_at
+    # A new token starts afresh: a "disconnected" or "needs_reconnect" of the old one is over.
+    connection.status = "ok"
     connection.status = lifecycle_status(connection)
 
 

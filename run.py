@@ -18,12 +18,12 @@ import hmac
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from werkzeug.serving import make_server
 
 from config import INSTANCE_DIR
+from demo import DemoCanvas, adopt_address
 
 logger = logging.getLogger("gradesync.run")
 
@@ -31,6 +31,7 @@ logger = logging.getLogger("gradesync.run")
 DEMO_EMAIL = "demo@gradesync.example"
 DEMO_TOKEN = "demo-canvas-token"  # noqa: S105 - the simulator's, not a real Canvas token
 DEMO_DB = INSTANCE_DIR / "demo.sqlite3"
+DEMO_CANVAS_STATE = INSTANCE_DIR / "demo-canvas.json"  # the simulator's port and its changes
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # progress bar name each course, short enough not to bore.
     parser.add_argument("--latency", type=float, default=0.15,
                         help="seconds added to each simulated Canvas response (demo only)")
+    parser.add_argument("--canvas-changes-every", type=float, default=90.0,
+                        help="seconds between changes in the simulated Canvas, on average "
+                             "(demo only; 0 keeps it still)")
     parser.add_argument("--verbose", action="store_true",
                         help="log every request (the demo keeps the log quiet by default)")
     return parser.parse_args(argv)
@@ -101,13 +105,11 @@ def demo_account(app: Flask, canvas_url: str) -> str:
     return password
 
 
-def start_simulator(preset: str, latency: float) -> Any:
-    from simulator import CanvasSimulator, SimulatorConfig
-
-    simulator = CanvasSimulator(SimulatorConfig(latency=latency), host="127.0.0.1", port=0)
-    simulator.start()
-    simulator.add_student(DEMO_TOKEN, preset=preset, seed=0, name="Demo Student")
-    return simulator
+def start_simulator(preset: str, latency: float) -> DemoCanvas:
+    """The simulated Canvas on this instance's saved port, with its saved changes replayed."""
+    canvas = DemoCanvas(DEMO_CANVAS_STATE, DEMO_TOKEN, preset, latency)
+    canvas.start()
+    return canvas
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,9 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         })
         prepare_schema(app)
         simulator = start_simulator(args.preset, args.latency)
+        # Accounts connected to an earlier start's address keep their connection, moved here.
+        adopt_address(app, simulator.base_url, simulator.previous_url)
         password = demo_account(app, simulator.base_url)
-        # Settings offers these to accounts registered during the demo.
-        app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN)
+        # Settings offers these to accounts registered during the demo, and its "Simulate a
+        # week of Canvas" button calls simulate_week.
+        app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN,
+                          DEMO_SIMULATE_WEEK=simulator.simulate_week)
+        if args.canvas_changes_every > 0:
+            every = args.canvas_changes_every
+            simulator.live((every / 2, every * 1.5))
     else:
         app = create_app()
     from app.jobs import recover_on_start, start_scheduler

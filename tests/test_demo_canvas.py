@@ -104,3 +104,27 @@ def test_a_week_of_canvas_shows_up_as_changes_after_the_next_sync(
         assert db.session.scalar(select(func.count()).select_from(GradeEvent)) == settled
     finally:
         replayed.stop()
+
+
+@pytest.mark.clock(MIDTERM)
+def test_the_simulate_a_week_button_brings_changes_to_the_feed(
+    app, client, demo_canvas: DemoCanvas
+) -> None:
+    """Demo mode only: the dashboard's "Simulate a week of Canvas", then Sync, fills "What
+    changed"."""
+    from auth_actions import AuthActions
+
+    AuthActions(client).register()
+    assert "Simulate a week of Canvas" not in client.get("/").get_data(as_text=True)
+    assert client.post("/demo/simulate-week").status_code == 404  # not a demo: no such thing
+
+    app.config.update(DEMO_MODE=True, DEMO_SIMULATE_WEEK=demo_canvas.simulate_week)
+    client.post("/settings", data={"url": demo_canvas.base_url, "token": TOKEN})
+    user_id = db.session.scalar(select(CanvasConnection.user_id))
+    _sync(user_id)
+    page = client.get("/").get_data(as_text=True)
+    assert "Simulate a week of Canvas" in page and "What changed" not in page
+    page = client.post("/demo/simulate-week", follow_redirects=True).get_data(as_text=True)
+    assert "A week passed in the simulated Canvas" in page
+    _sync(user_id)
+    assert "What changed" in client.get("/").get_data(as_text=True)

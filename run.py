@@ -113,7 +113,17 @@ def start_simulator(preset: str, latency: float) -> DemoCanvas:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    from config import ConfigError
+
+    try:
+        return serve(parse_args(argv))
+    except ConfigError as exc:  # a setting to fix: one line, not a traceback
+        sys.stderr.write(f"Error: {' '.join(str(exc).split())}\n")
+        return 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the app (and, with ``--demo``, its simulated Canvas) and serve until Ctrl-C."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

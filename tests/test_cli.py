@@ -461,3 +461,13 @@ def test_canvas_connect_after_disconnect_is_connected_again(runner, db, simulato
     assert [row["status"] for row in json.loads(listing.stdout)] == ["ok"]
     result = runner.invoke(args=["canvas", "test", "a@example.edu"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_token_saved_for_100_days_shows_100_days_left(runner, db, simulator):
+    simulator.add_student(TOKEN)
+    _create(runner)
+    result = runner.invoke(args=["canvas", "connect", "a@example.edu", "--url",
+                                 simulator.base_url, "--token", TOKEN, "--expires-in-days", "100"])
+    assert result.exit_code == 0, result.output
+    listing = runner.invoke(args=["canvas", "connections", "a@example.edu", "--json"])
+    assert [row["days_left"] for row in json.loads(listing.stdout)] == [100]

@@ -56,7 +56,7 @@
   // progress instead of jumping from 0 to 100 %; then run `after` (the result, if finished).
   // Courses that arrive together are written within milliseconds, between two polls: the
   // state lists each course's step, and the line names every one the bar passes.
-  function moveBar(panel, target, steps, after) {
+  function moveBar(panel, target, steps, finished, after) {
     var bar = field(panel, "progress");
     var text = field(panel, "percent_text");
     var from = Number(bar.value) || 0;
@@ -74,10 +74,13 @@
       if (passed) {
         panel.shownDone = passed.done;
         field(panel, "message").textContent = passed.line;
+        // The count under the line is the same course's: never "4 of 32" beside "8 of 32".
+        field(panel, "counts").textContent = passed.done + " of " + passed.total + " courses";
       }
     }
     window.cancelAnimationFrame(panel.animation || 0);
-    if (reducedMotion || target <= from) {
+    // A finished run shows its end at once: no bar still crawling under "Finished".
+    if (reducedMotion || finished || target <= from) {
       show(target);
       after();
       return;
@@ -103,12 +106,12 @@
     badge.textContent = state.status_label;
     badge.className = "badge badge-status-" + state.status;
     field(panel, "phase_label").textContent = state.phase_label;
-    field(panel, "counts").textContent = state.courses_total && !state.finished
-      ? state.courses_done + " of " + state.courses_total + " courses"
-      : "";
-    moveBar(panel, state.percent, state.steps, function () {
+    moveBar(panel, state.percent, state.steps, state.finished, function () {
       panel.shownDone = Math.max(panel.shownDone || 0, state.courses_done || 0);
       field(panel, "message").textContent = state.finished ? "" : (state.progress_line || "");
+      field(panel, "counts").textContent = state.courses_total && !state.finished
+        ? state.courses_done + " of " + state.courses_total + " courses"
+        : "";
       if (state.finished) {
         renderResult(panel, state);
       }

@@ -222,7 +222,8 @@
     var letter = grade.letter || "—";
     setText(root, "[data-what-if-percent]", percent);
     setText(root, '[data-what-if-mirror="percent"]', percent);
-    setText(root, "[data-what-if-letter]", letter);
+    // A course without letters shows none, not a dash beside the percentage.
+    setText(root, "[data-what-if-letter]", grade.letter || "");
     setText(root, '[data-what-if-mirror="letter"]', letter);
     (grade.groups || []).forEach(function (group) {
       setText(root, '[data-group-what-if="' + group.id + '"]', formatPercent(group.percent));

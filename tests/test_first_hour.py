@@ -60,7 +60,8 @@ def test_course_pages_say_nothing_they_cannot_back(client: Any, senior: Any) -> 
     for _course, url, page in pages:
         text = visible_text(page)
         assert not re.search(r"\bNone\b", text), url
-        summary = page[page.index('class="card grade-summary"'):page.index('class="card grade-history"')]
+        summary = page[page.index('class="card grade-summary"'):
+                       page.index('class="card grade-history"')]
         if re.search(r"data-what-if-percent>—<", summary):
             assert "Final grade (ungraded work as 0)" not in summary, url
         switcher = re.search(r'(?s)<nav class="period-switcher".*?</nav>', page)

@@ -114,3 +114,19 @@ def test_the_chart_reads_in_the_students_time_zone_and_counts_its_points() -> No
     assert (two.first, two.last) == ("Nov 18 21:30", "Nov 18 23:30")
     utc = grade_chart([GradePoint(late, 88.0)], None)
     assert utc is not None and utc.dots[0].label == "Nov 19 03:30: 88.0%"
+
+
+@pytest.mark.clock(MIDTERM)
+def test_the_dashboard_folds_past_terms_under_the_current_one(client: Any, senior: Any) -> None:
+    user, _student = senior
+    page = client.get("/").get_data(as_text=True)
+    total = page.count('href="/courses/')
+    folded = page[page.index("<details class=\"past-terms\""):page.index("</details>",
+                                                                         page.index("past-terms"))]
+    open_part = page[:page.index("<details class=\"past-terms\"")]
+    assert "Current term" in open_part.split('<section class="term"')[1]  # first term shown
+    assert "Current term" not in folded
+    assert 0 < open_part.count('href="/courses/') < total
+    assert folded.count('href="/courses/') == total - open_part.count('href="/courses/')
+    assert re.search(r"Past terms: \d+ terms,\s+\d+ courses", visible_text(folded))
+    assert not re.search(r"\bNone\b", visible_text(page))

@@ -130,3 +130,32 @@ def test_the_dashboard_folds_past_terms_under_the_current_one(client: Any, senio
     assert folded.count('href="/courses/') == total - open_part.count('href="/courses/')
     assert re.search(r"Past terms: \d+ terms,\s+\d+ courses", visible_text(folded))
     assert not re.search(r"\bNone\b", visible_text(page))
+
+
+@pytest.mark.clock(MIDTERM)
+def test_settings_say_what_this_server_can_do(app: Any, client: Any, senior: Any) -> None:
+    app.config["MAIL_SERVER"] = None
+    page = client.get("/settings").get_data(as_text=True)
+    email_box = re.search(r'<input[^>]*name="email"[^>]*>', page)
+    assert email_box and "checked" not in email_box.group(0) and "disabled" in email_box.group(0)
+    # One connection: one "Disconnect…", not a second "Disconnect Canvas…" beside it.
+    assert visible_text(page).count("Disconnect") == 1
+    rename = re.search(r'<input[^>]*name="label"[^>]*>', page)
+    assert rename and 'type="text"' in rename.group(0)
+    client.post("/settings/calendar")
+    page = client.get("/settings").get_data(as_text=True)
+    off = re.search(r'<input[^>]*value="Turn the calendar feed off"[^>]*>', page)
+    assert off and "button-danger" not in off.group(0) and "button-link" in off.group(0)
+
+    app.config["MAIL_SERVER"] = "localhost"
+    page = client.get("/settings").get_data(as_text=True)
+    email_box = re.search(r'<input[^>]*name="email"[^>]*>', page)
+    assert email_box and "checked" in email_box.group(0) and "disabled" not in email_box.group(0)
+
+
+def test_the_demo_connect_button_comes_first_in_settings(app: Any, client: Any) -> None:
+    app.config.update(DEMO_MODE=True, DEMO_CANVAS_URL="http://127.0.0.1:9", DEMO_CANVAS_TOKEN="t")
+    AuthActions(client).register()
+    page = client.get("/settings").get_data(as_text=True)
+    main = page[page.index("<h1>Settings</h1>"):]
+    assert main.index("Connect to the demo Canvas") < main.index("<section")

@@ -220,3 +220,26 @@ def adopt_address(app: Any, url: str, previous: str | None) -> int:
             moved += 1
         db.session.commit()
     return moved
+
+
+def sync_demo_accounts(app: Any, url: str) -> int:
+    """Start a quick sync for every account connected to the demo Canvas that has synced
+    before (a first sync stays the student's click); returns how many started."""
+    from sqlalchemy import select
+
+    from app import jobs
+    from app.extensions import db
+    from app.models import CanvasConnection
+    from app.pages.sync.service import has_synced
+
+    started = 0
+    with app.app_context():
+        user_ids = sorted(set(db.session.scalars(
+            select(CanvasConnection.user_id).where(
+                CanvasConnection.base_url == url,
+                CanvasConnection.access_token_encrypted.is_not(None)))))
+        for user_id in user_ids:
+            if has_synced(user_id):
+                jobs.start_sync(user_id, incremental=True)
+                started += 1
+    return started

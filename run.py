@@ -23,7 +23,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from config import INSTANCE_DIR
-from demo import DemoCanvas, adopt_address
+from demo import DemoCanvas, adopt_address, sync_demo_accounts
+from demo_mail import DemoMailbox
 
 logger = logging.getLogger("gradesync.run")
 
@@ -32,6 +33,7 @@ DEMO_EMAIL = "demo@gradesync.example"
 DEMO_TOKEN = "demo-canvas-token"  # noqa: S105 - the simulator's, not a real Canvas token
 DEMO_DB = INSTANCE_DIR / "demo.sqlite3"
 DEMO_CANVAS_STATE = INSTANCE_DIR / "demo-canvas.json"  # the simulator's port and its changes
+DEMO_MAIL = INSTANCE_DIR / "demo-mail.txt"  # the alert emails the demo's mailbox received
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -153,9 +155,17 @@ def serve(args: argparse.Namespace) -> int:
         # week of Canvas" button calls simulate_week.
         app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN,
                           DEMO_SIMULATE_WEEK=simulator.simulate_week)
+        # Alerts arrive as email in a local mailbox (printed here, kept in demo-mail.txt).
+        mailbox = DemoMailbox(DEMO_MAIL).start()
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=mailbox.port, MAIL_USE_TLS=False,
+                          MAIL_DEFAULT_SENDER="GradeSync demo <alerts@gradesync.example>")
         if args.canvas_changes_every > 0:
             every = args.canvas_changes_every
-            simulator.live((every / 2, every * 1.5))
+            # Each change is followed by a quick sync of the accounts on the demo Canvas, so
+            # the feed, the chart and an alert follow without a click.
+            demo_app = app
+            simulator.live((every / 2, every * 1.5),
+                           after=lambda: sync_demo_accounts(demo_app, simulator.base_url))
     else:
         app = create_app()
     from app.jobs import recover_on_start, start_scheduler
@@ -165,12 +175,15 @@ def serve(args: argparse.Namespace) -> int:
 
     server = make_server(args.host, args.port, app, threaded=True)
     url = f"http://{args.host}:{server.server_port}/"
+    if simulator is not None:
+        app.config["PUBLIC_URL"] = url.rstrip("/")  # the unsubscribe link in alert emails
     lines = [f"GradeSync is running at {url}  (Ctrl-C to stop)"]
     if simulator is not None:
         lines += [
             f"Demo login:  {DEMO_EMAIL}  /  {password}",
             f"Simulated Canvas ({args.preset}): {simulator.base_url}  token: {DEMO_TOKEN}",
-            f"Database: {DEMO_DB}",
+            f"Database: {DEMO_DB}  (the CLI: DATABASE_URL=sqlite:///{DEMO_DB} flask --app app ...)",
+            f"Alert emails: printed here and kept in {DEMO_MAIL}",
             "Log in and click Sync Canvas. New accounts find the simulated Canvas in Settings.",
         ]
     # The banner is the program's output, not a log line: it must show whatever the log level.

@@ -177,3 +177,29 @@ def test_a_restarted_demo_keeps_its_canvas_address_and_syncs_without_duplicates(
         assert newcomer_http.get(f"{base}/", timeout=10).text.count('href="/courses/') == 5
     finally:
         _stop(process)
+
+
+def test_a_living_demo_brings_changes_the_chart_and_an_alert_email(tmp_path: Path) -> None:
+    """With the simulated Canvas changing every couple of seconds, a student who synced once
+    sees "What changed" fill, the course chart grow a line, and an alert email arrive in the
+    demo's mailbox, without another click."""
+    process, banner = _start_demo(tmp_path, tmp_path / "live.log", "--canvas-changes-every", "2")
+    mailbox = tmp_path / "instance" / "demo-mail.txt"
+    try:
+        base = banner["url"]
+        http, page = _log_in(base, banner["login"], banner["password"])
+        assert _sync(http, base, page)["status"] == "succeeded"
+        dashboard = ""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            dashboard = http.get(f"{base}/", timeout=10).text
+            if "What changed" in dashboard and mailbox.exists():
+                break
+            time.sleep(1)
+        assert "What changed" in dashboard
+        assert mailbox.exists() and "Subject:" in mailbox.read_text()
+        charts = [http.get(f"{base}{href}", timeout=10).text
+                  for href in set(re.findall(r'href="(/courses/\d+)"', dashboard))]
+        assert any("data-chart-line" in chart for chart in charts)
+    finally:
+        _stop(process)

@@ -6,9 +6,11 @@ and a secret key generated there on first run (0600). Booleans are parsed strict
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,6 +65,7 @@ def normalize_database_url(url: str) -> str:
 
 
 MIN_SECRET_LENGTH = 16
+MIN_SECRET_BITS = 36
 GENERATED_SECRET_BYTES = 48
 
 
@@ -71,11 +74,24 @@ class ConfigError(ValueError):
 
 
 def secret_weakness(secret: str) -> str | None:
-    """Why ``secret`` is too weak to sign sessions or derive keys from, or None if it is fine."""
-    if len(secret) < MIN_SECRET_LENGTH:
+    """Why ``secret`` is too weak to sign sessions or derive keys from, or None if it is fine.
+
+    Besides length: enough different characters, no character making up most of it
+    ("xxxxxxxxxxxxxxxxabcdef"), at least :data:`MIN_SECRET_BITS` of character variety (the
+    count-weighted Shannon entropy of its characters), and not one short piece repeated
+    ("abcdefabcdefabcdef"). A generated key or a passphrase of words passes easily.
+    """
+    size = len(secret)
+    if size < MIN_SECRET_LENGTH:
         return f"shorter than {MIN_SECRET_LENGTH} characters"
-    if len(set(secret)) < 6:  # "0000...", "abababab...": long but guessable
+    counts = Counter(secret)
+    if len(counts) < 6:  # "0000...", "abababab...": long but guessable
         return "made of too few different characters"
+    bits = -sum(n * math.log2(n / size) for n in counts.values())
+    if max(counts.values()) * 10 > size * 4 or bits < MIN_SECRET_BITS:
+        return "too repetitive (mostly one character, or too little variety)"
+    if (secret + secret).find(secret, 1) < size:
+        return "one short piece repeated"
     return None
 
 

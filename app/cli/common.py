@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from app.safe_text import strip_control
+
 logger = logging.getLogger(__name__)
 
 NO_SCHEMA = "the database has no tables yet: run 'flask --app app db upgrade' first"
@@ -22,8 +24,12 @@ def configure_logging(verbose: bool) -> None:
 
 
 def one_line(message: object) -> str:
-    """A message as one plain line (terminals without UTF-8 get the arrows as '>')."""
-    text = " ".join(str(message).split())
+    """A message as one plain line (terminals without UTF-8 get the arrows as '>').
+
+    Control and format characters go (:func:`app.safe_text.strip_control`): a course name
+    stored with a bidi override must not print reversed.
+    """
+    text = " ".join(strip_control(message).split())
     return text.replace("→", ">").replace("…", "...")
 
 

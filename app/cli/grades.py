@@ -13,6 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import configure_logging, get_user
+from app.safe_text import strip_control
 
 
 @click.command("grades")
@@ -44,10 +45,10 @@ def grades_command(email: str, as_json: bool) -> None:
         note = "estimate (totals hidden)" if report.hidden else (
             "DIFFERS" if row["differs"] else
             "Canvas updating (grade just changed)" if report.settling else "")
-        click.echo(f"{row['name'][:40]:40}  {_pct(row['current_score']):>8}  "
+        click.echo(f"{strip_control(row['name'])[:40]:40}  {_pct(row['current_score']):>8}  "
                    f"{_pct(row['canvas_current_score']):>8}  {row['letter'] or '—':6}  {note}")
         for period in row["grading_periods"]:
-            title = ("  " + period["title"])[:40]
+            title = ("  " + strip_control(period["title"]))[:40]
             click.echo(f"{title:40}  {_pct(period['current_score']):>8}  "
                        f"{_pct(period['canvas_current_score']):>8}")
 

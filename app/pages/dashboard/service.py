@@ -44,6 +44,8 @@ class CourseRow:
     settling: str | None = None
     # The Canvas instance's label, when the student has more than one connection.
     instance: str | None = None
+    # Since when no Canvas list shows the course (Canvas has not said it is gone): kept as is.
+    missing_since: datetime | None = None
 
 
 @dataclass
@@ -214,6 +216,7 @@ def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow
         hidden=report.hidden,
         explanation=explain(report) if report.flagged else None,
         settling=SETTLING_NOTE if report.settling else None,
+        missing_since=course.missing_since,
     )
 
 

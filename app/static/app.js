@@ -79,13 +79,14 @@
       }
     }
     window.cancelAnimationFrame(panel.animation || 0);
-    // A finished run shows its end at once: no bar still crawling under "Finished".
-    if (reducedMotion || finished || target <= from) {
+    if (reducedMotion || target <= from) {
       show(target);
       after();
       return;
     }
-    var duration = Math.min(1200, 300 + (target - from) * 9);
+    // A finished run plays the courses it passed in a blink (120 ms), then shows its result:
+    // the result comes right after the run's end, never under a bar still crawling.
+    var duration = finished ? 120 : Math.min(1200, 300 + (target - from) * 9);
     var start = null;
     function step(now) {
       start = start === null ? now : start;
@@ -100,13 +101,23 @@
     panel.animation = window.requestAnimationFrame(step);
   }
 
-  function renderState(panel, state) {
+  function showStatus(panel, state) {
     panel.dataset.status = state.status;
     var badge = field(panel, "status_label");
     badge.textContent = state.status_label;
     badge.className = "badge badge-status-" + state.status;
     field(panel, "phase_label").textContent = state.phase_label;
+  }
+
+  function renderState(panel, state) {
+    // "Finished" and "Done" wait for the bar to reach its end (a blink, see moveBar).
+    if (!state.finished) {
+      showStatus(panel, state);
+    }
     moveBar(panel, state.percent, state.steps, state.finished, function () {
+      if (state.finished) {
+        showStatus(panel, state);
+      }
       panel.shownDone = Math.max(panel.shownDone || 0, state.courses_done || 0);
       field(panel, "message").textContent = state.finished ? "" : (state.progress_line || "");
       field(panel, "counts").textContent = state.courses_total && !state.finished

@@ -159,3 +159,21 @@ def test_the_demo_connect_button_comes_first_in_settings(app: Any, client: Any) 
     page = client.get("/settings").get_data(as_text=True)
     main = page[page.index("<h1>Settings</h1>"):]
     assert main.index("Connect to the demo Canvas") < main.index("<section")
+
+
+def test_a_run_has_one_name_in_the_history_and_on_its_own_page(app: Any, client: Any) -> None:
+    from app.models import SyncRun, User, utcnow
+
+    AuthActions(client).register()
+    user = db.session.scalar(select(User))
+    run = SyncRun(user_id=user.id, kind="incremental", status="succeeded", started_at=utcnow(),
+                  finished_at=utcnow(), summary={"courses": 32, "courses_written": 0,
+                                                 "new_grades": 0})
+    db.session.add(run)
+    db.session.commit()
+    history = visible_text(client.get("/sync/history").get_data(as_text=True))
+    own = visible_text(client.get(f"/sync/{run.id}").get_data(as_text=True))
+    assert "Quick sync (changes only)" in history and "Quick sync (changes only)" in own
+    assert "Incremental sync" not in own
+    assert "Checked 32 courses: nothing changed." in history
+    assert "Updated 32 courses" not in history + own

@@ -34,6 +34,7 @@ BEFORE_DB_UPGRADE = [
     ["canvas", "sync", "--all"],
     ["canvas", "oauth-client", "list"],
     ["canvas", "oauth-client", "remove", "--url", URL],
+    ["scheduler", "run", "--once"],
     ["changes", EMAIL, "--json"],
     ["grades", EMAIL, "--json"],
 ]

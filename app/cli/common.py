@@ -75,6 +75,17 @@ def explain(exc: BaseException) -> str:
             "where)")
 
 
+def require_schema() -> None:
+    """Stop with the one-line fix when ``db upgrade`` has not been run (for commands, like the
+    scheduler, that otherwise log and carry on)."""
+    from sqlalchemy import inspect
+
+    from app.extensions import db
+
+    if not inspect(db.engine).has_table("users"):
+        raise CLIError(NO_SCHEMA)
+
+
 def guard(command: click.Command) -> click.Command:
     """Turn any unexpected error of ``command`` (and, for a group, of its subcommands) into one
     ``Error: ...`` line naming the fix, exit status 1; the traceback goes to the debug log."""

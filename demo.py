@@ -10,8 +10,8 @@ that demo behave like a real school's Canvas:
 * **Changes now and then.** Every minute or two (and on Settings' "Simulate a week of Canvas")
   a teacher grades something, adds an assignment or moves a due date, through the simulator's
   own mutation helpers (``simulator/student.py``). Each change is drawn from a random generator
-  seeded by its number, and the number of changes made is saved, so a restarted demo replays
-  them and its Canvas is the one the student last synced, not a fresh copy.
+  seeded by its number, and when each was made is saved, so a restarted demo replays them (with
+  the clock held at each one's moment) and its Canvas is the one the student last synced.
 
 Time comes from :func:`clock.now` (the simulator stamps every change with it).
 """
@@ -23,7 +23,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class DemoCanvas:
         self.simulator: Any = None
         self.previous_url: str | None = None
         self.changes = 0
+        self.moments: list[str] = []  # when each change was made (replayed at that moment)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,10 +82,19 @@ class DemoCanvas:
             simulator = CanvasSimulator(config, host="127.0.0.1", port=0).start()
         simulator.add_student(self.token, preset=self.preset, seed=0, name="Demo Student")
         self.simulator = simulator
-        replay = state.get("changes") if state.get("preset") == self.preset else 0
-        for number in range(int(replay or 0)):
-            self._change(number)
-        self.changes = int(replay or 0)
+        moments = state.get("moments") if state.get("preset") == self.preset else []
+        self.moments = [m for m in moments if isinstance(m, str)] if isinstance(moments, list) \
+            else []
+        for number, moment in enumerate(self.moments):
+            # Replayed at the moment it first happened: the same due dates and grading times,
+            # so the next sync finds nothing new.
+            saved = clock.state()
+            clock.freeze(datetime.fromisoformat(moment))
+            try:
+                self._change(number)
+            finally:
+                clock.restore(saved)
+        self.changes = len(self.moments)
         self._save()
         return str(simulator.base_url)
 
@@ -95,7 +105,7 @@ class DemoCanvas:
     def _save(self) -> None:
         _save_state(self.state_file, {
             "port": self.simulator.port, "url": self.simulator.base_url,
-            "preset": self.preset, "changes": self.changes,
+            "preset": self.preset, "changes": self.changes, "moments": self.moments,
         })
 
     def stop(self) -> None:
@@ -111,6 +121,7 @@ class DemoCanvas:
         done: list[str] = []
         with self._lock:
             for _ in range(count):
+                self.moments.append(clock.now().isoformat())
                 described = self._change(self.changes)
                 self.changes += 1
                 if described:

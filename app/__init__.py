@@ -21,12 +21,18 @@ from flask import Flask, g
 from flask.cli import with_appcontext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import INSTANCE_DIR, Config
+from config import INSTANCE_DIR, Config, ConfigError
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
-    app.config.from_mapping(Config().as_dict())
+    try:
+        app.config.from_mapping(Config().as_dict())
+    except ConfigError as exc:
+        if click.get_current_context(silent=True) is not None:
+            # Loaded by the ``flask`` command: one "Error: ..." line, exit 1, no traceback.
+            raise click.ClickException(" ".join(str(exc).split())) from None
+        raise
     if test_config is not None:
         app.config.from_mapping(test_config)
     _refuse_generated_key_with_a_broker(app, test_config)

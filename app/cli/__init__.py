@@ -36,3 +36,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_group)
     app.cli.add_command(changes_command)
     app.cli.add_command(grades_command)
+    from app.cli.common import guard
+
+    # Every command, Flask-Migrate's "db" included: an error is one line naming the fix.
+    for command in app.cli.commands.values():
+        guard(command)

@@ -206,3 +206,34 @@ def test_another_students_courses_answer_404(app: Any, client: Any) -> None:
     assert f'data-gpa-course="{course_id}"' not in page and f"try-{course_id}" not in page
     assert f'value="{course_id}"' not in page  # not offered as an earlier attempt either
     assert db.session.get(GpaCourseRow, course_id) is None
+
+
+def test_goal_planner_by_hand() -> None:
+    from app.grades.gpa import plan_for_target
+
+    courses = [GpaCourse(1, "Fall", 4, letter="C"),
+               GpaCourse(4, "Spring", 4, letter="A-", percent=91.0, projected=True),
+               GpaCourse(5, "Spring", 3, percent=88.5, projected=True)]
+    scale = SCALES["4.0+-"]
+    # Now (3.7*4 + 3.3*3)/7 = 3.53: 3.5 needs nothing more.
+    assert plan_for_target(courses, scale, "Spring", 3.5).letters == {4: "A-", 5: "B+"}
+    # 3.6 needs 25.2 points: History to A- is the nearer step (90 is 1.5 above 88.5; Calc's A
+    # is 3 above 91) and gives (14.8 + 11.1)/7 = 3.7.
+    plan = plan_for_target(courses, scale, "Spring", 3.6)
+    assert (plan.reachable, plan.letters, plan.gpa) == (True, {4: "A-", 5: "A-"}, 3.7)
+    # 4.1 is more than an A everywhere gives (A+ is worth no more than A on this scale).
+    best = plan_for_target(courses, scale, "Spring", 4.1)
+    assert (best.reachable, best.letters, best.gpa) == (False, {4: "A", 5: "A"}, 4.0)
+
+
+def test_goal_planner_on_the_page(app: Any, client: Any) -> None:
+    _user, ids = _student()
+    AuthActions(client).login()
+    page = client.get("/gpa?goal=3.6").get_data(as_text=True)
+    said = " ".join(page.split("data-goal-result>")[1].split("</p>")[0].split())
+    assert said == ("To reach 3.60 in Spring 2026 you need at least A- in Calc I (again) "
+                    "and A- in History (3.70).")
+    assert f'href="/courses/{ids["History"]}"' in page
+    assert "The goal must be between 0 and 4 on this scale." in client.get(
+        "/gpa?goal=5").get_data(as_text=True)
+    assert "out of reach" not in page

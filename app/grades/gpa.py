@@ -239,3 +239,63 @@ def compute_gpa(courses: Sequence[GpaCourse], scale: Scale, *,
     cumulative, credits = _average((o.points or 0.0, o.course.credits) for o in cumulative_rows)
     return GpaReport(scale, outcomes, tuple(terms), cumulative, credits,
                      any(o.course.projected for o in cumulative_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class GoalPlan:
+    """The lowest letters found for a term to reach ``target``.
+
+    ``letters`` maps each course in progress to the letter it needs at least (its own letter
+    when it needs no more); ``gpa`` is the term GPA with those letters. ``reachable`` False:
+    even the best letter in every course in progress falls short (``letters`` are then the
+    best ones and ``gpa`` the best the term can reach).
+    """
+
+    term: str
+    target: float
+    reachable: bool
+    letters: dict[int, str]
+    gpa: float | None
+
+
+def plan_for_target(courses: Sequence[GpaCourse], scale: Scale, term: str,
+                    target: float) -> GoalPlan:
+    """Letters for the term's projected courses that get its GPA to ``target``.
+
+    Start from each course's own letter (from its percentage when it has none, the lowest
+    letter when it has neither) and raise one letter at a time, always the step closest to
+    the course's current percentage (the easiest one), until the term GPA reaches the target.
+    A step that earns no more points (A to A+ on the 4.0 scale) is skipped.
+    """
+    open_ids = [c.id for c in courses if c.term == term and c.projected
+                and outcome(c, scale).reason in (None, "no grade yet")]
+    letters: dict[int, str] = {}
+    for course in courses:
+        if course.id in open_ids:
+            found = outcome(course, scale)
+            letters[course.id] = found.letter if found.counted and found.letter \
+                else scale.rows[-1][0]
+    by_id = {course.id: course for course in courses}
+
+    def term_gpa() -> float | None:
+        report = compute_gpa(courses, scale, what_if=letters, term_order=[term])
+        return next(t.gpa for t in report.terms if t.term == term)
+
+    def next_step(course_id: int) -> tuple[str, float] | None:
+        points = points_for_letter(letters[course_id], scale) or 0.0
+        better = [row for row in scale.rows if row[2] > points]
+        if not better:
+            return None
+        letter, low, _points = min(better, key=lambda row: (row[2], row[1]))
+        return letter, max(0.0, low - (by_id[course_id].percent or 0.0))
+
+    gpa = term_gpa()
+    while gpa is None or gpa < target:
+        steps = [(step[1], -by_id[cid].credits, cid, step[0])
+                 for cid in open_ids if (step := next_step(cid)) is not None]
+        if not steps:
+            return GoalPlan(term, target, False, letters, gpa)
+        _gap, _credits, course_id, letter = min(steps)
+        letters[course_id] = letter
+        gpa = term_gpa()
+    return GoalPlan(term, target, True, letters, gpa)

@@ -20,10 +20,12 @@ from app.grades.gpa import (
     CUSTOM_KEY,
     DEFAULT_SCALE_KEY,
     SCALES,
+    GoalPlan,
     GpaCourse,
     GpaReport,
     Scale,
     compute_gpa,
+    plan_for_target,
 )
 from app.grades.schemes import parse_scheme, scheme_letter
 from app.models import (
@@ -119,6 +121,17 @@ def to_gpa_course(entry: CourseEntry) -> GpaCourse:
     return GpaCourse(id=entry.course.id, term=entry.term, credits=entry.credits, letter=letter,
                      percent=percent, projected=projected, excluded=entry.excluded,
                      replaces=entry.replaces)
+
+
+def goal_plan(session: DbSession, user_id: int, target: float) -> GoalPlan | None:
+    """The letters the latest term with courses in progress needs to reach ``target``
+    (None when no course is in progress)."""
+    entries, order = course_entries(session, user_id)
+    courses = [to_gpa_course(e) for e in entries]
+    open_terms = [name for name in order if any(c.projected and c.term == name for c in courses)]
+    if not open_terms:
+        return None
+    return plan_for_target(courses, load_scale(session, user_id), open_terms[-1], target)
 
 
 def student_gpa(session: DbSession, user_id: int, *, what_if: Mapping[int, str] | None = None

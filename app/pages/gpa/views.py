@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.grades.gpa import CUSTOM_KEY, SCALES, custom_scale_text
-from app.grades.gpa_rows import load_scale, student_gpa
+from app.grades.gpa_rows import goal_plan, load_scale, student_gpa
 from app.models import CanvasConnection, Course
 from app.pages.common import get_owned_or_404
 from app.pages.gpa import service
@@ -46,6 +46,8 @@ def index() -> Any:
         except ValueError as exc:
             error = str(exc)[:1].upper() + str(exc)[1:] + "."
     scale = load_scale(db.session, current_user.id)
+    goal, goal_error = _goal(scale.rows[0][2] if scale.rows else 4.0)
+    plan = goal_plan(db.session, current_user.id, goal) if goal is not None else None
     connections = {entry.connection.id: entry for entry in entries}
     return render_template(
         "gpa/index.html", report=report, entries=entries, what_if=what_if, tried=tried,
@@ -53,8 +55,24 @@ def index() -> Any:
         custom_text=custom_scale_text(scale) if scale.key == CUSTOM_KEY else "",
         outcomes={o.course.id: o for o in report.courses},
         connections=list(connections.values()), prefix=WHAT_IF_PREFIX,
-        letters=[row[0] for row in scale.rows],
+        letters=[row[0] for row in scale.rows], goal=goal, goal_error=goal_error, plan=plan,
+        names={entry.course.id: entry.course.name for entry in entries},
+        lows={row[0]: row[1] for row in scale.rows},
     )
+
+
+def _goal(highest: float) -> tuple[float | None, str | None]:
+    """The goal GPA from ``?goal=3.5``: (goal, None), (None, error) or (None, None)."""
+    text = request.args.get("goal", "").strip()[:10]
+    if not text:
+        return None, None
+    try:
+        goal = float(text)
+    except ValueError:
+        return None, f"The goal must be a GPA such as 3.5 (not {text!r})."
+    if not 0 < goal <= highest:
+        return None, f"The goal must be between 0 and {highest:g} on this scale."
+    return goal, None
 
 
 @bp.post("/gpa/scale")

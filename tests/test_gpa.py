@@ -237,3 +237,21 @@ def test_goal_planner_on_the_page(app: Any, client: Any) -> None:
     assert "The goal must be between 0 and 4 on this scale." in client.get(
         "/gpa?goal=5").get_data(as_text=True)
     assert "out of reach" not in page
+
+
+def test_default_credits_per_canvas_connection(app: Any, client: Any, runner: Any) -> None:
+    user, ids = _student()
+    AuthActions(client).login()
+    course = db.session.get(Course, ids["History"])
+    assert course is not None
+    # History has no credits of its own: the connection's default (3) applies; English too.
+    saved = client.post(f"/gpa/connections/{course.connection_id}", data={"credits": "4"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert f"Default credits saved for canvas.{user.id}.edu." in saved
+    # Fall: (2.0*4 + 3.3*4)/8 = 2.65; Spring: (3.7*4 + 3.3*4)/8 = 3.5;
+    # cumulative: (3.3*4 + 3.7*4 + 3.3*4)/12 = 41.2/12 = 3.43.
+    out = json.loads(runner.invoke(args=["gpa", user.email, "--json"]).output.splitlines()[-1])
+    assert [t["gpa"] for t in out["terms"]] == [2.65, 3.5] and out["cumulative"] == 3.43
+    bad = client.post(f"/gpa/connections/{course.connection_id}", data={"credits": "-1"},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Credits must be between 0 and 100." in bad

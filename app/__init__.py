@@ -61,12 +61,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.auth import bp as auth_bp
     from app.pages.calendar import bp as calendar_bp
     from app.pages.dashboard import bp as dashboard_bp
+    from app.pages.export import bp as export_bp
+    from app.pages.gpa import bp as gpa_bp
+    from app.pages.planner import bp as planner_bp
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(export_bp)
+    app.register_blueprint(gpa_bp)
+    app.register_blueprint(planner_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(sync_bp)
 

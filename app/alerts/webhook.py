@@ -5,6 +5,12 @@ address is resolved once per connection and refused if it leads somewhere privat
 has a wall-clock deadline (a receiver trickling its answer cannot hold the sender), asks for
 ``Accept-Encoding: identity`` and reads at most a few KiB of the answer, never inflated: only
 its status matters.
+
+The text comes from Canvas (course and assignment names), so it must not ping anyone: Discord
+gets ``allowed_mentions: {"parse": []}`` (no ``@everyone``, ``@here``, role or user mention
+notifies), and Slack's ``text`` has ``&``, ``<`` and ``>`` escaped as Slack's message format
+asks (so ``<!channel>`` or ``<@U123>`` shows as typed) and a word joiner after every ``@``
+(so ``@channel`` stays text even where a workspace links bare names).
 """
 
 from __future__ import annotations
@@ -13,18 +19,32 @@ import requests
 
 from app.outbound import OutboundPolicy, guarded_session
 from app.outbound_limits import BodyTooLarge, Limits
+from app.safe_text import strip_control
 
 WEBHOOK_TIMEOUT_S = (5.0, 10.0)
 WEBHOOK_REPLY_BYTES = 4096
 LIMITS = Limits(deadline=10.0, max_wire=WEBHOOK_REPLY_BYTES, max_decoded=WEBHOOK_REPLY_BYTES)
 MAX_CONTENT = 1900  # Discord refuses a message over 2,000 characters
+WORD_JOINER = "\u2060"  # invisible; keeps "@" and "channel" from reading as one mention
 
 
-def payload(lines: list[str]) -> dict[str, str]:
-    text = "\n".join(lines)
-    if len(text) > MAX_CONTENT:
-        text = text[: MAX_CONTENT - 1] + "…"
-    return {"content": text, "text": text}
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CONTENT else text[: MAX_CONTENT - 1] + "…"
+
+
+def slack_text(text: str) -> str:
+    """``text`` as Slack shows it literally: its control characters escaped, no mention."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("@", "@" + WORD_JOINER)
+
+
+def payload(lines: list[str]) -> dict[str, object]:
+    text = _cut("\n".join(strip_control(line) for line in lines))
+    return {
+        "content": text,
+        "allowed_mentions": {"parse": []},
+        "text": _cut(slack_text(text)),
+    }
 
 
 def post(url: str, lines: list[str], policy: OutboundPolicy) -> None:

@@ -192,7 +192,7 @@ def test_a_slow_canvas_cannot_delay_another_students_login(
                 took = time.monotonic() - started
                 statuses = [s.result(timeout=60) for s in saves]
             assert answer.status_code == 302
-            assert took < 3, f"the login waited {took:.1f} s behind a slow Canvas"
+            assert took < 5, f"the login waited {took:.1f} s behind a slow Canvas"
             assert set(statuses) <= {429, 504}, statuses
     finally:
         slow.close()

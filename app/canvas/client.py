@@ -75,6 +75,7 @@ from app.canvas.errors import (
     UnsafeAddress,
 )
 from app.canvas.grading import GradingEndpoints
+from app.canvas.jsonbody import PageReader, RawGradebookEndpoints, decode
 from app.canvas.paging import (
     COURSE_INCLUDES,
     _page_number,
@@ -108,7 +109,7 @@ logger = logging.getLogger(__name__)
 MAX_PAGES = 10_000
 
 
-class CanvasAPIService(GradingEndpoints):
+class CanvasAPIService(GradingEndpoints, RawGradebookEndpoints):
     """A Canvas REST client for one token on one Canvas host.
 
     :param base_url: the Canvas address, e.g. ``https://canvas.example.edu`` (a trailing
@@ -328,8 +329,11 @@ class CanvasAPIService(GradingEndpoints):
         return body
 
     def _json(self, response: requests.Response, endpoint: str) -> Any:
+        return self._decode(response.content, endpoint)
+
+    def _decode(self, body: bytes, endpoint: str) -> Any:
         try:
-            return response.json()
+            return decode(body)  # orjson (app.canvas.jsonbody)
         except ValueError:
             raise self._bad(endpoint, "the body is not JSON") from None
 
@@ -342,19 +346,22 @@ class CanvasAPIService(GradingEndpoints):
         )
 
     def _page_items(self, response: requests.Response, endpoint: str) -> list[Any]:
-        body = self._json(response, endpoint)
+        return self._items(self._json(response, endpoint), endpoint)
+
+    def _items(self, body: Any, endpoint: str) -> list[Any]:  # a page's items, or BadResponse
         if not isinstance(body, list):
             raise self._bad(endpoint, f"expected a list, got {type(body).__name__}")
         return body
 
     # --- pagination -----------------------------------------------------------------------
 
-    def _get_list(self, path: str, params: Params) -> list[Any]:
-        """Every item of a paginated list, in Canvas's order."""
+    def _get_list(self, path: str, params: Params, page: PageReader | None = None) -> list[Any]:
+        """Every item of a paginated list, in Canvas's order (``page``: a page's items)."""
+        page = page or self._page_items
         url = self.transport.api_url + path
         first = self._get(url, [*params, ("per_page", str(self.per_page))])
         path = urlsplit(url).path  # errors name the endpoint as it is on the wire
-        items = self._page_items(first, path)
+        items = page(first, path)
         next_url = first.links.get("next", {}).get("url")
         last_url = first.links.get("last", {}).get("url")
         last = _page_number(last_url)
@@ -365,7 +372,7 @@ class CanvasAPIService(GradingEndpoints):
             plan = (_with_page(last_url, n) for n in range(2, last + 1))
             with closing(self._fetch_pages(plan)) as pages:
                 for response in pages:
-                    items.extend(self._page_items(response, path))
+                    items.extend(page(response, path))
                     final = response
             # The list may have grown while we read it: follow on from the last page.
             next_url = final.links.get("next", {}).get("url") if final is not None else None
@@ -377,7 +384,7 @@ class CanvasAPIService(GradingEndpoints):
                 raise self._too_many_pages(path, "its next links never end")
             seen.add(next_url)
             response = self._get(next_url)
-            items.extend(self._page_items(response, path))  # short or empty pages go on
+            items.extend(page(response, path))  # short or empty pages go on
             next_url = response.links.get("next", {}).get("url")
         return items
 

@@ -75,7 +75,7 @@ from app.canvas.errors import (
     UnsafeAddress,
 )
 from app.canvas.grading import GradingEndpoints
-from app.canvas.jsonbody import PageReader, RawGradebookEndpoints, decode
+from app.canvas.jsonbody import GRADEBOOK_EXCLUDES, PageReader, RawGradebookEndpoints, decode
 from app.canvas.paging import (
     COURSE_INCLUDES,
     _page_number,
@@ -267,7 +267,7 @@ class CanvasAPIService(GradingEndpoints, RawGradebookEndpoints):
     ) -> list[dict[str, Any]]:
         """``GET /courses/:id/assignment_groups``: groups, weights, rules and, in the same
         request, every assignment with the student's own submission."""
-        params: Params = [("exclude_response_fields[]", "description")]
+        params: Params = [("exclude_response_fields[]", field) for field in GRADEBOOK_EXCLUDES]
         if include_assignments:
             params.append(("include[]", "assignments"))
             if include_submission:

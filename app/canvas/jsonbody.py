@@ -21,6 +21,16 @@ import requests
 
 from app.canvas.transport import CanvasTransport, Params
 
+# Response fields of the gradebook request the sync never reads, left out by Canvas itself:
+# canvas-lms AssignmentGroupsController#index passes ``exclude_response_fields[]`` on
+# (``assignment_excludes``) to Api::V1::AssignmentGroup#assignment_group_json and
+# Api::V1::Assignment#assignment_json, which honour "description", "rubric" (rubric,
+# rubric_settings, use_rubric_for_grading, free_form_criterion_comments),
+# "in_closed_grading_period" (also the group's any_assignment_in_closed_grading_period; it
+# depends on the clock, so leaving it out keeps a no-change gradebook's bytes equal) and
+# "needs_grading_count" (for graders only; it moves with other students' work).
+GRADEBOOK_EXCLUDES = ("description", "rubric", "in_closed_grading_period", "needs_grading_count")
+
 # What one page of a list gives (``CanvasAPIService._get_list``): its items, or its raw body.
 PageReader = Callable[[requests.Response, str], list[Any]]
 
@@ -55,8 +65,8 @@ class RawGradebookEndpoints:
         """The gradebook request of ``get_assignment_groups`` (assignments and the student's
         submission included), as each page's raw body, undecoded: a sync that finds the same
         bytes as last time has nothing to parse (:mod:`app.sync.digest`)."""
-        params: Params = [("exclude_response_fields[]", "description"),
-                          ("include[]", "assignments"), ("include[]", "submission")]
+        params: Params = [("exclude_response_fields[]", field) for field in GRADEBOOK_EXCLUDES]
+        params += [("include[]", "assignments"), ("include[]", "submission")]
         return self._get_list(f"/courses/{course_id}/assignment_groups", params, page=page_body)
 
     def decode_pages(self, course_id: int | str, pages: Sequence[bytes]) -> list[Any]:

@@ -62,8 +62,11 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    later, and in the day's sweep (:func:`app.sync.lists.sweep_due`): the connection's first
    sync of each UTC day (the scheduler's first run) reads all three lists and every concluded
    course, as a full sync does, but still writes only what changed.
-2. For each active course, the same single gradebook request as a full sync. Its normalized
-   rows are hashed (SHA-256 over the parsed groups and assignments, with a parser version);
+2. For each active course, the same single gradebook request as a full sync. Raw bytes
+   equal to those the stored rows were parsed from (``course.response_digest``) are not even
+   parsed: the stored hash and grade check stand (:mod:`app.sync.digest`, which says when).
+   Otherwise its normalized rows are hashed (SHA-256 over the parsed groups and assignments,
+   with a parser version);
    when the hash equals ``course.content_hash`` from the last write, nothing is read or
    written for the gradebook. Otherwise its stored rows are read and the bulk upserts run,
    touching only rows that differ. The hash covers exactly what is stored, so equal hashes
@@ -226,7 +229,7 @@ class CanvasSyncService:
             # The course lists go first; the gradebooks of the courses we already know are
             # requested alongside them, not a round trip later (docstring).
             reader = ListReader(pool, self.client, everything=everything)
-            prefetched = prefetch(pool, self.client, writer.courses, not everything)
+            prefetched = prefetch(pool, self.client, writer.courses, not everything, incremental)
             listing = self._read_lists(reader, prefetched)
             t0 = time.monotonic()
             absent = apply_listing(listing, writer, run)
@@ -330,7 +333,7 @@ class CanvasSyncService:
         t0 = time.monotonic()
         try:
             for course, got in arrivals(pool, self.client, courses, prefetched, run,
-                                        self._writer.courses):
+                                        self._writer.courses if incremental else {}):
                 if isinstance(got, NotFound | NotPermitted):
                     # Gone or closed since the course list was read: keep its old rows.
                     skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))

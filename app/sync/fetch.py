@@ -159,17 +159,19 @@ def prefetch(
     client: CanvasClient,
     stored: Mapping[int, Mapping[str, Any]],
     skip_concluded: bool,
+    incremental: bool = True,
 ) -> dict[int, Future[Gradebook | Unparsed]]:
     """Request the gradebooks of the stored courses the sync will most likely need (with
     ``skip_concluded``, an incremental sync that is not the day's sweep, not those of the
     concluded ones).
 
     Only data of courses that the course list then confirms is ever written; a course dropped
-    meanwhile costs one wasted request, and its error is ignored.
+    meanwhile costs one wasted request, and its error is ignored. A full sync
+    (``incremental`` False) parses every gradebook on the worker, unchanged bytes or not.
     """
     return {
         canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id,
-                                      known_digest(course))
+                                      known_digest(course) if incremental else None)
         for canvas_course_id, course in stored.items()
         # Probably still concluded (or still in no list): no request unless a list says so.
         if not (skip_concluded and (course["concluded"] and course["content_hash"]

@@ -35,12 +35,32 @@ def parse_bool(value: str | bool | None, name: str = "setting") -> bool:
     raise ValueError(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}")
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
 def normalize_database_url(url: str) -> str:
-    """Map the plain ``postgres://`` / ``postgresql://`` forms to the psycopg 3 driver we ship."""
+    """Map the plain ``postgres://`` / ``postgresql://`` forms to the psycopg 3 driver we ship.
+
+    A relative SQLite path (``sqlite:///instance/demo.sqlite3``, the README's form) is taken
+    from the repository root, so the CLI and ``run.py`` open the same file. Any other scheme
+    is a :class:`ConfigError` naming the forms that work.
+    """
+    url = url.strip()
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"DATABASE_URL {url.split('://', 1)[0] + '://…' if '://' in url else repr(url)} is "
+            "not a database address: use sqlite:///instance/gradesync.sqlite3 or "
+            "postgresql://USER@HOST/DATABASE"
+        )
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = url[len("sqlite:///") :]
+        if path and not path.startswith(":memory:") and not path.startswith("file:"):
+            url = f"sqlite:///{BASE_DIR / path}"
     return url
 
 

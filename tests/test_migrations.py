@@ -144,11 +144,17 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
 
     flask_db(fresh_url, tmp_path, "downgrade")
-    assert revision(fresh_url) == "0015_alert_links_and_keyed_guard"
+    assert revision(fresh_url) == "0018_gpa_and_planner"
     engine = engine_for(fresh_url)
     assert "response_digest" not in {c["name"] for c in inspect(engine).get_columns("course")}
     engine.dispose()
     assert schema_differences(fresh_url) != []  # the models are ahead by the byte digest
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0015_alert_links_and_keyed_guard"
+    assert not {"gpa_settings", "gpa_connection", "gpa_course", "assignment_done"} \
+        & table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the GPA's tables
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0013_oauth_client_scopes"

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from school_year import MIDTERM
 from sqlalchemy import select
 
-import clock
 from app.accounts import create_user
 from app.canvas.client import CanvasAPIService
 from app.connections import create_canvas_sync_service, set_canvas_credentials
@@ -53,8 +53,9 @@ def active(student: Any) -> list[int]:
 
 
 def at_noon(pin_clock: Any, days: int = 0) -> None:
-    """Pin the clock at noon UTC (``days`` on): no test crosses a day it did not mean to."""
-    noon = clock.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    """Pin the clock at noon UTC of a mid-term day (``days`` on): a term in progress with graded
+    work to end (tests/school_year.py), and no test crosses a day it did not mean to."""
+    noon = MIDTERM.replace(hour=12, minute=0, second=0, microsecond=0)
     pin_clock(noon + timedelta(days=days))
 
 

@@ -9,6 +9,7 @@
     flask --app app scheduler run [--once]
     flask --app app changes EMAIL [--since ISO8601] [--json]
     flask --app app grades EMAIL [--json]
+    flask --app app gpa EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
 running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
@@ -24,9 +25,10 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add the ``user``, ``canvas`` and ``scheduler`` groups, ``changes`` and ``grades``."""
+    """Add the ``user``, ``canvas`` and ``scheduler`` groups, ``changes``, ``grades``, ``gpa``."""
     from app.cli.canvas import canvas_group
     from app.cli.changes import changes_command
+    from app.cli.gpa import gpa_command
     from app.cli.grades import grades_command
     from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
@@ -36,3 +38,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_group)
     app.cli.add_command(changes_command)
     app.cli.add_command(grades_command)
+    app.cli.add_command(gpa_command)
+    from app.cli.common import guard
+
+    # Every command, Flask-Migrate's "db" included: an error is one line naming the fix.
+    for command in app.cli.commands.values():
+        guard(command)

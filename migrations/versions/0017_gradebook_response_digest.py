@@ -7,7 +7,7 @@ skips the parse, the compare and the grade check (``app.sync.digest``). NULL (ev
 row): the next sync parses as before and fills them in.
 
 Revision ID: 0017_gradebook_response_digest
-Revises: 0015_alert_links_and_keyed_guard
+Revises: 0018_gpa_and_planner
 Create Date: 2026-12-05 09:10:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0017_gradebook_response_digest"
-down_revision = "0015_alert_links_and_keyed_guard"
+down_revision = "0018_gpa_and_planner"
 branch_labels = None
 depends_on = None
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from app.canvas.client import CanvasAPIService
+from app.canvas.errors import BadResponse
 from app.connections import create_canvas_sync_service
 from app.sync import fetch
 from app.sync.digest import Unparsed, response_digest
@@ -78,7 +79,7 @@ def test_same_bytes_are_not_parsed_and_any_changed_byte_is() -> None:
         client = RawCanvas([variant])
         try:
             got = fetch_gradebook(client, 1, known)
-        except (ValueError, Exception):  # an edit that breaks the JSON: parsed, and refused
+        except (ValueError, BadResponse):  # an edit that breaks the JSON: decoded, refused
             assert client.decoded == 1
             continue
         assert isinstance(got, Gradebook) and client.decoded == 1

@@ -56,7 +56,9 @@ def _setup_logging() -> None:
 @click.option("--baseline-repeats", default=BASELINE_RUNS, show_default=True, type=int,
               help="Timed runs of each (slow) canvasapi contender.")
 @click.option("--database-url", default=None,
-              help="Database to use (it is emptied!) [default: a temporary SQLite file].")
+              help="Database to use (it is emptied!) [default: a scratch database on the "
+              "PostgreSQL server of TEST_DATABASE_URL or DATABASE_URL, created and dropped; "
+              "else a temporary SQLite file].")
 @click.option("--output-dir", default="benchmark_results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 @click.option("--quick", is_flag=True, help="One run each on a small preset.")
@@ -247,6 +249,11 @@ def _report(payload: dict[str, Any], output_dir: Path) -> None:
            format_table(rows), "",
            "bound s = lower bound for that contender's request plan: dependent round trips and "
            "the throttle bucket's width (CANVAS_PERFORMANCE_TESTING.md); x bound = wall / bound.",
+           "1/course s = that bound, or the longest observed chain (the course list's first page, "
+           "then one course's request, as the server timed them) if longer: the "
+           "one-request-per-course bound; spread s = that bound, or all the requests' observed "
+           "time spread over the requests the bucket lets in flight: what splitting the biggest "
+           "gradebooks could approach. (x) = wall / that bound.",
            ""]
     timings = gradesync_timings(rows)
     if timings:

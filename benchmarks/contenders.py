@@ -10,7 +10,7 @@ fair, not slow: canvasapi's own ``per_page=100`` pages, no sleeps, no extra requ
 - ``canvasapi_well``: still sequential, but groups with their assignments embedded, the
   student's submissions for a whole course in one list (``course.get_multiple_submissions``),
   and one commit per course.
-- ``gradesync_full`` / ``gradesync_incremental``: ``create_canvas_sync_service(user)``.
+- ``gradesync_full`` / ``gradesync_incremental``: what ``flask canvas sync`` runs (``jobs``).
 """
 
 from __future__ import annotations
@@ -275,10 +275,13 @@ def canvasapi_well(base_url: str, token: str, user_id: int,
 # --- Contenders 3-5: GradeSync ----------------------------------------------------------------
 
 def gradesync(user: Any, *, incremental: bool) -> dict[str, Any]:
-    """One GradeSync run; raises if the sync reports a failure (a benchmark must not hide it)."""
-    from app.connections import create_canvas_sync_service
+    """One GradeSync run through the code ``flask canvas sync EMAIL [--incremental]`` runs
+    (``app.cli.sync.sync_one``: a ``sync_run`` row, then ``jobs.run_sync``, which records how
+    it ended); raises if the sync reports a failure (a benchmark must not hide it)."""
+    from app import jobs
 
-    result = create_canvas_sync_service(user).sync_all_data(use_incremental=incremental)
+    run = jobs.create_sync_run(user.id, incremental)
+    result = jobs.run_sync(user.id, run.id, incremental)
     if not result.succeeded:
         raise RuntimeError(f"GradeSync sync failed: {result.error}")
     return result.as_dict()

@@ -44,7 +44,35 @@ def use_temp_instance_dir() -> Path:
 
 
 def default_database_url(instance_dir: Path) -> str:
+    """Where users run it: a new scratch database on the PostgreSQL server that
+    ``TEST_DATABASE_URL`` or ``DATABASE_URL`` names (never that database itself: it is created
+    now and dropped at exit), else a temporary SQLite file."""
+    for name in ("TEST_DATABASE_URL", "DATABASE_URL"):
+        url = os.environ.get(name, "")
+        if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            return scratch_postgres(url)
     return f"sqlite:///{instance_dir / 'bench.sqlite3'}"
+
+
+def scratch_postgres(url: str) -> str:
+    """A new empty database on ``url``'s server, dropped when the process exits."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url).set(drivername="postgresql")
+    name = f"gradesync_bench_{uuid.uuid4().hex[:12]}"
+    admin = server.render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+    atexit.register(drop)
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def make_app(database_url: str) -> Any:

@@ -280,3 +280,32 @@ def lower_bound(plan: RequestPlan, settings: BucketSettings) -> LowerBound:
         detail={"requests": plan.requests, "depth": plan.depth, "lists": plan.lists,
                 "per_assignment": plan.per_assignment},
     )
+
+
+def observed_bounds(records: Iterable[Any], bound: LowerBound) -> dict[str, float]:
+    """The two bounds the issue asks for, from what the server measured of each request (its
+    start to its last byte, so a big gradebook's rendering and transfer count):
+
+    - ``per_course_s``: the plan's bound, or the longest observed chain if longer: one
+      request, after the course list's first page when it waited for it (it started only once
+      that page was answered). With one request per course, the biggest gradebook sets it.
+    - ``spread_s``: the plan's bound, or every request's observed time spread evenly over the
+      requests the bucket lets in flight at once (``bound.first_wave``): what a plan that
+      splits the biggest gradebooks into concurrent pages could approach.
+    """
+    done = [r for r in records if r.status not in (0, 403, 429) and r.status < 500]
+    if not done:
+        return {"per_course_s": bound.seconds, "spread_s": bound.seconds}
+    firsts = [r for r in done if COURSE_LIST.match(r.path)
+              and (r.query.get("page") or ["1"])[0] == "1"]
+    head = min(firsts, key=lambda r: r.start) if firsts else None
+    chain = 0.0
+    for r in done:
+        span = r.end - r.start
+        if head is not None and r is not head and r.start >= head.end \
+                and PER_COURSE.match(r.path) and not COURSE_LIST.match(r.path):
+            span += head.end - head.start
+        chain = max(chain, span)
+    work = sum(r.end - r.start for r in done)
+    return {"per_course_s": max(bound.seconds, chain),
+            "spread_s": max(bound.seconds, work / max(1, bound.first_wave))}

@@ -18,6 +18,8 @@ COLUMNS = (
     ("rows_written", "rows", ">", 6),
     ("bound", "bound s", ">", 8),
     ("x_bound", "x bound", ">", 7),
+    ("per_course", "1/course s (x)", ">", 14),
+    ("spread", "spread s (x)", ">", 12),
     ("correct", "data ok", ">", 7),
 )
 
@@ -30,6 +32,9 @@ def _cell(row: dict[str, Any], key: str) -> str:
         return f"{mark}{row['lower_bound_s']:.3f}"
     if key == "x_bound":
         return "-" if row["x_lower_bound"] is None else f"{row['x_lower_bound']:.2f}"
+    if key in ("per_course", "spread"):
+        value, ratio = row.get(f"{key}_bound_s"), row.get(f"x_{key}")
+        return "-" if value is None else f"{value:.3f} {ratio or 0:.2f}x"
     if key == "correct":
         return {True: "yes", False: "NO", None: "-"}[row["correct"]]
     return str(row[key])

@@ -30,7 +30,7 @@ from benchmarks.contenders import (
     gradesync,
 )
 from benchmarks.harness import DbCounter, make_user, reset_schema
-from benchmarks.lower_bound import BucketSettings, lower_bound, plan_from_records
+from benchmarks.lower_bound import BucketSettings, lower_bound, observed_bounds, plan_from_records
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +220,7 @@ def summarize(contender: Contender, runs: list[RunResult], settings: BucketSetti
     median_run = sorted(runs, key=lambda r: r.wall_s)[(len(runs) - 1) // 2]
     plan = plan_from_records(median_run.records)
     bound = lower_bound(plan, settings)
+    observed = observed_bounds(median_run.records, bound)
     wall = statistics.median(times)
     return {
         "key": contender.key,
@@ -238,6 +239,12 @@ def summarize(contender: Contender, runs: list[RunResult], settings: BucketSetti
         "lower_bound_estimated": estimated_bound,
         "sequential_floor_s": round(plan.requests * settings.latency, 4),
         "x_lower_bound": round(wall / bound.seconds, 2) if bound.seconds > 0 else None,
+        # Both bounds of issue 20, from the median run's observed request times.
+        "per_course_bound_s": round(observed["per_course_s"], 4),
+        "spread_bound_s": round(observed["spread_s"], 4),
+        "x_per_course": (round(wall / observed["per_course_s"], 2)
+                         if observed["per_course_s"] > 0 else None),
+        "x_spread": round(wall / observed["spread_s"], 2) if observed["spread_s"] > 0 else None,
         "correct": (None if any(r.problems is None for r in runs)
                     else not any(r.problems for r in runs)),
         "problems": sorted({p for r in runs for p in r.problems or []})[:5],

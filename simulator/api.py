@@ -247,7 +247,13 @@ def get_course(request: ApiRequest, course_id: str) -> ApiResponse:
 def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
     course = _visible_course(request, course_id)
     includes = request.includes()
-    description = "description" not in request.values("exclude_response_fields")
+    # CL assignment_groups_controller.rb#index passes exclude_response_fields[] on
+    # (#assignment_excludes) to lib/api/v1/assignment_group.rb#assignment_group_json and
+    # lib/api/v1/assignment.rb#assignment_json: "description" and "in_closed_grading_period"
+    # are left out here; "rubric" and "needs_grading_count" too, which the simulator never
+    # renders (no rubrics; a student has no needs_grading_count).
+    excluded = set(request.values("exclude_response_fields"))
+    description = "description" not in excluded
     page = paginate_numbered(course.sorted_groups(), request.query)
     by_group: dict[int, list[Assignment]] | None = None
     if "assignments" in includes:
@@ -258,7 +264,8 @@ def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
     body = [group_json(course, g.id, by_group[g.id] if by_group is not None else None,
                        user_id, request.base,
                        submission="submission" in includes and course.is_student,
-                       description=description)
+                       description=description,
+                       closed_period="in_closed_grading_period" not in excluded)
             for g in page.items]
     rendered = len(body) + (sum(len(by_group[g.id]) for g in page.items) if by_group else 0)
     return replace(_paged(request, page, body), work=rendered)

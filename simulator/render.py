@@ -215,7 +215,8 @@ def submission_json(assignment: Assignment, user_id: int, base: str) -> dict:
 
 
 def assignment_json(assignment: Assignment, user_id: int, base: str, *,
-                    submission: bool = False, description: bool = True) -> dict:
+                    submission: bool = False, description: bool = True,
+                    closed_period: bool = True) -> dict:
     a = assignment
     body: dict = {
         "id": a.id, "name": a.name, "description": a.description,
@@ -237,6 +238,8 @@ def assignment_json(assignment: Assignment, user_id: int, base: str, *,
     }
     if not description:
         del body["description"]
+    if not closed_period:  # exclude_response_fields[]=in_closed_grading_period (group_json)
+        del body["in_closed_grading_period"]
     # Only the caller's own active submission, and only where one exists: an assignment for
     # other students has none (canvas-lms Api::V1::Assignment#submissions_hash, then
     # assignment_json renders "submission" only ``if (submission = opts[:submission])``).
@@ -246,7 +249,12 @@ def assignment_json(assignment: Assignment, user_id: int, base: str, *,
 
 
 def group_json(course: Course, group_id: int, assignments: list[Assignment] | None,
-               user_id: int, base: str, *, submission: bool, description: bool) -> dict:
+               user_id: int, base: str, *, submission: bool, description: bool,
+               closed_period: bool = True) -> dict:
+    """canvas-lms Api::V1::AssignmentGroup#assignment_group_json. ``closed_period`` False
+    (``exclude_response_fields[]=in_closed_grading_period``): neither the assignments'
+    ``in_closed_grading_period`` nor the group's ``any_assignment_in_closed_grading_period``
+    (both ``unless opts[:exclude_response_fields].include?("in_closed_grading_period")``)."""
     group = course.groups[group_id]
     body: dict = {
         "id": group.id, "name": group.name, "position": group.position,
@@ -255,11 +263,13 @@ def group_json(course: Course, group_id: int, assignments: list[Assignment] | No
     }
     if assignments is not None:
         body["assignments"] = [
-            assignment_json(a, user_id, base, submission=submission, description=description)
+            assignment_json(a, user_id, base, submission=submission, description=description,
+                            closed_period=closed_period)
             for a in assignments
         ]
-        body["any_assignment_in_closed_grading_period"] = any(
-            a.in_closed_period for a in assignments)
+        if closed_period:
+            body["any_assignment_in_closed_grading_period"] = any(
+                a.in_closed_period for a in assignments)
     return body
 
 

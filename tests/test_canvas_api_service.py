@@ -366,7 +366,9 @@ def test_endpoints_send_the_documented_parameters(
         assert course_list["enrollment_type"] == ["student"]
         assert "updated_since" not in course_list  # Canvas REST has no such filter
     assert groups["include[]"] == ["assignments", "submission"]
-    assert groups["exclude_response_fields[]"] == ["description"]
+    assert groups["exclude_response_fields[]"] == ["description", "rubric",
+                                                   "in_closed_grading_period",
+                                                   "needs_grading_count"]
     assert assignments["include[]"] == ["submission"]
     assert submissions["graded_since"] == ["2025-02-01T00:00:00Z"]
     assert submissions["submitted_since"] == ["2025-03-01T12:30:05Z"]

@@ -442,3 +442,32 @@ def test_senior_preset_has_a_grade_entered_after_the_term_end(sim: CanvasSimulat
         a.submission.graded_at and a.submission.graded_at > c.term.end_at
         for a in c.assignments.values())]
     assert late and all(c.workflow_state == "available" for c in late)
+
+
+@pytest.mark.clock(MIDTERM)  # a closed grading period, so the field is there to leave out
+def test_gradebook_leaves_out_the_excluded_response_fields(sim_midterm: CanvasSimulator) -> None:
+    """``exclude_response_fields[]`` on ``assignment_groups`` (canvas-lms
+    ``AssignmentGroupsController#index`` ``#assignment_excludes`` ->
+    ``Api::V1::AssignmentGroup#assignment_group_json`` / ``Api::V1::Assignment#assignment_json``):
+    "description" and "in_closed_grading_period" (with the group's
+    ``any_assignment_in_closed_grading_period``) are left out; nothing else changes."""
+    fresh = sim_midterm.student("fresh")
+    course_id = next(iter(fresh.visible_course_ids()))
+    path = f"/api/v1/courses/{course_id}/assignment_groups"
+    whole = get(sim_midterm, "fresh", path, per_page=100,
+                **{"include[]": ["assignments", "submission"]}).json()
+    trimmed = get(sim_midterm, "fresh", path, per_page=100,
+                  **{"include[]": ["assignments", "submission"],
+                     "exclude_response_fields[]": ["description", "rubric",
+                                                   "in_closed_grading_period",
+                                                   "needs_grading_count"]}).json()
+    assert all("any_assignment_in_closed_grading_period" in g for g in whole)
+    assert all("in_closed_grading_period" in a and "description" in a
+               for g in whole for a in g["assignments"])
+    dropped = {"description", "in_closed_grading_period", "any_assignment_in_closed_grading_period"}
+    assert trimmed == [
+        {**{k: v for k, v in g.items() if k not in dropped},
+         "assignments": [{k: v for k, v in a.items() if k not in dropped}
+                         for a in g["assignments"]]}
+        for g in whole
+    ]

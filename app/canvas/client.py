@@ -74,6 +74,7 @@ from app.canvas.errors import (
     UnsafeAddress,
 )
 from app.canvas.grading import GradingEndpoints
+from app.canvas.jsonbody import GRADEBOOK_EXCLUDES, RawGradebookEndpoints
 from app.canvas.lists import (  # noqa: F401  (the limits re-exported)
     MAX_LIST_BYTES,
     MAX_LIST_ITEMS,
@@ -110,7 +111,7 @@ logger = logging.getLogger(__name__)
 
 
 
-class CanvasAPIService(ListReader, GradingEndpoints):
+class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
     """A Canvas REST client for one token on one Canvas host.
 
     :param base_url: the Canvas address, e.g. ``https://canvas.example.edu`` (a trailing
@@ -272,7 +273,7 @@ class CanvasAPIService(ListReader, GradingEndpoints):
     ) -> list[dict[str, Any]]:
         """``GET /courses/:id/assignment_groups``: groups, weights, rules and, in the same
         request, every assignment with the student's own submission."""
-        params: Params = [("exclude_response_fields[]", "description")]
+        params: Params = [("exclude_response_fields[]", field) for field in GRADEBOOK_EXCLUDES]
         if include_assignments:
             params.append(("include[]", "assignments"))
             if include_submission:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from app.canvas.errors import BadResponse, ResponseTooLarge
+from app.canvas.jsonbody import PageReader, decode
 from app.canvas.paging import _page_number, _with_page
 from app.canvas.transport import CanvasTransport, Params
 
@@ -54,8 +55,14 @@ class ListReader:
         return body
 
     def _json(self, response: requests.Response, endpoint: str) -> Any:
+        return self._decode(response.content, endpoint)
+
+    def _decode(self, body: bytes, endpoint: str) -> Any:
+        """A body's JSON value (orjson: :mod:`app.canvas.jsonbody`), within the page limit."""
+        if body.count(b",") >= MAX_PAGE_VALUES:
+            raise self._list_too_large(endpoint, f"more than {MAX_PAGE_VALUES} values in a page")
         try:
-            return response.json()
+            return decode(body)
         except ValueError:
             raise self._bad(endpoint, "the body is not JSON") from None
 
@@ -68,17 +75,19 @@ class ListReader:
         )
 
     def _page_items(self, response: requests.Response, endpoint: str) -> list[Any]:
-        if response.content.count(b",") >= MAX_PAGE_VALUES:
-            raise self._list_too_large(endpoint, f"more than {MAX_PAGE_VALUES} values in a page")
-        body = self._json(response, endpoint)
+        return self._items(self._json(response, endpoint), endpoint)
+
+    def _items(self, body: Any, endpoint: str) -> list[Any]:  # a page's items, or BadResponse
         if not isinstance(body, list):
             raise self._bad(endpoint, f"expected a list, got {type(body).__name__}")
         return body
 
     # --- pagination -----------------------------------------------------------------------
 
-    def _get_list(self, path: str, params: Params) -> list[Any]:
-        """Every item of a paginated list, in Canvas's order."""
+    def _get_list(self, path: str, params: Params, page: PageReader | None = None) -> list[Any]:
+        """Every item of a paginated list, in Canvas's order (``page``: a page's items; the
+        raw body is one "item" per page for :mod:`app.sync.digest`)."""
+        read = page or self._page_items
         url = self.transport.api_url + path
         first = self._get(url, [*params, ("per_page", str(self.per_page))])
         path = urlsplit(url).path  # errors name the endpoint as it is on the wire
@@ -89,7 +98,7 @@ class ListReader:
             size[0] += len(response.content)
             if size[0] > MAX_LIST_BYTES:
                 raise self._list_too_large(path, f"over {MAX_LIST_BYTES // (1024 * 1024)} MiB")
-            items.extend(self._page_items(response, path))
+            items.extend(read(response, path))
             if len(items) > MAX_LIST_ITEMS:
                 raise self._list_too_large(path, f"over {MAX_LIST_ITEMS} items")
 

@@ -47,6 +47,10 @@ class Course(Base):
     # Digest of everything the course's gradebook request returned; lets an incremental sync
     # skip writing a course whose Canvas data did not change.
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the raw bytes that gradebook was parsed from, and the hash of its parsed rows
+    # alone: the same bytes again need no parse (app.sync.digest). NULL: parse next time.
+    response_digest: Mapped[str | None] = mapped_column(String(64))
+    gradebook_hash: Mapped[str | None] = mapped_column(String(64))
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the course first went missing from every course list while Canvas did not
     # (yet) confirm the enrollment is gone; NULL while Canvas lists it (app.sync.courses).

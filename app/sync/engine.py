@@ -62,8 +62,11 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    later, and in the day's sweep (:func:`app.sync.lists.sweep_due`): the connection's first
    sync of each UTC day (the scheduler's first run) reads all three lists and every concluded
    course, as a full sync does, but still writes only what changed.
-2. For each active course, the same single gradebook request as a full sync. Its normalized
-   rows are hashed (SHA-256 over the parsed groups and assignments, with a parser version);
+2. For each active course, the same single gradebook request as a full sync. Raw bytes
+   equal to those the stored rows were parsed from (``course.response_digest``) are not even
+   parsed: the stored hash and grade check stand (:mod:`app.sync.digest`, which says when).
+   Otherwise its normalized rows are hashed (SHA-256 over the parsed groups and assignments,
+   with a parser version);
    when the hash equals ``course.content_hash`` from the last write, nothing is read or
    written for the gradebook. Otherwise its stored rows are read and the bulk upserts run,
    touching only rows that differ. The hash covers exactly what is stored, so equal hashes
@@ -92,7 +95,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import nullcontext
-from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -103,11 +105,11 @@ from app.extensions import db
 from app.models import utcnow
 from app.sync.absent import delete_connection_courses, settle_connection_absent
 from app.sync.courses import confirm_gone, submit_confirmations
+from app.sync.digest import Unparsed, prepare
 from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
-from app.sync.gradecheck import check_course
 from app.sync.lists import Listing, ListReader, keep_stored, sweep_due
 from app.sync.parse import CourseData, Gradebook, parse_course_list
-from app.sync.periods import SchemeFetcher, course_digest
+from app.sync.periods import SchemeFetcher
 from app.sync.plan import apply_listing, choose_gradebooks, skip_course
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
@@ -227,7 +229,7 @@ class CanvasSyncService:
             # The course lists go first; the gradebooks of the courses we already know are
             # requested alongside them, not a round trip later (docstring).
             reader = ListReader(pool, self.client, everything=everything)
-            prefetched = prefetch(pool, self.client, writer.courses, not everything)
+            prefetched = prefetch(pool, self.client, writer.courses, not everything, incremental)
             listing = self._read_lists(reader, prefetched)
             t0 = time.monotonic()
             absent = apply_listing(listing, writer, run)
@@ -267,7 +269,7 @@ class CanvasSyncService:
         with FetchPool(2) as pool:
             self._report("courses", "Fetching the course…")
             confirmation = submit_confirmations(pool, self.client, [canvas_course_id])
-            gradebook = pool.submit(fetch_gradebook, self.client, canvas_course_id)
+            gradebook = pool.submit(fetch_gradebook, self.client, canvas_course_id)  # parsed
             run.courses_total = 1
             future = confirmation[canvas_course_id]
             if confirm_gone(canvas_course_id, future):
@@ -297,7 +299,7 @@ class CanvasSyncService:
             pool.succeeded = True
 
     def _read_lists(
-        self, reader: ListReader, prefetched: dict[int, Future[Gradebook]]
+        self, reader: ListReader, prefetched: dict[int, Future[Gradebook | Unparsed]]
     ) -> Listing:
         """The course lists (requests already on their way), parsed (:mod:`app.sync.lists`)."""
         self._report("courses", "Fetching the course list…")
@@ -320,7 +322,7 @@ class CanvasSyncService:
         pool: FetchPool,
         courses: list[CourseData],
         incremental: bool,
-        prefetched: dict[int, Future[Gradebook]] | None = None,
+        prefetched: dict[int, Future[Gradebook | Unparsed]] | None = None,
     ) -> None:
         """Fetch every course concurrently; write each one as soon as its gradebook is in."""
         if not courses:
@@ -330,7 +332,8 @@ class CanvasSyncService:
         self._report("fetching", f"Fetching {len(courses)} courses…")
         t0 = time.monotonic()
         try:
-            for course, got in arrivals(pool, self.client, courses, prefetched, run):
+            for course, got in arrivals(pool, self.client, courses, prefetched, run,
+                                        self._writer.courses if incremental else {}):
                 if isinstance(got, NotFound | NotPermitted):
                     # Gone or closed since the course list was read: keep its old rows.
                     skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))
@@ -340,24 +343,24 @@ class CanvasSyncService:
         finally:
             run.add_time("fetch_s", time.monotonic() - t0)
 
-    def _write_course(self, course: CourseData, gradebook: Gradebook, incremental: bool) -> None:
-        """Write one course's parsed gradebook in one transaction."""
+    def _write_course(self, course: CourseData, got: Gradebook | Unparsed,
+                      incremental: bool) -> None:
+        """Write one course's gradebook in one transaction (unchanged bytes: no parse)."""
         run, writer = self._run, self._writer
         index = run.courses_done + 1
         message = f"[{index}/{run.courses_total}] Syncing course: {course.name}"
         logger.info("%s", message)
         t0 = time.monotonic()
         statements0 = self._meter_statements()
-        run.items_skipped += gradebook.skipped
-        run.assignments += len(gradebook.assignments)
         stored = writer.courses.get(course.canvas_course_id)
         course = self._schemes.resolve(course, stored)
-        digest = course_digest(gradebook.content_hash, course)  # grading periods included
-        checked = check_course(stored, course.row, digest, course.periods, gradebook.groups,
-                               gradebook.assignments)  # + whether Canvas is still catching up
-        course = replace(course, row={**course.row, **checked})  # the grade check, same write
-        # Incremental: an equal digest means equal rows, so the gradebook is not even upserted.
-        same = incremental and stored is not None and stored["content_hash"] == digest
+        # The grade check and both digests go into the course row's own write; incremental,
+        # an equal digest means equal rows, so the gradebook is not even upserted.
+        prepared = prepare(got, stored, course, incremental)
+        course, gradebook, digest, same = (prepared.course, prepared.gradebook,
+                                           prepared.content_hash, prepared.same)
+        run.items_skipped += gradebook.skipped
+        run.assignments += len(gradebook.assignments)
         if stored is not None and not same:
             writer.load_course(stored["id"])
         rows0 = run.rows_written

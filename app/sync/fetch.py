@@ -9,9 +9,10 @@ queueing in the single writer thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from dataclasses import replace
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import func, select
 
@@ -19,6 +20,7 @@ from app.canvas.errors import NotFound, NotPermitted, ScopeRefused
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.models import CanvasConnection, SyncRun, utcnow
+from app.sync.digest import Unparsed, response_digest
 from app.sync.includes import check_gradebook_includes
 from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
@@ -39,20 +41,48 @@ class FetchPool(ThreadPoolExecutor):
         self.shutdown(wait=self.succeeded, cancel_futures=True)
 
 
-def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:
+def fetch_gradebook(
+    client: CanvasClient, canvas_course_id: int, known: str | None = None
+) -> Gradebook | Unparsed:
     """One course's gradebook in ONE request, parsed and hashed (runs on a worker thread).
 
     Only the student's own assignments are kept (those with their submission). A gradebook
     without the included assignments or submissions (a developer key that strips
-    ``include[]``) raises ``BadResponse``: the course keeps its stored rows.
+    ``include[]``) raises ``BadResponse``: the course keeps its stored rows. ``known``: the
+    digest of the raw bytes stored with the course; the same bytes come back
+    :class:`~app.sync.digest.Unparsed` (:mod:`app.sync.digest`).
     """
+    if isinstance(client, RawGradebookClient):
+        pages = client.get_assignment_groups_pages(canvas_course_id)
+        digest = response_digest(pages)
+
+        def parse() -> Gradebook:
+            return _parsed(client, canvas_course_id,
+                           client.decode_pages(canvas_course_id, pages), digest)
+
+        return Unparsed(digest, parse) if digest == known else parse()
     groups = client.get_assignment_groups(
         canvas_course_id, include_assignments=True, include_submission=True
     )
+    return _parsed(client, canvas_course_id, groups, None)
+
+
+def _parsed(client: CanvasClient, canvas_course_id: int, groups: Any,
+            digest: str | None) -> Gradebook:
     check_gradebook_includes(canvas_course_id, groups, host=_host(client))
-    gradebook = parse_gradebook(canvas_course_id, groups, own_only=True)
+    gradebook = replace(parse_gradebook(canvas_course_id, groups, own_only=True),
+                        response_digest=digest)
     gradebook.content_hash  # noqa: B018 - computed (and cached) on this thread
     return gradebook
+
+
+@runtime_checkable
+class RawGradebookClient(Protocol):
+    """A client that hands over the gradebook's raw pages (the real one does)."""
+
+    def get_assignment_groups_pages(self, course_id: int) -> list[bytes]: ...
+
+    def decode_pages(self, course_id: int, pages: Sequence[bytes]) -> list[Any]: ...
 
 
 def _host(client: CanvasClient) -> str:
@@ -91,9 +121,10 @@ def arrivals(
     pool: FetchPool,
     client: CanvasClient,
     courses: list[CourseData],
-    prefetched: dict[int, Future[Gradebook]],
+    prefetched: Mapping[int, Future[Gradebook | Unparsed]],
     stats: RunStats,
-) -> Iterator[tuple[CourseData, Gradebook | NotFound | NotPermitted]]:
+    stored: Mapping[int, Mapping[str, Any]],
+) -> Iterator[tuple[CourseData, Gradebook | Unparsed | NotFound | NotPermitted]]:
     """Each course's gradebook as soon as it arrives (requests already prefetched are reused).
 
     Of the requests that finish together, successes come first, in request order: every course
@@ -101,11 +132,12 @@ def arrivals(
     that is gone or closed since the course list was read comes back as its ``NotFound`` /
     ``NotPermitted``; any other failure is raised.
     """
-    futures: dict[Future[Gradebook], CourseData] = {}
+    futures: dict[Future[Gradebook | Unparsed], CourseData] = {}
     for course in courses:
         future = prefetched.get(course.canvas_course_id)
         if future is None:
-            future = pool.submit(fetch_gradebook, client, course.canvas_course_id)
+            future = pool.submit(fetch_gradebook, client, course.canvas_course_id,
+                                 known_digest(stored.get(course.canvas_course_id)))
         futures[future] = course
     order = {future: index for index, future in enumerate(futures)}
     pending = set(futures)
@@ -127,18 +159,26 @@ def prefetch(
     client: CanvasClient,
     stored: Mapping[int, Mapping[str, Any]],
     skip_concluded: bool,
-) -> dict[int, Future[Gradebook]]:
+    incremental: bool = True,
+) -> dict[int, Future[Gradebook | Unparsed]]:
     """Request the gradebooks of the stored courses the sync will most likely need (with
     ``skip_concluded``, an incremental sync that is not the day's sweep, not those of the
     concluded ones).
 
     Only data of courses that the course list then confirms is ever written; a course dropped
-    meanwhile costs one wasted request, and its error is ignored.
+    meanwhile costs one wasted request, and its error is ignored. A full sync
+    (``incremental`` False) parses every gradebook on the worker, unchanged bytes or not.
     """
     return {
-        canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id)
+        canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id,
+                                      known_digest(course) if incremental else None)
         for canvas_course_id, course in stored.items()
         # Probably still concluded (or still in no list): no request unless a list says so.
         if not (skip_concluded and (course["concluded"] and course["content_hash"]
                                     or course["missing_since"] is not None))
     }
+
+
+def known_digest(stored: Mapping[str, Any] | None) -> str | None:
+    """The raw-bytes digest stored with a course's last written gradebook, if any."""
+    return stored.get("response_digest") if stored is not None else None

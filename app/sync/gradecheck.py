@@ -305,11 +305,16 @@ def check_course(stored: Mapping[str, Any] | None, row: Mapping[str, Any], diges
     default ``clock.now()``: when Canvas's totals were just read)."""
     checked: dict[str, Any] = dict(stored_check(stored, row, digest)
                                    or check_values(row, periods, groups, assignments))
+    return {**checked, **settling.settle(stored, differs(row, checked), assignments,
+                                         now or utcnow())}
+
+
+def differs(row: Mapping[str, Any], checked: Mapping[str, Any]) -> bool:
+    """Whether the check's values put our grade and Canvas's apart (before settling)."""
     period_gap = checked["period_score_difference"]
-    differs = (not row.get("hide_final_grades") and scores_differ(
+    return bool((not row.get("hide_final_grades") and scores_differ(
         row.get("canvas_current_score"), checked["our_current_score"])) or (
-        period_gap is not None and abs(period_gap) > SCORE_TOLERANCE + 1e-9)
-    return {**checked, **settling.settle(stored, bool(differs), assignments, now or utcnow())}
+        period_gap is not None and abs(period_gap) > SCORE_TOLERANCE + 1e-9))
 
 
 def _difference(ours: float | None, canvas: float | None) -> float | None:

@@ -37,6 +37,7 @@ from typing import Any
 
 from app.canvas.errors import NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
+from app.sync.digest import Unparsed
 from app.sync.fetch import fetch_gradebook
 from app.sync.fields import _LIMITS
 from app.sync.parse import (
@@ -222,7 +223,7 @@ class ListReader:
     def read(
         self,
         stored: Mapping[int, Mapping[str, Any]],
-        prefetched: dict[int, Future[Gradebook]],
+        prefetched: dict[int, Future[Gradebook | Unparsed]],
     ) -> Listing:
         """Wait for the lists (sending the other two if needed) and read every course only the
         enrollments list holds; their gradebooks join ``prefetched`` (the caller's)."""
@@ -257,7 +258,7 @@ class ListReader:
         self,
         listing: Listing,
         enrollments: Mapping[int, Mapping[str, Any]],
-        prefetched: dict[int, Future[Gradebook]],
+        prefetched: dict[int, Future[Gradebook | Unparsed]],
     ) -> None:
         """``GET /courses/:id`` and the gradebook of each course only the enrollments list
         shows (a registrar-completed enrollment), all at once; when every gradebook is wanted,

@@ -228,6 +228,7 @@ class Gradebook:
     groups: list[dict[str, Any]]
     assignments: list[dict[str, Any]]  # with "canvas_group_id" (mapped to a local id on write)
     skipped: int = 0
+    response_digest: str | None = None  # of the raw bytes it was parsed from (app.sync.digest)
 
     @cached_property
     def content_hash(self) -> str:

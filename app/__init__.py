@@ -55,12 +55,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.auth import bp as auth_bp
     from app.pages.calendar import bp as calendar_bp
     from app.pages.dashboard import bp as dashboard_bp
+    from app.pages.ops import bp as ops_bp
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(ops_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(sync_bp)
 

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"app.canvas"},
     {"app.grades", "app.sync"},
     {"app.accounts", "app.connections", "app.calendar", "app.alerts"},
-    {"app.jobs"},
+    {"app.jobs", "app.ops"},
     {"app.pages", "app.cli"},
     {"app"},  # create_app: the composition root
     {"app.wsgi", "app.celery_app"},  # process entry points

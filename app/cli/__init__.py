@@ -28,6 +28,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.canvas import canvas_group
     from app.cli.changes import changes_command
     from app.cli.grades import grades_command
+    from app.cli.ops import worker_check_command
     from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
 
@@ -36,3 +37,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_group)
     app.cli.add_command(changes_command)
     app.cli.add_command(grades_command)
+    app.cli.add_command(worker_check_command)

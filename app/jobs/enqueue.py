@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from app import alerts
 from app.extensions import db
+from app.jobs import heartbeat
 from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
 from app.jobs.schedule import Account, LastRun, due_accounts
 from app.models import CanvasConnection, SyncRun, User, utcnow
@@ -108,6 +109,7 @@ def enqueue_due(
     if started:
         logger.info("scheduled %d sync(s)", len(started))
     _send_held_alerts(now)
+    heartbeat.beat(heartbeat.SCHEDULER)
     return started
 
 

@@ -7,6 +7,7 @@ from app.models.connection import CanvasConnection, CanvasOAuthClient
 from app.models.course import Course, GradeCategory
 from app.models.grade_event import EVENT_KINDS, GradeEvent
 from app.models.grading_period import GradingPeriod
+from app.models.heartbeat import ServiceHeartbeat
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
@@ -32,6 +33,7 @@ __all__ = [
     "GradingPeriod",
     "LoginGuard",
     "ProgressStream",
+    "ServiceHeartbeat",
     "SyncRun",
     "Term",
     "User",

@@ -1,0 +1,11 @@
+"""The operator's endpoints and the student's account pages (issue 23).
+
+``health.py``: ``/healthz`` and ``/readyz``; ``account.py``: "Download my data" and "Delete my
+account" (Settings); ``admin.py``: the operator's view for admin accounts; ``metrics.py``:
+``/metrics`` behind a token when metrics are on.
+"""
+
+from app.pages.ops import account, admin, health, metrics  # noqa: F401  (routes join bp)
+from app.pages.ops.blueprint import bp
+
+__all__ = ["bp"]

@@ -142,6 +142,14 @@ def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) 
 def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
+    assert "service_heartbeat" in table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0013_oauth_client_scopes"
+    assert "service_heartbeat" not in table_names(fresh_url)
+    engine = engine_for(fresh_url)
+    assert "is_admin" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    engine.dispose()
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0012_counting_and_settling"

@@ -22,12 +22,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("is_admin", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-    with op.batch_alter_table("sync_run") as batch:
-        batch.add_column(sa.Column("request_id", sa.String(length=64), nullable=True))
+    # Plain ADD COLUMN (SQLite supports it with a constant default): no table copy.
+    op.add_column("users", sa.Column("is_admin", sa.Boolean(), server_default=sa.false(),
+                                     nullable=False))
+    op.add_column("sync_run", sa.Column("request_id", sa.String(length=64), nullable=True))
     op.create_table(
         "service_heartbeat",
         sa.Column("name", sa.String(length=32), nullable=False),

@@ -21,7 +21,7 @@ from flask import Flask, g
 from flask.cli import with_appcontext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import INSTANCE_DIR, Config
+from config import INSTANCE_DIR, Config, env_secret
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -91,7 +91,7 @@ def _refuse_generated_key_with_a_broker(
     """
     if not app.config.get("CELERY_BROKER_URL"):
         return
-    explicit = os.environ.get("SECRET_KEY") or (test_config or {}).get("SECRET_KEY")
+    explicit = env_secret(os.environ, "SECRET_KEY") or (test_config or {}).get("SECRET_KEY")
     if not explicit:
         raise ConfigurationError(
             "CELERY_BROKER_URL is set but SECRET_KEY is not: set the same SECRET_KEY (and "

@@ -9,6 +9,10 @@
     flask --app app scheduler run [--once]
     flask --app app changes EMAIL [--since ISO8601] [--json]
     flask --app app grades EMAIL [--json]
+    flask --app app user delete EMAIL [--yes]
+    flask --app app user export EMAIL [--csv]
+    flask --app app worker-check
+    flask --app app retention prune
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
 running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
@@ -28,7 +32,12 @@ def register_cli(app: Flask) -> None:
     from app.cli.canvas import canvas_group
     from app.cli.changes import changes_command
     from app.cli.grades import grades_command
-    from app.cli.ops import worker_check_command
+    from app.cli.ops import (
+        retention_group,
+        user_delete_command,
+        user_export_command,
+        worker_check_command,
+    )
     from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
 
@@ -38,3 +47,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(changes_command)
     app.cli.add_command(grades_command)
     app.cli.add_command(worker_check_command)
+    app.cli.add_command(retention_group)
+    user_group.add_command(user_delete_command)
+    user_group.add_command(user_export_command)

@@ -1,10 +1,12 @@
-"""``flask worker-check``: whether a Celery worker answers (for a container's health probe)."""
+"""Operators' commands (issue 23): ``flask worker-check`` (for a container's health probe),
+``flask user delete`` / ``user export`` (a student's right to leave) and ``flask retention
+prune``."""
 
 from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from app.cli.common import CLIError
 
@@ -27,3 +29,52 @@ def worker_check_command(timeout: float) -> None:
     if not workers:
         raise CLIError(f"no Celery worker answered within {timeout:g} s")
     click.echo(f"{len(workers)} worker(s) answered: {', '.join(workers)}")
+
+
+@click.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def user_delete_command(email: str, yes: bool) -> None:
+    """Delete EMAIL's account and every row of theirs, after revoking their Canvas sign-ins."""
+    from app.cli.common import get_user
+    from app.ops.erase import DeletionRefused, delete_account
+
+    user = get_user(email)
+    if not yes:
+        click.confirm(f"Delete the account {user.email} and all of its data? This cannot be "
+                      "undone", abort=True)
+    try:
+        report = delete_account(user)
+    except DeletionRefused as exc:
+        raise CLIError(exc) from None
+    for line in report.lines():
+        click.echo(line)
+
+
+@click.command("export")
+@click.argument("email")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per assignment instead of JSON.")
+def user_export_command(email: str, as_csv: bool) -> None:
+    """Print EMAIL's data: the same export as "Download my data" in Settings."""
+    import json
+
+    from app.cli.common import get_user
+    from app.ops.export import export_csv, export_json
+
+    user = get_user(email)
+    click.echo(export_csv(user) if as_csv else json.dumps(export_json(user), indent=2), nl=False)
+
+
+@click.group("retention", cls=AppGroup)
+def retention_group() -> None:
+    """Keep grade changes and sync history only as long as configured."""
+
+
+@retention_group.command("prune")
+def retention_prune_command() -> None:
+    """Delete grade changes and sync history older than GRADE_EVENTS_KEPT_DAYS and
+    RUN_HISTORY_KEPT_DAYS (0: kept forever)."""
+    from app.jobs.retention import prune
+
+    pruned = prune(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"Pruned {pruned.grade_events} grade event(s) and {pruned.runs} run(s).")

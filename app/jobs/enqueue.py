@@ -13,11 +13,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from app import alerts
 from app.extensions import db
-from app.jobs import heartbeat
+from app.jobs import heartbeat, retention
 from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
 from app.jobs.schedule import Account, LastRun, due_accounts
 from app.models import CanvasConnection, SyncRun, User, utcnow
@@ -110,6 +111,7 @@ def enqueue_due(
         logger.info("scheduled %d sync(s)", len(started))
     _send_held_alerts(now)
     heartbeat.beat(heartbeat.SCHEDULER)
+    retention.prune_if_due(current_app._get_current_object())  # type: ignore[attr-defined]
     return started
 
 

@@ -214,6 +214,8 @@ def _send(
         )
         logger.warning("alert %s to user %s failed: %s", channel, user.id, reason)
         status = "failed"
+    else:
+        logger.info("alert %s to user %s sent (%d line(s))", channel, user.id, len(rows))
     for row in rows:
         row.status = status
         row.sent_at = utcnow() if status == "sent" else None

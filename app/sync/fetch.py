@@ -8,10 +8,11 @@ queueing in the single writer thread.
 
 from __future__ import annotations
 
+import contextvars
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -22,6 +23,8 @@ from app.models import CanvasConnection, SyncRun, utcnow
 from app.sync.includes import check_gradebook_includes
 from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
+
+T = TypeVar("T")
 
 
 class FetchPool(ThreadPoolExecutor):
@@ -37,6 +40,10 @@ class FetchPool(ThreadPoolExecutor):
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown(wait=self.succeeded, cancel_futures=True)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run ``fn`` on a worker thread that logs under the caller's request id."""
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def fetch_gradebook(client: CanvasClient, canvas_course_id: int) -> Gradebook:

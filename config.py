@@ -233,6 +233,9 @@ class Config:
         self.METRICS_ENABLED = parse_bool(env.get("METRICS_ENABLED"), "METRICS_ENABLED")
         self.METRICS_PORT = _non_negative_int(env, "METRICS_PORT", 0)
         self.METRICS_TOKEN = secret["METRICS_TOKEN"]
+        if self.METRICS_ENABLED and not (self.METRICS_PORT or self.METRICS_TOKEN):
+            raise ConfigError("METRICS_ENABLED needs METRICS_TOKEN (to serve /metrics behind it) "
+                              "or METRICS_PORT (to serve metrics on a port of their own)")
         # Days of grade changes (the ledger) and of sync history kept; 0 keeps them forever.
         self.GRADE_EVENTS_KEPT_DAYS = _non_negative_int(env, "GRADE_EVENTS_KEPT_DAYS", 0)
         self.RUN_HISTORY_KEPT_DAYS = _non_negative_int(env, "RUN_HISTORY_KEPT_DAYS", 0)

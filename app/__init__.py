@@ -30,6 +30,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     _refuse_generated_key_with_a_broker(app, test_config)
+    if app.config.get("METRICS_ENABLED"):
+        from app import metrics
+
+        metrics.enable()
     if app.config.get("LOG_FORMAT") == "json":
         from app.logs import configure_logging
 

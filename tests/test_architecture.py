@@ -22,7 +22,7 @@ APP = ROOT / "app"
 # circle, and from any lower layer; never from a higher one.
 LAYERS: list[set[str]] = [
     {"app.models", "app.extensions", "app.safe_text", "app.db_events", "app.timezones",
-     "app.logs"},
+     "app.logs", "app.metrics"},
     {"app.security", "app.outbound"},
     {"app.canvas"},
     {"app.grades", "app.sync"},

@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app import alerts, connections
+from app import alerts, connections, metrics
 from app.extensions import db
 from app.logs import current_request_id, request_id_context
 from app.models import SyncRun, User, utcnow
@@ -139,8 +139,12 @@ def run_sync(
     except SQLAlchemyError:
         _rollback()
         request_id = None
+    started = time.monotonic()
     with request_id_context(request_id):
-        return _run_sync(user_id, sync_run_id, incremental, progress)
+        result = _run_sync(user_id, sync_run_id, incremental, progress)
+    metrics.sync_finished("incremental" if incremental else "full", str(result.status),
+                          time.monotonic() - started)
+    return result
 
 
 def _run_sync(

@@ -186,6 +186,9 @@ class Config:
         self.CANVAS_ALLOWED_HOSTS = [h.strip().lower() for h in allowed.split(",") if h.strip()]
         self.CELERY_BROKER_URL = secret["CELERY_BROKER_URL"]
         self.CELERY_RESULT_BACKEND = secret["CELERY_RESULT_BACKEND"] or self.CELERY_BROKER_URL
+        # How long Redis waits before handing a dead worker's unacknowledged sync to another.
+        self.CELERY_VISIBILITY_TIMEOUT_S = _non_negative_int(env, "CELERY_VISIBILITY_TIMEOUT_S",
+                                                             3600)
         self.SYNC_WORKERS = int(env.get("SYNC_WORKERS", "4"))
         # Automatic syncs: the in-process scheduler (no broker) and its tick; with a broker,
         # Celery beat ticks instead (README, "Automatic syncs").

@@ -6,9 +6,11 @@ and a secret key generated there on first run (0600). Booleans are parsed strict
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,16 +35,37 @@ def parse_bool(value: str | bool | None, name: str = "setting") -> bool:
     raise ValueError(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}")
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
 def normalize_database_url(url: str) -> str:
-    """Map the plain ``postgres://`` / ``postgresql://`` forms to the psycopg 3 driver we ship."""
+    """Map the plain ``postgres://`` / ``postgresql://`` forms to the psycopg 3 driver we ship.
+
+    A relative SQLite path (``sqlite:///instance/demo.sqlite3``, the README's form) is taken
+    from the repository root, so the CLI and ``run.py`` open the same file. Any other scheme
+    is a :class:`ConfigError` naming the forms that work.
+    """
+    url = url.strip()
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"DATABASE_URL {url.split('://', 1)[0] + '://…' if '://' in url else repr(url)} is "
+            "not a database address: use sqlite:///instance/gradesync.sqlite3 or "
+            "postgresql://USER@HOST/DATABASE"
+        )
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = url[len("sqlite:///") :]
+        if path and not path.startswith(":memory:") and not path.startswith("file:"):
+            url = f"sqlite:///{BASE_DIR / path}"
     return url
 
 
 MIN_SECRET_LENGTH = 16
+MIN_SECRET_BITS = 36
 GENERATED_SECRET_BYTES = 48
 
 
@@ -51,11 +74,24 @@ class ConfigError(ValueError):
 
 
 def secret_weakness(secret: str) -> str | None:
-    """Why ``secret`` is too weak to sign sessions or derive keys from, or None if it is fine."""
-    if len(secret) < MIN_SECRET_LENGTH:
+    """Why ``secret`` is too weak to sign sessions or derive keys from, or None if it is fine.
+
+    Besides length: enough different characters, no character making up most of it
+    ("xxxxxxxxxxxxxxxxabcdef"), at least :data:`MIN_SECRET_BITS` of character variety (the
+    count-weighted Shannon entropy of its characters), and not one short piece repeated
+    ("abcdefabcdefabcdef"). A generated key or a passphrase of words passes easily.
+    """
+    size = len(secret)
+    if size < MIN_SECRET_LENGTH:
         return f"shorter than {MIN_SECRET_LENGTH} characters"
-    if len(set(secret)) < 6:  # "0000...", "abababab...": long but guessable
+    counts = Counter(secret)
+    if len(counts) < 6:  # "0000...", "abababab...": long but guessable
         return "made of too few different characters"
+    bits = -sum(n * math.log2(n / size) for n in counts.values())
+    if max(counts.values()) * 10 > size * 4 or bits < MIN_SECRET_BITS:
+        return "too repetitive (mostly one character, or too little variety)"
+    if (secret + secret).find(secret, 1) < size:
+        return "one short piece repeated"
     return None
 
 

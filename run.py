@@ -18,12 +18,13 @@ import hmac
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from werkzeug.serving import make_server
 
 from config import INSTANCE_DIR
+from demo import DemoCanvas, adopt_address, sync_demo_accounts
+from demo_mail import DemoMailbox
 
 logger = logging.getLogger("gradesync.run")
 
@@ -31,6 +32,8 @@ logger = logging.getLogger("gradesync.run")
 DEMO_EMAIL = "demo@gradesync.example"
 DEMO_TOKEN = "demo-canvas-token"  # noqa: S105 - the simulator's, not a real Canvas token
 DEMO_DB = INSTANCE_DIR / "demo.sqlite3"
+DEMO_CANVAS_STATE = INSTANCE_DIR / "demo-canvas.json"  # the simulator's port and its changes
+DEMO_MAIL = INSTANCE_DIR / "demo-mail.txt"  # the alert emails the demo's mailbox received
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -47,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # progress bar name each course, short enough not to bore.
     parser.add_argument("--latency", type=float, default=0.15,
                         help="seconds added to each simulated Canvas response (demo only)")
+    parser.add_argument("--canvas-changes-every", type=float, default=90.0,
+                        help="seconds between changes in the simulated Canvas, on average "
+                             "(demo only; 0 keeps it still)")
     parser.add_argument("--verbose", action="store_true",
                         help="log every request (the demo keeps the log quiet by default)")
     return parser.parse_args(argv)
@@ -101,17 +107,25 @@ def demo_account(app: Flask, canvas_url: str) -> str:
     return password
 
 
-def start_simulator(preset: str, latency: float) -> Any:
-    from simulator import CanvasSimulator, SimulatorConfig
-
-    simulator = CanvasSimulator(SimulatorConfig(latency=latency), host="127.0.0.1", port=0)
-    simulator.start()
-    simulator.add_student(DEMO_TOKEN, preset=preset, seed=0, name="Demo Student")
-    return simulator
+def start_simulator(preset: str, latency: float) -> DemoCanvas:
+    """The simulated Canvas on this instance's saved port, with its saved changes replayed."""
+    canvas = DemoCanvas(DEMO_CANVAS_STATE, DEMO_TOKEN, preset, latency)
+    canvas.start()
+    return canvas
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    from config import ConfigError
+
+    try:
+        return serve(parse_args(argv))
+    except ConfigError as exc:  # a setting to fix: one line, not a traceback
+        sys.stderr.write(f"Error: {' '.join(str(exc).split())}\n")
+        return 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the app (and, with ``--demo``, its simulated Canvas) and serve until Ctrl-C."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -134,9 +148,24 @@ def main(argv: list[str] | None = None) -> int:
         })
         prepare_schema(app)
         simulator = start_simulator(args.preset, args.latency)
+        # Accounts connected to an earlier start's address keep their connection, moved here.
+        adopt_address(app, simulator.base_url, simulator.previous_url)
         password = demo_account(app, simulator.base_url)
-        # Settings offers these to accounts registered during the demo.
-        app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN)
+        # Settings offers these to accounts registered during the demo, and its "Simulate a
+        # week of Canvas" button calls simulate_week.
+        app.config.update(DEMO_CANVAS_URL=simulator.base_url, DEMO_CANVAS_TOKEN=DEMO_TOKEN,
+                          DEMO_SIMULATE_WEEK=simulator.simulate_week)
+        # Alerts arrive as email in a local mailbox (printed here, kept in demo-mail.txt).
+        mailbox = DemoMailbox(DEMO_MAIL).start()
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=mailbox.port, MAIL_USE_TLS=False,
+                          MAIL_DEFAULT_SENDER="GradeSync demo <alerts@gradesync.example>")
+        if args.canvas_changes_every > 0:
+            every = args.canvas_changes_every
+            # Each change is followed by a quick sync of the accounts on the demo Canvas, so
+            # the feed, the chart and an alert follow without a click.
+            demo_app = app
+            simulator.live((every / 2, every * 1.5),
+                           after=lambda: sync_demo_accounts(demo_app, simulator.base_url))
     else:
         app = create_app()
     from app.jobs import recover_on_start, start_scheduler
@@ -146,12 +175,15 @@ def main(argv: list[str] | None = None) -> int:
 
     server = make_server(args.host, args.port, app, threaded=True)
     url = f"http://{args.host}:{server.server_port}/"
+    if simulator is not None:
+        app.config["PUBLIC_URL"] = url.rstrip("/")  # the unsubscribe link in alert emails
     lines = [f"GradeSync is running at {url}  (Ctrl-C to stop)"]
     if simulator is not None:
         lines += [
             f"Demo login:  {DEMO_EMAIL}  /  {password}",
             f"Simulated Canvas ({args.preset}): {simulator.base_url}  token: {DEMO_TOKEN}",
-            f"Database: {DEMO_DB}",
+            f"Database: {DEMO_DB}  (the CLI: DATABASE_URL=sqlite:///{DEMO_DB} flask --app app ...)",
+            f"Alert emails: printed here and kept in {DEMO_MAIL}",
             "Log in and click Sync Canvas. New accounts find the simulated Canvas in Settings.",
         ]
     # The banner is the program's output, not a log line: it must show whatever the log level.

@@ -21,12 +21,18 @@ from flask import Flask, g
 from flask.cli import with_appcontext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import INSTANCE_DIR, Config, env_secret
+from config import INSTANCE_DIR, Config, ConfigError, env_secret
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
-    app.config.from_mapping(Config().as_dict())
+    try:
+        app.config.from_mapping(Config().as_dict())
+    except ConfigError as exc:
+        if click.get_current_context(silent=True) is not None:
+            # Loaded by the ``flask`` command: one "Error: ..." line, exit 1, no traceback.
+            raise click.ClickException(" ".join(str(exc).split())) from None
+        raise
     if test_config is not None:
         app.config.from_mapping(test_config)
     _refuse_generated_key_with_a_broker(app, test_config)
@@ -63,7 +69,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.auth import bp as auth_bp
     from app.pages.calendar import bp as calendar_bp
     from app.pages.dashboard import bp as dashboard_bp
+    from app.pages.export import bp as export_bp
+    from app.pages.gpa import bp as gpa_bp
     from app.pages.ops import bp as ops_bp
+    from app.pages.planner import bp as planner_bp
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
 
@@ -71,6 +80,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(export_bp)
+    app.register_blueprint(gpa_bp)
+    app.register_blueprint(planner_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(sync_bp)
 

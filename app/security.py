@@ -191,12 +191,15 @@ def validate_canvas_url(
     addresses = _addresses(host, resolver)
     public = all(is_public_address(a) for a in addresses)
     if not allow_private:
+        if not public:
+            # A local test Canvas (the demo's simulator) is refused for being local, not for
+            # its http: say which setting lets it in.
+            raise InvalidCanvasURL(
+                f"{host} resolves to a private or reserved address; Canvas must be a public "
+                "https:// host (for a local test Canvas, set CANVAS_ALLOW_PRIVATE_HOSTS=1)"
+            )
         if parts.scheme != "https":
             raise InvalidCanvasURL("the Canvas URL must start with https://")
-        if not public:
-            raise InvalidCanvasURL(
-                f"{host} resolves to a private or reserved address; Canvas must be a public host"
-            )
         if port is not None and port not in PORTS_ON_PUBLIC_HOSTS:
             raise InvalidCanvasURL(
                 f"the Canvas URL has port {port}: Canvas answers on the https port (443); "

@@ -151,16 +151,27 @@ def _visible(course: Any) -> bool:
 
 
 def _student_courses(canvas: Any) -> list[Any]:
-    """Every course of the student, as real Canvas needs it: the default list leaves out
-    teacher-concluded courses and registrar-completed enrollments, so ask for those too
-    (``enrollment_state=completed``) and merge by id (CANVAS_API.md, "Read first")."""
+    """Every course of the student, as real Canvas needs it (CANVAS_API.md, "Read first"): the
+    default list, the courses a teacher concluded (``state[]=completed``), and each course of
+    an enrollment the registrar completed, which only the enrollments list shows
+    (``state[]=current_and_concluded``), read with ``GET /courses/:id``."""
     seen: set[int] = set()
     courses: list[Any] = []
-    for extra in ({}, {"enrollment_state": "completed"}):
-        for course in canvas.get_courses(**COURSE_LIST_PARAMS, **extra):
-            if _visible(course) and course.id not in seen:
-                seen.add(course.id)
+
+    def add(course: Any) -> None:
+        if course.id not in seen:
+            seen.add(course.id)
+            if _visible(course):
                 courses.append(course)
+
+    for extra in ({}, {"state": ["completed"]}):
+        for course in canvas.get_courses(**COURSE_LIST_PARAMS, **extra):
+            add(course)
+    enrollments = canvas.get_current_user().get_enrollments(
+        state=["current_and_concluded"], type=["StudentEnrollment"])
+    for enrollment in enrollments:
+        if enrollment.course_id not in seen:
+            add(canvas.get_course(enrollment.course_id, include=COURSE_LIST_PARAMS["include"]))
     return courses
 
 

@@ -11,7 +11,8 @@ CONTRACT (other modules rely on exactly these names; see docs/INTERFACES.md):
         sim.stats.requests, sim.stats.throttled, sim.stats.max_in_flight, ...
 
 Modules: ``server`` (the request pipeline: auth, bucket, latency, faults), ``transport``
-(HTTP/1.1 server and handler), ``api`` (endpoints), ``render`` (Canvas JSON), ``pagination``
+(HTTP/1.1 server and handler), ``api`` (endpoints), ``lists`` (which list shows a course or
+an enrollment: canvas-lms's rules), ``render`` (Canvas JSON), ``pagination``
 (per_page, numbered and bookmark pages, link header), ``bucket`` (leaky bucket), ``stats``,
 ``student`` (mutations and the ``expected()`` oracle), ``datasets`` + ``catalog`` (presets),
 ``model`` (the teacher's truth), ``scoring`` (Canvas's course totals).

@@ -13,6 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from simulator.lists import (
+    ENROLLMENT_STATES,
+    current_enrollment,
+    in_course_list,
+    in_enrollment_list,
+)
 from simulator.model import Assignment, Course
 from simulator.pagination import (
     InvalidPage,
@@ -141,22 +147,27 @@ def get_profile(request: ApiRequest, user_id: str) -> ApiResponse:
 
 
 def list_enrollments(request: ApiRequest, user_id: str) -> ApiResponse:
+    """The student's own enrollments, with ``grades`` (``simulator.lists.in_enrollment_list``).
+
+    Bookmark pages ordered by (type, sortable name, id): CL ``enrollments_api_controller.rb
+    #index`` (``BookmarkedCollection::SimpleBookmarker`` on ``type``, ``sortable_name``, ``id``).
+    """
     _check_self(request, user_id)
     student = request.student
-    states = set(request.values("state")) or {"active", "invited"}
-    if "current_and_concluded" in states:
-        states |= {"active", "completed"}
-    if states & {"current_and_invited", "current_and_future", "current_future_and_restricted"}:
-        states |= {"active", "invited"}
-    types = set(request.values("type"))
-    courses = [c for c in student.courses.values() if not c.dropped
-               and (not types or ROLES[c.enrollment_type][0] in types)]
-    rows = [c for c in courses
-            if ("inactive" if c.restricted else c.listed_enrollment_state) in states]
-    rows.sort(key=lambda c: c.enrollment_id)
-    sortable = student.user.sortable_name.lower()
-    page = paginate_bookmark(rows, request.query,
-                             lambda c: ["StudentEnrollment", sortable, c.enrollment_id])
+    states = request.values("state")
+    bad = [state for state in states if state not in ENROLLMENT_STATES]
+    if bad:
+        raise ApiError(400, {"error": f"Invalid state {bad[0]}"})
+    types = request.values("type")
+    rows = [c for c in student.courses.values()
+            if in_enrollment_list(c, states, types, ROLES[c.enrollment_type][0])]
+    sortable = student.user.sortable_name
+
+    def key(course: Course) -> list:
+        return [ROLES[course.enrollment_type][0], sortable, course.enrollment_id]
+
+    rows.sort(key=key)
+    page = paginate_bookmark(rows, request.query, key)
     return _paged(request, page, [enrollment_json(c, student.user, request.base)
                                   for c in page.items])
 
@@ -168,38 +179,8 @@ def _collation_key(course: Course) -> tuple[str, int]:
     return "".join(ch for ch in folded if not unicodedata.combining(ch)), course.id
 
 
-def in_course_list(course: Course, enrollment_state: str | None, states: set[str],
-                   enrollment_type: str | None) -> bool:
-    """Whether ``GET /courses`` with these parameters lists ``course`` (CANVAS_API.md §3.1).
-
-    No ``state[]`` and no ``enrollment_state``: the *currentish* enrollments, active or
-    invited in an available course; a course concluded only by date stays, a
-    teacher-concluded course and a registrar-completed enrollment leave. ``active``:
-    participating (not over by date either). ``completed``: completed enrollments, completed
-    courses and courses over by date. ``state[]``: the course's workflow state, and in an
-    available course only an active or invited enrollment.
-    """
-    if course.dropped:
-        return False
-    if enrollment_type and course.enrollment_type != enrollment_type:
-        return False
-    enrollment, state = course.enrollment_state, course.workflow_state
-    current = enrollment in ("active", "invited") and state == "available"
-    if enrollment_state == "active":
-        listed = current and enrollment == "active" and not course.date_concluded
-    elif enrollment_state == "completed":
-        listed = enrollment == "completed" or state == "completed" or course.date_concluded
-    elif enrollment_state == "invited_or_pending":
-        listed = enrollment in ("invited", "creation_pending") and state == "available"
-    else:
-        listed = current or bool(states)
-    if states:
-        listed = listed and state in states and (state != "available" or
-                                                 enrollment in ("active", "invited"))
-    return listed
-
-
 def list_courses(request: ApiRequest) -> ApiResponse:
+    """``GET /courses``: which courses, by ``simulator.lists.in_course_list``."""
     student = request.student
     enrollment_state = request.last("enrollment_state")
     states = set(request.values("state"))
@@ -258,8 +239,9 @@ def get_course(request: ApiRequest, course_id: str) -> ApiResponse:
     course = request.student.courses.get(int(course_id))
     if course is None or course.dropped:
         raise not_found() if course is None else not_permitted()
+    # CL courses_controller.rb#show: the user's *current* enrollments only (none when completed).
     return ApiResponse(course_json(course, request.student.user_id, request.includes(),
-                                   request.base))
+                                   request.base, enrolled=current_enrollment(course)))
 
 
 def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:

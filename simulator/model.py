@@ -310,10 +310,31 @@ class Course:
 
     @property
     def listed_enrollment_state(self) -> str:
-        """The enrollment's state as the course list shows it."""
-        if self.workflow_state == "completed":
+        """The enrollment's ``workflow_state`` (the API's ``enrollment_state``).
+
+        A teacher's conclusion completes the course's active and invited enrollments too (CL
+        ``app/models/course.rb#update_enrolled_users``), so they read ``completed`` then.
+        """
+        if self.workflow_state == "completed" and self.enrollment_state in ("active", "invited"):
             return "completed"
         return self.enrollment_state
+
+    @property
+    def effective_enrollment_state(self) -> str:
+        """The enrollment's state by date (CL ``EnrollmentState#state``, what the
+        ``*_by_date`` scopes and ``/users/self/enrollments``' ``state[]`` filter on).
+
+        An active or invited enrollment in an available course is ``completed`` once the
+        course is over by date, ``pending_*`` while its dates keep the student out (here: a
+        date-restricted course whose end has not passed); anything else is its workflow state.
+        """
+        state = self.listed_enrollment_state
+        if state in ("active", "invited") and self.workflow_state == "available":
+            if self.date_concluded:
+                return "completed"
+            if self.restricted:
+                return f"pending_{state}"
+        return state
 
     @property
     def display_name(self) -> str:

@@ -138,8 +138,13 @@ def role_brief(course: Course, role_type: str, user_id: int) -> dict:
             "limit_privileges_to_course_section": False}
 
 
-def course_json(course: Course, user_id: int, includes: set[str], base: str) -> dict:
-    """A course of ``/courses``; restricted courses shrink to two keys."""
+def course_json(course: Course, user_id: int, includes: set[str], base: str, *,
+                enrolled: bool = True) -> dict:
+    """A course of ``/courses``; restricted courses shrink to two keys.
+
+    ``enrolled=False``: ``"enrollments": []`` (``GET /courses/:id`` of a completed enrollment,
+    see ``simulator.lists.current_enrollment``).
+    """
     if course.restricted:
         return {"id": course.id, "access_restricted_by_date": True}
     body: dict = {
@@ -156,7 +161,8 @@ def course_json(course: Course, user_id: int, includes: set[str], base: str) -> 
         "calendar": {"ics": f"{base}/feeds/calendars/course_{course.uuid}.ics"},
         "time_zone": course.time_zone, "blueprint": False, "template": False,
         "enrollments": [enrollment_brief(course, user_id, includes),
-                        *(role_brief(course, role, user_id) for role in course.extra_roles)],
+                        *(role_brief(course, role, user_id) for role in course.extra_roles)]
+        if enrolled else [],
         "hide_final_grades": course.hide_final_grades,
         "workflow_state": course.workflow_state,
         "restrict_enrollments_to_course_dates": False,
@@ -281,11 +287,13 @@ def profile_json(user: UserInfo, base: str) -> dict:
 
 
 def enrollment_json(course: Course, user: UserInfo, base: str) -> dict:
-    """An item of ``/users/self/enrollments``."""
-    scores = (None, None) if course.hide_final_grades else course_scores(course)
-    current, final = scores
-    current_letter, final_letter = letters(course, scores)
-    state = "inactive" if course.restricted else course.listed_enrollment_state
+    """An item of the student's own ``/users/self/enrollments``.
+
+    CL ``lib/api/v1/user.rb#enrollment_json``: ``enrollment_state`` is the enrollment's
+    ``workflow_state``; only a student enrollment has ``grades`` (``grades_hash``), and for the
+    student's own enrollment the scores are there only while the course does not hide totals
+    (``grade_permissions?``): with ``hide_final_grades`` only ``html_url`` is left.
+    """
     role, role_id = ROLES[course.enrollment_type]
     body = {
         "id": course.enrollment_id, "user_id": user.id, "course_id": course.id,
@@ -293,15 +301,18 @@ def enrollment_json(course: Course, user: UserInfo, base: str) -> dict:
         "updated_at": iso(course.enrollment_updated_at), "associated_user_id": None,
         "start_at": None, "end_at": None, "course_section_id": course.section_id,
         "root_account_id": 1, "limit_privileges_to_course_section": False,
-        "enrollment_state": state, "role": role, "role_id": role_id,
+        "enrollment_state": course.listed_enrollment_state, "role": role, "role_id": role_id,
         "last_activity_at": None, "last_attended_at": None, "total_activity_time": 0,
-        "grades": {"html_url": f"{base}/courses/{course.id}/grades/{user.id}",
-                   "current_grade": current_letter, "current_score": current,
-                   "final_grade": final_letter, "final_score": final},
         "html_url": f"{base}/courses/{course.id}/users/{user.id}",
         "user": {"id": user.id, "name": user.name, "created_at": iso(user.created_at),
                  "sortable_name": user.sortable_name, "short_name": user.short_name},
     }
-    if not course.is_student:
-        body["grades"] = {"html_url": body["grades"]["html_url"]}  # no scores of their own
+    if course.is_student:
+        grades: dict = {"html_url": f"{base}/courses/{course.id}/grades/{user.id}"}
+        if not course.hide_final_grades:
+            scores = course_scores(course)
+            current_letter, final_letter = letters(course, scores)
+            grades.update({"current_grade": current_letter, "current_score": scores[0],
+                           "final_grade": final_letter, "final_score": scores[1]})
+        body["grades"] = grades
     return body

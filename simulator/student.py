@@ -286,6 +286,14 @@ class Student:
         with self.lock:
             self.course(course_id).end_at = clock.now() - timedelta(seconds=1)
 
+    def end_term(self, course_id: int) -> list[int]:
+        """The course's term ends by date: every course of that term is over by date (still
+        listed by default and still gradable). Returns the ids of the term's courses."""
+        with self.lock:
+            term = self.course(course_id).term
+            term.end_at = (clock.now() - timedelta(seconds=1)).replace(microsecond=0)
+            return [c.id for c in self.courses.values() if c.term is term]
+
     def conclude_course(self, course_id: int) -> None:
         """The teacher concludes the course (``workflow_state`` completed): read-only."""
         with self.lock:
@@ -425,7 +433,9 @@ class Student:
             "name": course.display_name, "course_code": course.course_code,
             "apply_group_weights": course.apply_group_weights,
             "computed_current_score": current, "computed_final_score": final,
-            "concluded": course.concluded,
+            # Over for the student: Canvas's ``concluded`` (by date or by the teacher), or an
+            # enrollment the registrar completed in a course that is still available.
+            "concluded": course.concluded or course.listed_enrollment_state == "completed",
             "term": {"id": term.id, "name": term.name, "start_at": term.start_at,
                      "end_at": term.end_at},
             "groups": groups, "assignments": assignments,

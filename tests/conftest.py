@@ -142,6 +142,8 @@ def make_test_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "CANVAS_ALLOW_PRIVATE_HOSTS": True,
         "CANVAS_ALLOWED_HOSTS": [],
         "CELERY_BROKER_URL": None,
+        # The test client's host: absolute links (the OAuth redirect_uri) come from PUBLIC_URL.
+        "PUBLIC_URL": "http://localhost",
     }
     config.update(overrides)
     return config

@@ -114,7 +114,9 @@ GRADEBOOKS = {
 @pytest.fixture
 def junk_canvas() -> Any:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add(responses.GET, f"{BASE}/api/v1/courses", json=COURSES)
+        mock.add(responses.GET, f"{BASE}/api/v1/courses", json=COURSES)  # every list
+        mock.add(responses.GET, f"{BASE}/api/v1/users/self/enrollments",
+                 json=[{"course_id": 1, "grades": "junk"}, {"course_id": "x"}, "junk"])
         for course_id, groups in GRADEBOOKS.items():
             mock.add(responses.GET, f"{BASE}/api/v1/courses/{course_id}/assignment_groups",
                      body=json.dumps(groups, ensure_ascii=False).encode(),
@@ -264,6 +266,12 @@ class OneCourseCanvas:
 
     def get_courses(self, **_: Any) -> list[Any]:
         return [course(1)]
+
+    def get_completed_courses(self) -> list[Any]:
+        return []
+
+    def get_student_enrollments(self) -> list[Any]:
+        return []
 
     def get_assignment_groups(self, course_id: int, **_: Any) -> Any:
         return json.loads(json.dumps(self.groups))

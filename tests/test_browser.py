@@ -50,8 +50,9 @@ def live_app(database_url: str, _schema: None) -> Iterator[tuple[Any, str]]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
+        yield app, app.config["PUBLIC_URL"]
     finally:
         server.shutdown()
         server.server_close()

@@ -137,7 +137,7 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     page.click("button[data-sync-button]")
     expect(page).to_have_url(re.compile(r"/sync/\d+$"))
     result = page.locator("[data-field=result]")
-    expect(result).to_contain_text("Sync finished. Updated", timeout=30_000)
+    expect(result).to_contain_text("Sync finished. Checked", timeout=30_000)
     bar = page.evaluate("window.__bar")
     assert any(0 < value < 100 for value in bar), f"the bar jumped: {bar}"
     assert bar[-1] == 100
@@ -150,7 +150,7 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     steps = [re.fullmatch(r"Syncing (.+) — (\d+) of (\d+)", line) for line in lines]
     assert any(m and m.group(1).strip() and 0 < int(m.group(2)) < int(m.group(3))
                for m in steps), lines
-    assert re.search(r"Updated \d+ courses", result.inner_text())
+    assert re.search(r"Checked \d+ courses", result.inner_text())
     details = result.locator("details")
     expect(details.locator("p")).to_be_hidden()  # the technical counts: one click away
     details.locator("summary").click()
@@ -161,7 +161,7 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     _shot(page, tmp_path, f"{device}-sync")
 
     page.goto(f"{site}/sync/history")
-    expect(page.locator("table.history")).to_contain_text("Updated")
+    expect(page.locator("table.history")).to_contain_text("Checked")
     _check_page(page, width)
     _shot(page, tmp_path, f"{device}-history")
 
@@ -285,7 +285,8 @@ def test_first_hour_of_a_student(live_app: tuple[Any, str], simulator: Any,
     # --- Disconnect asks first, then the grades stay, read-only -------------------------------
     page.goto(f"{site}/settings")
     _check_page(page, width)
-    page.click("text=Disconnect Canvas…")
+    # One connection has one "Disconnect…" (issue 24: no second "Disconnect Canvas…").
+    page.get_by_role("link", name="Disconnect…").click()
     expect(page.locator("[data-disconnect-effects]")).to_contain_text("stay here, read-only")
     _check_page(page, width)
     page.click("text=Disconnect and delete the token")

@@ -49,7 +49,9 @@ def test_the_feed_lists_every_assignment_with_a_due_date(
     app: Any, client: Any, synced: tuple[Any, Any]
 ) -> None:
     user, student = synced
-    calendar = read_feed(app, create_feed(client))
+    # "?past=1": past terms too, so every assignment with a due date (issue 24 left them out
+    # of the plain address; test_past_terms_leave_the_feed_unless_asked covers that).
+    calendar = read_feed(app, create_feed(client) + "?past=1")
 
     assert calendar["VERSION"] == "2.0"
     assert "GradeSync" in str(calendar["PRODID"])
@@ -186,3 +188,33 @@ def test_escaping_folding_and_all_day_events_survive_a_real_parser() -> None:
     assert first.decoded("DTSTART") == moment
     assert second.decoded("DTSTART") == date(2026, 12, 3)
     assert second.decoded("DTEND") == date(2026, 12, 4)
+
+
+@pytest.mark.clock(MIDTERM)
+def test_past_terms_leave_the_feed_unless_asked(app: Any, client: Any, simulator: Any) -> None:
+    """A senior mid-term: the plain address holds only the current (and coming or undated)
+    terms' deadlines; ``?past=1`` adds the terms that have ended."""
+    from app import jobs
+    from app.models import Term
+    from tests.conftest import connect_user
+
+    user, _student = connect_user(app, simulator, email="student@example.edu",
+                                  token="tok-feed-senior", preset="senior")
+    run = jobs.create_sync_run(user.id, False)
+    assert jobs.run_sync(user.id, run.id, False)["status"] == "succeeded"
+    path = create_feed(client)
+    now = MIDTERM.replace(tzinfo=None)
+    rows = db.session.execute(
+        select(Assignment, Term).join(Course, Course.id == Assignment.course_id)
+        .outerjoin(Term, Term.id == Course.term_id).where(Assignment.due_at.is_not(None))
+    ).all()
+    past = [a for a, term in rows if term is not None and term.end_at is not None
+            and term.end_at.replace(tzinfo=None) < now]
+    assert past and len(past) < len(rows)
+    current = read_feed(app, path).walk("VEVENT")
+    everything = read_feed(app, path + "?past=1").walk("VEVENT")
+    assert len(everything) == len(rows)
+    assert len(current) == len(rows) - len(past)
+    past_ids = {f"/assignments/{a.canvas_assignment_id}" for a in past}
+    assert not any(str(e["URL"])[str(e["URL"]).index("/assignments/"):] in past_ids
+                   for e in current)

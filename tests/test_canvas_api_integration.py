@@ -53,13 +53,23 @@ def max_overlap(records: list[Any]) -> int:
     return best
 
 
+def student_course_ids(api: CanvasAPIService) -> list[int]:
+    """Every readable course of the student, from the three lists a full sync reads
+    (app.sync.lists): the default one, the teacher-concluded courses, and the enrollments
+    (a registrar-completed enrollment is in no course list)."""
+    courses = [*api.get_courses(), *api.get_completed_courses()]
+    listed = {c["id"] for c in courses}
+    readable = {c["id"] for c in courses if not c.get("access_restricted_by_date")}
+    readable |= {e["course_id"] for e in api.get_student_enrollments()} - listed
+    return sorted(readable)
+
+
 def fetch_gradebook(
     api: CanvasAPIService, workers: int = 8, course_ids: list[int] | None = None
 ) -> dict[int, set[int]]:
-    """What a sync fetches: the course list, then every visible course's groups in parallel."""
+    """What a sync fetches: the course lists, then every visible course's groups in parallel."""
     if course_ids is None:
-        courses = [c for c in api.get_courses() if not c.get("access_restricted_by_date")]
-        course_ids = [c["id"] for c in courses]
+        course_ids = student_course_ids(api)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         groups = list(pool.map(api.get_assignment_groups, course_ids))
     return {
@@ -142,7 +152,7 @@ def test_tight_bucket_ends_with_complete_data_and_no_errors(
     api = make_client("tok-tight", limiter=ThrottleLimiter(initial_in_flight=12))
 
     gradebook = fetch_gradebook(api, workers=12, course_ids=list(student.expected()))
-    visible = [c["id"] for c in api.get_courses() if not c.get("access_restricted_by_date")]
+    visible = student_course_ids(api)
 
     assert gradebook == expected_gradebook(student)
     assert sorted(visible) == sorted(gradebook)

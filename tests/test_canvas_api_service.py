@@ -350,13 +350,16 @@ def test_endpoints_send_the_documented_parameters(
         submitted_since=datetime(2025, 3, 1, 12, 30, 5),
     )
 
-    # Every course of the student: the default list and the completed one, at once.
-    lists = [query(c) for c in mocked.calls if urlsplit(c.request.url).path == "/api/v1/courses"]
-    assert len(lists) == 2
-    courses = next(q for q in lists if "enrollment_state" not in q)
-    completed = next(q for q in lists if "enrollment_state" in q)
-    groups, assignments, submissions = (query(c) for c in mocked.calls[2:])
-    assert completed["enrollment_state"] == ["completed"]
+    # The default list, then the teacher-concluded courses and the student's enrollments.
+    client.get_completed_courses()
+    client.get_student_enrollments()
+    courses, groups, assignments, submissions, completed, enrollments = (
+        query(c) for c in mocked.calls)
+    assert "enrollment_state" not in courses and "state[]" not in courses
+    assert completed["state[]"] == ["completed"] and "enrollment_state" not in completed
+    assert urlsplit(mocked.calls[5].request.url).path == "/api/v1/users/self/enrollments"
+    assert enrollments["state[]"] == ["current_and_concluded"]
+    assert enrollments["type[]"] == ["StudentEnrollment"]
     for course_list in (courses, completed):
         assert course_list["include[]"] == ["term", "total_scores", "concluded", "grading_periods",
                                      "current_grading_period_scores"]
@@ -367,8 +370,8 @@ def test_endpoints_send_the_documented_parameters(
     assert assignments["include[]"] == ["submission"]
     assert submissions["graded_since"] == ["2025-02-01T00:00:00Z"]
     assert submissions["submitted_since"] == ["2025-03-01T12:30:05Z"]
-    assert urlsplit(mocked.calls[4].request.url).path == "/api/v1/courses/7/students/submissions"
-    for params in (courses, completed, groups, assignments, submissions):
+    assert urlsplit(mocked.calls[3].request.url).path == "/api/v1/courses/7/students/submissions"
+    for params in (courses, completed, enrollments, groups, assignments, submissions):
         assert params["per_page"] == ["100"]
 
 
@@ -506,22 +509,6 @@ def test_course_list_sample_reads_both_pages(
                     "per_page": "100",
                     "include[]": ["term", "total_scores", "concluded", "grading_periods",
                                      "current_grading_period_scores"],
-                    "enrollment_type": "student",
-                }
-            )
-        ],
-    )
-    mocked.add(  # the completed list (app/canvas/client.py get_courses): nothing more here
-        responses.GET,
-        f"{BASE}/api/v1/courses",
-        json=[],
-        match=[
-            responses.matchers.query_param_matcher(
-                {
-                    "per_page": "100",
-                    "include[]": ["term", "total_scores", "concluded", "grading_periods",
-                                     "current_grading_period_scores"],
-                    "enrollment_state": "completed",
                     "enrollment_type": "student",
                 }
             )

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
 
+import clock
 from app.accounts import create_user
-from app.canvas.client import STUDENT_COURSE_LISTS, CanvasAPIService
+from app.canvas.client import CanvasAPIService
 from app.canvas.errors import (
     BadResponse,
     CanvasTimeout,
@@ -42,7 +44,10 @@ from tests.sync_helpers import (
 )
 
 Mutation = Callable[[Any], None]
-LISTS = len(STUDENT_COURSE_LISTS)  # course-list requests per sync (one page each here)
+# Course-list requests (one page each here, app.sync.lists): the first sync, a full one and the
+# day's sweep read all three lists; another incremental sync reads the default one only.
+ALL_LISTS = 3
+DEFAULT_LIST = 1
 
 
 def sync(user: User, incremental: bool = False, **kwargs: Any) -> Any:
@@ -76,7 +81,7 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     assert results["courses"] == len(expected) == 5
     assert results["assignments"] == sum(len(c["assignments"]) for c in expected.values())
     assert results["courses_skipped"] == 1  # the freshman's date-restricted course
-    # The course lists (current, and completed: CanvasAPIService.get_courses), one per course,
+    # The three course lists (app.sync.lists), one per course,
     # and the first sync reads each course's grading scheme once (app.sync.periods): none for
     # scheme 0 (Canvas's default), two for an account's (the course's standard answers 404,
     # then include[]=grading_scheme), and each course's grading periods once.
@@ -88,7 +93,7 @@ def test_full_sync_stores_exactly_what_canvas_shows(canvas_user: Any) -> None:
     # the freshman's (how many other courses drew a scheme of their own varies with the day the
     # dataset is built for; the request count below follows it exactly)
     assert schemes >= accounts == 1 and periods == 2
-    assert results["requests"] == LISTS + len(expected) + schemes + accounts + periods
+    assert results["requests"] == ALL_LISTS + len(expected) + schemes + accounts + periods
     assert results["rows_written"] > results["assignments"]
     assert results["courses_written"] == 5
     assert only_connection(user).last_synced_at is not None
@@ -238,7 +243,8 @@ def test_no_change_incremental_is_one_request_per_active_course(
     results = succeeded(sync(user, incremental=True))
     active = [cid for cid, c in student.expected().items() if not c["concluded"]]
     list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
-    assert list_pages == LISTS  # one page each
+    assert list_pages == DEFAULT_LIST  # the default list only, one page
+    assert simulator.stats.by_path(r"^/api/v1/users/self/enrollments$") == []
     assert simulator.stats.requests == list_pages + len(active) == results["requests"]
     assert len(gradebook_paths(simulator)) == len(active)
     assert results["rows_written"] == 0
@@ -248,25 +254,36 @@ def test_no_change_incremental_is_one_request_per_active_course(
 
 @pytest.mark.clock(MIDTERM)  # needs a term in progress with graded work
 def test_concluded_course_synced_after_concluding_gets_no_request(
-    canvas_user: Any, simulator: Any
+    canvas_user: Any, simulator: Any, pin_clock: Any
 ) -> None:
     user, student = canvas_user
     succeeded(sync(user))
     course_id = visible_ids(student)[0]
     student.conclude_course(course_id)
 
-    # First sync after the conclusion: fetched once, stored as concluded.
+    # First sync after the conclusion: it left the default list, so the other two lists are
+    # read; fetched once, stored as concluded.
+    simulator.reset_stats()
     succeeded(sync(user, incremental=True))
+    assert len(simulator.stats.by_path(r"^/api/v1/courses$")) == 2
     assert_db_matches(user, student)
     assert student.expected()[course_id]["concluded"] is True
 
-    # From now on no request for it; its course-list fields still refresh.
+    # From now on no request for it, and the list that holds it is not read either: a rename
+    # waits for the day's sweep (or a full sync).
     student.rename_course(course_id, "Archived: Intro")
     simulator.reset_stats()
     results = succeeded(sync(user, incremental=True))
-    assert simulator.stats.by_path(rf"^/api/v1/courses/{course_id}/") == []
+    assert simulator.stats.by_path(rf"^/api/v1/courses/{course_id}") == []
     assert results["courses_concluded_skipped"] == 1
-    assert results["requests"] == LISTS + len(student.expected()) - 1
+    assert results["requests"] == DEFAULT_LIST + len(student.expected()) - 1
+    assert db_snapshot(user.id)[course_id]["name"] != "Archived: Intro"
+
+    # The next day's first sync is the sweep: every list, every concluded course.
+    pin_clock(clock.now() + timedelta(days=1))
+    simulator.reset_stats()
+    succeeded(sync(user, incremental=True))
+    assert len(gradebook_paths(simulator, course_id)) == 1
     assert_db_matches(user, student)
 
     # A full sync trusts nothing and fetches it again.
@@ -291,12 +308,17 @@ def test_senior_with_mostly_concluded_courses(app: Any, simulator: Any) -> None:
 
 
 @pytest.mark.slow
-def test_heavy_student_two_list_pages_and_a_250_assignment_course(app: Any, simulator: Any) -> None:
+def test_heavy_student_two_enrollment_pages_and_a_250_assignment_course(
+    app: Any, simulator: Any
+) -> None:
     user, student = connect_user(
         app, simulator, email="heavy@example.edu", token="tok-heavy", preset="heavy"
     )
+    simulator.reset_stats()
     first = succeeded(sync(user))
     assert_db_matches(user, student)
+    # The enrollments list (~130 student enrollments) takes two bookmark pages.
+    assert len(simulator.stats.by_path(r"^/api/v1/users/self/enrollments$")) == 2
     # 130 requests from 16 threads, and the token's bucket never overflows (hwm 600).
     assert first["throttled"] == simulator.stats.throttled == 0
     expected = student.expected()
@@ -306,7 +328,7 @@ def test_heavy_student_two_list_pages_and_a_250_assignment_course(app: Any, simu
     results = succeeded(sync(user, incremental=True))
     list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
     active = [cid for cid, c in expected.items() if not c["concluded"]]
-    assert list_pages == 2 + 1  # the default list's two pages, the completed list's one
+    assert list_pages == 1  # the default list (no longer 100 courses once terms ended) only
     assert results["requests"] == simulator.stats.requests == list_pages + len(active)
     assert results["rows_written"] == 0
 
@@ -433,6 +455,12 @@ class FailingCanvas:
     def get_courses(self) -> list[Any]:
         raise self.error
 
+    def get_completed_courses(self) -> list[Any]:
+        return []
+
+    def get_student_enrollments(self) -> list[Any]:
+        return []
+
 
 @pytest.mark.parametrize(
     "error",
@@ -465,6 +493,12 @@ class OneCourseClosed:
 
     def get_courses(self) -> list[Any]:
         return self.client.get_courses()
+
+    def get_completed_courses(self) -> list[Any]:
+        return self.client.get_completed_courses()
+
+    def get_student_enrollments(self) -> list[Any]:
+        return self.client.get_student_enrollments()
 
     def get_assignment_groups(self, course_id: int, **kwargs: Any) -> list[Any]:
         if course_id == self.course_id:
@@ -675,6 +709,12 @@ class JunkCanvas:
 
     def get_courses(self) -> list[Any]:
         return self.courses
+
+    def get_completed_courses(self) -> list[Any]:
+        return []
+
+    def get_student_enrollments(self) -> list[Any]:
+        return []
 
     def get_assignment_groups(self, course_id: int, **_: Any) -> Any:
         return self.groups[course_id]

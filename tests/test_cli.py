@@ -448,3 +448,26 @@ def test_connect_reads_the_token_from_the_environment_or_a_hidden_prompt(runner,
     user = db.session.scalar(select(User))
     db.session.refresh(user)
     assert get_canvas_token(user) == TOKEN
+
+
+def test_canvas_connect_after_disconnect_is_connected_again(runner, db, simulator):
+    simulator.add_student(TOKEN)
+    _create(runner)
+    _connect(runner, simulator)
+    assert runner.invoke(args=["canvas", "disconnect", "a@example.edu"]).exit_code == 0
+    _connect(runner, simulator)
+    listing = runner.invoke(args=["canvas", "connections", "a@example.edu", "--json"])
+    assert listing.exit_code == 0, listing.output
+    assert [row["status"] for row in json.loads(listing.stdout)] == ["ok"]
+    result = runner.invoke(args=["canvas", "test", "a@example.edu"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_token_saved_for_100_days_shows_100_days_left(runner, db, simulator):
+    simulator.add_student(TOKEN)
+    _create(runner)
+    result = runner.invoke(args=["canvas", "connect", "a@example.edu", "--url",
+                                 simulator.base_url, "--token", TOKEN, "--expires-in-days", "100"])
+    assert result.exit_code == 0, result.output
+    listing = runner.invoke(args=["canvas", "connections", "a@example.edu", "--json"])
+    assert [row["days_left"] for row in json.loads(listing.stdout)] == [100]

@@ -287,3 +287,20 @@ def test_a_no_change_sync_skips_the_grade_maths_and_a_changed_fact_redoes_it(
     assert checked == [shown]
     db.session.expire_all()
     assert local(shown).score_difference is None  # hidden totals: nothing to differ from
+
+
+@pytest.mark.clock(MIDTERM)
+def test_grades_json_names_each_course_term_and_whether_it_is_concluded_or_an_estimate(
+    app: Any, simulator: Any, runner: Any
+) -> None:
+    user, student = connect_user(app, simulator, email="terms@example.edu",
+                                 token="tok-gc-terms", preset="senior")
+    sync(user)
+    rows = grades_json(runner, "terms@example.edu")
+    expected = student.expected()
+    for course_id, row in rows.items():
+        assert row["term"] == expected[course_id]["term"]["name"], row["name"]
+        assert row["concluded"] is expected[course_id]["concluded"], row["name"]
+        hidden = student.expected_grades()[course_id]["hide_final_grades"]
+        assert row["estimate"] is bool(hidden), row["name"]
+    assert len({row["term"] for row in rows.values()}) > 1  # a senior has past terms

@@ -74,10 +74,19 @@ def test_an_empty_or_weak_key_file_is_refused_in_one_line(tmp_path: Path, conten
     assert "\n" not in str(info.value) and "delete the file" in str(info.value)
 
 
-@pytest.mark.parametrize("secret", ["x", "0" * 40, "abababababababababab"])
+@pytest.mark.parametrize("secret", ["x", "0" * 40, "abababababababababab",
+                                    "xxxxxxxxxxxxxxxxabcdef", "abcdefabcdefabcdefabcdef"])
 def test_a_weak_secret_key_setting_is_refused(secret: str) -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY is"):
+    with pytest.raises(ConfigError, match="SECRET_KEY is") as info:
         Config({"SECRET_KEY": secret})
+    assert "\n" not in str(info.value) and "secrets.token_urlsafe" in str(info.value)
+
+
+@pytest.mark.parametrize("secret", ["correct horse battery staple",
+                                    "test-secret-key-not-for-production",
+                                    "Zq8w3R5tY7uI9oPa"])
+def test_a_varied_secret_key_is_accepted(secret: str) -> None:
+    assert Config({"SECRET_KEY": secret}).SECRET_KEY == secret
 
 
 @pytest.mark.parametrize(

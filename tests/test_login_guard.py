@@ -71,6 +71,59 @@ def test_registration_of_a_taken_email_does_not_echo_it(client: Any, db: Any) ->
     assert "already exists" not in page
 
 
+def _lock_out(app: Any, email: str) -> None:
+    """A stranger's wrong guesses from another address until the account is locked."""
+    stranger = _from(app.test_client(), "203.0.113.66")
+    statuses = [stranger.login(email=email, password=f"guess {i}").status_code
+                for i in range(throttle.FREE_FAILURES + 1)]
+    assert statuses[-1] == 429
+
+
+def test_a_browser_that_signed_in_before_passes_the_account_lock(
+    app: Any, client: Any, db: Any
+) -> None:
+    """Issue 21, finding 9: five guesses by anyone used to lock the owner out too."""
+    create_user("owner@example.edu", DEFAULT_PASSWORD)
+    owner = _from(client, "198.51.100.20")
+    assert owner.login(email="owner@example.edu").status_code == 302  # leaves a device cookie
+    owner.logout()
+    _lock_out(app, "owner@example.edu")
+    # The owner's own browser signs in at once; a browser never used here is still locked.
+    assert owner.login(email="owner@example.edu").status_code == 302
+    owner.logout()
+    assert _from(app.test_client(), "198.51.100.20").login(
+        email="owner@example.edu").status_code == 429
+
+
+def test_a_known_device_still_guesses_slowly(app: Any, client: Any, db: Any) -> None:
+    create_user("owner2@example.edu", DEFAULT_PASSWORD)
+    device = _from(client, "198.51.100.21")
+    assert device.login(email="owner2@example.edu").status_code == 302
+    device.logout()
+    statuses = [device.login(email="owner2@example.edu", password=f"wrong {i}").status_code
+                for i in range(throttle.FREE_FAILURES + 1)]
+    assert statuses[-1] == 429 and statuses[0] == 401
+    # A forged or other account's cookie is no device of this account: the lock holds.
+    other = _from(app.test_client(), "198.51.100.22")
+    other._client.set_cookie("gradesync_device", "eyJ1IjoxfQ.forged", path="/login")
+    _lock_out(app, "owner2@example.edu")
+    assert other.login(email="owner2@example.edu").status_code == 429
+
+
+def test_typed_emails_are_stored_as_a_keyed_hash(app: Any, client: Any, db: Any) -> None:
+    import hashlib
+
+    _from(client, "192.0.2.77").login(email="ghost2@example.edu", password="wrong")
+    keys = set(db.session.scalars(select(LoginGuard.key).where(LoginGuard.key.like("email:%"))))
+    assert len(keys) == 1
+    assert "email:" + hashlib.sha256(b"ghost2@example.edu").hexdigest() not in keys  # unsalted
+    app.config["SECRET_KEY"] = "another-secret-key-Zq8w3R5tY7uI9oP"
+    _from(app.test_client(), "192.0.2.78").login(email="ghost2@example.edu", password="wrong")
+    db.session.expire_all()
+    again = set(db.session.scalars(select(LoginGuard.key).where(LoginGuard.key.like("email:%"))))
+    assert len(again) == 2  # the key depends on the server's secret
+
+
 # --- Under gunicorn: two processes, simultaneous guesses ---------------------------------
 
 

@@ -107,7 +107,9 @@ def test_one_id_follows_a_click_and_no_secret_is_ever_logged(
     app: Any, client: Any, simulator: Any, lines: Lines, hook: Any, inbox: Any,  # noqa: F811
 ) -> None:
     student = simulator.add_student("follow-canvas-personal-token", preset="freshman", seed=8)
-    simulator.oauth.register_client(CLIENT_ID, SECRET, CALLBACK, require_scopes=False)
+    # The key's redirect URI is the site's address (the inbox fixture names another one).
+    gradesync_test = CALLBACK.replace("http://localhost", app.config["PUBLIC_URL"])
+    simulator.oauth.register_client(CLIENT_ID, SECRET, gradesync_test, require_scopes=False)
     simulator.oauth.sign_in(student.token)
     assert app.test_cli_runner().invoke(args=[
         "canvas", "oauth-client", "add", "--url", simulator.base_url, "--client-id", CLIENT_ID,

@@ -145,11 +145,24 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     assert "service_heartbeat" in table_names(fresh_url)
 
     flask_db(fresh_url, tmp_path, "downgrade")
-    assert revision(fresh_url) == "0013_oauth_client_scopes"
+    assert revision(fresh_url) == "0018_gpa_and_planner"
     assert "service_heartbeat" not in table_names(fresh_url)
     engine = engine_for(fresh_url)
     assert "is_admin" not in {c["name"] for c in inspect(engine).get_columns("users")}
     engine.dispose()
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0015_alert_links_and_keyed_guard"
+    assert not {"gpa_settings", "gpa_connection", "gpa_course", "assignment_done"} \
+        & table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the GPA's tables
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0013_oauth_client_scopes"
+    engine = engine_for(fresh_url)
+    assert "changed_at" not in {c["name"] for c in inspect(engine).get_columns("alert_settings")}
+    engine.dispose()
+    assert schema_differences(fresh_url) != []  # the models are ahead by the links' stamp
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0012_counting_and_settling"
@@ -287,3 +300,20 @@ def test_plain_postgres_urls_work(fresh_url: str, tmp_path: Path, scheme: str) -
 
     assert schema_differences(fresh_url) == []
     assert canvas_indexes(fresh_url) == EXPECTED_INDEXES
+
+
+def test_0015_drops_the_unsalted_email_hashes_and_keeps_the_rest(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """The sign-in guard's rows for typed emails were unsalted SHA-256: 0015 deletes them."""
+    flask_db(fresh_url, tmp_path, "upgrade", "0013_oauth_client_scopes")
+    engine = engine_for(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO login_guard (key, failures) VALUES "
+            "('email:' || :digest, 3), ('addr:10.0.0.1', 4)"), {"digest": "ab" * 32})
+    flask_db(fresh_url, tmp_path, "upgrade")
+    with engine.connect() as conn:
+        keys = conn.execute(text("SELECT key, failures FROM login_guard ORDER BY key")).all()
+    engine.dispose()
+    assert [tuple(row) for row in keys] == [("addr:10.0.0.1", 4)]

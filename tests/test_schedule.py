@@ -277,7 +277,7 @@ def test_a_scheduled_run_spares_the_progress_row_and_says_it_was_automatic(
     assert numbers_of(scheduled) == numbers_of(clicked)
     login(client, "s@example.edu")
     rows = client.get("/sync/history").get_data(as_text=True).split("<tr>")[1:]
-    kinds = [row for row in rows if "Quick (changes only)" in row]
+    kinds = [row for row in rows if "Quick sync (changes only)" in row]
     assert len(kinds) == 2
     assert "automatic" in kinds[0] and "automatic" not in kinds[1]  # newest first
 

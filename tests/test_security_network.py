@@ -23,7 +23,7 @@ import responses
 from sqlalchemy import select
 
 from app.accounts import create_user
-from app.canvas.client import MAX_PAGES, STUDENT_COURSE_LISTS, CanvasAPIService, NotFound
+from app.canvas.client import MAX_PAGES, CanvasAPIService, NotFound
 from app.connections import CanvasConnectionError, connect_canvas
 from app.extensions import db as _db
 from app.models import Course
@@ -293,8 +293,8 @@ def test_pages_from_last_are_planned_lazily(simulator: Any) -> None:
         patch.setattr(ThreadPoolExecutor, "submit", counting_submit)
         assert client.get_courses()
     client.close()
-    # pages 2..60 of each student course list (default, completed), each planned once
-    assert outstanding[2] == 59 * len(STUDENT_COURSE_LISTS)
+    # pages 2..60 of the (default) course list, each planned once
+    assert outstanding[2] == 59
     assert outstanding[1] <= 2 * client.page_workers
 
 

@@ -202,3 +202,21 @@ def test_the_settings_page_has_a_plain_title_and_each_section_once(signed_in):
     assert "<title>Settings · GradeSync</title>" in page
     for heading in ("Automatic syncs", "Calendar feed", "Alerts", "Time zone"):
         assert page.count(f">{heading}</h2>") == 1, heading
+
+
+def test_reconnecting_after_disconnect_is_connected(signed_in, db, simulator, student):
+    """Disconnect, then connect again: the card, the dashboard and the buttons say connected."""
+    signed_in.post("/settings", data={"url": simulator.base_url, "token": TOKEN})
+    signed_in.post("/settings/disconnect", follow_redirects=True)
+    page = signed_in.post(
+        "/settings", data={"url": simulator.base_url, "token": TOKEN}, follow_redirects=True
+    ).get_data(as_text=True)
+    connection = only_connection(_user(db))
+    assert connection.status == "ok"
+    assert "Disconnected" not in page
+    assert 'data-status="ok"' in page
+    assert f"/settings/connections/{connection.id}/test" in page  # the Test button is back
+    assert "Disconnect…" in page
+    dashboard = signed_in.get("/").get_data(as_text=True)
+    assert f"Connected to {simulator.base_url}." in dashboard
+    assert "None" not in dashboard

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -56,31 +57,195 @@ def ended(student: Student, how: str) -> int:
     raise LookupError(how)
 
 
-def test_default_list_keeps_date_concluded_and_drops_teacher_and_registrar_ended(
+STUDENT = {"state[]": "current_and_concluded", "type[]": "StudentEnrollment"}
+
+
+def own_enrollments(sim: CanvasSimulator, token: str, **params: Any) -> list[dict[str, Any]]:
+    return get(sim, token, "/api/v1/users/self/enrollments", per_page=100, **params).json()
+
+
+def test_default_list_keeps_date_concluded_and_each_ending_has_its_list(
         sim: CanvasSimulator) -> None:
+    """Corrected (an earlier version asserted that ``enrollment_state=completed`` held the
+    teacher-concluded and registrar-completed courses: on Canvas it holds neither)."""
     senior = sim.student("senior")
     by_date, by_teacher, by_registrar = (ended(senior, h) for h in
                                          ("date", "teacher", "registrar"))
     default = course_ids(sim, "senior")
     assert by_date in default and by_teacher not in default and by_registrar not in default
+    # enrollment_state=completed alone: the default list's courses over by date, no more.
     completed = course_ids(sim, "senior", enrollment_state="completed")
-    assert {by_date, by_teacher, by_registrar} <= completed
+    assert by_date in completed and completed <= default
+    assert not {by_teacher, by_registrar} & completed
     active = course_ids(sim, "senior", enrollment_state="active")
     assert not {by_date, by_teacher, by_registrar} & active
-    states = course_ids(sim, "senior", **{"state[]": ["available", "completed"]})
-    # available courses + completed enrollments in completed courses, not a registrar-
-    # completed enrollment in a course that is still available
-    assert by_date in states and by_teacher in states and by_registrar not in states
-    # Together the lists hold every student course: nothing is lost when a term ends
-    everything = default | completed | states
-    assert set(senior.expected()) <= everything
-    rows = get(sim, "senior", "/api/v1/users/self/enrollments", per_page=100,
-               **{"state[]": "current_and_concluded", "type[]": "StudentEnrollment"}).json()
+    # state[]=completed: the teacher-concluded courses; state[]=available: active or invited
+    # enrollments in available courses (over by date too), never a completed enrollment.
+    assert by_teacher in course_ids(sim, "senior", **{"state[]": "completed"})
+    available = course_ids(sim, "senior", **{"state[]": "available"})
+    assert by_date in available and not {by_teacher, by_registrar} & available
+    # The registrar's completion is in no /courses list; the enrollments list has it.
+    lists = default | course_ids(sim, "senior", **{"state[]": ["available", "completed"]})
+    assert by_registrar not in lists
+    rows = own_enrollments(sim, "senior", **STUDENT)
     assert {r["course_id"] for r in rows} >= {by_date, by_teacher, by_registrar}
     assert all(r["type"] == "StudentEnrollment" for r in rows)
-    row = next(r for r in rows if r["course_id"] == by_teacher)
-    assert row["grades"]["current_score"] == senior.expected()[by_teacher][
-        "computed_current_score"]
+    # Together the lists hold every student course: nothing is lost when a term ends
+    assert set(senior.expected()) <= lists | {r["course_id"] for r in rows}
+    for course_id in (by_teacher, by_registrar):
+        row = next(r for r in rows if r["course_id"] == course_id)
+        assert row["enrollment_state"] == "completed"
+        assert row["grades"]["current_score"] == senior.expected()[course_id][
+            "computed_current_score"]
+
+
+def test_enrollment_state_alone_filters_the_default_list_by_date() -> None:
+    """CL courses_controller.rb#courses_for_user without state[]: the currentish enrollments,
+    then ``enrollments.select!(&:completed?)`` (by date) for ``enrollment_state=completed``;
+    ``enrollment_state=active`` is ``participating_enrollments``. Mirrors courses_api_spec.rb
+    describe "enrollment_state": "returns courses with completed enrollments" (only the
+    course over by its dates) and "returns courses with active enrollments" (not that one)."""
+    with CanvasSimulator() as simulator:
+        student = simulator.add_student("e", preset="freshman", seed=5)
+        current, over, by_teacher, by_registrar = student.visible_course_ids()[:4]
+        student.conclude_by_date(over)
+        student.conclude_course(by_teacher)
+        student.registrar_complete(by_registrar)
+        typed = {"enrollment_type": "student"}
+        assert course_ids(simulator, "e", enrollment_state="completed", **typed) == {over}
+        active = course_ids(simulator, "e", enrollment_state="active", **typed)
+        assert current in active and not {over, by_teacher, by_registrar} & active
+        default = course_ids(simulator, "e", **typed)
+        assert {current, over} <= default and not {by_teacher, by_registrar} & default
+
+
+def test_course_state_lists_go_by_the_course_workflow_state() -> None:
+    """CL ``Enrollment::QueryBuilder.new(nil, course_workflow_state: s,
+    enforce_course_workflow_state: true)`` per state[] (COURSE_ENROLLMENT_STATE_MAP: available
+    -> current_and_invited, completed -> completed); ``enrollment_state`` then filters in SQL
+    by date. Mirrors courses_api_spec.rb describe "course state": "returns only courses with
+    state available on ?state[]=available" (every listed course is available), and the same
+    for state[]=completed. state[]=completed needs no enrollment_state: adding
+    ``completed_by_date`` changes nothing, a teacher-concluded enrollment is completed."""
+    with CanvasSimulator() as simulator:
+        student = simulator.add_student("s", preset="freshman", seed=6)
+        current, over, by_teacher, by_registrar = student.visible_course_ids()[:4]
+        student.conclude_by_date(over)
+        student.conclude_course(by_teacher)
+        student.registrar_complete(by_registrar)
+        for state in ("available", "completed"):
+            listed = get(simulator, "s", "/api/v1/courses", per_page=100,
+                         **{"state[]": state}).json()
+            assert {c["workflow_state"] for c in listed if "workflow_state" in c} == {state}
+        assert {current, over} <= course_ids(simulator, "s", **{"state[]": "available"})
+        assert course_ids(simulator, "s", **{"state[]": "completed"}) == {by_teacher}
+        assert course_ids(simulator, "s", enrollment_state="completed",
+                          **{"state[]": "completed"}) == {by_teacher}
+        assert course_ids(simulator, "s", enrollment_state="completed",
+                          **{"state[]": "available"}) == {over}
+        both = course_ids(simulator, "s", **{"state[]": ["available", "completed"]})
+        assert by_teacher in both and by_registrar not in both
+
+
+def test_a_registrar_completed_enrollment_is_only_in_the_enrollments_list() -> None:
+    """CL enrollments_api_controller.rb#user_index_enrollments (own enrollments, state[]):
+    ``enrollment_index_conditions(true)`` ORs a QueryBuilder per state and
+    ``enrollment_states_for_state_param`` turns current_and_concluded into active and
+    completed. Mirrors enrollments_api_spec.rb "accepts multiple state[] filters" (an
+    enrollment set to completed is listed with state[]=active&state[]=completed)."""
+    with CanvasSimulator() as simulator:
+        student = simulator.add_student("r", preset="freshman", seed=7)
+        course_id = student.visible_course_ids()[0]
+        student.registrar_complete(course_id)
+        both = own_enrollments(simulator, "r", **{"state[]": ["active", "completed"]})
+        pending = next(c.id for c in student.courses.values() if c.restricted)  # by date
+        assert sorted(r["course_id"] for r in both) == sorted(
+            set(student.course_ids()) - {pending})
+        row = next(r for r in own_enrollments(simulator, "r", **STUDENT)
+                   if r["course_id"] == course_id)
+        assert row["enrollment_state"] == "completed" and row["type"] == "StudentEnrollment"
+        want = student.expected()[course_id]
+        assert row["grades"]["current_score"] == want["computed_current_score"]
+        assert row["grades"]["final_score"] == want["computed_final_score"]
+        assert course_id not in course_ids(simulator, "r", **{
+            "state[]": ["available", "completed", "unpublished", "deleted"]})
+        assert course_id not in course_ids(simulator, "r", enrollment_state="completed")
+        bad = get(simulator, "r", "/api/v1/users/self/enrollments",
+                  **{"state[]": "finished"})
+        assert bad.status_code == 400 and bad.json() == {"error": "Invalid state finished"}
+
+
+def test_own_enrollments_without_state_leave_out_the_ones_over_by_date() -> None:
+    """Without state[]: ``current_and_invited`` enrollments whose state by date is not
+    completed. Mirrors enrollments_api_spec.rb "excludes invited enrollments in
+    soft-concluded courses" (a course of a term that ended is not listed)."""
+    with CanvasSimulator() as simulator:
+        student = simulator.add_student("d", preset="freshman", seed=8)
+        over, current = student.visible_course_ids()[:2]
+        student.conclude_by_date(over)
+        listed = {r["course_id"] for r in own_enrollments(
+            simulator, "d", **{"type[]": "StudentEnrollment"})}
+        assert current in listed and over not in listed
+        assert over in {r["course_id"] for r in own_enrollments(simulator, "d", **STUDENT)}
+
+
+def test_enrollment_grades_hide_with_the_totals_and_only_students_have_them(
+        sim: CanvasSimulator) -> None:
+    """CL lib/api/v1/user.rb#enrollment_json: ``grades`` only for a student enrollment
+    (``grades_hash``), scores only under ``grade_permissions?`` (the student's own, while the
+    course does not hide totals). Mirrors enrollments_api_spec.rb "does not display grades
+    when hide_final_grades is true for the course" (grades keys == html_url) and "properly
+    filters by multiple enrollment types" (no grades on a teacher's enrollment)."""
+    senior = sim.student("senior")
+    hidden = next(c for c in senior.courses.values() if c.hide_final_grades)
+    rows = {r["course_id"]: r for r in own_enrollments(sim, "senior",
+                                                       **{"state[]": "current_and_concluded"})}
+    assert list(rows[hidden.id]["grades"]) == ["html_url"]
+    roles = [r for r in rows.values() if r["type"] != "StudentEnrollment"]
+    assert roles and all("grades" not in r for r in roles)
+
+
+def test_enrollments_are_bookmark_pages_in_type_name_id_order(sim: CanvasSimulator) -> None:
+    """CL enrollments_api_controller.rb#index: ``BookmarkedCollection`` on (type,
+    sortable_name, id). Mirrors enrollments_api_spec.rb describe "pagination", "bookmarked
+    pagination": "properly paginates" (page=1&per_page=1 gives current, next and first
+    links; the next link's bookmark gives the second enrollment; never prev or last)."""
+    first = get(sim, "senior", "/api/v1/users/self/enrollments", page=1, per_page=1,
+                **{"state[]": "current_and_concluded"})
+    assert set(first.links) == {"current", "next", "first"}
+    bookmark = parse_qs(urlsplit(first.links["next"]["url"]).query)["page"][0]
+    assert bookmark.startswith("bookmark:")
+    second = get(sim, "senior", "/api/v1/users/self/enrollments", page=bookmark, per_page=1,
+                 **{"state[]": "current_and_concluded"})
+    everything = own_enrollments(sim, "senior", **{"state[]": "current_and_concluded"})
+    assert [first.json()[0]["id"], second.json()[0]["id"]] == [e["id"] for e in everything[:2]]
+    assert "prev" not in second.links and "last" not in second.links
+    types = [e["type"] for e in everything]
+    assert types == sorted(types)  # same user: by type, then by id
+    for kind in set(types):
+        ids = [e["id"] for e in everything if e["type"] == kind]
+        assert ids == sorted(ids)
+
+
+def test_show_of_a_completed_enrollment_answers_no_enrollments() -> None:
+    """CL courses_controller.rb#show renders ``@course.current_enrollments`` of the user, and
+    Course#current_enrollments leaves completed enrollments out. Mirrors courses_api_spec.rb
+    describe "#show": "gets individual course data" (``enrollments`` is the user's current
+    enrollment), with the enrollment completed by the registrar or the teacher."""
+    with CanvasSimulator() as simulator:
+        student = simulator.add_student("c", preset="freshman", seed=9)
+        current, by_teacher, by_registrar = student.visible_course_ids()[:3]
+        student.conclude_course(by_teacher)
+        student.registrar_complete(by_registrar)
+        params = {"include[]": ["term", "total_scores", "concluded"]}
+        body = get(simulator, "c", f"/api/v1/courses/{current}", **params).json()
+        assert [e["enrollment_state"] for e in body["enrollments"]] == ["active"]
+        assert "computed_current_score" in body["enrollments"][0]
+        for course_id in (by_teacher, by_registrar):
+            body = get(simulator, "c", f"/api/v1/courses/{course_id}", **params).json()
+            assert body["id"] == course_id and body["enrollments"] == []
+        assert get(simulator, "c", f"/api/v1/courses/{by_teacher}").json()["workflow_state"] == (
+            "completed")
 
 
 def test_roles_are_listed_but_carry_no_student_data(sim: CanvasSimulator) -> None:
@@ -213,10 +378,15 @@ def test_grading_schemes_and_letters(sim: CanvasSimulator) -> None:
 def test_hidden_totals_and_nicknames(sim: CanvasSimulator) -> None:
     senior = sim.student("senior")
     hidden = next(c for c in senior.courses.values() if c.hide_final_grades)
-    listed = {c["id"]: c for params in ({}, {"enrollment_state": "completed"})
+    listed = {c["id"]: c for params in ({}, {"state[]": "completed"})
               for c in get(sim, "senior", "/api/v1/courses", per_page=100,
                            **{"include[]": "total_scores"}, **params).json()}
-    assert "computed_current_score" not in listed[hidden.id]["enrollments"][0]
+    if hidden.id in listed:
+        assert "computed_current_score" not in listed[hidden.id]["enrollments"][0]
+    else:  # registrar-completed: only the enrollments list has it, without scores
+        row = next(r for r in own_enrollments(sim, "senior", **STUDENT)
+                   if r["course_id"] == hidden.id)
+        assert list(row["grades"]) == ["html_url"]
     assert senior.expected_grades()[hidden.id]["current_score"] is None
     nick = next(c for c in senior.courses.values() if c.nickname)
     body = listed[nick.id]
@@ -252,13 +422,16 @@ def test_term_end_mutations_and_grading_after_the_end() -> None:
 
         student.registrar_complete(course_id)
         assert course_id not in course_ids(simulator, "m")
-        assert course_id in course_ids(simulator, "m", enrollment_state="completed")
+        assert course_id not in course_ids(simulator, "m", enrollment_state="completed")
+        assert course_id in {r["course_id"] for r in own_enrollments(simulator, "m", **STUDENT)}
         assert course_id in student.expected()
 
         student.drop_course(course_id)
         for params in ({}, {"enrollment_state": "completed"},
                        {"state[]": ["available", "completed"]}):
             assert course_id not in course_ids(simulator, "m", **params)
+        assert course_id not in {r["course_id"] for r in own_enrollments(
+            simulator, "m", **STUDENT)}
         assert get(simulator, "m", f"/api/v1/courses/{course_id}").status_code in (401, 404)
         assert course_id not in student.expected()
 

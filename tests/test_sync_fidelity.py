@@ -80,6 +80,13 @@ class ListsShort:
     def get_courses(self) -> list[Any]:
         return [c for c in self.client.get_courses() if c.get("id") != self.missing]
 
+    def get_completed_courses(self) -> list[Any]:
+        return self.client.get_completed_courses()
+
+    def get_student_enrollments(self) -> list[Any]:
+        return [e for e in self.client.get_student_enrollments()
+                if e.get("course_id") != self.missing]
+
     def get_course(self, course_id: int) -> Any:
         return self.client.get_course(course_id)
 

@@ -120,17 +120,17 @@ def test_sync_results_in_plain_words(db: Any, student: Any) -> None:
     assert progress_line(running) == "Reading your course list"
     done = _run(db, student, status="succeeded", finished_at=utcnow(),
                 summary={"courses": 32, "courses_written": 5, "assignments": 65})
-    assert headline(done) == "Updated 32 courses; 5 had changes."
+    assert headline(done) == "Checked 32 courses; 5 had changes."
     done.summary = {"courses": 32, "courses_written": 0}
-    assert headline(done) == "Updated 32 courses; nothing had changed."
+    assert headline(done) == "Checked 32 courses: nothing changed."
     done.summary = {"courses": 32, "courses_written": 5, "new_grades": 3}
-    assert headline(done) == "Updated 32 courses. 3 new grades."
-    assert progress_line(done) == "Updated 32 courses. 3 new grades."
+    assert headline(done) == "Checked 32 courses; 5 had changes. 3 new grades."
+    assert progress_line(done) == "Checked 32 courses; 5 had changes. 3 new grades."
     # The grade change ledger's count, whatever it says, wins over "had changes".
     done.summary = {"courses": 32, "courses_written": 5, "new_grades": 1}
-    assert headline(done) == "Updated 32 courses. 1 new grade."
+    assert headline(done) == "Checked 32 courses; 5 had changes. 1 new grade."
     done.summary = {"courses": 32, "courses_written": 5, "new_grades": 0}
-    assert headline(done) == "Updated 32 courses. No new grades."
+    assert headline(done) == "Checked 32 courses; 5 had changes. No new grades."
 
 
 def test_history_shows_words_with_counts_one_click_away(client: Any, db: Any,
@@ -140,7 +140,7 @@ def test_history_shows_words_with_counts_one_click_away(client: Any, db: Any,
                   "rows_written": 534})
     login(client, "a@example.edu")
     page = client.get("/sync/history").get_data(as_text=True)
-    assert "Updated 32 courses; 5 had changes." in page
+    assert "Checked 32 courses; 5 had changes." in page
     details = page[page.index("<details"):page.index("</details>")]
     assert "395 assignments, 33 requests" in details
 

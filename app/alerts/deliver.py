@@ -8,8 +8,8 @@ per run. In quiet hours, or when the student chose the daily digest, the rows ar
 :func:`send_digest` sends them together later (after a run or on a scheduler tick).
 
 Sending is synchronous with short timeouts, so a CLI sync has handed its email to the SMTP
-server before ``canvas sync`` returns. A failure is one log line and a ``failed`` row; it never
-fails the sync.
+server before ``canvas sync`` returns. A failure, whatever raised it, is one log line and a
+``failed`` row (never a row left ``sending``); it never fails the sync.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from app.models import (
     utcnow,
 )
 from app.outbound import OutboundPolicy, OutboundRefused
+from app.safe_text import strip_control
 from app.sync.result import SyncResult
 from app.timezones import in_zone
 
@@ -211,9 +212,15 @@ def _send(
         # webhook, log only the kind of failure (and the status it answered).
         reason = (
             type(exc).__name__ + _status(exc) if channel == "webhook"
-            else (str(exc).splitlines() or [type(exc).__name__])[0]
+            else strip_control((str(exc).splitlines() or [type(exc).__name__])[0])[:200]
         )
         logger.warning("alert %s to user %s failed: %s", channel, user.id, reason)
+        status = "failed"
+    except Exception as exc:  # noqa: BLE001 - never leave the rows "sending" for good
+        # Anything else (a message the email package refuses, a bug) fails these alerts, not
+        # the run, and not every later alert: the rows are marked failed like a dead server.
+        # Its kind only: a traceback could carry the webhook address (a secret).
+        logger.warning("alert %s to user %s failed: %s", channel, user.id, type(exc).__name__)
         status = "failed"
     else:
         logger.info("alert %s to user %s sent (%d line(s))", channel, user.id, len(rows))
@@ -241,5 +248,5 @@ def _email(user: User, lines: list[str], *, digest: bool) -> None:
     else:
         subject = f"GradeSync: {len(lines)} new updates"
     link = mail.unsubscribe_url(config.get("PUBLIC_URL") or "http://localhost:5000",
-                                config["SECRET_KEY"], user.id)
+                                config["SECRET_KEY"], user.id, utcnow())
     mail.send(settings, mail.build_message(settings, user.email, subject, lines, link))

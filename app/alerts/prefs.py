@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
 from app.extensions import db
-from app.models import AlertSettings
+from app.models import AlertSettings, utcnow
 from app.outbound import OutboundPolicy, OutboundRefused, check_address, normalise_host
 from app.security import TokenCipher
 
@@ -93,6 +94,7 @@ def save_settings(user_id: int, values: Mapping[str, Any], policy: OutboundPolic
     row.grade_threshold = values.get("grade_threshold")
     row.quiet_start = values.get("quiet_start")
     row.quiet_end = values.get("quiet_end")
+    row.changed_at = utcnow()  # older unsubscribe links no longer undo this choice
     if webhook is not None:
         cipher: TokenCipher = current_app.extensions["token_cipher"]
         row.webhook_url_encrypted = cipher.encrypt(webhook)
@@ -110,4 +112,11 @@ def unsubscribe_email(user_id: int) -> None:
         row = settings_for(user_id)
         db.session.add(row)
     row.email = False
+    row.changed_at = utcnow()
     db.session.commit()
+
+
+def changed_at(user_id: int) -> datetime | None:
+    """When the student last changed their alert choices (None: never recorded)."""
+    row = db.session.get(AlertSettings, user_id)
+    return row.changed_at if row is not None else None

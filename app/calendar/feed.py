@@ -1,20 +1,21 @@
 """A student's assignments with due dates, as calendar events.
 
-One event per assignment with a due date, in every course GradeSync holds for the student
-(concluded ones too: past deadlines stay in the calendar). The UID is stable per student and
-assignment, so a calendar app updates an event when its due date moves instead of adding a
-second one. Read-only: building the feed never changes a row.
+One event per assignment with a due date, in the courses of the current, coming and undated
+terms; courses of terms that have ended stay out unless the feed's address asks for them
+(``?past=1``), so a senior's calendar is not hundreds of old deadlines. The UID is stable per
+student and assignment, so a calendar app updates an event when its due date moves instead of
+adding a second one. Read-only: building the feed never changes a row.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.calendar.ics import Event, render_calendar
 from app.extensions import db
-from app.models import Assignment, CanvasConnection, Course, User, utcnow
+from app.models import Assignment, CanvasConnection, Course, Term, User, utcnow
 
 CALENDAR_NAME = "GradeSync: assignments"
 
@@ -54,15 +55,22 @@ def _is_midnight(moment: datetime) -> bool:
     return moment.astimezone(UTC).time() == time(0, 0)
 
 
-def feed_events(user: User) -> list[Event]:
-    """The user's assignments that have a due date, soonest first."""
-    rows = db.session.execute(
+def feed_events(user: User, *, include_past: bool = False, now: datetime | None = None
+                ) -> list[Event]:
+    """The user's assignments that have a due date, soonest first; with ``include_past``
+    also those of terms that ended before ``now``."""
+    query = (
         select(Assignment, Course, CanvasConnection.base_url)
         .join(Course, Course.id == Assignment.course_id)
         .join(CanvasConnection, CanvasConnection.id == Course.connection_id)
+        .outerjoin(Term, Term.id == Course.term_id)
         .where(Course.user_id == user.id, Assignment.due_at.is_not(None))
         .order_by(Assignment.due_at, Assignment.id)
-    ).all()
+    )
+    if not include_past:
+        query = query.where(or_(Term.id.is_(None), Term.end_at.is_(None),
+                                Term.end_at >= (now or utcnow())))
+    rows = db.session.execute(query).all()
     # Canvas ids repeat across instances: events from any but the oldest connection carry it
     # in their UID (the oldest keeps the UIDs calendars already know).
     oldest = db.session.scalar(
@@ -98,6 +106,8 @@ def feed_events(user: User) -> list[Event]:
     return events
 
 
-def build_feed(user: User, now: datetime | None = None) -> bytes:
-    """The user's whole feed as iCalendar bytes."""
-    return render_calendar(CALENDAR_NAME, feed_events(user), now or utcnow())
+def build_feed(user: User, now: datetime | None = None, *, include_past: bool = False) -> bytes:
+    """The user's feed as iCalendar bytes (past terms only with ``include_past``)."""
+    now = now or utcnow()
+    return render_calendar(CALENDAR_NAME, feed_events(user, include_past=include_past, now=now),
+                           now)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from app.safe_text import strip_format
+
 MAX_OCTETS = 75
 
 
@@ -26,7 +28,12 @@ class Event:
 
 
 def escape_text(value: str) -> str:
-    """A TEXT value: backslash first, then the separators, newlines as ``\\n``."""
+    """A TEXT value: backslash first, then the separators, newlines as ``\\n``.
+
+    Format characters (bidi controls) and the Unicode line separators go first
+    (:func:`app.safe_text.strip_format`): a calendar app shows them raw.
+    """
+    value = strip_format(value)
     value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     return value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
 

@@ -3,7 +3,7 @@
 Usage::
 
     with CanvasAPIService("https://canvas.example.edu", token) as client:
-        courses = client.get_courses()
+        courses = client.get_courses()            # the default list
         groups = client.get_assignment_groups(courses[0]["id"])
         print(client.stats.snapshot())
 
@@ -75,10 +75,8 @@ from app.canvas.errors import (
     UnsafeAddress,
 )
 from app.canvas.grading import GradingEndpoints
-from app.canvas.paging import (  # noqa: F401  (STUDENT_COURSE_LISTS re-exported)
+from app.canvas.paging import (
     COURSE_INCLUDES,
-    STUDENT_COURSE_LISTS,
-    _merge_by_id,
     _page_number,
     _with_page,
     canvas_time,
@@ -221,45 +219,23 @@ class CanvasAPIService(GradingEndpoints):
         enrollment_type: str | None = "student",
         states: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        """Every course the student has: ``GET /courses`` with the term, the student's total
-        scores and ``concluded``, student enrollments only.
+        """One ``GET /courses`` list (every page) with the term, the student's total scores
+        and ``concluded``; student enrollments only unless ``enrollment_type`` says otherwise
+        (TA, teacher and observer enrollments carry no scores of the student's own).
 
-        Canvas's default list holds only *currentish* enrollments (CANVAS_API.md, "Read
-        first"): a teacher-concluded course and a registrar-completed enrollment leave it. So
-        with no ``enrollment_state`` and no ``states`` this asks for every list of
-        ``STUDENT_COURSE_LISTS`` at once (the default one, and ``enrollment_state=completed``
-        for completed enrollments, completed courses and courses concluded by date) and merges
-        them by course id, the first list's entry first. Any list failing fails the call, so
-        a caller never mistakes a partial list for the whole. (Until Canvas has accepted the
-        token once, the lists go one after the other, so a dead token costs one request; the
-        sync marks a token that synced before as accepted.) ``enrollment_state`` or
-        ``states`` ask for that one list. ``enrollment_type=None`` lists every role (TA,
-        teacher, observer enrollments carry no scores of the student's own).
+        Which courses a list holds (CL ``courses_controller.rb#courses_for_user``,
+        CANVAS_API.md "Read first"): with no arguments, the *currentish* ones (active or
+        invited in an available course, courses over by date included); ``states``
+        (``state[]``) by the course's state, ``completed`` being the courses a teacher
+        concluded (:meth:`get_completed_courses`); ``enrollment_state`` filters by date
+        (alone, ``completed`` is only the default list's courses over by date). A completed
+        enrollment in an available course (the registrar's) is in none of them: see
+        :meth:`get_student_enrollments`.
 
         Canvas REST has no ``updated_since`` (and courses have no ``updated_at``): the sync
         decides itself what changed. Date-restricted courses come back as
         ``{"id": N, "access_restricted_by_date": true}``.
         """
-        if enrollment_state or states:
-            return self._course_list(enrollment_state, enrollment_type, states)
-        first, *others = STUDENT_COURSE_LISTS
-        if not self.limiter.token_accepted:
-            # A token Canvas has not accepted yet: one request first, so that a dead token
-            # costs one request (the lists would all fail together), then the others.
-            lists = [self._course_list(first, enrollment_type, ())]
-            lists.extend(self._course_list(state, enrollment_type, ()) for state in others)
-            return _merge_by_id(lists)
-        with ThreadPoolExecutor(max_workers=len(others), thread_name_prefix="canvas-list") as pool:
-            futures = [
-                pool.submit(self._course_list, state, enrollment_type, ()) for state in others
-            ]
-            lists = [self._course_list(first, enrollment_type, ())]
-            lists.extend(future.result() for future in futures)
-        return _merge_by_id(lists)
-
-    def _course_list(
-        self, enrollment_state: str | None, enrollment_type: str | None, states: Sequence[str]
-    ) -> list[dict[str, Any]]:
         params: Params = list(COURSE_INCLUDES)
         if enrollment_state:
             params.append(("enrollment_state", enrollment_state))
@@ -267,6 +243,11 @@ class CanvasAPIService(GradingEndpoints):
             params.append(("enrollment_type", enrollment_type))
         params.extend(("state[]", state) for state in states)
         return self._get_list("/courses", params)
+
+    def get_completed_courses(self) -> list[dict[str, Any]]:
+        """``GET /courses?state[]=completed``: the courses a teacher concluded (completed
+        enrollments in completed courses), which the default list leaves out."""
+        return self.get_courses(states=("completed",))
 
     def get_course(self, course_id: int | str) -> dict[str, Any]:
         """``GET /courses/:id`` with the term, total scores and ``concluded``.
@@ -314,10 +295,27 @@ class CanvasAPIService(GradingEndpoints):
             params.append(("submitted_since", canvas_time(submitted_since)))
         return self._get_list(f"/courses/{course_id}/students/submissions", params)
 
-    def get_enrollments(self, states: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """``GET /users/self/enrollments`` (bookmark pages), with current grades."""
+    def get_enrollments(
+        self, states: Sequence[str] = (), types: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """``GET /users/self/enrollments`` (bookmark pages), with ``grades`` for a student's
+        own enrollments; ``states`` and ``types`` are ``state[]`` and ``type[]``."""
         params: Params = [("state[]", state) for state in states]
+        params.extend(("type[]", kind) for kind in types)
         return self._get_list("/users/self/enrollments", params)
+
+    def get_student_enrollments(self) -> list[dict[str, Any]]:
+        """Every current or concluded student enrollment of the token's owner, each with
+        ``course_id`` and ``grades`` (``current_score``, ``final_score``, ``current_grade``,
+        ``final_grade``; only ``html_url`` while the course hides totals).
+
+        ``state[]=current_and_concluded`` is active enrollments in available courses and
+        completed ones (CL ``enrollments_api_controller.rb#user_index_enrollments``): the
+        only list that shows an enrollment the registrar completed in a course that is still
+        available, and Canvas's scores for it (``GET /courses/:id`` answers
+        ``"enrollments": []`` for a completed enrollment).
+        """
+        return self.get_enrollments(("current_and_concluded",), ("StudentEnrollment",))
 
     # --- JSON helpers ---------------------------------------------------------------------
 

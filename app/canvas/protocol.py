@@ -18,7 +18,16 @@ class CanvasClient(Protocol):
     """The Canvas reads a sync makes."""
 
     def get_courses(self) -> list[Any]:
-        """Every course the student has (every list, every page), with terms and scores."""
+        """Canvas's default course list (every page), with terms and scores: the current
+        courses and those over by date."""
+        ...
+
+    def get_completed_courses(self) -> list[Any]:
+        """The courses a teacher concluded (``state[]=completed``), with terms and scores."""
+        ...
+
+    def get_student_enrollments(self) -> list[Any]:
+        """The current and concluded student enrollments, with ``course_id`` and ``grades``."""
         ...
 
     def get_course(self, course_id: int) -> Any:

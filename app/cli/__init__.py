@@ -13,6 +13,7 @@
     flask --app app user export EMAIL [--csv]
     flask --app app worker-check
     flask --app app retention prune
+    flask --app app gpa EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
 running) print one ``Error: ...`` line on stderr and exit 1; usage mistakes exit 2.
@@ -28,9 +29,10 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    """Add the ``user``, ``canvas`` and ``scheduler`` groups, ``changes`` and ``grades``."""
+    """Add the ``user``, ``canvas`` and ``scheduler`` groups, ``changes``, ``grades``, ``gpa``."""
     from app.cli.canvas import canvas_group
     from app.cli.changes import changes_command
+    from app.cli.gpa import gpa_command
     from app.cli.grades import grades_command
     from app.cli.ops import (
         retention_group,
@@ -50,3 +52,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(retention_group)
     user_group.add_command(user_delete_command)
     user_group.add_command(user_export_command)
+    app.cli.add_command(gpa_command)
+    from app.cli.common import guard
+
+    # Every command, Flask-Migrate's "db" included: an error is one line naming the fix.
+    for command in app.cli.commands.values():
+        guard(command)

@@ -13,7 +13,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import CLIError, configure_logging, get_user
+from app.cli.common import CLIError, configure_logging, get_user, one_line
+from app.safe_text import strip_control
 
 
 @click.group("canvas", cls=AppGroup)
@@ -60,7 +61,7 @@ def canvas_connect(
     except (InvalidCanvasToken, CanvasConnectionError, ValueError) as exc:
         raise CLIError(exc) from None
     name = profile.get("name") or f"Canvas user {profile['id']}"
-    click.echo(f"Connected {user.email} to {_url(url)} as {name}.")
+    click.echo(one_line(f"Connected {user.email} to {_url(url)} as {name}."))
 
 
 def _url(url: str) -> str:
@@ -113,7 +114,7 @@ def canvas_connections(email: str, as_json: bool) -> None:
     for view in views:
         data = view.as_dict()
         click.echo(
-            f"{view.label}\t{view.url or '-'}\t{view.kind}\t{view.status}\t"
+            f"{strip_control(view.label)}\t{view.url or '-'}\t{view.kind}\t{view.status}\t"
             f"expires {data['expires_at'] or 'unknown'}\tlast synced "
             f"{data['last_synced_at'] or 'never'}"
         )
@@ -135,7 +136,7 @@ def canvas_test(email: str, url: str | None) -> None:
         raise CLIError(exc) from None
     name = profile.get("name") or f"Canvas user {profile['id']}"
     where = connection.base_url if connection else _only_url(user)
-    click.echo(f"The connection works: {where} knows this token as {name}.")
+    click.echo(one_line(f"The connection works: {where} knows this token as {name}."))
 
 
 def _only_url(user: Any) -> str:

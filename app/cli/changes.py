@@ -15,7 +15,7 @@ from app.cli.common import get_user, one_line
 
 
 def parse_since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    """An ISO 8601 moment; one without a zone is taken as UTC."""
+    """An ISO 8601 moment in UTC; one without a zone is taken as UTC."""
     if value is None:
         return None
     try:
@@ -25,7 +25,14 @@ def parse_since(_ctx: click.Context, _param: click.Parameter, value: str | None)
             f"{value!r} is not an ISO 8601 date or time; use e.g. 2026-11-29 or "
             "2026-11-29T08:00:00Z"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)  # the database compares in UTC
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first UTC moment
+        raise click.BadParameter(
+            f"{value!r} is outside the dates this command can compare; use a date between "
+            "0001-01-02 and 9999-12-30"
+        ) from None
 
 
 @click.command("changes")

@@ -13,6 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import configure_logging, get_user
+from app.safe_text import strip_control
 
 
 @click.command("grades")
@@ -26,8 +27,13 @@ def grades_command(email: str, as_json: bool) -> None:
 
     configure_logging(False)
     user = get_user(email)
+    from sqlalchemy import select
+
+    from app.models import Term
+
     reports = course_reports(db.session, user.id)
-    rows = [_course_json(report) for report in reports]
+    terms = {t.id: t.name for t in db.session.scalars(select(Term).where(Term.user_id == user.id))}
+    rows = [_course_json(report, terms) for report in reports]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -39,10 +45,10 @@ def grades_command(email: str, as_json: bool) -> None:
         note = "estimate (totals hidden)" if report.hidden else (
             "DIFFERS" if row["differs"] else
             "Canvas updating (grade just changed)" if report.settling else "")
-        click.echo(f"{row['name'][:40]:40}  {_pct(row['current_score']):>8}  "
+        click.echo(f"{strip_control(row['name'])[:40]:40}  {_pct(row['current_score']):>8}  "
                    f"{_pct(row['canvas_current_score']):>8}  {row['letter'] or '—':6}  {note}")
         for period in row["grading_periods"]:
-            title = ("  " + period["title"])[:40]
+            title = ("  " + strip_control(period["title"]))[:40]
             click.echo(f"{title:40}  {_pct(period['current_score']):>8}  "
                        f"{_pct(period['canvas_current_score']):>8}")
 
@@ -51,14 +57,18 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
-def _course_json(report: Any) -> dict[str, Any]:
+def _course_json(report: Any, terms: dict[int, str]) -> dict[str, Any]:
     """One course: the total over all periods is null where Canvas hides it
-    (``totals_for_all_periods`` false); ``letter`` is Canvas's own."""
+    (``totals_for_all_periods`` false); ``letter`` is Canvas's own; ``estimate`` is true where
+    the teacher hid the totals in Canvas, so the score is GradeSync's own estimate."""
     course = report.course
     total = report.shows_total
     return {
         "canvas_course_id": course.canvas_course_id,
         "name": course.name,
+        "term": terms.get(course.term_id) if course.term_id is not None else None,
+        "concluded": bool(course.concluded),
+        "estimate": bool(report.hidden),
         "current_score": report.current_score if total else None,
         "final_score": report.final_score if total else None,
         "canvas_current_score": report.canvas_current_score,

@@ -53,16 +53,20 @@ def user_delete_command(email: str, yes: bool) -> None:
 
 @click.command("export")
 @click.argument("email")
-@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per assignment instead of JSON.")
-def user_export_command(email: str, as_csv: bool) -> None:
-    """Print EMAIL's data: the same export as "Download my data" in Settings."""
-    import json
-
+@click.option("--csv", "table", type=click.Choice(["courses", "assignments", "grade_events"]),
+              help="One table as CSV instead of everything as JSON.")
+def user_export_command(email: str, table: str | None) -> None:
+    """Print EMAIL's data: the same export as Settings' download (JSON, or one CSV table)."""
     from app.cli.common import get_user
-    from app.ops.export import export_csv, export_json
+    from app.models import utcnow
+    from app.pages.export import data
 
     user = get_user(email)
-    click.echo(export_csv(user) if as_csv else json.dumps(export_json(user), indent=2), nl=False)
+    if table:
+        click.echo(data.write_csv(data.export_rows(user.id)[table], data.TABLES[table]),
+                   nl=False)
+    else:
+        click.echo(data.export_json(user.id, user.email, utcnow()), nl=False)
 
 
 @click.group("retention", cls=AppGroup)

@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.cli.common import configure_logging, one_line
+from app.cli.common import configure_logging, one_line, require_schema
 from app.extensions import db
 from app.models import SyncRun, User
 
@@ -36,6 +36,7 @@ def scheduler_run(once: bool) -> None:
     from app.jobs.scheduler import tick, tick_seconds
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    require_schema()  # a tick logs database errors and carries on: say the fix once, here
     jobs.recover_on_start(app)
     if once:
         if not _report(tick(app)):

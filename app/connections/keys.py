@@ -31,6 +31,10 @@ def register_client(
     client_id = client_id.strip()
     if not client_id or len(client_id) > 255:
         raise ValueError("give the developer key's client id (its number in Canvas)")
+    if not client_id.isprintable() or any(ch.isspace() for ch in client_id):
+        # It is printed one per line by 'oauth-client list' and sent in every token request.
+        raise ValueError("the client id must be one word without spaces, line breaks or "
+                         "control characters: copy the developer key's number from Canvas")
     secret = clean_token(client_secret)
     row = client_for(url) or CanvasOAuthClient(base_url=url)
     row.client_id = client_id

@@ -102,6 +102,8 @@ def _store_token(connection: CanvasConnection, token: str, expires_at: datetime 
     connection.access_token_encrypted = token_cipher().encrypt(token)
     connection.refresh_token_encrypted = None
     connection.expires_at = expires_at
+    # A new token starts afresh: a "disconnected" or "needs_reconnect" of the old one is over.
+    connection.status = "ok"
     connection.status = lifecycle_status(connection)
 
 
@@ -316,5 +318,8 @@ def connection_views(user_id: int, now: datetime | None = None) -> list[Connecti
 
 
 def expiry_from_days(days: int | None) -> datetime | None:
-    """The expiry of a token that lasts ``days`` more days (the form asks for it)."""
-    return None if days is None else utcnow() + timedelta(days=days)
+    """The expiry of a token that lasts ``days`` more days (the form asks for it): the end of
+    that day (UTC), so right after saving it still reads ``days`` days left, not one fewer."""
+    if days is None:
+        return None
+    return (utcnow() + timedelta(days=days)).replace(hour=23, minute=59, second=59, microsecond=0)

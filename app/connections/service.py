@@ -80,6 +80,12 @@ class _Unconnected:
     def get_courses(self) -> list[Any]:
         raise self.error
 
+    def get_completed_courses(self) -> list[Any]:
+        raise self.error
+
+    def get_student_enrollments(self) -> list[Any]:
+        raise self.error
+
     def get_course(self, course_id: int) -> Any:
         raise self.error
 

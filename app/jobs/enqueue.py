@@ -3,8 +3,11 @@
 Shared by the in-process scheduler (:mod:`app.jobs.scheduler`, with the thread pool's
 ``submit``) and Celery beat's periodic task (:mod:`app.jobs.tasks`, with the task's own
 ``apply_async``), so both decide and record scheduled runs the same way. Scheduled runs are
-incremental; the full sync stays the Sync button's. A tick also sends the alerts that were
-held for quiet hours or the daily digest once their time has come (:mod:`app.alerts`).
+incremental; the full sync stays the Sync button's. An account's first run of each UTC day is
+the daily sweep: the engine reads every course list and every concluded course then
+(:func:`app.sync.lists.sweep_due`), so a change no total shows is seen within the day. A tick
+also sends the alerts that were held for quiet hours or the daily digest once their time has
+come (:mod:`app.alerts`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.connection import CanvasConnection, CanvasOAuthClient
 from app.models.course import Course, GradeCategory
+from app.models.gpa import DEFAULT_CREDITS, AssignmentDone, GpaConnection, GpaCourse, GpaSettings
 from app.models.grade_event import EVENT_KINDS, GradeEvent
 from app.models.grading_period import GradingPeriod
 from app.models.heartbeat import ServiceHeartbeat
@@ -22,13 +23,18 @@ __all__ = [
     "AlertDelivery",
     "AlertSettings",
     "Assignment",
+    "AssignmentDone",
     "Base",
     "CANVAS_INDEXES",
     "CanvasConnection",
     "CanvasOAuthClient",
     "Course",
+    "DEFAULT_CREDITS",
     "EVENT_KINDS",
     "GradeCategory",
+    "GpaConnection",
+    "GpaCourse",
+    "GpaSettings",
     "GradeEvent",
     "GradingPeriod",
     "LoginGuard",

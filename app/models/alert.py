@@ -53,6 +53,9 @@ class AlertSettings(Base):
     quiet_start: Mapped[int | None] = mapped_column(Integer)
     quiet_end: Mapped[int | None] = mapped_column(Integer)
     digest: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # When the student last changed these choices (Settings or an unsubscribe link): an
+    # unsubscribe link issued before it does nothing (app.alerts.mail). None: never recorded.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertDelivery(Base):

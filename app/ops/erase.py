@@ -3,7 +3,8 @@
 Which rows are a user's is read from the schema itself, not from a hand-kept list: a row is the
 user's when a foreign key leads from it to the ``users`` row, directly (``user_id``) or through
 rows that are (``assignment`` → ``course`` → ``users``). A table added later is covered the day
-it is added. The one table without a foreign key, ``login_guard``, holds the email's hash.
+it is added. The one table without a foreign key, ``login_guard``, may hold the email's keyed
+hash (failed sign-ins typed before the account existed).
 
 This is the only place that deletes a student's account, and only on their explicit request
 (the Settings form with their password, or ``flask user delete EMAIL``).
@@ -12,9 +13,11 @@ This is the only place that deletes a student's account, and only on their expli
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import ColumnElement, Table, delete, false, or_, select
 
 from app.connections import user_connections
@@ -70,8 +73,12 @@ def owned_rows(table: Table, user_id: int, seen: frozenset[str] = frozenset()
 
 
 def guard_key(email: str) -> str:
-    """The login guard's row for an email (``app.pages.auth.throttle``: the address's hash)."""
-    return "email:" + hashlib.sha256(email.encode()).hexdigest()
+    """The login guard's row for an email typed before the account existed: the same keyed
+    hash as ``app.pages.auth.throttle._email_key`` (tests/test_account_deletion.py makes the
+    row through a real failed sign-in, so the two cannot drift apart unnoticed)."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    key = hmac.new(secret, b"gradesync login guard: typed emails", hashlib.sha256).digest()
+    return "email:" + hmac.new(key, email.encode(), hashlib.sha256).hexdigest()
 
 
 def _email(user_id: int) -> str:

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 import clock
+from app.pages.outward import hide_secrets_in_request_logs, page_text
 from app.timezones import in_zone
 
 logger = logging.getLogger(__name__)
@@ -111,9 +112,13 @@ def register_web(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
     app.jinja_env.filters["format_dt"] = format_dt
     app.jinja_env.globals["DATE_TIME"] = DATE_TIME
+    app.jinja_env.globals["DATE"] = DATE
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.globals["url_if"] = url_if
     app.jinja_env.globals["now"] = lambda: clock.now()
+    # Before any template compiles: every {{ value }} loses bidi controls (app.pages.outward).
+    app.jinja_env.finalize = page_text
+    hide_secrets_in_request_logs()
 
 
 # --- Request size ---------------------------------------------------------------------------
@@ -271,6 +276,8 @@ def timeago(value: datetime | None, now: datetime | None = None) -> str:
 
 # A date with its time, e.g. "Mar 03, 2026, 11:59 PM": due dates and run start times.
 DATE_TIME = "%b %d, %Y, %I:%M %p"
+# A date alone, e.g. "Mar 03, 2026" (in the student's zone, like every date shown).
+DATE = "%b %d, %Y"
 
 
 def format_dt(value: datetime | None, fmt: str = "relative", zone: str | None = None) -> Markup:

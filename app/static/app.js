@@ -56,7 +56,7 @@
   // progress instead of jumping from 0 to 100 %; then run `after` (the result, if finished).
   // Courses that arrive together are written within milliseconds, between two polls: the
   // state lists each course's step, and the line names every one the bar passes.
-  function moveBar(panel, target, steps, after) {
+  function moveBar(panel, target, steps, finished, after) {
     var bar = field(panel, "progress");
     var text = field(panel, "percent_text");
     var from = Number(bar.value) || 0;
@@ -74,6 +74,8 @@
       if (passed) {
         panel.shownDone = passed.done;
         field(panel, "message").textContent = passed.line;
+        // The count under the line is the same course's: never "4 of 32" beside "8 of 32".
+        field(panel, "counts").textContent = passed.done + " of " + passed.total + " courses";
       }
     }
     window.cancelAnimationFrame(panel.animation || 0);
@@ -82,7 +84,9 @@
       after();
       return;
     }
-    var duration = Math.min(1200, 300 + (target - from) * 9);
+    // A finished run plays the courses it passed in a blink (120 ms), then shows its result:
+    // the result comes right after the run's end, never under a bar still crawling.
+    var duration = finished ? 120 : Math.min(1200, 300 + (target - from) * 9);
     var start = null;
     function step(now) {
       start = start === null ? now : start;
@@ -97,18 +101,28 @@
     panel.animation = window.requestAnimationFrame(step);
   }
 
-  function renderState(panel, state) {
+  function showStatus(panel, state) {
     panel.dataset.status = state.status;
     var badge = field(panel, "status_label");
     badge.textContent = state.status_label;
     badge.className = "badge badge-status-" + state.status;
     field(panel, "phase_label").textContent = state.phase_label;
-    field(panel, "counts").textContent = state.courses_total && !state.finished
-      ? state.courses_done + " of " + state.courses_total + " courses"
-      : "";
-    moveBar(panel, state.percent, state.steps, function () {
+  }
+
+  function renderState(panel, state) {
+    // "Finished" and "Done" wait for the bar to reach its end (a blink, see moveBar).
+    if (!state.finished) {
+      showStatus(panel, state);
+    }
+    moveBar(panel, state.percent, state.steps, state.finished, function () {
+      if (state.finished) {
+        showStatus(panel, state);
+      }
       panel.shownDone = Math.max(panel.shownDone || 0, state.courses_done || 0);
       field(panel, "message").textContent = state.finished ? "" : (state.progress_line || "");
+      field(panel, "counts").textContent = state.courses_total && !state.finished
+        ? state.courses_done + " of " + state.courses_total + " courses"
+        : "";
       if (state.finished) {
         renderResult(panel, state);
       }
@@ -219,7 +233,8 @@
     var letter = grade.letter || "—";
     setText(root, "[data-what-if-percent]", percent);
     setText(root, '[data-what-if-mirror="percent"]', percent);
-    setText(root, "[data-what-if-letter]", letter);
+    // A course without letters shows none, not a dash beside the percentage.
+    setText(root, "[data-what-if-letter]", grade.letter || "");
     setText(root, '[data-what-if-mirror="letter"]', letter);
     (grade.groups || []).forEach(function (group) {
       setText(root, '[data-group-what-if="' + group.id + '"]', formatPercent(group.percent));

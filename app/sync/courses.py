@@ -1,18 +1,22 @@
-"""Courses absent from the course list: deleted only on Canvas's proof.
+"""Courses absent from the course lists: deleted only on Canvas's proof.
 
 Canvas's default ``GET /courses`` is the user's *currentish* enrollments only (CANVAS_API.md,
 "Read first"): a course the teacher concludes (course ``completed``) and an enrollment the
-registrar completes leave it, while a course concluded only by date stays. So the client's
-``get_courses()`` asks for two lists at once, both restricted to student enrollments
+registrar completes leave it, while a course concluded only by date stays. So a sync that reads
+everything reads three lists (:mod:`app.sync.lists`): the default one, ``state[]=completed``
+(the teacher-concluded courses) and the student's enrollments
+(``state[]=current_and_concluded``, which alone shows a registrar-completed enrollment in a
+course still available), the courses ones restricted to student enrollments
 (``enrollment_type=student``, which also leaves TA, teacher, designer and observer courses
-out): the default list, and ``enrollment_state=completed`` (completed enrollments, completed
-courses and courses concluded by date), merged by course id. Any list failing fails the call.
+out). Any list failing fails the sync.
 
 Together they hold every course the student has, readable or restricted by date. A stored
-course absent from *both* is still not deleted on that evidence: Canvas is asked for the course
-itself (``GET /courses/:id``). Only a 401/404 there, or an answer that shows no student
+course absent from all three is still not deleted on that evidence: Canvas is asked for the
+course itself (``GET /courses/:id``). Only a 401/404 there, or an answer that shows no student
 enrollment, deletes it; anything else keeps it, marked ``missing_since`` (cleared as soon as a
-list has it again). If the list held unreadable entries, nothing is deleted or marked.
+list has it again; the dashboard says "no longer listed by Canvas since" that day). A sync that
+read the default list alone asks about nothing. If a list held unreadable entries, nothing is
+deleted or marked.
 """
 
 from __future__ import annotations

@@ -14,22 +14,30 @@ progress goes to the ``progress`` callback only (``sync_run`` is :mod:`app.jobs`
 
 Fetch plan
 ----------
-The course list once (``include[]=term`` brings the terms, ``total_scores`` the course
-scores). Then every readable course at once on a thread pool (the client's per-token limiter
-decides how many requests are really in flight). The courses already in the database are
-requested right behind the course list instead of after it (saving a round trip); only data
-of courses the list confirms is written, and a course dropped meanwhile costs one wasted
-request whose error is ignored. ONE request per course:
+The course lists first (:mod:`app.sync.lists`; ``include[]=term`` brings the terms,
+``total_scores`` the scores): no one list holds every course of a student. The default list
+has the current courses and those over by date; ``state[]=completed`` the courses a teacher
+concluded; ``/users/self/enrollments?state[]=current_and_concluded&type[]=StudentEnrollment``
+every enrollment with Canvas's ``grades``, the only list with one the registrar completed in a
+course still available. The first sync, every full sync and the day's sweep send the three at
+once; a course only the enrollments list holds is read with ``GET /courses/:id`` (whose
+``"enrollments": []`` leaves its scores to the enrollment's ``grades``). Then every readable
+course at once on a thread pool (the client's per-token limiter decides how many requests are
+really in flight); the stored courses are requested right behind the lists (saving a round
+trip): only data of courses a list confirms is written, and a course dropped meanwhile costs
+one wasted request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
 rules, every published assignment and the student's own submission; ``sync_course_data()``
-fetches the course itself (``GET /courses/:id``) beside it. The course list brings each course's
-current-period score; period weights and close dates (``/grading_periods``) and a grading
-scheme cost a request each, only when they may have changed (:mod:`app.sync.periods`).
-The grade check (ours vs Canvas's, :mod:`app.sync.gradecheck`) goes into the course row's write.
-Date-restricted courses are skipped and reported, their rows kept (still enrolled). The course
-list is every student enrollment (two lists at once: ``CanvasAPIService.get_courses``); a
-stored course absent from it is deleted only when Canvas confirms (:mod:`app.sync.courses`),
-otherwise kept and marked ``missing_since``.
+fetches the course itself (``GET /courses/:id``) beside it, keeping the stored scores when it
+answers ``"enrollments": []``. The lists bring each course's current-period score; period
+weights and close dates (``/grading_periods``) and a grading scheme cost a request each, only
+when they may have changed (:mod:`app.sync.periods`). The grade check (ours vs Canvas's,
+:mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted courses are
+skipped and reported, their rows kept (the student is still enrolled). A stored course in none
+of the three lists is deleted only when Canvas confirms (:mod:`app.sync.courses`), otherwise
+kept and marked ``missing_since`` (the dashboard shows since when). In requests, with lists of
+up to 100 courses: 3 + one per readable course + one per course only the enrollments list
+holds (+ one per course in no list, + periods and schemes that may have changed).
 
 Writing
 -------
@@ -48,8 +56,12 @@ assignments simply vanish; weights, drop rules and course names carry no timesta
 sync built on them drifts silently. So the incremental sync asks for everything that can
 change, but as cheaply as Canvas allows, and skips the *writing* when nothing changed:
 
-1. The course list is always fetched (pages of 100): renames, scores, conclusions, new and
-   dropped courses all come from it.
+1. The default course list is always fetched: renames, scores, date conclusions, new courses
+   come from it. The other two are read only when a course stored as current has left it (the
+   teacher or the registrar ended it, or it was dropped: they tell which), one round trip
+   later, and in the day's sweep (:func:`app.sync.lists.sweep_due`): the connection's first
+   sync of each UTC day (the scheduler's first run) reads all three lists and every concluded
+   course, as a full sync does, but still writes only what changed.
 2. For each active course, the same single gradebook request as a full sync. Its normalized
    rows are hashed (SHA-256 over the parsed groups and assignments, with a parser version);
    when the hash equals ``course.content_hash`` from the last write, nothing is read or
@@ -58,17 +70,19 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    mean equal rows: the result is always what a full sync would have written.
 3. Concluded courses are refetched while Canvas can still change them. Concluded by date
    (or an enrollment the registrar completed) is not frozen: teachers keep grading after the
-   term's end. Such a course is fetched whenever Canvas's scores or states in the course list
+   term's end. Such a course is fetched whenever Canvas's scores or states in a list read
    (current/final score, current grade, course and enrollment state) differ from what we
    stored with its last gradebook, and, when those scores are hidden or empty, for
-   ``app.sync.courses.REFETCH_WINDOW`` (60 days) after its end. A teacher-concluded course
-   (course ``completed``: read-only) is fetched only when those course-list fields changed. The
-   first sync that sees a course concluded always fetches it; name changes come from the list
-   itself. The one limit: a change that moves none of Canvas's scores (an assignment renamed,
-   a regrade that leaves the totals equal, or any change in a course with hidden totals after
-   the window) is seen only by a full sync (``flask canvas sync`` without ``--incremental``).
+   ``app.sync.courses.REFETCH_WINDOW`` (60 days) after its end. A teacher-concluded or
+   registrar-completed course is in no list this sync reads until the sweep. The first sync
+   that sees a course concluded always fetches it. The limit: a change that moves none of
+   Canvas's scores (an assignment renamed, a regrade that leaves the totals equal, a concluded
+   course renamed) is seen by the next sweep, within a day, or by a full sync.
 
-No change: the course-list pages, one request per active course, no writes, no grade maths.
+In requests: no change costs the default list's pages (one up to 100 courses) + one per active
+course (not concluded; or over by date with scores that moved, or hidden within the window),
+no writes, no grade maths. A course that left the default list adds the two other lists, its
+gradebook and, registrar-completed, its ``GET /courses/:id``. The sweep costs a full sync's.
 """
 
 from __future__ import annotations
@@ -79,7 +93,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,12 +100,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
+from app.models import utcnow
 from app.sync.absent import delete_connection_courses, settle_connection_absent
-from app.sync.courses import confirm_gone, needs_gradebook, submit_confirmations
+from app.sync.courses import confirm_gone, submit_confirmations
 from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
 from app.sync.gradecheck import check_course
-from app.sync.parse import CourseData, CourseList, Gradebook, parse_course_list
+from app.sync.lists import Listing, ListReader, keep_stored, sweep_due
+from app.sync.parse import CourseData, Gradebook, parse_course_list
 from app.sync.periods import SchemeFetcher, course_digest
+from app.sync.plan import apply_listing, choose_gradebooks, skip_course
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.result import (
     ErrorKind,
@@ -204,30 +220,20 @@ class CanvasSyncService:
         t0 = time.monotonic()
         writer.load_existing(gradebooks=not incremental)  # incremental: per course (step 2)
         warm_start_limiter(self.client, self.user_id, self._writer.connection_id)
+        # The first sync, a full one, the day's sweep: every list and every concluded course.
+        everything = not incremental or sweep_due(writer.last_synced_at, utcnow())
         run.add_time("prepare_s", time.monotonic() - t0)
         with FetchPool(self.options.workers) as pool:
-            # The course list (every list, at once) goes first; the gradebooks of the courses
-            # we already know are requested alongside it, not a round trip later (docstring).
-            list_future = pool.submit(self.client.get_courses)
-            prefetched = prefetch(pool, self.client, writer.courses, incremental)
-            course_list = self._fetch_course_list(list_future)
+            # The course lists go first; the gradebooks of the courses we already know are
+            # requested alongside them, not a round trip later (docstring).
+            reader = ListReader(pool, self.client, everything=everything)
+            prefetched = prefetch(pool, self.client, writer.courses, not everything)
+            listing = self._read_lists(reader, prefetched)
             t0 = time.monotonic()
-            confirmations = self._apply_course_list(course_list, pool)
+            absent = apply_listing(listing, writer, run)
+            confirmations = submit_confirmations(pool, self.client, absent)
             run.add_time("prepare_s", time.monotonic() - t0)
-
-            to_fetch: list[CourseData] = []
-            for course in course_list.courses:
-                if incremental and not needs_gradebook(
-                    course, writer.courses.get(course.canvas_course_id)
-                ):
-                    # Concluded, and the course list shows nothing that moved (docstring).
-                    writer.sync_course(course, flush=False)
-                    run.courses_concluded_skipped += 1
-                    run.courses_done += 1
-                    logger.info("[%d/%d] Syncing course: %s (concluded: course list only)",
-                                run.courses_done, run.courses_total, course.name)
-                else:
-                    to_fetch.append(course)
+            to_fetch = choose_gradebooks(listing, writer, run, everything=everything)
             if writer.pending_courses:
                 writer.flush_courses()
                 writer.flush_events()
@@ -278,55 +284,34 @@ class CanvasSyncService:
                 raise exc
             course_list = parse_course_list([future.result()])
             if canvas_course_id in course_list.restricted:
-                self._skip(canvas_course_id, None, "restricted by date")
+                skip_course(run, canvas_course_id, None, "restricted by date")
                 return
             if not course_list.courses:
                 raise SyncFailed("Canvas sent an unreadable course; try again later.")
-            course = course_list.courses[0]
+            # A completed enrollment: "enrollments": [], Canvas's scores stay as stored.
+            course = keep_stored(course_list.courses[0], writer.courses.get(canvas_course_id))
             writer.find_or_create_term(course.term, flush=True)
             db.session.commit()
             self._schemes.submit(pool, [course], writer.courses)  # beside the gradebook
             self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
             pool.succeeded = True
 
-    def _fetch_course_list(self, future: Future[list[Any]]) -> CourseList:
-        """The course list (a request already on its way), parsed."""
+    def _read_lists(
+        self, reader: ListReader, prefetched: dict[int, Future[Gradebook]]
+    ) -> Listing:
+        """The course lists (requests already on their way), parsed (:mod:`app.sync.lists`)."""
         self._report("courses", "Fetching the course list…")
         t0 = time.monotonic()
-        course_list = parse_course_list(future.result())
+        listing = reader.read(self._writer.courses, prefetched)
         self._run.add_time("course_list_s", time.monotonic() - t0)
-        self._run.items_skipped += course_list.invalid
+        courses = listing.courses
+        self._run.items_skipped += courses.invalid
         logger.info(
-            "course list: %d readable, %d restricted by date, %d not as a student",
-            len(course_list.courses), len(course_list.restricted), len(course_list.not_student)
+            "course lists (%s): %d readable, %d restricted by date, %d not as a student",
+            "all three" if listing.complete else "the default one", len(courses.courses),
+            len(courses.restricted), len(courses.not_student),
         )
-        return course_list
-
-    def _apply_course_list(
-        self, course_list: CourseList, pool: FetchPool
-    ) -> dict[int, Future[Any]]:
-        """Terms and restricted courses (one short transaction); asks Canvas about every
-        stored course absent from all lists (``app.sync.courses``): the answers are settled
-        by ``_settle_absent`` after the gradebooks, so they add no round trip."""
-        run, writer = self._run, self._writer
-        run.courses_total = len(course_list.courses)
-        for canvas_course_id in course_list.restricted:
-            self._skip(canvas_course_id, writer.courses.get(canvas_course_id), "restricted by date")
-        for course in course_list.courses:
-            writer.find_or_create_term(course.term, flush=False)
-        writer.flush_terms()
-        db.session.commit()
-        absent = set(writer.courses) - course_list.enrolled_ids
-        if absent and course_list.invalid:
-            # Unreadable entries might be the "missing" courses: deleting would be a guess.
-            logger.warning("course list incomplete; not deleting %d courses", len(absent))
-            return {}
-        return submit_confirmations(pool, self.client, absent)
-
-    def _skip(self, canvas_course_id: int, stored: dict[str, object] | None, reason: str) -> None:
-        name = stored["name"] if stored else f"course {canvas_course_id}"
-        logger.info("skipping %s (%s): kept as last synced", name, reason)
-        self._run.skipped.append({"canvas_course_id": canvas_course_id, "reason": reason})
+        return listing
 
     # --- fetching and writing ---------------------------------------------------------------
 
@@ -348,7 +333,7 @@ class CanvasSyncService:
             for course, got in arrivals(pool, self.client, courses, prefetched, run):
                 if isinstance(got, NotFound | NotPermitted):
                     # Gone or closed since the course list was read: keep its old rows.
-                    self._skip(course.canvas_course_id, None, " ".join(got.message.split()))
+                    skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))
                     run.courses_done += 1
                     continue
                 self._write_course(course, got, incremental)

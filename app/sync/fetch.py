@@ -88,7 +88,7 @@ def warm_start_limiter(client: CanvasClient, user_id: int, connection_id: int) -
     seen = [t for t in (row[0], row[1]) if t is not None] if row is not None else []
     if row is not None and (row[0] is not None or row[2] is not None):
         # Canvas accepted this token before (a sync, or the profile check when connecting):
-        # fan out the course lists at once (CanvasAPIService.get_courses).
+        # fan out the course lists at once (app.sync.lists.ListReader).
         limiter.note_accepted()
     if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
         limiter.assume_drained()
@@ -133,9 +133,11 @@ def prefetch(
     pool: FetchPool,
     client: CanvasClient,
     stored: Mapping[int, Mapping[str, Any]],
-    incremental: bool,
+    skip_concluded: bool,
 ) -> dict[int, Future[Gradebook]]:
-    """Request the gradebooks of the stored courses the sync will most likely need.
+    """Request the gradebooks of the stored courses the sync will most likely need (with
+    ``skip_concluded``, an incremental sync that is not the day's sweep, not those of the
+    concluded ones).
 
     Only data of courses that the course list then confirms is ever written; a course dropped
     meanwhile costs one wasted request, and its error is ignored.
@@ -143,6 +145,7 @@ def prefetch(
     return {
         canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id)
         for canvas_course_id, course in stored.items()
-        # Probably still concluded: no request unless the course list says otherwise.
-        if not (incremental and course["concluded"] and course["content_hash"])
+        # Probably still concluded (or still in no list): no request unless a list says so.
+        if not (skip_concluded and (course["concluded"] and course["content_hash"]
+                                    or course["missing_since"] is not None))
     }

@@ -76,8 +76,8 @@ class CourseWriter:
         self.periods: dict[int, dict[int, dict[str, Any]]] = {}  # course id -> canvas id -> row
         # course id -> canvas assignment id -> the fields the ledger compares
         self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
-        # No sync has succeeded for this connection yet: this one is the ledger's baseline.
-        self.baseline = True
+        self.baseline = True  # no sync of this connection succeeded yet: the ledger's baseline
+        self.last_synced_at: datetime | None = None  # when the last one that did started
         self._pending_events: list[tuple[int | None, Change]] = []
         self._course_changes: dict[int, list[Change]] = {}
         self._known_course_ids: set[int] = set()
@@ -109,8 +109,7 @@ class CourseWriter:
         }
         # The connection's row joined in (outer: a connection without courses still gives one
         # row), so the baseline costs no statement of its own.
-        self.courses = {}
-        self.baseline = True
+        self.courses, self.last_synced_at, self.baseline = {}, None, True
         for row in session.execute(
             select(CONNECTION.c.last_synced_at, COURSE)
             .select_from(CONNECTION)
@@ -119,7 +118,8 @@ class CourseWriter:
             .order_by(COURSE.c.id)
         ).mappings():
             course = dict(row)
-            self.baseline = course.pop("last_synced_at") is None
+            self.last_synced_at = course.pop("last_synced_at")
+            self.baseline = self.last_synced_at is None
             if course["id"] is not None:
                 self.courses[course["canvas_course_id"]] = course
         self._known_course_ids = {course["id"] for course in self.courses.values()}

@@ -5,7 +5,7 @@ background service, read by ``/readyz``) and ``sync_run.request_id`` (the id tha
 Sync click through the logs). Nothing existing is rewritten.
 
 Revision ID: 0016_operations
-Revises: 0013_oauth_client_scopes
+Revises: 0018_gpa_and_planner
 Create Date: 2026-12-05 08:30:00
 """
 
@@ -16,7 +16,7 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 
 # revision identifiers, used by Alembic.
 revision = "0016_operations"
-down_revision = "0013_oauth_client_scopes"
+down_revision = "0018_gpa_and_planner"
 branch_labels = None
 depends_on = None
 

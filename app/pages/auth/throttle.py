@@ -3,9 +3,13 @@
 Three counters guard a sign-in, each a row with ``failures`` and ``last_failure_at``:
 
 - per account: ``users.failed_logins`` for an email with an account, and a ``login_guard`` row
-  keyed by the email's SHA-256 for one without. Both follow the same rule (5 free failures,
-  then 30 s doubling up to 15 min; a success resets it), so the answers and their delays never
-  tell whether an account exists;
+  keyed by an HMAC of the email (keyed from ``SECRET_KEY``, so a copy of the table does not
+  reveal which addresses were tried) for one without. Both follow the same rule (5 free
+  failures, then 30 s doubling up to 15 min; a success resets it), so the answers and their
+  delays never tell whether an account exists;
+- a browser that signed in to the account before (a genuine device cookie,
+  :mod:`app.pages.auth.devices`) is counted on its own ``device:`` row instead of the account
+  and the address: others' guesses cannot lock the owner out;
 - per client address (``request.remote_addr``; the real client only behind a trusted proxy,
   see ``PROXY_FIX``): 20 free failures within an hour, then the same doubling delay, so one
   address cannot lock or spray many accounts for free;
@@ -20,6 +24,7 @@ the slot back.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,7 +92,9 @@ def _remaining(delay: int, last: datetime | None, now: datetime) -> int:
 
 
 def _email_key(email: str) -> str:
-    return "email:" + hashlib.sha256(email.encode()).hexdigest()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    key = hmac.new(secret, b"gradesync login guard: typed emails", hashlib.sha256).digest()
+    return "email:" + hmac.new(key, email.encode(), hashlib.sha256).hexdigest()
 
 
 def _guard(key: str, delay: Callable[[int], int], window: timedelta | None = None) -> _Counter:
@@ -139,31 +146,52 @@ def _take_slot(counter: _Counter, now: datetime) -> int:
     return BASE_DELAY_S
 
 
-def admit_login(user: User | None, email: str, address: str | None) -> int:
-    """Take a sign-in slot for this email and address; commits.
+def _device(key: str) -> _Counter:
+    return _guard(key[:80], delay_after)
+
+
+def admit_login(user: User | None, email: str, address: str | None,
+                device: str | None = None) -> int:
+    """Take a sign-in slot for this email and address (or this known device); commits.
 
     Returns 0 when the password may be checked (the attempt already counts as a failure until
-    :func:`record_success`), else the seconds to wait.
+    :func:`record_success`), else the seconds to wait. ``device`` is the counter key of a
+    known device (:func:`app.pages.auth.devices.known_device`): its attempts count on that
+    device alone, so the account's lock does not stop it.
     """
     now = _now()
+    if device is not None:
+        return _take_slot(_device(device), now)
     wait = _take_slot(_address(address), now)
     if wait:
         return wait
     return _take_slot(_account(user, email), now)
 
 
-def seconds_locked(user: User | None, email: str, address: str | None = None) -> int:
-    """How many seconds sign-in for this email (from this address) is still refused."""
+def seconds_locked(user: User | None, email: str, address: str | None = None,
+                   device: str | None = None) -> int:
+    """How many seconds sign-in for this email (from this address or device) is refused."""
     now = _now()
+    if device is not None:
+        return _device(device).remaining(now)
     waits = [_account(user, email).remaining(now)]
     if address is not None:
         waits.append(_address(address).remaining(now))
     return max(waits)
 
 
-def record_success(user: User, address: str | None) -> None:
-    """A correct password: reset the account's count, give the address its slot back."""
+def record_success(user: User, address: str | None, device: str | None = None) -> None:
+    """A correct password: reset the account's count, give the address its slot back.
+
+    From a known device only that device's count resets: the owner signing in on their own
+    browser must not hand a stranger guessing elsewhere a fresh set of free guesses.
+    """
     table: Any = LoginGuard.__table__
+    if device is not None:
+        db.session.execute(update(table).where(table.c.key == device[:80])
+                           .values(failures=0, last_failure_at=None))
+        db.session.commit()
+        return
     db.session.execute(
         update(table)
         .where(table.c.key == f"addr:{address or 'unknown'}"[:80], table.c.failures > 0)

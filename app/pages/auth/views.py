@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import AccountError, EmailTaken, create_user, find_user, normalize_email
 from app.extensions import db
-from app.pages.auth import sessions, throttle
+from app.pages.auth import devices, sessions, throttle
 from app.pages.auth.forms import LoginForm, RegisterForm
 from app.pages.common import home_url, safe_next_url
 
@@ -122,21 +122,25 @@ def login() -> Any:
 
     user = find_user(email)
     address = request.remote_addr
-    wait = throttle.admit_login(user, email, address)
+    cookie = request.cookies.get(devices.COOKIE)
+    device = devices.known_device(cookie, user)  # signed in here before: passes the lock
+    wait = throttle.admit_login(user, email, address, device)
     if wait:
         return _too_many(form, wait)
     password = form.password.data
     if user is not None and user.check_password(password):
-        throttle.record_success(user, address)
+        throttle.record_success(user, address, device)
         session.clear()  # a fresh session on sign-in: nothing carried over from before
         login_user(user, remember=bool(form.remember.data))
         logger.info("user %s signed in", user.id)
-        return redirect(next_url or home_url())
+        response = redirect(next_url or home_url())
+        devices.remember_device(response, user, cookie)
+        return response
     if user is None:
         check_password_hash(_dummy_hash(), password)
     # The attempt was counted before the check; a wrong password just keeps that count.
     logger.info("failed sign-in (%s)", "known account" if user else "no account")
-    wait = throttle.seconds_locked(user, email, address)
+    wait = throttle.seconds_locked(user, email, address, device)
     if wait:
         return _too_many(form, wait)
     return render_template("auth/login.html", form=form, error=BAD_CREDENTIALS), 401

@@ -6,7 +6,7 @@ address once existed.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from app.calendar import build_feed, feed_user
 
@@ -18,7 +18,10 @@ def feed(secret: str) -> Response:
     user = feed_user(secret)
     if user is None:
         abort(404)
-    response = Response(build_feed(user), content_type="text/calendar; charset=utf-8")
+    # Past terms' deadlines only on request: "?past=1" on the address.
+    include_past = request.args.get("past", "").lower() in ("1", "true", "yes")
+    response = Response(build_feed(user, include_past=include_past),
+                        content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = 'inline; filename="gradesync.ics"'
     # The body is private to whoever holds the address: no shared caches.
     response.headers["Cache-Control"] = "private, max-age=300"

@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.sync.history import GradePoint
+from app.timezones import in_zone
 
-WIDTH, HEIGHT = 600, 200
-PAD_X, PAD_Y = 44, 16
+# Room for labels a phone can read: the SVG scales to the page's width, so on a 375 px phone a
+# user unit is about 0.55 px, and the stylesheet enlarges .chart-label there (style.css).
+WIDTH, HEIGHT = 600, 220
+PAD_X, PAD_TOP, PAD_BOTTOM = 64, 16, 36
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,23 @@ class Chart:
     first: str  # date under the left end
     last: str  # date under the right end
     summary: str  # the chart in words, for screen readers
+    pad_x: int = PAD_X
+    label_x: int = PAD_X - 8  # where the percentages end, left of the plot
+    date_y: int = HEIGHT - 6  # the dates' baseline, under the plot
 
 
-def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
-    """The chart of ``points`` (oldest first); None when there is nothing to draw."""
+def grade_chart(points: Sequence[GradePoint], zone: str | None = None) -> Chart | None:
+    """The chart of ``points`` (oldest first), its dates in the student's ``zone`` (UTC when
+    none is chosen, as the page says); None when there is nothing to draw."""
     if not points:
         return None
+    moments = [in_zone(p.at, zone) for p in points]
     scores = [p.score for p in points]
     low = min(70.0, ((min(scores) - 1) // 10) * 10)  # room under the lowest point
     high = max(100.0, -(-max(scores) // 10) * 10)
     start, end = points[0].at.timestamp(), points[-1].at.timestamp()
     span = end - start
-    inner_w, inner_h = WIDTH - 2 * PAD_X, HEIGHT - 2 * PAD_Y
+    inner_w, inner_h = WIDTH - 2 * PAD_X, HEIGHT - PAD_TOP - PAD_BOTTOM
 
     def x_of(index: int, point: GradePoint) -> float:
         if span <= 0:  # all on one moment: spread evenly
@@ -51,13 +59,13 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
         return PAD_X + inner_w * (point.at.timestamp() - start) / span
 
     def y_of(score: float) -> float:
-        return PAD_Y + inner_h * (high - score) / (high - low)
+        return PAD_TOP + inner_h * (high - score) / (high - low)
 
     dots = [
         Dot(
             round(x_of(i, p), 1),
             round(y_of(p.score), 1),
-            f"{p.at:%b %d}: {p.score:.1f}%",
+            f"{moments[i]:%b %d %H:%M}: {p.score:.1f}%",
         )
         for i, p in enumerate(points)
     ]
@@ -68,17 +76,21 @@ def grade_chart(points: Sequence[GradePoint]) -> Chart | None:
         ticks.append((round(y_of(value), 1), f"{value:g}%"))
         value += step
     fmt = "%b %d" if span >= 86_400 else "%b %d %H:%M"  # one day: tell the syncs apart
-    summary = (
-        f"Course grade from {scores[0]:.1f}% on {points[0].at:%b %d} "
-        f"to {scores[-1]:.1f}% on {points[-1].at:%b %d}, {len(points)} points."
-    )
+    if len(points) == 1:
+        summary = (f"Course grade {scores[0]:.1f}% on {moments[0]:%b %d}: one sync so far; "
+                   "the line starts when a later sync sees the grade change.")
+    else:
+        summary = (
+            f"Course grade from {scores[0]:.1f}% on {moments[0]:%b %d} "
+            f"to {scores[-1]:.1f}% on {moments[-1]:%b %d}, {len(points)} points."
+        )
     return Chart(
         width=WIDTH,
         height=HEIGHT,
         polyline=" ".join(f"{d.x},{d.y}" for d in dots),
         dots=dots,
         ticks=ticks,
-        first=points[0].at.strftime(fmt),
-        last=points[-1].at.strftime(fmt),
+        first=moments[0].strftime(fmt),
+        last=moments[-1].strftime(fmt),
         summary=summary,
     )

@@ -16,7 +16,14 @@ from sqlalchemy import select
 import clock
 from app import grades
 from app.extensions import db
-from app.models import Assignment, CanvasConnection, Course, GradeCategory, GradingPeriod
+from app.models import (
+    Assignment,
+    CanvasConnection,
+    Course,
+    GradeCategory,
+    GradingPeriod,
+    User,
+)
 from app.pages.dashboard.chart import Chart, grade_chart
 from app.sync import history
 from app.sync.gradecheck import CourseReport, build_report, scores_differ
@@ -290,9 +297,14 @@ def build_course_page(course: Course, period: str | None = None) -> CoursePage:
         groups=list(views.values()),
         targets=targets,
         default_target=default.id if default else None,
-        chart=grade_chart(history.grade_series(course.user_id, course)),
+        chart=grade_chart(history.grade_series(course.user_id, course), _zone_of(course)),
         changes=history.feed(course.user_id, course_id=course.id, limit=50),
     )
+
+
+def _zone_of(course: Course) -> str | None:
+    """The student's chosen time zone: the chart's dates read in it, as the page's do."""
+    return db.session.scalar(select(User.time_zone).where(User.id == course.user_id))
 
 
 def connection_synced_at(connection_id: int) -> datetime | None:

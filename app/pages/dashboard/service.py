@@ -44,6 +44,8 @@ class CourseRow:
     settling: str | None = None
     # The Canvas instance's label, when the student has more than one connection.
     instance: str | None = None
+    # Since when no Canvas list shows the course (Canvas has not said it is gone): kept as is.
+    missing_since: datetime | None = None
 
 
 @dataclass
@@ -53,6 +55,7 @@ class TermSection:
     start_at: datetime | None
     end_at: datetime | None
     courses: list[CourseRow] = field(default_factory=list)
+    is_past: bool = False  # ended before today: folded away under "Past terms"
 
 
 @dataclass
@@ -68,6 +71,23 @@ class Dashboard:
     changes: list[history.Change] = field(default_factory=list)  # "What changed", newest first
     # Each connection's name, status and token expiry (for the reconnect and expiry banners).
     connections: list[ConnectionView] = field(default_factory=list)
+
+    @property
+    def shown_terms(self) -> list[TermSection]:
+        """The terms shown open: current, coming and undated ones; if every term has ended,
+        the most recent one."""
+        open_terms = [t for t in self.terms if not t.is_past]
+        return open_terms or self.terms[:1]
+
+    @property
+    def past_terms(self) -> list[TermSection]:
+        """The terms folded away under "Past terms", newest first."""
+        shown = {id(t) for t in self.shown_terms}
+        return [t for t in self.terms if id(t) not in shown]
+
+    @property
+    def past_course_count(self) -> int:
+        return sum(len(t.courses) for t in self.past_terms)
 
     @property
     def needs_reconnect(self) -> list[ConnectionView]:
@@ -129,6 +149,8 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
                 is_current=is_current_term(term, now) if key is not None else False,
                 start_at=term.start_at if term is not None else None,
                 end_at=term.end_at if term is not None else None,
+                is_past=bool(key is not None and term is not None and term.end_at is not None
+                             and term.end_at < now),
             )
         row = _course_row(report, synced.get(course.connection_id))
         row.instance = labels.get(course.connection_id)
@@ -194,6 +216,7 @@ def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow
         hidden=report.hidden,
         explanation=explain(report) if report.flagged else None,
         settling=SETTLING_NOTE if report.settling else None,
+        missing_since=course.missing_since,
     )
 
 

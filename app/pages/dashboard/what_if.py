@@ -119,6 +119,17 @@ def what_if(course: Course, scores: Any, target: Any = None, period: str | None 
     hypothetical, _ = course_report(course, dict(overrides)) if overrides else (report, None)
     actual = _grade_json(report, period_id)
     imagined = _grade_json(hypothetical, period_id)
+    if _rounded(actual["percent"]) == _rounded(imagined["percent"]):
+        for assignment_id, score in overrides.items():
+            assignment = by_id[assignment_id]
+            if score and not assignment.points_possible:
+                # Canvas counts a group only once it has points to divide by: extra credit on
+                # a 0-point item there is accepted and changes nothing. Say so beside the box.
+                message = (f"Worth 0 points in a group that counts nothing yet (no graded "
+                           f"points, or no weight), so Canvas adds no extra credit from it: "
+                           f"{score:g} changes nothing.")
+                errors.append(f"“{assignment.name}”: {message}")
+                field_errors[str(assignment_id)] = message
     group_inputs, item_inputs, periods = report.inputs
     inputs = _Inputs(course, group_inputs, item_inputs, scoped(report, period_id)[2], by_id,
                      periods, period_id)

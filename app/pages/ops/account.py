@@ -1,42 +1,23 @@
-"""The student's own account: "Download my data" and "Delete my account" (Settings)."""
+"""The student's own account: "Delete my account" (Settings). "Download my data" is the
+export in Settings (``app/pages/export``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from app.ops.erase import DeletionRefused, delete_account
-from app.ops.export import export_csv, export_json
 from app.pages.ops.blueprint import bp
 
 
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
     submit = SubmitField("Delete my account and all my data")
-
-
-def _download(body: str, mimetype: str, name: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
-
-
-@bp.get("/settings/account/export.json")
-@login_required
-def export_data_json() -> Response:
-    body = json.dumps(export_json(current_user), indent=2)
-    return _download(body, "application/json", "gradesync-my-data.json")
-
-
-@bp.get("/settings/account/export.csv")
-@login_required
-def export_data_csv() -> Response:
-    return _download(export_csv(current_user), "text/csv", "gradesync-my-grades.csv")
 
 
 @bp.route("/settings/account/delete", methods=["GET", "POST"])

@@ -2,7 +2,9 @@
 
 The unsubscribe link works without signing in: its signed token is the permission. It is
 exempt from CSRF because mail clients POST to it directly (RFC 8058 one-click); a GET only
-shows a button, so a link scanner that follows it changes nothing.
+shows a button, so a link scanner that follows it changes nothing. A link past its expiry, or
+older than the student's last change of their alert choices (its own use included), does
+nothing (410). The page shows the email address only to its owner, signed in.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.alerts import WebhookRefused, read_unsubscribe_token, save_settings, settings_for
-from app.alerts.prefs import unsubscribe_email
+from app.alerts.mail import UnsubscribeLink
+from app.alerts.prefs import changed_at, unsubscribe_email
 from app.extensions import csrf, db
-from app.models import User
+from app.models import User, utcnow
 from app.outbound import OutboundPolicy
 from app.pages.settings.forms import AlertsForm
 from app.pages.settings.views import bp, settings_page
@@ -44,23 +47,44 @@ def alerts() -> Any:
     return redirect(url_for("settings.index"))
 
 
-def _user_for(token: str) -> User:
-    user_id = read_unsubscribe_token(current_app.config["SECRET_KEY"], token)
-    user = db.session.get(User, user_id) if user_id is not None else None
-    if user is None:
+def _link(token: str) -> tuple[User, UnsubscribeLink]:
+    link = read_unsubscribe_token(current_app.config["SECRET_KEY"], token)
+    user = db.session.get(User, link.user_id) if link is not None else None
+    if user is None or link is None:
         abort(404)
-    return user
+    return user, link
+
+
+def _page(user: User, state: str) -> Any:
+    # The address only for its owner, signed in: a forwarded or leaked link must not tell
+    # whoever opens it which email the account uses.
+    signed_in_owner = current_user.is_authenticated and current_user.id == user.id
+    body = render_template("settings/unsubscribe.html", state=state,
+                           email=user.email if signed_in_owner else None)
+    return body, 410 if state in ("expired", "outdated") else 200
+
+
+def _state(user: User, link: UnsubscribeLink) -> str:
+    if link.expired(utcnow()):
+        return "expired"
+    if link.outdated(changed_at(user.id)):
+        return "outdated"
+    return "ready"
 
 
 @bp.get("/alerts/unsubscribe/<token>")
 def unsubscribe_confirm(token: str) -> Any:
-    user = _user_for(token)
-    return render_template("settings/unsubscribe.html", email=user.email, done=False)
+    user, link = _link(token)
+    return _page(user, _state(user, link))
 
 
 @bp.post("/alerts/unsubscribe/<token>")
 @csrf.exempt
 def unsubscribe(token: str) -> Any:
-    user = _user_for(token)
-    unsubscribe_email(user.id)
-    return render_template("settings/unsubscribe.html", email=user.email, done=True)
+    """The button, and mail clients' RFC 8058 one-click POST: no login, no CSRF token."""
+    user, link = _link(token)
+    state = _state(user, link)
+    if state == "ready":
+        unsubscribe_email(user.id)
+        state = "done"
+    return _page(user, state)

@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from app.accounts import set_sync_interval
 from app.calendar import new_feed_secret, revoke_feed
 from app.models.user import SYNC_INTERVAL_CHOICES
+from app.pages.outward import public_url_for
 from app.pages.settings.forms import CalendarFeedForm, RevokeCalendarFeedForm, ScheduleForm
 from app.pages.settings.views import bp, settings_page
 
@@ -43,7 +44,7 @@ def create_calendar_feed() -> Any:
         return redirect(url_for("settings.index"))
     secret = new_feed_secret(current_user)
     # Rendered, not redirected: the address must not travel in a (readable) session cookie.
-    return settings_page(feed_url=url_for("calendar.feed", secret=secret, _external=True))
+    return settings_page(feed_url=public_url_for("calendar.feed", secret=secret))
 
 
 @bp.post("/settings/calendar/revoke")

@@ -1,9 +1,12 @@
 """"Connect with Canvas" (OAuth2): send the student to Canvas, and take the answer back.
 
-The ``state`` is signed and names this user; its nonce lives in the session and is removed on
-the first callback, so a replayed or forged callback is refused. The callback is a GET that
-Canvas's redirect makes; it changes nothing without a valid, unused ``state`` (that is its
-CSRF protection). Routes are added to the settings blueprint.
+The ``state`` is signed and names this user; its nonce lives in the session and is removed by
+the first callback whose ``state`` checks out, so a replayed callback is refused. The callback
+is a GET that Canvas's redirect makes; it changes nothing without a valid, unused ``state``
+(that is its CSRF protection). A forged callback (a cross-site GET with a made-up ``state``,
+or with an ``error`` and no ``state``) leaves the nonce alone: the student's real sign-in at
+Canvas still completes. The ``redirect_uri`` is built from ``PUBLIC_URL``, not the Host
+header. Routes are added to the settings blueprint.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from flask_login import current_user, login_required
 from app.connections import CanvasConnectionError
 from app.connections.oauth import authorization_url, complete_authorization, read_state
 from app.connections.scopes import refusal_message
+from app.pages.outward import public_url_for
 from app.pages.settings.forms import OAuthStartForm
 from app.pages.settings.views import bp
 from app.security import InvalidCanvasURL
@@ -27,7 +31,8 @@ NONCE_KEY = "canvas_oauth_nonce"
 
 
 def _callback_url() -> str:
-    return url_for("settings.oauth_callback", _external=True)
+    """The ``redirect_uri``: under ``PUBLIC_URL``, so a forged Host header cannot change it."""
+    return public_url_for("settings.oauth_callback")
 
 
 @bp.post("/oauth/canvas/start")
@@ -51,7 +56,9 @@ def oauth_start() -> Any:
 @bp.get("/oauth/canvas/callback")
 @login_required
 def oauth_callback() -> Any:
-    nonce = session.pop(NONCE_KEY, None)  # single use, whatever happens next
+    # Read, not taken: only a state that checks out against it uses the nonce up (below), so
+    # a forged cross-site callback cannot spend the one the student's real sign-in needs.
+    nonce = session.get(NONCE_KEY)
     error = request.args.get("error", "")
     if error and error != "access_denied" and nonce:
         # Canvas's refusals of the request itself (a developer-key setting) come back without
@@ -63,6 +70,7 @@ def oauth_callback() -> Any:
         return redirect(url_for("settings.index"))
     try:
         base_url = read_state(request.args.get("state", ""), current_user, nonce)
+        session.pop(NONCE_KEY, None)  # the state is genuine: single use from here on
         if error:
             flash("Canvas was not connected: the sign-in at Canvas was cancelled.", "info")
             return redirect(url_for("settings.index"))

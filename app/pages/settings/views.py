@@ -121,6 +121,11 @@ def alerts_form_for(user_id: int) -> AlertsForm:
     saved = settings_for(user_id)
     form = AlertsForm(formdata=None, obj=saved)
     form.saved_webhook_host = saved.webhook_host
+    if not current_app.config.get("MAIL_SERVER"):
+        # No mail on this server: a ticked "Email me" would promise what never comes.
+        form.email.data = False
+        form.email.render_kw = {"disabled": True}
+        form.email.label.text = "Email me (not available: this server has no email set up)"
     return form
 
 

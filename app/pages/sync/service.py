@@ -26,6 +26,7 @@ PHASE_LABELS = {
     "writing": "Saving grades",
     "done": "Done",
 }
+KIND_LABELS = {"incremental": "Quick sync (changes only)", "full": "Full sync"}
 STATUS_LABELS = {
     "queued": "Waiting to start",
     "running": "Running",
@@ -110,7 +111,8 @@ def _step(message: str, done: int, total: int) -> dict[str, Any] | None:
 
 
 def headline(run: SyncRun) -> str | None:
-    """The result in a student's words: 'Updated 32 courses. 3 new grades.'
+    """The result in a student's words: 'Checked 32 courses. 3 new grades.', or 'Checked 32
+    courses: nothing changed.' (a sync that wrote nothing never claims to have updated).
 
     The counts of requests, rows and seconds stay in :func:`summary_text`, one click away.
     """
@@ -120,16 +122,18 @@ def headline(run: SyncRun) -> str | None:
     courses = summary.get("courses")
     if not isinstance(courses, int):
         return "Your grades are up to date."
-    text = f"Updated {_plural(courses, 'course')}"
+    text = f"Checked {_plural(courses, 'course')}"
     # "new_grades": the grade_posted events of the run (app.sync.ledger). Runs recorded
     # before the ledger have none: say what their summary has, how many courses changed.
     new_grades = summary.get("new_grades")
     changed = summary.get("courses_written")
+    if changed == 0 and not new_grades:
+        return text + ": nothing changed."
+    if isinstance(changed, int):
+        text += f"; {changed} had changes"
     if isinstance(new_grades, int):
         text += ". " + ("No new grades." if new_grades == 0
                         else f"{_plural(new_grades, 'new grade')}.")
-    elif isinstance(changed, int):
-        text += "; nothing had changed." if changed == 0 else f"; {changed} had changes."
     else:
         text += "."
     return text
@@ -149,6 +153,8 @@ def run_state(run: SyncRun) -> dict[str, Any]:
         "status": run.status,
         "status_label": STATUS_LABELS.get(run.status, run.status),
         "kind": run.kind,
+        # One name for a run's kind, in the history and on its own page alike.
+        "kind_label": KIND_LABELS.get(run.kind, (run.kind or "").capitalize()),
         "scheduled": (run.summary or {}).get("trigger") == SCHEDULED_TRIGGER,
         "phase": run.phase,
         "phase_label": (

@@ -37,7 +37,7 @@ bp = Blueprint("sync", __name__)
 logger = logging.getLogger(__name__)
 
 # Defaults for the event stream; tests shorten them through the app config.
-EVENTS_POLL_SECONDS = 0.5
+EVENTS_POLL_SECONDS = 0.1  # the result shows within 0.3 s of the run's end
 EVENTS_MAX_SECONDS = 60.0
 EVENTS_HEARTBEAT_SECONDS = 3.0
 

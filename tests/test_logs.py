@@ -127,6 +127,10 @@ def test_one_id_follows_a_click_and_no_secret_is_ever_logged(
     run = click_sync(client, CLICK_ID)
 
     assert run.status == "succeeded" and run.request_id == CLICK_ID
+    deadline = time.monotonic() + 30  # the alerts go out just after the row says succeeded
+    while not (hook.bodies and inbox.messages) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)  # and their log lines right after
     assert len(hook.bodies) == 1 and len(inbox.messages) == 1
     followed = [r for r in lines.records() if r["request_id"] == CLICK_ID]
     said = "\n".join(f"{r['logger']}: {r['message']}" for r in followed)

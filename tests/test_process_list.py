@@ -212,3 +212,31 @@ def _click_sync(base: str, email: str) -> int:
                              timeout=30, allow_redirects=False)
         assert click.status_code == 302, click.text[:300]
         return int(click.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+
+
+def test_metrics_on_a_port_of_their_own(app: Any, database_url: str, tmp_path: Path) -> None:
+    """``METRICS_PORT``: gunicorn's master serves the metrics there; ``/metrics`` is 404."""
+    web_port, metrics_port = free_port(), free_port()
+    (tmp_path / "prometheus").mkdir()
+    env = {k: v for k, v in os.environ.items() if k.lower() not in (
+        "http_proxy", "https_proxy", "all_proxy", "celery_broker_url")}
+    env.update({"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET,
+                "METRICS_ENABLED": "1", "METRICS_PORT": str(metrics_port),
+                "METRICS_ADDR": "127.0.0.1", "SCHEDULER_ENABLED": "0",
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+                "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"),
+                "GRADESYNC_BIND": f"127.0.0.1:{web_port}", "WEB_CONCURRENCY": "1"})
+    processes = Processes(env, tmp_path)
+    try:
+        processes.start("web", "gunicorn", "-c", "gunicorn.conf.py")
+        scraped = wait_until(lambda: _get(f"http://127.0.0.1:{metrics_port}/metrics"),
+                             "the metrics port", processes, timeout=60)
+        assert scraped.status_code == 200
+        names = {f.name for f in text_string_to_metric_families(scraped.text)}
+        assert {"gradesync_queue_depth", "gradesync_account_staleness_seconds"} <= names
+        assert wait_until(lambda: _get(f"http://127.0.0.1:{web_port}/healthz"), "the web",
+                          processes).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{web_port}/metrics", timeout=10,
+                            headers={"Authorization": "Bearer x"}).status_code == 404
+    finally:
+        processes.stop_all()

@@ -136,8 +136,55 @@ def load_or_create_secret_key(instance_dir: Path = INSTANCE_DIR) -> str:
     return key
 
 
+# Each of these may instead be given as NAME_FILE: the path of a file holding the value (a
+# Docker or Kubernetes secret). Both at once is an error at start-up.
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "TOKEN_ENCRYPTION_KEY",
+    "DATABASE_URL",
+    "MAIL_PASSWORD",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+    "GRADESYNC_CANVAS_CLIENT_SECRET",
+    "METRICS_TOKEN",
+)
+
+
+def env_secret(env: Mapping[str, str], name: str) -> str | None:
+    """The value of secret ``name``: from ``name`` itself or read from the file ``name_FILE``.
+
+    The file's content is used as it is, but for one trailing newline (``echo`` adds one).
+    """
+    value = env.get(name) or None
+    path = (env.get(f"{name}_FILE") or "").strip()
+    if not path:
+        return value
+    if value is not None:
+        raise ConfigError(f"both {name} and {name}_FILE are set: keep one of them")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{name}_FILE: cannot read {path} ({exc.strerror or type(exc).__name__})"
+            if isinstance(exc, OSError) else f"{name}_FILE: {path} is not UTF-8 text"
+        ) from None
+    if text.endswith("\n"):
+        text = text[:-1]
+        if text.endswith("\r"):
+            text = text[:-1]
+    if not text:
+        raise ConfigError(f"{name}_FILE: {path} is empty")
+    return text
+
+
+def secrets_from(env: Mapping[str, str]) -> dict[str, str | None]:
+    """Every secret setting read (from NAME or NAME_FILE); a conflict or unreadable file is a
+    :class:`ConfigError`, so a process refuses to start rather than run half-configured."""
+    return {name: env_secret(env, name) for name in SECRET_SETTINGS}
+
+
 def _secret_key(env: Mapping[str, str]) -> str:
-    given = env.get("SECRET_KEY")
+    given = env_secret(env, "SECRET_KEY")
     if not given:
         return load_or_create_secret_key()
     reason = secret_weakness(given)
@@ -161,19 +208,23 @@ class Config:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
+        secret = secrets_from(env)
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         self.SECRET_KEY = _secret_key(env)
-        self.TOKEN_ENCRYPTION_KEY = env.get("TOKEN_ENCRYPTION_KEY") or None
+        self.TOKEN_ENCRYPTION_KEY = secret["TOKEN_ENCRYPTION_KEY"]
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(
-            env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'gradesync.sqlite3'}"
+            secret["DATABASE_URL"] or f"sqlite:///{INSTANCE_DIR / 'gradesync.sqlite3'}"
         )
         self.CANVAS_ALLOW_PRIVATE_HOSTS = parse_bool(
             env.get("CANVAS_ALLOW_PRIVATE_HOSTS"), "CANVAS_ALLOW_PRIVATE_HOSTS"
         )
         allowed = env.get("CANVAS_ALLOWED_HOSTS", "")
         self.CANVAS_ALLOWED_HOSTS = [h.strip().lower() for h in allowed.split(",") if h.strip()]
-        self.CELERY_BROKER_URL = env.get("CELERY_BROKER_URL") or None
-        self.CELERY_RESULT_BACKEND = env.get("CELERY_RESULT_BACKEND") or self.CELERY_BROKER_URL
+        self.CELERY_BROKER_URL = secret["CELERY_BROKER_URL"]
+        self.CELERY_RESULT_BACKEND = secret["CELERY_RESULT_BACKEND"] or self.CELERY_BROKER_URL
+        # How long Redis waits before handing a dead worker's unacknowledged sync to another.
+        self.CELERY_VISIBILITY_TIMEOUT_S = _non_negative_int(env, "CELERY_VISIBILITY_TIMEOUT_S",
+                                                             3600)
         self.SYNC_WORKERS = int(env.get("SYNC_WORKERS", "4"))
         # Seconds one Canvas request of a sync may take in all, body included.
         self.CANVAS_DEADLINE_S = float(env.get("CANVAS_DEADLINE_S", "90"))
@@ -190,7 +241,7 @@ class Config:
         self.MAIL_PORT = _non_negative_int(env, "MAIL_PORT", 25)
         self.MAIL_USE_TLS = parse_bool(env.get("MAIL_USE_TLS"), "MAIL_USE_TLS")
         self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
-        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_PASSWORD = secret["MAIL_PASSWORD"]
         self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER") or None
         # Where students reach this site: the base of the links in alert emails.
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "http://localhost:5000").rstrip("/")
@@ -216,6 +267,19 @@ class Config:
         self.TRUSTED_PROXIES = _non_negative_int(env, "TRUSTED_PROXIES", 0)
         self.REGISTRATIONS_PER_HOUR = _non_negative_int(env, "REGISTRATIONS_PER_HOUR", 5)
         self.DEMO_MODE = False
+        # Operating it (README, "Operating GradeSync"): logs, metrics, retention.
+        self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").strip().lower()
+        if self.LOG_FORMAT not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json; got {self.LOG_FORMAT!r}")
+        self.METRICS_ENABLED = parse_bool(env.get("METRICS_ENABLED"), "METRICS_ENABLED")
+        self.METRICS_PORT = _non_negative_int(env, "METRICS_PORT", 0)
+        self.METRICS_TOKEN = secret["METRICS_TOKEN"]
+        if self.METRICS_ENABLED and not (self.METRICS_PORT or self.METRICS_TOKEN):
+            raise ConfigError("METRICS_ENABLED needs METRICS_TOKEN (to serve /metrics behind it) "
+                              "or METRICS_PORT (to serve metrics on a port of their own)")
+        # Days of grade changes (the ledger) and of sync history kept; 0 keeps them forever.
+        self.GRADE_EVENTS_KEPT_DAYS = _non_negative_int(env, "GRADE_EVENTS_KEPT_DAYS", 0)
+        self.RUN_HISTORY_KEPT_DAYS = _non_negative_int(env, "RUN_HISTORY_KEPT_DAYS", 0)
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if k.isupper()}

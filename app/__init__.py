@@ -21,7 +21,7 @@ from flask import Flask, g
 from flask.cli import with_appcontext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import INSTANCE_DIR, Config, ConfigError
+from config import INSTANCE_DIR, Config, ConfigError, env_secret
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,6 +36,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     _refuse_generated_key_with_a_broker(app, test_config)
+    if app.config.get("METRICS_ENABLED"):
+        from app import metrics
+
+        metrics.enable()
+    if app.config.get("LOG_FORMAT") == "json":
+        from app.logs import configure_logging
+
+        configure_logging("json")
 
     from app.extensions import csrf, db, login_manager
     from app.security import TokenCipher
@@ -63,6 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.dashboard import bp as dashboard_bp
     from app.pages.export import bp as export_bp
     from app.pages.gpa import bp as gpa_bp
+    from app.pages.ops import bp as ops_bp
     from app.pages.planner import bp as planner_bp
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
@@ -70,6 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(ops_bp)
     app.register_blueprint(export_bp)
     app.register_blueprint(gpa_bp)
     app.register_blueprint(planner_bp)
@@ -101,7 +111,7 @@ def _refuse_generated_key_with_a_broker(
     """
     if not app.config.get("CELERY_BROKER_URL"):
         return
-    explicit = os.environ.get("SECRET_KEY") or (test_config or {}).get("SECRET_KEY")
+    explicit = env_secret(os.environ, "SECRET_KEY") or (test_config or {}).get("SECRET_KEY")
     if not explicit:
         raise ConfigurationError(
             "CELERY_BROKER_URL is set but SECRET_KEY is not: set the same SECRET_KEY (and "

@@ -9,7 +9,9 @@ broker) starting the in-process scheduler of automatic syncs. Do not use gunicor
 from app import create_app
 from app.jobs.recovery import recover_on_start
 from app.jobs.scheduler import start_scheduler
+from app.logs import configure_logging
 
 application = create_app()
+configure_logging(application.config.get("LOG_FORMAT") or "text")
 recover_on_start(application)
 start_scheduler(application)

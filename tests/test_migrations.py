@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0019_gradebook_response_digest"
+    assert revision(upgraded_url) == "0020_operations"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
@@ -142,6 +142,14 @@ def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) 
 def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
+    assert "service_heartbeat" in table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0019_gradebook_response_digest"
+    assert "service_heartbeat" not in table_names(fresh_url)
+    engine = engine_for(fresh_url)
+    assert "is_admin" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    engine.dispose()
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0018_gpa_and_planner"

@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app import metrics
 from app.alerts import mail, webhook
 from app.alerts.choose import Alert, due_soon, from_events, reconnect
 from app.alerts.prefs import settings_for, webhook_url
@@ -221,6 +222,9 @@ def _send(
         # Its kind only: a traceback could carry the webhook address (a secret).
         logger.warning("alert %s to user %s failed: %s", channel, user.id, type(exc).__name__)
         status = "failed"
+    else:
+        logger.info("alert %s to user %s sent (%d line(s))", channel, user.id, len(rows))
+    metrics.alert_sent(channel, status == "sent")
     for row in rows:
         row.status = status
         row.sent_at = utcnow() if status == "sent" else None

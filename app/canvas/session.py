@@ -23,6 +23,7 @@ import requests
 from urllib3.util.retry import Retry
 
 import clock
+from app import metrics
 from app.outbound import STRICT, OutboundPolicy, guarded_session
 from app.outbound_limits import Limits
 from app.security import mask_token
@@ -188,9 +189,10 @@ class ClientStats:
     off before retries.
     """
 
-    def __init__(self, *, keep_records: bool = False) -> None:
+    def __init__(self, *, keep_records: bool = False, host: str | None = None) -> None:
         self._lock = threading.Lock()
         self._keep = keep_records
+        self.host = host  # the Prometheus label (app.metrics), when metrics are on
         self.requests = 0
         self.retries = 0
         self.throttled = 0
@@ -207,6 +209,8 @@ class ClientStats:
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.host:
+            metrics.canvas_request(self.host)
         return time.monotonic()
 
     def finished(
@@ -227,6 +231,8 @@ class ClientStats:
             self.bytes += nbytes
             self.throttled += int(throttled)
             self.errors += int(status is None or status >= 400)
+            if throttled and self.host:
+                metrics.canvas_throttled(self.host)
             if self._keep:
                 self.records.append(
                     RequestRecord(method, endpoint, status, start, end, attempt, nbytes, throttled)
@@ -236,6 +242,8 @@ class ClientStats:
         with self._lock:
             self.retries += 1
             self.wait_s += waited
+        if self.host:
+            metrics.canvas_retry(self.host)
 
     def snapshot(self) -> dict[str, Any]:
         """The counters as a plain dict (records as dicts when kept)."""

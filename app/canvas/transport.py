@@ -134,7 +134,7 @@ class CanvasTransport:
         self.backoff_factor = backoff_factor
         self.max_backoff = max_backoff
         self.limiter = limiter if limiter is not None else limiter_for(root, token)
-        self.stats = ClientStats(keep_records=record_requests)
+        self.stats = ClientStats(keep_records=record_requests, host=self.host)
         self._session = build_session(
             token,
             self._origin,

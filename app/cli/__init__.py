@@ -9,6 +9,10 @@
     flask --app app scheduler run [--once]
     flask --app app changes EMAIL [--since ISO8601] [--json]
     flask --app app grades EMAIL [--json]
+    flask --app app user delete EMAIL [--yes]
+    flask --app app user export EMAIL [--csv]
+    flask --app app worker-check
+    flask --app app retention prune
     flask --app app gpa EMAIL [--json]
 
 Expected failures (unknown email, bad URL, rejected token, Canvas down, a sync already
@@ -30,6 +34,12 @@ def register_cli(app: Flask) -> None:
     from app.cli.changes import changes_command
     from app.cli.gpa import gpa_command
     from app.cli.grades import grades_command
+    from app.cli.ops import (
+        retention_group,
+        user_delete_command,
+        user_export_command,
+        worker_check_command,
+    )
     from app.cli.scheduler import scheduler_group
     from app.cli.users import user_group
 
@@ -38,6 +48,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_group)
     app.cli.add_command(changes_command)
     app.cli.add_command(grades_command)
+    app.cli.add_command(worker_check_command)
+    app.cli.add_command(retention_group)
+    user_group.add_command(user_delete_command)
+    user_group.add_command(user_export_command)
     app.cli.add_command(gpa_command)
     from app.cli.common import guard
 

@@ -173,10 +173,9 @@ def oauth_client_group() -> None:
 @click.option("--client-id", required=True, help="The developer key's id (a number).")
 @click.option(
     "--client-secret",
-    prompt="Client secret",
-    hide_input=True,
-    envvar="GRADESYNC_CANVAS_CLIENT_SECRET",
-    help="The developer key's secret (asked for when omitted).",
+    default=None,
+    help="The developer key's secret (default: GRADESYNC_CANVAS_CLIENT_SECRET or the file "
+    "named by GRADESYNC_CANVAS_CLIENT_SECRET_FILE; asked for when none is given).",
 )
 @click.option(
     "--scope",
@@ -185,9 +184,10 @@ def oauth_client_group() -> None:
     help="A scope the key allows, as Canvas writes it (url:GET|/api/v1/courses); repeat it, "
     "or give several separated by spaces. Default: GradeSync's list ('oauth-client scopes').",
 )
-def oauth_client_add(url: str, client_id: str, client_secret: str, scopes: tuple[str, ...]
-                     ) -> None:
+def oauth_client_add(url: str, client_id: str, client_secret: str | None,
+                     scopes: tuple[str, ...]) -> None:
     """Register (or replace) the developer key for a Canvas; the secret is stored encrypted."""
+    client_secret = client_secret or _client_secret_from_env()
     from app.connections.oauth import register_client
     from app.connections.scopes import parse_scopes
     from app.security import InvalidCanvasToken, InvalidCanvasURL
@@ -266,3 +266,16 @@ def canvas_sync(email: str | None, all_users: bool, incremental: bool, as_json: 
         ok = sync_one(email or "", incremental, as_json)
     if not ok:
         sys.exit(1)
+
+
+def _client_secret_from_env() -> str:
+    """GRADESYNC_CANVAS_CLIENT_SECRET(_FILE), read by config.py, else asked for (hidden)."""
+    import os
+
+    from config import ConfigError, env_secret
+
+    try:
+        given = env_secret(os.environ, "GRADESYNC_CANVAS_CLIENT_SECRET")
+    except ConfigError as exc:
+        raise CLIError(exc) from None
+    return given or str(click.prompt("Client secret", hide_input=True))

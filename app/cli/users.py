@@ -24,7 +24,8 @@ def user_group(verbose: bool) -> None:
     confirmation_prompt=True,
     help="The password (asked for when omitted, so it stays out of shell history).",
 )
-def user_create(email: str, password: str) -> None:
+@click.option("--admin", is_flag=True, help="An operator: may open the operator's view (/admin).")
+def user_create(email: str, password: str, admin: bool = False) -> None:
     """Create an account for EMAIL."""
     from sqlalchemy.exc import IntegrityError
 
@@ -38,4 +39,7 @@ def user_create(email: str, password: str) -> None:
     except IntegrityError:
         db.session.rollback()
         raise CLIError(f"an account for {email} already exists") from None
-    click.echo(f"Created user {user.email} (id {user.id}).")
+    if admin:
+        user.is_admin = True
+        db.session.commit()
+    click.echo(f"Created {'admin ' if admin else ''}user {user.email} (id {user.id}).")

@@ -21,6 +21,7 @@ from app.canvas.client import CanvasAPIService
 from app.canvas.protocol import CanvasClient
 from app.canvas.transport import DEADLINE_S
 from app.extensions import db
+from app.logs import submit_in_context
 from app.models import CanvasConnection, User
 from app.sync.engine import CanvasSyncService
 from app.sync.result import (
@@ -226,6 +227,6 @@ def sync_connections(
                 db.session.remove()
 
     with ThreadPoolExecutor(len(ids), thread_name_prefix="connection") as pool:
-        futures = [(name, pool.submit(run, cid)) for cid, name in ids]
+        futures = [(name, submit_in_context(pool, run, cid)) for cid, name in ids]
         named = [(name, future.result()) for name, future in futures]
     return combine_results(named)

@@ -16,12 +16,15 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from app import alerts
 from app.extensions import db
+from app.jobs import heartbeat, retention
 from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
 from app.jobs.schedule import Account, LastRun, due_accounts
+from app.logs import current_request_id, new_request_id, request_id_context
 from app.models import CanvasConnection, SyncRun, User, utcnow
 
 logger = logging.getLogger(__name__)
@@ -92,8 +95,14 @@ def enqueue_due(
     :func:`app.jobs.schedule.tick_budget`); None starts every due account.
 
     An account whose sync started meanwhile (a click, another scheduler process) keeps that
-    run: the one-active-run index refuses ours and the account is skipped.
+    run: the one-active-run index refuses ours and the account is skipped. The tick logs (and
+    its runs carry) a request id of its own, ``tick-…``.
     """
+    with request_id_context(current_request_id() or "tick-" + new_request_id()[:16]):
+        return _enqueue_due(submit, now, tick)
+
+
+def _enqueue_due(submit: Submit, now: datetime | None, tick: timedelta | None) -> list[SyncRun]:
     now = now or utcnow()
     started: list[SyncRun] = []
     for user_id in due_accounts(load_accounts(), now, tick):
@@ -111,6 +120,8 @@ def enqueue_due(
     if started:
         logger.info("scheduled %d sync(s)", len(started))
     _send_held_alerts(now)
+    heartbeat.beat(heartbeat.SCHEDULER)
+    retention.prune_if_due(current_app._get_current_object())  # type: ignore[attr-defined]
     return started
 
 

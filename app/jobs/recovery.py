@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from app import metrics
 from app.extensions import db
 from app.jobs.runs import mark_interrupted
 from app.models import SyncRun, utcnow
@@ -59,6 +60,7 @@ def mark_interrupted_runs(
     count = mark_interrupted(db.session.scalars(query).all(), statuses=statuses)
     if count:
         logger.warning("marked %d sync run(s) interrupted", count)
+        metrics.runs_interrupted(count)
     return count
 
 
@@ -116,6 +118,7 @@ def recover_abandoned_runs(stale_after_s: float | None = None) -> int:
     count = mark_interrupted(abandoned)
     if count:
         logger.warning("marked %d abandoned sync run(s) interrupted", count)
+        metrics.runs_interrupted(count)
     return count
 
 

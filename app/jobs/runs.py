@@ -28,8 +28,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app import alerts, connections
+from app import alerts, connections, metrics
 from app.extensions import db
+from app.logs import current_request_id, request_id_context
 from app.models import SyncRun, User, utcnow
 from app.models.sync_run import ACTIVE_STATUSES, SCHEDULED_TRIGGER
 from app.sync.result import ErrorKind, ProgressCallback, SyncProgress, SyncResult
@@ -84,6 +85,7 @@ def create_sync_run(user_id: int, incremental: bool, *, scheduled: bool = False)
         run = SyncRun(
             user_id=user_id, kind="incremental" if incremental else "full", status="queued",
             summary={"trigger": SCHEDULED} if scheduled else None,
+            request_id=current_request_id(),
         )
         db.session.add(run)
         try:
@@ -128,8 +130,29 @@ def run_sync(
     """Run one sync now, in this thread, and record how it ended on its ``sync_run`` row.
 
     The run goes ``running`` -> ``succeeded`` or ``failed``; an unexpected exception is logged
-    with its traceback and recorded as ``failed`` with a message a person can act on.
+    with its traceback and recorded as ``failed`` with a message a person can act on. It logs
+    under the request id stored on the row (that of the click or tick that queued it).
     """
+    try:
+        request_id = db.session.scalar(
+            select(SyncRun.request_id).where(SyncRun.id == sync_run_id))
+    except SQLAlchemyError:
+        _rollback()
+        request_id = None
+    started = time.monotonic()
+    with request_id_context(request_id):
+        result = _run_sync(user_id, sync_run_id, incremental, progress)
+    metrics.sync_finished("incremental" if incremental else "full", str(result.status),
+                          time.monotonic() - started)
+    return result
+
+
+def _run_sync(
+    user_id: int,
+    sync_run_id: int,
+    incremental: bool,
+    progress: ProgressCallback | None = None,
+) -> SyncResult:
     # Claim the run atomically: of two deliveries of the same message, only one runs it.
     try:
         claimed = db.session.execute(

@@ -61,6 +61,12 @@ def celery_init_app(app: Flask) -> Celery:
             "task_soft_time_limit": soft_limit,
             "task_time_limit": soft_limit + HARD_AFTER_SOFT_S,
             "broker_connection_retry_on_startup": True,
+            # A message whose worker died unacknowledged goes back to the queue after this
+            # long (Redis); the run it carries is then resumed (run_sync_task).
+            "broker_transport_options": {
+                "visibility_timeout": float(app.config.get("CELERY_VISIBILITY_TIMEOUT_S")
+                                            or 3600.0),
+            },
             # One queue name per deployment (or test session) sharing a Redis server.
             "task_default_queue": app.config.get("CELERY_QUEUE")
             or os.environ.get("CELERY_QUEUE")

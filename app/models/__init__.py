@@ -8,6 +8,7 @@ from app.models.course import Course, GradeCategory
 from app.models.gpa import DEFAULT_CREDITS, AssignmentDone, GpaConnection, GpaCourse, GpaSettings
 from app.models.grade_event import EVENT_KINDS, GradeEvent
 from app.models.grading_period import GradingPeriod
+from app.models.heartbeat import ServiceHeartbeat
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
@@ -38,6 +39,7 @@ __all__ = [
     "GradingPeriod",
     "LoginGuard",
     "ProgressStream",
+    "ServiceHeartbeat",
     "SyncRun",
     "Term",
     "User",

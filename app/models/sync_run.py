@@ -50,6 +50,9 @@ class SyncRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The results dict the sync returned (counts, timings), for the history page.
     summary: Mapped[dict | None] = mapped_column(JSON)
+    # The id of the web request (or CLI/scheduler tick) that asked for the run: the same id is
+    # on every log line of the request, the Celery task and the alert delivery (app.logs).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_active(self) -> bool:

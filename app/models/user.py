@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -57,6 +57,10 @@ class User(UserMixin, Base):
     canvas_token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # SHA-256 (hex) of the calendar feed's secret; the secret itself is never stored.
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # An operator (``flask user create EMAIL --admin``): may open the operator's view (/admin).
+    is_admin: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -8,11 +8,12 @@ queueing in the single writer thread.
 
 from __future__ import annotations
 
+import contextvars
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import func, select
 
@@ -24,6 +25,8 @@ from app.sync.digest import Unparsed, response_digest
 from app.sync.includes import check_gradebook_includes
 from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
+
+T = TypeVar("T")
 
 
 class FetchPool(ThreadPoolExecutor):
@@ -39,6 +42,10 @@ class FetchPool(ThreadPoolExecutor):
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown(wait=self.succeeded, cancel_futures=True)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run ``fn`` on a worker thread that logs under the caller's request id."""
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def fetch_gradebook(

@@ -71,9 +71,22 @@ def request_id_context(value: str | None) -> Iterator[str | None]:
         _request_id.reset(token)
 
 
+def with_request_id(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` to run on another thread under the caller's request id, and nothing else of the
+    caller's context: a copied context would also carry Flask's app context, and with it the
+    caller's database session, into a thread that must have its own."""
+    value = _request_id.get()
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        with request_id_context(value):
+            return fn(*args, **kwargs)
+
+    return run
+
+
 def submit_in_context(pool: Executor, fn: Callable[..., T], *args: Any) -> Future[T]:
     """``pool.submit`` whose thread logs under the caller's request id."""
-    return pool.submit(contextvars.copy_context().run, fn, *args)
+    return pool.submit(with_request_id(fn), *args)
 
 
 def redact(text: str) -> str:
@@ -91,6 +104,10 @@ class RequestIdFilter(logging.Filter):
 # Loggers whose low-level lines print request paths: a webhook's path is its secret, so
 # below WARNING they are dropped whatever the level asked for.
 _PATH_LOGGERS = ("urllib3.connectionpool",)
+# urllib3's "Failed to parse headers (url=...)" is a WARNING with the full URL and a traceback,
+# written for every malformed answer: a hostile server could fill the log with it, and the
+# URL may be a webhook's secret path. The request itself fails or goes on on its own.
+_QUIET_LOGGERS = ("urllib3.connection",)
 
 
 class RedactFilter(logging.Filter):
@@ -98,6 +115,8 @@ class RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name in _PATH_LOGGERS and record.levelno < logging.WARNING:
+            return False
+        if record.name in _QUIET_LOGGERS and record.levelno < logging.ERROR:
             return False
         message = record.getMessage()
         cleaned = redact(message)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 DEFAULT_DEADLINE_S = 30.0
 SMALL_BODY_BYTES = 64 * 1024  # a webhook's or token endpoint's answer: a few hundred bytes
@@ -185,10 +186,14 @@ def send_within(
         exc.response = response  # its status and headers were read: a caller may want them
         _drop(response)
         raise
-    except (requests.RequestException, OSError) as exc:
+    except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+        # A body read straight from urllib3 (raw.stream) raises urllib3's own errors, e.g.
+        # ProtocolError when the watchdog shut the socket mid-body: requests does not wrap them.
         _drop(response)
         if time.monotonic() >= deadline - 0.05 or any(entry[1] for entry in _scope.entries):
             raise OutboundTimeout(limits.deadline) from exc
+        if isinstance(exc, urllib3.exceptions.HTTPError):
+            raise requests.ConnectionError(exc) from exc
         raise
     finally:
         for entry in _scope.entries:

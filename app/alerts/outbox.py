@@ -24,6 +24,7 @@ from flask import Flask, current_app
 
 from app.alerts.deliver import after_run, send_due_digests
 from app.extensions import db
+from app.logs import with_request_id
 from app.sync.result import SyncResult
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ class AlertOutbox:
             if key in self._pending:
                 return True
             try:
-                self._jobs.put_nowait((key, job, args))
+                # The job logs under the caller's request id (app.logs), so the delivery's
+                # lines follow the Sync click that led to them.
+                self._jobs.put_nowait((key, with_request_id(job), args))
             except queue.Full:
                 logger.warning("alert queue full: %s not sent now", key)
                 return False

@@ -8,7 +8,6 @@ queueing in the single writer thread.
 
 from __future__ import annotations
 
-import contextvars
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 from app.canvas.errors import NotFound, NotPermitted, ScopeRefused
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
+from app.logs import with_request_id
 from app.models import CanvasConnection, SyncRun, utcnow
 from app.sync.digest import Unparsed, response_digest
 from app.sync.includes import check_gradebook_includes
@@ -45,7 +45,7 @@ class FetchPool(ThreadPoolExecutor):
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn`` on a worker thread that logs under the caller's request id."""
-        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+        return super().submit(with_request_id(fn), *args, **kwargs)
 
 
 def fetch_gradebook(

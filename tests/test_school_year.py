@@ -37,6 +37,11 @@ DATE_SENSITIVE = [
     "tests/test_schedule.py",
     "tests/test_time_zones.py",
     "tests/test_cli.py",
+    "tests/test_first_hour.py",
+    "tests/test_planner.py",
+    "tests/test_gpa.py",
+    "tests/test_response_digest.py",
+    "tests/test_oauth_tokens.py",
 ]
 
 

@@ -99,6 +99,7 @@ def test_default_list_keeps_date_concluded_and_each_ending_has_its_list(
             "computed_current_score"]
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress: after it, every course is over by date
 def test_enrollment_state_alone_filters_the_default_list_by_date() -> None:
     """CL courses_controller.rb#courses_for_user without state[]: the currentish enrollments,
     then ``enrollments.select!(&:completed?)`` (by date) for ``enrollment_state=completed``;
@@ -119,6 +120,7 @@ def test_enrollment_state_alone_filters_the_default_list_by_date() -> None:
         assert {current, over} <= default and not {by_teacher, by_registrar} & default
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress: after it, every course is over by date
 def test_course_state_lists_go_by_the_course_workflow_state() -> None:
     """CL ``Enrollment::QueryBuilder.new(nil, course_workflow_state: s,
     enforce_course_workflow_state: true)`` per state[] (COURSE_ENROLLMENT_STATE_MAP: available
@@ -147,6 +149,7 @@ def test_course_state_lists_go_by_the_course_workflow_state() -> None:
         assert by_teacher in both and by_registrar not in both
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress: after it, every course is over by date
 def test_a_registrar_completed_enrollment_is_only_in_the_enrollments_list() -> None:
     """CL enrollments_api_controller.rb#user_index_enrollments (own enrollments, state[]):
     ``enrollment_index_conditions(true)`` ORs a QueryBuilder per state and
@@ -175,6 +178,7 @@ def test_a_registrar_completed_enrollment_is_only_in_the_enrollments_list() -> N
         assert bad.status_code == 400 and bad.json() == {"error": "Invalid state finished"}
 
 
+@pytest.mark.clock(MIDTERM)  # needs a term in progress: after it, every course is over by date
 def test_own_enrollments_without_state_leave_out_the_ones_over_by_date() -> None:
     """Without state[]: ``current_and_invited`` enrollments whose state by date is not
     completed. Mirrors enrollments_api_spec.rb "excludes invited enrollments in

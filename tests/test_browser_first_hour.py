@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,6 +25,7 @@ import pytest
 import clock
 from tests.test_browser import CHROMIUM, _require_chromium
 from tests.test_browser_phone import UNNAMED_CONTROLS
+from tests.test_run_demo import start_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -82,29 +82,8 @@ document.addEventListener("DOMContentLoaded", function () {
 
 
 def _start_demo(instance: Path, log: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = {**os.environ, "GRADESYNC_INSTANCE_DIR": str(instance),
-           "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "http_proxy", "https_proxy",
-                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "run.py", "--demo", "--port", "0", "--preset", "senior",
-         "--latency", "0.02", "--canvas-changes-every", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
-    )
-    banner: dict[str, str] = {}
-    deadline = time.monotonic() + 90
-    assert process.stdout is not None
-    while "canvas" not in banner and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if found := re.search(r"running at (http://\S+)", line):
-            banner["url"] = found.group(1).rstrip("/")
-        if found := re.search(r"Demo login:\s+(\S+)\s+/\s+(\S+)", line):
-            banner["login"], banner["password"] = found.groups()
-        if found := re.search(r"Simulated Canvas .*?(http://\S+)\s+token:", line):
-            banner["canvas"] = found.group(1)
+    process, banner = start_demo(instance, log, "--canvas-changes-every", "0",
+                                 preset="senior", latency="0.02", wait_s=90)
     assert {"url", "login", "password", "canvas"} <= set(banner), log.read_text()[-2000:]
     return process, banner
 

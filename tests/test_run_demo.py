@@ -24,21 +24,22 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def _start_demo(tmp_path: Path, log: Path, *extra: str
-                ) -> tuple[subprocess.Popen, dict[str, str]]:
+def start_demo(instance: Path, log: Path, *extra: str, preset: str = "freshman",
+               latency: str = "0", wait_s: float = 60
+               ) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start ``run.py --demo`` on a free port; return the process and what its banner said."""
-    env = {**os.environ, "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"),
+    env = {**os.environ, "GRADESYNC_INSTANCE_DIR": str(instance),
            "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "http_proxy", "https_proxy",
                  "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "run.py", "--demo", "--port", "0", "--preset", "freshman",
-         "--latency", "0", *extra],
+        [sys.executable, "run.py", "--demo", "--port", "0", "--preset", preset,
+         "--latency", latency, *extra],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
     )
     banner: dict[str, str] = {}
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     assert process.stdout is not None
     while "canvas" not in banner and time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -51,6 +52,11 @@ def _start_demo(tmp_path: Path, log: Path, *extra: str
         if found := re.search(r"Simulated Canvas .*?(http://\S+)\s+token:\s+(\S+)", line):
             banner["canvas"], banner["token"] = found.groups()
     return process, banner
+
+
+def _start_demo(tmp_path: Path, log: Path, *extra: str
+                ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    return start_demo(tmp_path / "instance", log, *extra)
 
 
 def _stop(process: subprocess.Popen) -> None:

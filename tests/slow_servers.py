@@ -15,12 +15,12 @@ import zlib
 from collections.abc import Iterator
 
 
-class Trickle:
-    """A slow-loris HTTP server: ``HTTP/1.1 200 OK`` then one header byte per ``interval``."""
+class _LoopbackServer:
+    """A listening socket on 127.0.0.1 whose accept loop serves each connection on its own
+    daemon thread (``_serve``); ``close`` ends the loop and every connection still open."""
 
-    def __init__(self, interval: float = 1.0) -> None:
-        self.interval = interval
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+    def __init__(self, backlog: int) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=backlog)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.accepted = 0
@@ -42,6 +42,25 @@ class Trickle:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.close()
+        self.sock.close()
+
+
+class Trickle(_LoopbackServer):
+    """A slow-loris HTTP server: ``HTTP/1.1 200 OK`` then one header byte per ``interval``."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        super().__init__(backlog=64)
+
+    def _serve(self, conn: socket.socket) -> None:
         try:
             conn.settimeout(5)
             conn.recv(65536)  # the request (enough of it)
@@ -52,14 +71,6 @@ class Trickle:
             pass
         finally:
             conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(OSError):
-                    conn.close()
-        self.sock.close()
 
 
 @contextlib.contextmanager
@@ -81,28 +92,15 @@ def gzip_bomb(size: int) -> bytes:
     return b"".join(parts)
 
 
-class Bomb:
+class Bomb(_LoopbackServer):
     """An HTTP server answering every request ``200`` with a gzip bomb (``Content-Encoding:
     gzip`` whatever the request asked for); counts the requests it answered."""
 
     def __init__(self, inflated: int) -> None:
         self.body = gzip_bomb(inflated)
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=16)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         self.requests = 0
         self.encodings: list[str] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__(backlog=16)
 
     def _serve(self, conn: socket.socket) -> None:
         try:
@@ -126,10 +124,6 @@ class Bomb:
             pass
         finally:
             conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.sock.close()
 
 
 @contextlib.contextmanager

@@ -20,15 +20,15 @@ from app.sync.parse import (
     parse_int,
 )
 
-SAMPLES = Path("/work/shared/canvas_samples")
-needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not mounted")
+# The example payloads from ../shared/canvas_samples, copied into the repository so a clone
+# runs these tests instead of skipping them.
+SAMPLES = Path(__file__).parent / "canvas_samples"
 
 
 def sample(name: str) -> Any:
     return json.loads((SAMPLES / name).read_text(encoding="utf-8"))["body"]
 
 
-@needs_samples
 def test_course_list_sample() -> None:
     courses = parse_course_list(sample("courses_list_page1.json"))
     assert courses.restricted == [45102]
@@ -56,7 +56,6 @@ def test_course_list_sample() -> None:
     assert courses.enrolled_ids == {48213, 48990, 45102, 47761}
 
 
-@needs_samples
 def test_gradebook_sample_hidden_excused_and_rules() -> None:
     book = parse_gradebook(48213, sample("assignment_groups_with_assignments.json"))
     groups = {g["canvas_group_id"]: g for g in book.groups}

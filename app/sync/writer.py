@@ -63,8 +63,11 @@ class CourseWriter:
     ``stats`` is the sync's :class:`RunStats`; the writer adds the rows it wrote to it.
     """
 
-    def __init__(self, user_id: int, connection_id: int, stats: RunStats) -> None:
+    def __init__(
+        self, user_id: int, connection_id: int, stats: RunStats, sync_run_id: int | None = None
+    ) -> None:
         self.user_id = user_id
+        self.sync_run_id = sync_run_id  # stamped on the ledger's events (None: no run)
         # Terms and courses belong to one Canvas connection: Canvas ids are unique per
         # instance only, so every read and key below is scoped by it.
         self.connection_id = connection_id
@@ -375,11 +378,13 @@ class CourseWriter:
         self.stats.rows_written += result.rows_written
 
     def record_synced(self, started_at: datetime) -> None:
-        """A full sync succeeded: when it started, on the connection."""
+        """A sync of every course succeeded: when it started, on the connection, and, the
+        first time, that this was its baseline (and which run took it)."""
+        values: dict[str, Any] = {"last_synced_at": started_at}
+        if self.baseline:
+            values.update(baseline_at=started_at, baseline_run_id=self.sync_run_id)
         db.session.execute(
-            update(CONNECTION)
-            .where(CONNECTION.c.id == self.connection_id)
-            .values(last_synced_at=started_at)
+            update(CONNECTION).where(CONNECTION.c.id == self.connection_id).values(**values)
         )
 
     def forget_course(self, canvas_course_id: int) -> None:
@@ -411,8 +416,10 @@ class CourseWriter:
         """Insert the staged ledger events (one statement, only when there are any)."""
         if self._pending_events:
             events, self._pending_events = self._pending_events, []
-            self.stats.events += insert_events(db.session, self.user_id, self.stats.started_at,
-                                               events)
+            self.stats.events += insert_events(
+                db.session, self.user_id, self.stats.started_at, events,
+                connection_id=self.connection_id, sync_run_id=self.sync_run_id,
+            )
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:

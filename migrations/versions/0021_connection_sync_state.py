@@ -24,10 +24,8 @@ Revises: 0020_operations
 Create Date: 2026-12-05 10:40:00
 """
 
-from typing import Any
-
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 UTC_DATETIME = sa.DateTime(timezone=True)
 RECONNECT_KINDS = ("invalid_token", "not_connected")
@@ -55,58 +53,70 @@ sync_run = sa.table(
 )
 
 
+def _offline_sqlite() -> bool:
+    # `db upgrade --sql` cannot reflect a SQLite table to copy it.
+    return context.is_offline_mode() and op.get_context().dialect.name == "sqlite"
+
+
 def upgrade() -> None:
     for name in ("token_changed_at", "rejected_at", "baseline_at"):
         op.add_column("canvas_connection", sa.Column(name, UTC_DATETIME, nullable=True))
     op.add_column("canvas_connection", sa.Column("baseline_run_id", sa.Integer(), nullable=True))
+    op.add_column("grade_event", sa.Column("sync_run_id", sa.Integer(), nullable=True))
+    op.add_column("grade_event", sa.Column("connection_id", sa.Integer(), nullable=True))
+    op.create_index("ix_grade_event_sync_run_id", "grade_event", ["sync_run_id"])
+    _backfill()
+    if _offline_sqlite():
+        return
     with op.batch_alter_table("grade_event") as batch:
-        batch.add_column(sa.Column("sync_run_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("connection_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             op.f("fk_grade_event_connection_id_canvas_connection"), "canvas_connection",
             ["connection_id"], ["id"], ondelete="SET NULL",
         )
-        batch.create_index("ix_grade_event_sync_run_id", ["sync_run_id"])
-    _backfill()
     with op.batch_alter_table("users") as batch:
         batch.drop_column("canvas_token_changed_at")
 
 
 def _backfill() -> None:
-    bind = op.get_bind()
+    """Plain statements (no reads in Python), so ``db upgrade --sql`` prints them too."""
     stamp = (sa.select(users.c.canvas_token_changed_at)
              .where(users.c.id == connection.c.user_id).scalar_subquery())
-    bind.execute(sa.update(connection).values(token_changed_at=stamp))
-    bind.execute(sa.update(connection).where(connection.c.last_synced_at.is_not(None))
-                 .values(baseline_at=connection.c.last_synced_at))
-    bind.execute(sa.text(
+    op.execute(sa.update(connection).values(token_changed_at=stamp))
+    op.execute(sa.update(connection).where(connection.c.last_synced_at.is_not(None))
+               .values(baseline_at=connection.c.last_synced_at))
+    op.execute(sa.text(
         "UPDATE grade_event SET connection_id = (SELECT course.connection_id FROM course "
         "WHERE course.id = grade_event.course_id) WHERE course_id IS NOT NULL"
     ))
-    newest = sa.select(sa.func.max(sync_run.c.id)).group_by(sync_run.c.user_id)
-    for run in bind.execute(sa.select(sync_run).where(sync_run.c.id.in_(newest))).all():
-        _hold_rejected(bind, run)
-
-
-def _hold_rejected(bind: Any, run: Any) -> None:
-    """Stamp the connections the old scheduler held back after ``run`` (the user's newest)."""
-    summary = run.summary if isinstance(run.summary, dict) else {}
-    if run.status != "failed" or summary.get("error_kind") not in RECONNECT_KINDS:
-        return
-    failed_at = run.finished_at or run.created_at
-    owned = bind.execute(sa.select(connection).where(
-        connection.c.user_id == run.user_id, connection.c.base_url.is_not(None),
-        connection.c.access_token_encrypted.is_not(None))).all()
-    marked = [c for c in owned if c.status == "needs_reconnect"] or owned
-    for row in marked:
-        if row.token_changed_at is None or _aware(row.token_changed_at) <= _aware(failed_at):
-            bind.execute(sa.update(connection).where(connection.c.id == row.id)
-                         .values(rejected_at=failed_at))
-
-
-def _aware(value: Any) -> Any:
-    """SQLite hands back naive UTC, Postgres aware: compare them alike."""
-    return value.replace(tzinfo=None) if getattr(value, "tzinfo", None) else value
+    # The user's newest run, if it failed because the token was refused (or none was usable):
+    # when it ended. Stamped on the user's needs_reconnect connections, or on all usable ones
+    # when none is marked, unless a token was saved after it.
+    runs = sync_run.alias("runs")
+    newest = (sa.select(sa.func.max(runs.c.id))
+              .where(runs.c.user_id == connection.c.user_id).scalar_subquery())
+    failed_at = (
+        sa.select(sa.func.coalesce(sync_run.c.finished_at, sync_run.c.created_at))
+        .where(sync_run.c.id == newest, sync_run.c.status == "failed",
+               sync_run.c.summary["error_kind"].as_string().in_(RECONNECT_KINDS))
+        .scalar_subquery()
+    )
+    other = connection.alias("other")
+    marked = sa.exists().where(
+        other.c.user_id == connection.c.user_id, other.c.status == "needs_reconnect",
+        other.c.base_url.is_not(None), other.c.access_token_encrypted.is_not(None),
+    )
+    op.execute(
+        sa.update(connection)
+        .where(
+            connection.c.base_url.is_not(None),
+            connection.c.access_token_encrypted.is_not(None),
+            sa.or_(connection.c.status == "needs_reconnect", ~marked),
+            failed_at.is_not(None),
+            sa.or_(connection.c.token_changed_at.is_(None),
+                   connection.c.token_changed_at <= failed_at),
+        )
+        .values(rejected_at=failed_at)
+    )
 
 
 def downgrade() -> None:

@@ -198,7 +198,6 @@ def insert_events(
     user_id: int,
     at: datetime,
     changes: Iterable[tuple[int | None, Change]],
-    *,
     connection_id: int | None = None,
     sync_run_id: int | None = None,
 ) -> int:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sync_helpers import add_fake_connection
+from sync_helpers import add_fake_connection, connections_of
 
 from app.accounts import create_user
 from app.jobs import runners
@@ -52,6 +52,9 @@ def finished_run(db: Any, user: Any, **fields: Any) -> SyncRun:
     values.update(fields)
     run = SyncRun(**values)
     db.session.add(run)
+    if run.status == "succeeded":  # what the engine records on each connection it synced
+        for connection in connections_of(user):
+            connection.last_synced_at = connection.last_synced_at or started
     db.session.commit()
     return run
 

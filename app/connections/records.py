@@ -172,7 +172,7 @@ def check_canvas_connection(
     ``InvalidCanvasURL`` or ``InvalidCanvasToken``.
     """
     connection = connection or default_connection(user)
-    token = get_canvas_token(connection) if connection else None
+    token = get_canvas_token(connection) if connection is not None and connection.usable else None
     if connection is None or not connection.base_url or not token:
         raise CanvasConnectionError(
             "Canvas is not connected yet: save a URL and token first", "not_connected"

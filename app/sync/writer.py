@@ -1,9 +1,9 @@
 """The writing half of the sync: database state, bulk upserts and deletes, one course at a time.
 
 :class:`CourseWriter` belongs to one sync of one Canvas connection (the engine makes one per
-sync). It runs in the one writer thread, in ``db.session``, and never commits a write: the
-engine owns the transaction boundary (one per course). The steps keep the original design's names and their ``flush`` parameter:
-``flush=False`` stages rows, ``flush=True`` writes everything staged in one bulk statement.
+sync). It runs in the one writer thread, in ``db.session``, and never commits: the engine owns
+the transaction boundary (one per course). The steps keep the original design's names and their
+``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes them in one statement.
 
 What the database holds for the connection is read once per sync (``load_existing``) and kept
 current as rows are written, so the writer needs no lookups and only touches what differs. A

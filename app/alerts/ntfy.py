@@ -52,6 +52,9 @@ def parse(address: str, policy: OutboundPolicy) -> Target:
     if scheme is None or not parts.hostname:
         raise WebhookRefused("Enter the ntfy address as https://ntfy.sh/your-topic "
                              "(or ntfys://token@host/your-topic).")
+    if scheme == "http" and not policy.allow_private:
+        raise WebhookRefused("Use ntfys:// or https:// for the ntfy address: plain http is "
+                             "not allowed on this server.")
     topic = parts.path.strip("/")
     if not TOPIC.fullmatch(topic):
         raise WebhookRefused("The ntfy topic (after the host) must be 1 to 64 letters, digits, "

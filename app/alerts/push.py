@@ -56,6 +56,10 @@ class PushRefused(ValueError):
     """A subscription we will not store; the message says what is wrong."""
 
 
+class NoDevice(requests.RequestException):
+    """No browser took the push: none subscribed, or every push service said it is gone."""
+
+
 @dataclass(frozen=True)
 class Subscription:
     """What a browser's ``PushSubscription.toJSON()`` gives, checked."""
@@ -231,8 +235,8 @@ def send_one(row: PushSubscription, data: bytes, config: Mapping[str, Any]) -> b
 def send(user_id: int, lines: list[str], *, digest: bool = False) -> int:
     """Push the alert to every browser of the student; how many took it.
 
-    One browser failing does not stop the others; if none took it and one failed, that
-    failure is raised (so the delivery row says ``failed``).
+    One browser failing does not stop the others; if none took it, that failure (or
+    :class:`NoDevice`) is raised, so the delivery row says ``failed``.
     """
     config = current_app.config
     data = payload(lines, digest=digest, public_url=str(config.get("PUBLIC_URL") or ""))
@@ -247,6 +251,6 @@ def send(user_id: int, lines: list[str], *, digest: bool = False) -> int:
             logger.info("push to user %s via %s failed: %s", user_id, row.endpoint_host,
                         type(exc).__name__)
             error = exc
-    if not delivered and error is not None:
-        raise error
+    if not delivered:
+        raise error if error is not None else NoDevice("no browser took the push")
     return delivered

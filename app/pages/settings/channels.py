@@ -89,6 +89,8 @@ def push_unsubscribe() -> Any:
 def push_test() -> Any:
     try:
         sent = push.send(current_user.id, [TEST_TEXT])
+    except push.NoDevice:
+        sent = 0
     except SEND_ERRORS as exc:
         logger.info("test push to user %s failed: %s", current_user.id, type(exc).__name__)
         flash("The test notification could not be sent: the push service did not take it. "

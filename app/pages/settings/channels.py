@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.alerts import channels, push
@@ -128,8 +128,7 @@ def add_channel() -> Any:
 def test_channel(channel_id: int) -> Any:
     row = channels.owned(current_user.id, channel_id)
     if row is None:
-        flash("That channel is gone.", "error")
-        return _back()
+        abort(404)  # another student's channel looks like one that does not exist
     try:
         channels.send(row, [TEST_TEXT], _policy(), title="GradeSync test")
     except SEND_ERRORS as exc:
@@ -154,6 +153,7 @@ def _why(exc: BaseException) -> str:
 @bp.post("/settings/channels/<int:channel_id>/remove")
 @login_required
 def remove_channel(channel_id: int) -> Any:
-    if channels.remove(current_user.id, channel_id):
-        flash("Channel removed.", "success")
+    if not channels.remove(current_user.id, channel_id):
+        abort(404)
+    flash("Channel removed.", "success")
     return _back()

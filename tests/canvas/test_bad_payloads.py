@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.accounts import create_user
-from app.canvas.client import CanvasAPIService
+from app.canvas.client import CanvasAPIService, ClientOptions, RetryPolicy
 from app.connections import create_canvas_sync_service
 from app.safe_text import strip_control
 from tests.sync_helpers import assert_db_matches, connection_id_for, db_snapshot, row_counts
@@ -129,7 +129,9 @@ def test_junk_over_http_is_stored_or_skipped_with_a_logged_reason(
 ) -> None:
     caplog.set_level(logging.WARNING)
     user = create_user("junk-http@example.edu", "correct horse battery")
-    client = CanvasAPIService(BASE, "junk-token", max_retries=0)
+    client = CanvasAPIService(
+        BASE, "junk-token", options=ClientOptions(retry=RetryPolicy(max_retries=0))
+    )
     try:
         results = sync(user, client)
         again = sync(user, client)

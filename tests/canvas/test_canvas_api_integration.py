@@ -14,6 +14,7 @@ from app.canvas.client import (
     BadResponse,
     CanvasAPIService,
     CanvasTimeout,
+    ClientOptions,
     InvalidToken,
     NotFound,
 )
@@ -26,10 +27,13 @@ def make_client(simulator: Any) -> Iterator[Callable[..., CanvasAPIService]]:
     """Clients on the simulator, closed after the test; short back-off keeps tests quick."""
     clients: list[CanvasAPIService] = []
 
-    def make(token: str, **options: Any) -> CanvasAPIService:
-        options.setdefault("backoff_factor", 0.05)
-        options.setdefault("policy", OutboundPolicy(allow_private=True))  # the loopback simulator
-        api = CanvasAPIService(simulator.base_url, token, **options)
+    def make(token: str, *, limiter: ThrottleLimiter | None = None,
+             **changes: Any) -> CanvasAPIService:
+        changes.setdefault("backoff_factor", 0.05)
+        api = CanvasAPIService(
+            simulator.base_url, token, options=ClientOptions().replace(**changes),
+            limiter=limiter, policy=OutboundPolicy(allow_private=True),  # the loopback simulator
+        )
         clients.append(api)
         return api
 

@@ -27,15 +27,18 @@ from app.canvas.client import (
     CanvasError,
     CanvasTimeout,
     CanvasUnavailable,
+    ClientOptions,
     InvalidToken,
     NotFound,
     NotPermitted,
     RateLimited,
+    RetryPolicy,
     canvas_time,
 )
 from app.canvas.errors import ScopeRefused
+from app.canvas.options import USER_AGENT
 from app.canvas.ratelimit import ThrottleLimiter, limiter_for
-from app.canvas.session import USER_AGENT, backoff_delay, parse_retry_after
+from app.canvas.retry import backoff_delay, parse_retry_after
 from app.outbound import OutboundPolicy
 
 # The authored payloads of shared/canvas_samples, kept with the tests so a clone is complete.
@@ -65,7 +68,8 @@ def client() -> Iterator[CanvasAPIService]:
     """A client with its own limiter and no back-off sleeps worth waiting for."""
     # A fast-leaking bucket: the limiter's waits for the leak after a throttle stay short.
     with CanvasAPIService(
-        BASE, TOKEN, limiter=ThrottleLimiter(outflow=2000.0), backoff_factor=0.001, max_retries=3
+        BASE, TOKEN, limiter=ThrottleLimiter(outflow=2000.0),
+        options=ClientOptions(retry=RetryPolicy(backoff_factor=0.001, max_retries=3)),
     ) as api:
         yield api
 
@@ -201,7 +205,9 @@ def test_a_throttle_that_never_ends_is_rate_limited_not_forbidden(
 def test_a_throttle_makes_the_limiter_wait_for_the_leak(mocked: responses.RequestsMock) -> None:
     add_case(mocked, f"{BASE}/api/v1/users/self", ERROR_CASES["throttled_legacy_403"])
     limiter = ThrottleLimiter()
-    api = CanvasAPIService(BASE, TOKEN, limiter=limiter, max_retries=0)
+    api = CanvasAPIService(
+        BASE, TOKEN, limiter=limiter, options=ClientOptions(retry=RetryPolicy(max_retries=0))
+    )
 
     with pytest.raises(RateLimited):
         api.get_current_user()
@@ -685,7 +691,8 @@ def test_recorded_requests_list_every_attempt(mocked: responses.RequestsMock) ->
     mocked.add(responses.GET, url, json={"id": 1})
 
     with CanvasAPIService(
-        BASE, TOKEN, limiter=ThrottleLimiter(), backoff_factor=0.001, record_requests=True
+        BASE, TOKEN, limiter=ThrottleLimiter(),
+        options=ClientOptions(retry=RetryPolicy(backoff_factor=0.001), record_requests=True),
     ) as api:
         api.get_current_user()
         records = api.stats.snapshot()["records"]

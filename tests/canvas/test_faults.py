@@ -23,6 +23,7 @@ import requests
 from sqlalchemy import func, select
 
 from app import jobs
+from app.canvas.options import ClientOptions
 from app.connections import service as canvas_api_service
 from app.connections import service as canvas_sync_service
 from app.connections import set_canvas_credentials
@@ -218,10 +219,13 @@ def test_canvas_slower_than_the_timeout_fails_quickly_and_changes_nothing(
     before = table_rows()
     change_every_course(student)
     # The client a sync builds from the stored token, with a read timeout of 0.3 s.
-    monkeypatch.setattr(
-        canvas_api_service, "CanvasAPIService",
-        functools.partial(canvas_api_service.CanvasAPIService, timeout=(2.0, 0.3)),
-    )
+    real = canvas_api_service.CanvasAPIService
+
+    def short_read(*args: Any, options: ClientOptions | None = None, **kw: Any) -> Any:
+        options = (options or ClientOptions()).replace(timeout=(2.0, 0.3))
+        return real(*args, options=options, **kw)
+
+    monkeypatch.setattr(canvas_api_service, "CanvasAPIService", short_read)
     simulator.config.slow_rate = 1.0
     simulator.config.slow_seconds = 1.5
 

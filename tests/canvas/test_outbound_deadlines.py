@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.alerts import webhook
-from app.canvas.client import CanvasAPIService, CanvasTimeout
+from app.canvas.client import CanvasAPIService, CanvasTimeout, ClientOptions
 from app.connections import tokens
 from app.connections.verify import VERIFY_DEADLINE_S, CanvasConnectionError, verify_canvas_token
 from app.outbound import OutboundPolicy, guarded_session
@@ -30,8 +30,8 @@ MB = 1024 * 1024
 
 def test_a_trickling_canvas_ends_each_sync_request_by_its_deadline() -> None:
     with trickle(1.0) as slow:
-        client = CanvasAPIService(slow.url, TOKEN, policy=LOOPBACK, deadline=2.0,
-                                  timeout=(2.0, 5.0))
+        client = CanvasAPIService(slow.url, TOKEN, policy=LOOPBACK,
+                                  options=ClientOptions(deadline=2.0, timeout=(2.0, 5.0)))
         ended, took, errors = finishes_within(12, client.get_courses)
         client.close()
     assert ended, "a Canvas sending one byte a second held the sync for ever"

@@ -264,7 +264,7 @@ def test_only_a_401_that_blames_the_token_asks_for_a_new_one(simulator: Any) -> 
     """"user not authorized" (another user's profile here, like an unreadable course) is a
     401 without WWW-Authenticate: no refresh. An expired token's 401 carries it: one refresh,
     then the request goes through with the new token."""
-    from app.canvas.client import CanvasAPIService
+    from app.canvas.client import CanvasAPIService, ClientOptions, RetryPolicy
     from app.canvas.errors import NotPermitted
     from app.outbound import OutboundPolicy
 
@@ -278,7 +278,8 @@ def test_only_a_401_that_blames_the_token_asks_for_a_new_one(simulator: Any) -> 
         return student.token
 
     simulator.expire_token(spare)
-    with CanvasAPIService(simulator.base_url, spare, refresher=refresher, max_retries=0,
+    with CanvasAPIService(simulator.base_url, spare, refresher=refresher,
+                          options=ClientOptions(retry=RetryPolicy(max_retries=0)),
                           policy=OutboundPolicy(allow_private=True)) as api:
         assert api.get_current_user()["id"] == student.user_id  # refreshed once, then fine
         assert calls == ["refresh"]

@@ -23,7 +23,7 @@ import responses
 from sqlalchemy import select
 
 from app.accounts import create_user
-from app.canvas.client import MAX_PAGES, CanvasAPIService, NotFound
+from app.canvas.client import MAX_PAGES, CanvasAPIService, ClientOptions, NotFound, RetryPolicy
 from app.connections import CanvasConnectionError, connect_canvas
 from app.extensions import db as _db
 from app.models import Course
@@ -31,6 +31,8 @@ from app.outbound import OutboundPolicy
 from app.security import InvalidCanvasURL, validate_canvas_url
 from tests.conftest import connect_user
 from tests.sync_helpers import only_connection
+
+NO_RETRIES = ClientOptions(retry=RetryPolicy(max_retries=0))
 
 TOKEN = "7~NetworkSecretToken0123456789abcdef"
 PUBLIC = "93.184.216.34"
@@ -170,7 +172,7 @@ def test_a_mixed_public_and_loopback_answer_is_refused_at_connect(
 
     dns["mixed.attacker.test"] = [PUBLIC, "127.0.0.1"]
     dns["port:mixed.attacker.test"] = listener.port
-    with CanvasAPIService("https://mixed.attacker.test", TOKEN, max_retries=0) as client:
+    with CanvasAPIService("https://mixed.attacker.test", TOKEN, options=NO_RETRIES) as client:
         with pytest.raises(UnsafeAddress, match="private or reserved"):
             client.get_current_user()
     assert listener.accepted == 0
@@ -333,7 +335,7 @@ def test_a_body_over_the_wire_limit_is_refused_before_reading() -> None:
         body=b"[" + b" " * (9 * MB) + b"]",
         content_type="application/json",
     )
-    with CanvasAPIService("https://canvas.example.edu", TOKEN, max_retries=0) as client:
+    with CanvasAPIService("https://canvas.example.edu", TOKEN, options=NO_RETRIES) as client:
         with pytest.raises(ResponseTooLarge, match="8 MiB"):
             client.get_current_user()
 
@@ -355,7 +357,7 @@ def test_an_error_body_with_escapes_never_reaches_a_message_or_log(
         status=404,
     )
     caplog.set_level(logging.DEBUG)
-    with CanvasAPIService("https://canvas.example.edu", TOKEN, max_retries=0) as client:
+    with CanvasAPIService("https://canvas.example.edu", TOKEN, options=NO_RETRIES) as client:
         with pytest.raises(NotFound) as caught:
             client.get_course(1)
     assert "gone red" in caught.value.message

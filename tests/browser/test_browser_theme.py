@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import tests.test_browser as base
-import tests.test_browser_phone as phone
+import tests.browser.test_browser as base
+import tests.browser.test_browser_phone as phone
 from app import jobs
 from app.extensions import db
 from app.models import Course
+from tests.alerts.test_alerts import grade_something, settle
 from tests.conftest import connect_user
-from tests.test_alerts import grade_something, settle
 
 pytestmark = pytest.mark.browser
 

@@ -1,8 +1,13 @@
-"""Per-connection SQLite settings: foreign keys on, WAL (synchronous=NORMAL), busy timeout."""
+"""Per-connection SQLite settings: foreign keys on, WAL (synchronous=NORMAL), busy timeout.
+
+A SQLite file's folder (the default database lives under ``instance/``) is made on the first
+connection, not when the app is created: ``create_app`` writes no file.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -21,3 +26,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # lose the last commits, never half of one (a course stays fully old or fully new).
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "do_connect")
+def _sqlite_folder(dialect: Any, _record: Any, cargs: Any, _cparams: Any) -> None:
+    if dialect.name != "sqlite" or not cargs:
+        return
+    name = str(cargs[0])
+    if name and name != ":memory:" and not name.startswith("file:"):
+        Path(name).parent.mkdir(parents=True, exist_ok=True)

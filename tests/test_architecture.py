@@ -21,8 +21,8 @@ APP = ROOT / "app"
 # Lowest first. A module may import from its own layer's packages only if that makes no
 # circle, and from any lower layer; never from a higher one.
 LAYERS: list[set[str]] = [
-    {"app.models", "app.extensions", "app.safe_text", "app.db_events", "app.timezones",
-     "app.logs", "app.metrics"},
+    {"app.settings", "app.models", "app.extensions", "app.safe_text", "app.db_events",
+     "app.timezones", "app.logs", "app.metrics"},
     {"app.security", "app.outbound", "app.outbound_limits"},
     {"app.canvas"},
     {"app.grades", "app.sync"},
@@ -155,18 +155,21 @@ def test_app_modules_stay_small() -> None:
     assert big == {}
 
 
-def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) -> None:
-    """Two hosts that each generated their own key could not read each other's tokens."""
+@pytest.mark.parametrize("broker", [None, "redis://127.0.0.1:6379/9"], ids=["alone", "broker"])
+def test_a_process_without_a_secret_key_refuses_to_start(tmp_path: Path, broker: str | None
+                                                         ) -> None:
+    """Outside the demo and the tests nothing generates a key: a host that made its own could
+    not read the tokens the others encrypted. No key file is written either."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY")
+        if key not in ("SECRET_KEY", "SECRET_KEY_FILE", "TOKEN_ENCRYPTION_KEY",
+                       "CELERY_BROKER_URL")
     }
-    env.update(
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/9",
-        GRADESYNC_INSTANCE_DIR=str(tmp_path),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}",
-    )
+    env.update(GRADESYNC_INSTANCE_DIR=str(tmp_path / "instance"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    if broker:
+        env["CELERY_BROKER_URL"] = broker
     code = "from app import create_app; create_app()"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -174,7 +177,8 @@ def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) 
     )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert "CELERY_BROKER_URL is set but SECRET_KEY is not" in last
+    assert "SECRET_KEY is not set: set SECRET_KEY (or SECRET_KEY_FILE" in last
+    assert not (tmp_path / "instance").exists()  # create_app wrote nothing
 
     env["SECRET_KEY"] = "an-explicit-key-shared-by-every-host-0123456789"
     result = subprocess.run(
@@ -182,6 +186,7 @@ def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) 
         timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "instance").exists()
 
 
 @pytest.mark.parametrize("module", ["app.cli.canvas", "app.cli.users", "app.cli"])

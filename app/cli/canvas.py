@@ -269,10 +269,10 @@ def canvas_sync(email: str | None, all_users: bool, incremental: bool, as_json: 
 
 
 def _client_secret_from_env() -> str:
-    """GRADESYNC_CANVAS_CLIENT_SECRET(_FILE), read by config.py, else asked for (hidden)."""
+    """GRADESYNC_CANVAS_CLIENT_SECRET(_FILE) (declared in app.settings), else asked for (hidden)."""
     import os
 
-    from config import ConfigError, env_secret
+    from app.settings import ConfigError, env_secret
 
     try:
         given = env_secret(os.environ, "GRADESYNC_CANVAS_CLIENT_SECRET")

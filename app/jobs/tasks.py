@@ -24,7 +24,7 @@ from flask import Flask, current_app
 from app.jobs.enqueue import enqueue_due
 from app.jobs.recovery import recover_on_start, resume_interrupted_run
 from app.jobs.runs import run_sync
-from config import parse_bool
+from app.settings import parse_bool
 
 logger = logging.getLogger(__name__)
 

@@ -370,6 +370,11 @@ def secrets_from(env: Mapping[str, str]) -> dict[str, str | None]:
     return {name: env_secret(env, name) for name in SECRET_SETTINGS}
 
 
+def default(name: str) -> Any:
+    """The declared default of setting ``name`` (for a module's own documented constant)."""
+    return copy.copy(BY_NAME[name].default)
+
+
 def value(name: str, env: Mapping[str, str] | None = None) -> Any:
     """One declared setting, parsed from ``env`` (``os.environ`` by default)."""
     setting = BY_NAME[name]
@@ -381,9 +386,9 @@ def value(name: str, env: Mapping[str, str] | None = None) -> Any:
     return copy.copy(setting.default) if parsed is None else parsed
 
 
-NO_SECRET_KEY = ("SECRET_KEY is not set: set SECRET_KEY (or SECRET_KEY_FILE, a file holding "
-                 "it), the same on every web and worker process; make one with python -c "
-                 "'import secrets; print(secrets.token_urlsafe(48))'")
+MISSING_KEY_MESSAGE = ("SECRET_KEY is not set: set SECRET_KEY (or SECRET_KEY_FILE, a file holding "
+                       "it), the same on every web and worker process; make one with python -c "
+                       "'import secrets; print(secrets.token_urlsafe(48))'")
 
 
 def load(env: Mapping[str, str] | None = None,
@@ -408,5 +413,5 @@ def load(env: Mapping[str, str] | None = None,
                           "or METRICS_PORT (to serve metrics on a port of their own)")
     config.update(given)
     if not config.get("SECRET_KEY"):
-        raise ConfigError(NO_SECRET_KEY)
+        raise ConfigError(MISSING_KEY_MESSAGE)
     return config

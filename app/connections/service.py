@@ -19,7 +19,6 @@ from flask import current_app
 
 from app.canvas.client import CanvasAPIService
 from app.canvas.protocol import CanvasClient
-from app.canvas.transport import DEADLINE_S
 from app.extensions import db
 from app.logs import submit_in_context
 from app.models import CanvasConnection, User
@@ -75,7 +74,7 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
 
 def _deadline() -> float:
     """Seconds one Canvas request of a sync may take in all (``CANVAS_DEADLINE_S``)."""
-    return float(current_app.config.get("CANVAS_DEADLINE_S") or DEADLINE_S)
+    return float(current_app.config["CANVAS_DEADLINE_S"])
 
 
 class _Unconnected:

@@ -16,14 +16,13 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import sys
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.serving import make_server
 
-from config import INSTANCE_DIR
+from config import INSTANCE_DIR, value
 from demo import DemoCanvas, adopt_address, load_or_create_secret_key, sync_demo_accounts
 from demo_mail import DemoMailbox
 
@@ -91,8 +90,8 @@ def prepare_schema(app: Flask) -> None:
 def demo_key() -> dict[str, str]:
     """The demo's SECRET_KEY: the one set in the environment, else the instance's generated one
     (the only start that may go without setting it)."""
-    if os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE"):
-        return {}  # create_app reads (and checks) it
+    if value("SECRET_KEY"):
+        return {}  # create_app reads it too
     return {"SECRET_KEY": load_or_create_secret_key(INSTANCE_DIR)}
 
 

@@ -1,7 +1,8 @@
 """Per-connection SQLite settings: foreign keys on, WAL (synchronous=NORMAL), busy timeout.
 
-A SQLite file's folder (the default database lives under ``instance/``) is made on the first
-connection, not when the app is created: ``create_app`` writes no file.
+The default database's folder (``instance/``) is made on its first connection, not when the app
+is created: ``create_app`` writes no file. Any other missing folder stays an error (a typo in
+``DATABASE_URL`` is not silently created).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from app.settings import INSTANCE_DIR
 
 
 @event.listens_for(Engine, "connect")
@@ -33,5 +36,6 @@ def _sqlite_folder(dialect: Any, _record: Any, cargs: Any, _cparams: Any) -> Non
     if dialect.name != "sqlite" or not cargs:
         return
     name = str(cargs[0])
-    if name and name != ":memory:" and not name.startswith("file:"):
-        Path(name).parent.mkdir(parents=True, exist_ok=True)
+    if name and name != ":memory:" and not name.startswith("file:") \
+            and Path(name).parent == INSTANCE_DIR:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)

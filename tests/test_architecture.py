@@ -21,8 +21,8 @@ APP = ROOT / "app"
 # Lowest first. A module may import from its own layer's packages only if that makes no
 # circle, and from any lower layer; never from a higher one.
 LAYERS: list[set[str]] = [
-    {"app.settings", "app.models", "app.extensions", "app.safe_text", "app.db_events",
-     "app.timezones", "app.logs", "app.metrics"},
+    {"app.settings", "app.setting_parsers", "app.models", "app.extensions", "app.safe_text",
+     "app.db_events", "app.timezones", "app.logs", "app.metrics"},
     {"app.security", "app.outbound", "app.outbound_limits"},
     {"app.canvas"},
     {"app.grades", "app.sync"},

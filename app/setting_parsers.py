@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from collections import Counter
 from pathlib import Path
@@ -155,3 +156,37 @@ def parse_secret_key(text: str, name: str) -> str | None:
         raise ConfigError(f"{name} is {reason}: use e.g. python -c 'import secrets; "
                           "print(secrets.token_urlsafe(48))'")
     return text
+
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def checked_vapid_key(path: Path | str, text: str) -> str:
+    """``text`` if it is a Web Push (VAPID) private key: the base64url of a P-256 scalar.
+
+    ``path`` is the key file it came from, or the setting's name."""
+    key = text.strip()
+    try:
+        raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or not 0 < int.from_bytes(raw, "big") < _P256_ORDER:
+        raise ConfigError(
+            f"{path} is not a VAPID private key (the base64url of 32 bytes): delete the file to "
+            "have a new one generated, or set VAPID_PRIVATE_KEY"
+            if isinstance(path, Path) else
+            f"{path} is not a VAPID private key (the base64url of 32 bytes): generate "
+            "one with vapid --gen, or leave it unset to have one made in instance/"
+        )
+    return key
+
+
+def parse_vapid_key(text: str, name: str) -> str | None:
+    return checked_vapid_key(name, text) if text.strip() else None
+
+
+def parse_vapid_subject(text: str, name: str) -> str | None:
+    subject = text.strip() or None
+    if subject and not subject.startswith(("mailto:", "https://")):
+        raise ConfigError(f"{name} must be a mailto: or https:// address; got {subject!r}")
+    return subject

@@ -47,6 +47,8 @@ from app.setting_parsers import (
     parse_secret_key,
     parse_text,
     parse_url,
+    parse_vapid_key,
+    parse_vapid_subject,
     secret_weakness,
 )
 
@@ -160,6 +162,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("MAIL_DEFAULT_SENDER", None, parse_text, "The From address of alert email."),
     S("ALERT_WORKERS", 2, parse_positive, "Threads sending alert email."),
     S("ALERT_QUEUE_MAX", 200, parse_positive, "Alert emails waiting to be sent, at most."),
+    # Web Push (app/alerts/push.py).
+    S("WEB_PUSH_ENABLED", True, parse_bool, "Web Push alerts to the students' browsers."),
+    S("VAPID_PRIVATE_KEY", None, parse_vapid_key, "The server's Web Push key.", secret=True,
+      shown="generated into instance/vapid_private_key"),
+    S("VAPID_SUBJECT", None, parse_vapid_subject, "The contact push services see.",
+      shown="mailto: + MAIL_DEFAULT_SENDER, else PUBLIC_URL"),
     S("PUBLIC_URL", "http://localhost:5000", parse_url,
       "Where students reach this site (links in alert email)."),
     # The web.

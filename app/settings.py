@@ -59,7 +59,9 @@ __all__ = [  # the parsers' names too: scripts and tests take them from here
     "secrets_from", "value",
 ]
 
-INSTANCE_DIR = Path(os.environ.get("GRADESYNC_INSTANCE_DIR", BASE_DIR / "instance"))
+# GRADESYNC_INSTANCE_DIR (declared below) is read once, at import: every path under it follows.
+DEFAULT_INSTANCE_DIR = BASE_DIR / "instance"
+INSTANCE_DIR = Path(os.environ.get("GRADESYNC_INSTANCE_DIR") or DEFAULT_INSTANCE_DIR)
 
 
 # --- The declarations -------------------------------------------------------------------------
@@ -112,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'gradesync.sqlite3'}", normalize_database_url,
       "The database.", key="SQLALCHEMY_DATABASE_URI", secret=True,
       shown="sqlite:///instance/gradesync.sqlite3"),
-    S("GRADESYNC_INSTANCE_DIR", str(BASE_DIR / "instance"), parse_text,
+    S("GRADESYNC_INSTANCE_DIR", str(DEFAULT_INSTANCE_DIR), parse_text,
       "Where the demo's files and the default SQLite database live.", scope="process",
       shown="instance/"),
     # Canvas.

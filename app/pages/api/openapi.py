@@ -70,7 +70,9 @@ SCHEMAS: dict[str, Schema] = {
     "PlannerItem": _obj({
         "assignment_id": INT, "canvas_assignment_id": INT, "course_id": INT,
         "course_name": STR, "name": STR, "due_at": {"type": "string", "format": "date-time"},
-        "local_day": {"type": "string", "format": "date"}, "worth": NUM_N, "status": STR,
+        "local_day": {"type": "string", "format": "date"},
+        "worth": {**NUM_N, "description": "Percent of the course grade it is worth."},
+        "status": STR,
         "late": BOOL, "missing": BOOL, "done": BOOL, "url": STR_N}),
     "Planner": _obj({
         "now": {"type": "string", "format": "date-time"}, "window_days": INT,

@@ -29,6 +29,7 @@ csrf.exempt(bp)
 DEFAULT_RATE_LIMIT = 120  # requests per token per window
 DEFAULT_RATE_WINDOW_S = 60
 MAX_PAGE = 500
+MAX_ID = 2**31 - 1  # an INTEGER column
 TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found",
           405: "Method not allowed", 429: "Too many requests", 500: "Server error"}
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
@@ -106,6 +107,14 @@ def _one(found: list[dict[str, Any]]) -> dict[str, Any]:
     return found[0]
 
 
+def _object_id(text: str) -> int:
+    """An id in the path (plain ``str`` routes, so a bad one is this API's JSON 404 after the
+    token check, not the site's HTML page)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
+        _fail(404, "Nothing here among your data.")
+    return int(text)
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name, "").strip()
     if not text:
@@ -129,15 +138,16 @@ def courses() -> Response:
     return jsonify(courses=course_records(_owner().id))
 
 
-@bp.get("/courses/<int:course_id>")
-def course(course_id: int) -> Response:
-    return jsonify(course=_one(course_records(_owner().id, course_id)))
+@bp.get("/courses/<course_id>")
+def course(course_id: str) -> Response:
+    return jsonify(course=_one(course_records(_owner().id, _object_id(course_id))))
 
 
-@bp.get("/courses/<int:course_id>/assignments")
-def course_assignments(course_id: int) -> Response:
-    _one(course_records(_owner().id, course_id))
-    return jsonify(assignments=assignment_records(_owner().id, course_id=course_id))
+@bp.get("/courses/<course_id>/assignments")
+def course_assignments(course_id: str) -> Response:
+    wanted = _object_id(course_id)
+    _one(course_records(_owner().id, wanted))
+    return jsonify(assignments=assignment_records(_owner().id, course_id=wanted))
 
 
 @bp.get("/assignments")
@@ -145,10 +155,10 @@ def assignments() -> Response:
     return jsonify(assignments=assignment_records(_owner().id))
 
 
-@bp.get("/assignments/<int:assignment_id>")
-def assignment(assignment_id: int) -> Response:
-    return jsonify(assignment=_one(assignment_records(_owner().id,
-                                                      assignment_id=assignment_id)))
+@bp.get("/assignments/<assignment_id>")
+def assignment(assignment_id: str) -> Response:
+    return jsonify(assignment=_one(assignment_records(
+        _owner().id, assignment_id=_object_id(assignment_id))))
 
 
 @bp.get("/grades")
@@ -163,7 +173,7 @@ def gpa() -> Response:
 
 @bp.get("/changes")
 def changes() -> Response:
-    after = _int_arg("after", 0, 0, 2**31 - 1)
+    after = _int_arg("after", 0, 0, MAX_ID)
     limit = _int_arg("limit", 100, 1, MAX_PAGE)
     return jsonify(records.change_records(_owner().id, after, limit))
 

@@ -266,6 +266,13 @@ class Config:
         # ProxyFix): the login limits then see the real client address. 0: ignore the headers.
         self.TRUSTED_PROXIES = _non_negative_int(env, "TRUSTED_PROXIES", 0)
         self.REGISTRATIONS_PER_HOUR = _non_negative_int(env, "REGISTRATIONS_PER_HOUR", 5)
+        # The read-only API (app/pages/api): requests per token per window, counted in the
+        # token's row so every web process shares the count.
+        self.API_RATE_LIMIT = _non_negative_int(env, "API_RATE_LIMIT", 120)
+        if self.API_RATE_LIMIT < 1:
+            raise ConfigError("API_RATE_LIMIT must be at least 1 (requests per token per "
+                              "minute)")
+        self.API_RATE_WINDOW_S = 60
         self.DEMO_MODE = False
         # Operating it (README, "Operating GradeSync"): logs, metrics, retention.
         self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").strip().lower()

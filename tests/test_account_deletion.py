@@ -27,6 +27,7 @@ from app.models import (
     utcnow,
 )
 from app.ops.erase import guard_key
+from app.pages.api.tokens import create_token
 from tests.conftest import connect_user
 from tests.test_oauth import CALLBACK, CLIENT_ID, SECRET, _approve_at_canvas, _callback, _start
 from tests.test_oauth import _sync as sync
@@ -71,6 +72,7 @@ def _every_kind_of_row(user: User) -> None:
         db.session.add(LoginGuard(key=guard_key(user.email), failures=2))
     db.session.commit()
     new_feed_secret(user)
+    create_token(user, "my script")
 
 
 def table_counts() -> dict[str, int]:

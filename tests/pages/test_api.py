@@ -235,6 +235,20 @@ def test_the_api_is_read_only_and_unknown_paths_are_json(
     assert client.get("/api/v1/nothing-here").status_code == 401
 
 
+def test_with_csrf_on_a_post_is_still_the_apis_json_405(
+    app: Any, two: dict[str, Any], database_url: str
+) -> None:
+    """Token only, no cookie: the API is exempt from CSRF, so a POST is the API's own answer."""
+    guarded = create_app(make_test_config(database_url, WTF_CSRF_ENABLED=True))
+    with guarded.test_client() as client:
+        posted = client.post("/api/v1/courses", headers=_auth(two["token"]), data={"a": "1"})
+        ok = client.get("/api/v1/courses", headers=_auth(two["token"]))
+    with guarded.app_context():
+        db.engine.dispose()
+    assert posted.status_code == 405 and posted.get_json()["status"] == 405
+    assert ok.status_code == 200
+
+
 @pytest.mark.parametrize(("template", "schema_name", "owned"), ROUTES)
 def test_the_rate_limit_answers_429_with_retry_after(
     app: Any, client: Any, two: dict[str, Any], template: str, schema_name: str, owned: bool

@@ -10,10 +10,13 @@ processes share one count. The Settings page creates (shown once) and revokes to
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate
 
@@ -27,6 +30,7 @@ from app.pages.outward import redact as redact_request_line
 from tests.auth_actions import AuthActions
 from tests.conftest import make_test_config
 from tests.grades.test_planner import _biology
+from tests.live_server import gunicorn
 from tests.school_year import MIDTERM
 
 pytestmark = pytest.mark.clock(MIDTERM)
@@ -287,6 +291,34 @@ def test_two_web_processes_share_one_count(
     row = db.session.query(ApiToken).filter_by(user_id=two["owner"].id).one()
     db.session.refresh(row)
     assert row.last_used_at is not None
+
+
+@pytest.mark.slow
+def test_under_gunicorn_two_workers_allow_exactly_the_limit(
+    app: Any, two: dict[str, Any], database_url: str, tmp_path: Path
+) -> None:
+    """Twenty requests at once over fresh connections to ``gunicorn -w 2``: exactly the limit
+    get through (a count per process would let up to twice as many), the rest are 429s, and
+    the token is nowhere in gunicorn's log."""
+    limit = 6
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def one(base: str) -> None:
+        code = requests.get(f"{base}/api/v1/courses", headers=_auth(two["token"]),
+                            timeout=60).status_code
+        with lock:
+            results.append(code)
+
+    with gunicorn(database_url, tmp_path, env={"API_RATE_LIMIT": str(limit)}) as base:
+        threads = [threading.Thread(target=one, args=(base,)) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads)
+    assert sorted(results) == [200] * limit + [429] * (20 - limit)
+    assert two["token"] not in (tmp_path / "gunicorn.log").read_text()
 
 
 def test_tokens_are_stored_hashed_and_never_logged(

@@ -5,7 +5,7 @@ short visible prefix (never the token), when it was created, last used and revok
 per-token rate limit's current window. Downgrading drops it: every API token stops working.
 
 Revision ID: 0023_api_tokens
-Revises: 0020_operations
+Revises: 0024_push_and_channels
 Create Date: 2026-12-05 10:50:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0023_api_tokens"
-down_revision = "0020_operations"
+down_revision = "0024_push_and_channels"
 branch_labels = None
 depends_on = None
 

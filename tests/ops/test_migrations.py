@@ -144,11 +144,17 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
     assert "service_heartbeat" in table_names(fresh_url)
     assert "api_token" in table_names(fresh_url)
+    assert {"push_subscription", "notify_channel"} <= table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0024_push_and_channels"
+    assert "api_token" not in table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the API tokens
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0020_operations"
-    assert "api_token" not in table_names(fresh_url)
-    assert schema_differences(fresh_url) != []  # the models are ahead by the API tokens
+    assert not {"push_subscription", "notify_channel"} & table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the push tables
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0019_gradebook_response_digest"

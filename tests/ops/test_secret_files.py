@@ -53,8 +53,10 @@ def test_the_oauth_client_secret_from_a_file(tmp_path: Path) -> None:
 
 
 def test_every_secret_setting_is_covered() -> None:
+    # VAPID_PRIVATE_KEY must be a real key, not STRONG: tests/alerts/test_push.py reads its file.
     assert set(SECRET_SETTINGS) == set(CONFIG_KEY) | {"DATABASE_URL",
-                                                       "GRADESYNC_CANVAS_CLIENT_SECRET"}
+                                                       "GRADESYNC_CANVAS_CLIENT_SECRET",
+                                                       "VAPID_PRIVATE_KEY"}
 
 
 @pytest.mark.parametrize("name", SECRET_SETTINGS)

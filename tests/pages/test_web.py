@@ -10,7 +10,7 @@ from flask_login import login_user
 from werkzeug.exceptions import NotFound
 
 from app.accounts import create_user
-from app.models import Assignment, CanvasConnection, Course, SyncRun, Term
+from app.models import Assignment, CanvasConnection, Course, NotifyChannel, SyncRun, Term
 from app.pages.common import format_dt, get_owned_or_404, safe_next_url, timeago, url_if
 from tests.sync_helpers import connection_id_for
 
@@ -34,7 +34,9 @@ def two_users(app, db):
         course_id=course.id, canvas_assignment_id=100, canvas_course_id=10, name="Lab 1"
     )
     run = SyncRun(user_id=alice.id, kind="full", status="succeeded")
-    db.session.add_all([assignment, run])
+    channel = NotifyChannel(user_id=alice.id, kind="ntfy", masked="https://ntfy.sh/al****",
+                            url_encrypted=b"not read: the route must 404 first")
+    db.session.add_all([assignment, run, channel])
     db.session.commit()
     connection = db.session.get(CanvasConnection, term.connection_id)
     return alice, bob, {
@@ -43,6 +45,7 @@ def two_users(app, db):
         "run": run,
         "term": term,
         "connection": connection,
+        "channel": channel,
     }
 
 
@@ -138,6 +141,7 @@ def _owned_urls(app, rows) -> list[tuple[str, str]]:
         "assignment": rows["assignment"].id,
         "term": rows["term"].id,
         "connection": rows["connection"].id,
+        "channel": rows["channel"].id,
     }
     urls = []
     for rule in app.url_map.iter_rules():

@@ -64,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Before the blueprints: every <int:id> in a route is bounded to what the database holds.
     app.url_map.converters["int"] = BoundedIntConverter
 
+    from app.pages.api import bp as api_bp
+    from app.pages.api import settings_bp as api_settings_bp
     from app.pages.auth import bp as auth_bp
     from app.pages.calendar import bp as calendar_bp
     from app.pages.dashboard import bp as dashboard_bp
@@ -75,6 +77,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
 
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_settings_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)

@@ -176,6 +176,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("SESSION_COOKIE_SECURE", False, parse_bool, "Send the session cookie over HTTPS only."),
     S("TRUSTED_PROXIES", 0, parse_count, "Reverse proxies in front (X-Forwarded-For hops)."),
     S("REGISTRATIONS_PER_HOUR", 5, parse_count, "New accounts per address per hour."),
+    S("API_RATE_LIMIT", 120, parse_positive,
+      "Requests per minute one API token may make (/api/v1/)."),
     S("GRADESYNC_BIND", "0.0.0.0:8000", parse_text, "gunicorn's listening address.",
       scope="process"),
     S("WEB_CONCURRENCY", 2, parse_positive, "gunicorn worker processes.", scope="process"),
@@ -224,6 +226,8 @@ FIXED: dict[str, Any] = {
     "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     # run.py --demo sets it (and DEMO_CANVAS_URL, DEMO_CANVAS_TOKEN, DEMO_SIMULATE_WEEK).
     "DEMO_MODE": False,
+    # The read-only API's rate-limit window (app/pages/api): API_RATE_LIMIT requests in it.
+    "API_RATE_WINDOW_S": 60,
 }
 
 

@@ -3,7 +3,7 @@
 :data:`SETTINGS` is the one list. :func:`load` turns an environment (plus a test's or the
 demo's overrides) into the Flask config; each value goes through a strict parser, and bad
 input is a :class:`ConfigError` whose one-line message names the variable to fix. The README's
-settings table is checked against this list by ``tests/test_config_declared.py``.
+settings table is checked against this list by ``tests/ops/test_config_declared.py``.
 
 **Adding a setting** (e.g. a VAPID key for Web Push): append one :class:`Setting` to
 :data:`SETTINGS` with its default and a parser from :mod:`app.setting_parsers` (or a new one
@@ -11,7 +11,7 @@ there: strict, one-line :class:`ConfigError` naming the variable), ``secret=True
 come from ``NAME_FILE`` (keys, passwords); add its row to the README's settings table (Default
 cell starting with :attr:`Setting.shown_default`); read it in code as
 ``current_app.config["NAME"]``, never with ``os.environ`` nor a ``config.get(NAME, fallback)``
-of its own. ``tests/test_config_declared.py`` fails until all three agree. Process settings
+of its own. ``tests/ops/test_config_declared.py`` fails until all three agree. Process settings
 that gunicorn or the CLI read before any app exists (``scope="process"``) are read with
 :func:`value`.
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_SCRIPTS = ["config.py", "clock.py", "run.py", "demo.py", "demo_mail.py",
                    "gunicorn.conf.py", "add_canvas_indexes.py"]
 BENCH_SCRIPTS = ["test_canvas_performance.py", "test_optimizations.py"]

@@ -15,7 +15,7 @@ import pytest
 
 from app.settings import BY_NAME, FIXED, SETTINGS, ConfigError, load
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = {"SECRET_KEY": "test-secret-key-not-for-production"}
 
 # Keys the app reads that belong to Flask or an extension, or that code (not the environment)

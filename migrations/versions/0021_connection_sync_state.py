@@ -20,8 +20,8 @@ Backfill, so an upgraded database behaves as before:
 No row is deleted.
 
 Revision ID: 0021_connection_sync_state
-Revises: 0024_push_and_channels (main's head when this branch merged it; numbered 0021 by
-the lead, who re-chains at merge)
+Revises: 0023_api_tokens (main's head when this branch last merged it; numbered 0021 by the
+lead, who re-chains at merge)
 Create Date: 2026-12-05 10:40:00
 """
 
@@ -33,7 +33,7 @@ RECONNECT_KINDS = ("invalid_token", "not_connected")
 
 # revision identifiers, used by Alembic.
 revision = "0021_connection_sync_state"
-down_revision = "0024_push_and_channels"
+down_revision = "0023_api_tokens"
 branch_labels = None
 depends_on = None
 

@@ -52,9 +52,8 @@ def start() -> Any:
     mode = request.form.get("mode", "auto")
     # A regular click is incremental once a full sync has laid down the data to build on.
     incremental = mode == "incremental" or (mode == "auto" and has_synced(current_user.id))
-    already = jobs.active_run(current_user.id)
-    run = jobs.start_sync(current_user.id, incremental=incremental)
-    if already is not None and already.id == run.id:
+    run, created = jobs.start_sync(current_user.id, incremental=incremental)
+    if not created:
         flash("A sync is already running; here is its progress.", "info")
     return redirect(url_for("sync.status", run_id=run.id))
 

@@ -143,6 +143,11 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
     assert "service_heartbeat" in table_names(fresh_url)
+    assert "progress_stream" not in table_names(fresh_url)  # progress is polled (0022)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0020_operations"
+    assert "progress_stream" in table_names(fresh_url)
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0019_gradebook_response_digest"

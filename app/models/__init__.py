@@ -11,7 +11,6 @@ from app.models.grading_period import GradingPeriod
 from app.models.heartbeat import ServiceHeartbeat
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
-from app.models.progress_stream import ProgressStream
 from app.models.sync_run import SyncRun
 from app.models.term import Term
 from app.models.user import User
@@ -38,7 +37,6 @@ __all__ = [
     "GradeEvent",
     "GradingPeriod",
     "LoginGuard",
-    "ProgressStream",
     "ServiceHeartbeat",
     "SyncRun",
     "Term",

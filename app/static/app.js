@@ -129,22 +129,38 @@
     });
   }
 
-  function pollStatus(panel) {
-    var delay = 1000;
+  // Follow a run by polling its status once a second (data-poll-ms). The last answer's ETag
+  // goes back as If-None-Match: while nothing changed the server answers an empty 304.
+  function followSync(panel) {
+    var every = Number(panel.dataset.pollMs) || 1000;
+    var delay = every;
+    var etag = null;
     function tick() {
+      var headers = { Accept: "application/json" };
+      if (etag) {
+        headers["If-None-Match"] = etag;
+      }
       fetch(panel.dataset.statusUrl, {
-        headers: { Accept: "application/json" },
+        headers: headers,
         credentials: "same-origin",
+        cache: "no-store",
       })
         .then(function (response) {
+          if (response.status === 304) {
+            return null;
+          }
           if (!response.ok) {
             throw new Error("HTTP " + response.status);
           }
+          etag = response.headers.get("ETag");
           return response.json();
         })
         .then(function (state) {
-          renderState(panel, state);
-          if (!state.finished) {
+          delay = every;
+          if (state) {
+            renderState(panel, state);
+          }
+          if (!state || !state.finished) {
             window.setTimeout(tick, delay);
           }
         })
@@ -155,36 +171,6 @@
         });
     }
     tick();
-  }
-
-  function followSync(panel) {
-    if (!window.EventSource) {
-      pollStatus(panel);
-      return;
-    }
-    var source = new EventSource(panel.dataset.eventsUrl);
-    var received = false;
-    function onState(event) {
-      received = true;
-      var state = JSON.parse(event.data);
-      renderState(panel, state);
-      if (state.finished) {
-        source.close();
-      }
-    }
-    source.addEventListener("progress", onState);
-    source.addEventListener("done", onState);
-    source.addEventListener("gone", function () {
-      source.close();
-    });
-    source.onerror = function () {
-      // EventSource reconnects by itself after a stream ends; if it never worked
-      // (a proxy that buffers or blocks streams), fall back to polling.
-      if (!received) {
-        source.close();
-        pollStatus(panel);
-      }
-    };
   }
 
   // --- What-if grades -------------------------------------------------------------------------

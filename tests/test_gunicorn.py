@@ -4,8 +4,9 @@
 database (syncs run in each gunicorn worker's thread pool, as in a one-machine deployment).
 Twenty clients, each its own user with its own Canvas student, log in through the real form
 (CSRF on), click "Sync", and follow the progress by polling ``status.json``: half as the page
-does (sending back the last ``ETag``, so an unchanged run answers 304), half without. Every response must be what a browser expects (no 5xx, no
-error page), every sync must succeed with exact data, and all of it within a bounded time.
+does (sending back the last ``ETag``, so an unchanged run answers 304), half without. Every
+response must be what a browser expects (no 5xx, no error page), every sync must succeed with
+exact data, and all of it within a bounded time.
 """
 
 from __future__ import annotations

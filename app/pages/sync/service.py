@@ -1,7 +1,9 @@
 """What the sync pages show about a run: plain dicts built from ``sync_run`` rows.
 
-The status page, its Server-Sent Events stream and the polling fallback all send the same
-:func:`run_state` dict, so the browser code has one shape to read.
+The status page and the ``status.json`` the page polls send the same :func:`run_state` dict,
+so the browser code has one shape to read. Course steps are data on the row
+(``summary["steps"]``, see :func:`app.sync.progress.stored_step`): rendered here in words,
+never parsed back from text.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0020_operations"
+    assert revision(upgraded_url) == "0022_progress_steps"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:

@@ -129,12 +129,22 @@
     });
   }
 
-  // Follow a run by polling its status once a second (data-poll-ms). The last answer's ETag
+  // Follow a run by polling its status (data-poll-ms, once a second). The last answer's ETag
   // goes back as If-None-Match: while nothing changed the server answers an empty 304.
+  // Where the student waits for the result, the page asks more often (data-poll-fast-ms):
+  // in its first seconds (a quick sync ends within them) and once the last course is written.
+  var FAST_WINDOW_MS = 5000;
   function followSync(panel) {
     var every = Number(panel.dataset.pollMs) || 1000;
+    var fast = Math.min(every, Number(panel.dataset.pollFastMs) || 200);
+    var opened = Date.now();
+    var last = null;
     var delay = every;
     var etag = null;
+    function pace() {
+      var ending = last && last.courses_total > 0 && last.courses_done >= last.courses_total;
+      return Date.now() - opened < FAST_WINDOW_MS || ending ? fast : every;
+    }
     function tick() {
       var headers = { Accept: "application/json" };
       if (etag) {
@@ -156,17 +166,18 @@
           return response.json();
         })
         .then(function (state) {
-          delay = every;
           if (state) {
+            last = state;
             renderState(panel, state);
           }
+          delay = pace();
           if (!state || !state.finished) {
             window.setTimeout(tick, delay);
           }
         })
         .catch(function () {
           // The server may be restarting: back off, but keep following the run.
-          delay = Math.min(delay * 2, 10000);
+          delay = Math.min(Math.max(delay, every) * 2, 10000);
           window.setTimeout(tick, delay);
         });
     }

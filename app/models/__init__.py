@@ -11,6 +11,7 @@ from app.models.grading_period import GradingPeriod
 from app.models.heartbeat import ServiceHeartbeat
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
+from app.models.push import NotifyChannel, PushSubscription
 from app.models.sync_run import SyncRun
 from app.models.term import Term
 from app.models.user import User
@@ -37,6 +38,8 @@ __all__ = [
     "GradeEvent",
     "GradingPeriod",
     "LoginGuard",
+    "NotifyChannel",
+    "PushSubscription",
     "ServiceHeartbeat",
     "SyncRun",
     "Term",

@@ -6,7 +6,7 @@ rows only ever described streams open at that moment, so nothing of a student's 
 Course steps are JSON inside ``sync_run.summary`` already: no column changes.
 
 Revision ID: 0022_progress_steps
-Revises: 0024_push_and_channels
+Revises: 0023_api_tokens
 Create Date: 2026-12-05 11:00:00
 """
 
@@ -17,7 +17,7 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 
 # revision identifiers, used by Alembic.
 revision = "0022_progress_steps"
-down_revision = "0024_push_and_channels"  # main had 0024 on 0020 when this merged
+down_revision = "0023_api_tokens"  # main's head when this merged (0020 -> 0024 -> 0023)
 branch_labels = None
 depends_on = None
 

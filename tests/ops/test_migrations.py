@@ -143,12 +143,18 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
     assert "service_heartbeat" in table_names(fresh_url)
+    assert "api_token" in table_names(fresh_url)
     assert {"push_subscription", "notify_channel"} <= table_names(fresh_url)
     assert "progress_stream" not in table_names(fresh_url)  # progress is polled (0022)
 
     flask_db(fresh_url, tmp_path, "downgrade")
-    assert revision(fresh_url) == "0024_push_and_channels"
+    assert revision(fresh_url) == "0023_api_tokens"
     assert "progress_stream" in table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0024_push_and_channels"
+    assert "api_token" not in table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the API tokens
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0020_operations"

@@ -37,20 +37,15 @@ bp = Blueprint("sync", __name__)
 
 logger = logging.getLogger(__name__)
 
-# How often the page asks (config SYNC_POLL_SECONDS), and in the moments the student waits for
-# the result (SYNC_POLL_FAST_SECONDS: its first seconds, and once the last course is written).
-POLL_SECONDS = 1.0
-POLL_FAST_SECONDS = 0.2  # the result shows within ~0.3 s of a quick run's end
-
 
 @bp.app_context_processor
 def poll_interval() -> dict[str, int]:
-    """``sync_poll_ms`` and ``sync_poll_fast_ms`` for the progress panel (_progress.html)."""
+    """``sync_poll_ms`` and ``sync_poll_fast_ms`` for the progress panel (_progress.html): how
+    often the page asks (``SYNC_POLL_SECONDS``), and in the moments the student waits for the
+    result (``SYNC_POLL_FAST_SECONDS``: its first seconds, once the last course is written)."""
     config = current_app.config
-    slow = float(config.get("SYNC_POLL_SECONDS", POLL_SECONDS))
-    fast = float(config.get("SYNC_POLL_FAST_SECONDS", POLL_FAST_SECONDS))
-    return {"sync_poll_ms": max(100, round(slow * 1000)),
-            "sync_poll_fast_ms": max(100, round(fast * 1000))}
+    return {"sync_poll_ms": max(100, round(float(config["SYNC_POLL_SECONDS"]) * 1000)),
+            "sync_poll_fast_ms": max(100, round(float(config["SYNC_POLL_FAST_SECONDS"]) * 1000))}
 
 
 @bp.post("/sync")

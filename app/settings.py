@@ -145,16 +145,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("SCHEDULER_TICK_S", 30.0, parse_seconds, "Seconds between scheduler ticks."),
     S("SCHEDULED_RUNS_KEPT", 168, parse_kept,
       "Each student's newest scheduled runs kept in the history."),
-    # The progress stream.
-    S("SYNC_EVENTS_POLL_SECONDS", 0.1, parse_seconds,
-      "How often a progress stream looks for news."),
-    S("SYNC_EVENTS_MAX_SECONDS", 60.0, parse_seconds,
-      "Seconds one progress stream stays open (the page reconnects)."),
-    S("SYNC_EVENTS_HEARTBEAT_SECONDS", 3.0, parse_seconds,
-      "Seconds between keep-alive lines on a quiet progress stream."),
-    S("SYNC_EVENTS_PER_USER", 3, parse_positive, "Open progress streams per student."),
-    S("SYNC_EVENTS_PER_PROCESS", 4, parse_positive,
-      "Open progress streams per process (beyond it the page polls)."),
+    # The progress page's polls of status.json.
+    S("SYNC_POLL_SECONDS", 1.0, parse_seconds,
+      "Seconds between the progress page's polls of a run."),
+    S("SYNC_POLL_FAST_SECONDS", 0.2, parse_seconds,
+      "Seconds between polls in the page's first 5 s and once the last course is written."),
     # Alert email.
     S("MAIL_SERVER", None, parse_text, "SMTP server for alert email (off when unset)."),
     S("MAIL_PORT", 25, parse_count, "SMTP port."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from typing import Any
@@ -14,6 +13,7 @@ from flask import current_app
 import clock
 from app import alerts, jobs
 from app.cli.common import CLIError, get_user, one_line
+from app.sync.result import SyncProgress
 
 # The keys of the ``--json`` line: a contract with outside checks. Do not rename.
 JSON_KEYS = (
@@ -184,10 +184,10 @@ def wait_for_runs(run_ids: list[int]) -> bool:
         bar.close()
 
 
-def _bar_item(message: str | None) -> str | None:
-    """The course being synced, without the "[3/7]" the bar already shows."""
-    text = re.sub(r"^\[\d+/\d+\]\s*", "", message or "")
-    return text[:50] or None
+def _bar_item(item: str | None) -> str | None:
+    """What the bar shows beside its count: the course being synced (its "[3/7]" is the
+    bar's own position), or the phase's words."""
+    return (item or "")[:50] or None
 
 
 class _ProgressBar:
@@ -198,8 +198,9 @@ class _ProgressBar:
         self.label = label
         self._bar: Any = None
 
-    def __call__(self, progress: Any) -> None:
-        self.show(progress.courses_done, progress.courses_total, progress.message)
+    def __call__(self, progress: SyncProgress) -> None:
+        item = progress.step.name if progress.step is not None else progress.message
+        self.show(progress.courses_done, progress.courses_total, item)
 
     def show(self, done: int, total: int, message: str) -> None:
         if not self.enabled or not total:

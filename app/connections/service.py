@@ -126,13 +126,11 @@ class _SharedProgress:
                 self._latest[connection_id] = progress
                 every = list(self._latest.values())
                 self._forward(
-                    SyncProgress(
-                        phase=progress.phase,
+                    replace(  # the step (its connection's own index and total) passes as is
+                        progress,
                         courses_done=sum(p.courses_done for p in every),
                         courses_total=sum(p.courses_total for p in every),
-                        message=progress.message,
                         requests=sum(p.requests for p in every),
-                        checkpoint=progress.checkpoint,
                     )
                 )
 

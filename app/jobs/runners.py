@@ -162,19 +162,20 @@ def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
     return runner
 
 
-def start_sync(user_id: int, incremental: bool = False) -> SyncRun:
-    """Create a run and hand it to the runner; returns the already active run if there is one."""
+def start_sync(user_id: int, incremental: bool = False) -> tuple[SyncRun, bool]:
+    """Create a run and hand it to the runner: ``(run, True)``; or ``(active run, False)`` when
+    the user already has one (nothing new is started)."""
     runner = get_runner()
     try:
         run = create_sync_run(user_id, incremental)
     except SyncAlreadyRunning as exc:
-        return exc.run
+        return exc.run, False
     try:
         runner.submit(user_id, run.id, incremental)
     except Exception as exc:  # broker down: the run must not stay "queued" forever
         logger.exception("could not submit sync run %s", run.id)
         fail_to_start(run, str(exc))
-    return run
+    return run, True
 
 
 def enqueue_all(incremental: bool = True) -> list[SyncRun]:
@@ -185,4 +186,4 @@ def enqueue_all(incremental: bool = True) -> list[SyncRun]:
         .distinct()
         .order_by(CanvasConnection.user_id)
     ).all()
-    return [start_sync(user_id, incremental) for user_id in user_ids]
+    return [start_sync(user_id, incremental)[0] for user_id in user_ids]

@@ -33,6 +33,7 @@ from app.extensions import db
 from app.logs import current_request_id, request_id_context
 from app.models import SyncRun, User, utcnow
 from app.models.sync_run import ACTIVE_STATUSES, SCHEDULED_TRIGGER
+from app.sync.progress import stored_step
 from app.sync.result import ErrorKind, ProgressCallback, SyncProgress, SyncResult
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ DATABASE_DOWN_MESSAGE = "The sync could not start: the database is unavailable. 
 FINISH_ATTEMPTS = 4
 FINISH_RETRY_SECONDS = 0.25
 MAX_MESSAGE = 500
-# The per-course steps a run keeps on its row (the newest), so a page that polls after a burst
-# of courses still learns each one (see RunProgressWriter).
-MAX_STEPS = 40
+MAX_STEPS = 40  # the newest course steps a run keeps on its row (see RunProgressWriter)
 SCHEDULED = SCHEDULED_TRIGGER  # summary["trigger"] of a run the scheduler queued
 SCHEDULED_PROGRESS_SECONDS = 1.0
 PRUNE_EVERY = 24  # prune after one scheduled run in this many (by run id): ~once a day each
@@ -275,8 +274,8 @@ class RunProgressWriter:
 
     Courses whose gradebooks arrive together are written within milliseconds, far quicker than
     a page polls, so the row's latest ``message`` alone would skip them: each course's step
-    (``phase == "writing"``) is also kept in ``summary["steps"]`` (the newest ``MAX_STEPS``),
-    which the page plays back, and which outlives the run's end.
+    (as JSON: :func:`~app.sync.progress.stored_step`) is kept in ``summary["steps"]`` (the
+    newest ``MAX_STEPS``), which the page renders and plays back, and which outlives the run.
 
     ``min_interval`` > 0 (scheduled runs) skips a step's write when the last write is more
     recent than that; :attr:`steps` still has every step, for the run's final row.
@@ -290,20 +289,21 @@ class RunProgressWriter:
         self._sync_run_id = sync_run_id
         self._forward = forward
         self._conn: Connection | None = None
-        self._steps: list[str] = []
+        self._steps: list[dict[str, Any]] = []
         self._trigger = trigger
         self._min_interval = min_interval
         self._stored_at: float | None = None
 
     @property
-    def steps(self) -> list[str]:
-        """The newest ``MAX_STEPS`` course steps of the run so far."""
+    def steps(self) -> list[dict[str, Any]]:
+        """The newest ``MAX_STEPS`` course steps of the run so far, as stored."""
         return list(self._steps)
 
     def __call__(self, progress: SyncProgress) -> None:
         if progress.checkpoint:
-            if progress.phase == "writing":
-                self._steps = [*self._steps, progress.message[:MAX_MESSAGE]][-MAX_STEPS:]
+            if progress.step is not None:
+                step = stored_step(progress.step, progress.courses_done, progress.courses_total)
+                self._steps = [*self._steps, step][-MAX_STEPS:]
             now = time.monotonic()
             if self._stored_at is None or now - self._stored_at >= self._min_interval:
                 self._stored_at = now
@@ -355,7 +355,7 @@ def _rollback() -> None:
         db.session.remove()
 
 
-def _finish_run(sync_run_id: int, result: SyncResult, steps: list[str] | None = None,
+def _finish_run(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]] | None = None,
                 trigger: str | None = None) -> None:
     """Record the end of the run, retrying a little if the database connection dropped.
 
@@ -375,7 +375,7 @@ def _finish_run(sync_run_id: int, result: SyncResult, steps: list[str] | None = 
                  sync_run_id)
 
 
-def _record_finish(sync_run_id: int, result: SyncResult, steps: list[str] | None,
+def _record_finish(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]] | None,
                    trigger: str | None) -> None:
     # Progress was written on another connection: read the row afresh.
     run = db.session.get(SyncRun, sync_run_id, populate_existing=True)

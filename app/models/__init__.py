@@ -12,7 +12,6 @@ from app.models.grading_period import GradingPeriod
 from app.models.heartbeat import ServiceHeartbeat
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
-from app.models.progress_stream import ProgressStream
 from app.models.push import NotifyChannel, PushSubscription
 from app.models.sync_run import SyncRun
 from app.models.term import Term
@@ -43,7 +42,6 @@ __all__ = [
     "LoginGuard",
     "NotifyChannel",
     "PushSubscription",
-    "ProgressStream",
     "ServiceHeartbeat",
     "SyncRun",
     "Term",

@@ -129,62 +129,59 @@
     });
   }
 
-  function pollStatus(panel) {
-    var delay = 1000;
+  // Follow a run by polling its status (data-poll-ms, once a second). The last answer's ETag
+  // goes back as If-None-Match: while nothing changed the server answers an empty 304.
+  // Where the student waits for the result, the page asks more often (data-poll-fast-ms):
+  // in its first seconds (a quick sync ends within them) and once the last course is written.
+  var FAST_WINDOW_MS = 5000;
+  function followSync(panel) {
+    var every = Number(panel.dataset.pollMs) || 1000;
+    var fast = Math.min(every, Number(panel.dataset.pollFastMs) || 200);
+    var opened = Date.now();
+    var last = null;
+    var delay = every;
+    var etag = null;
+    function pace() {
+      var ending = last && last.courses_total > 0 && last.courses_done >= last.courses_total;
+      return Date.now() - opened < FAST_WINDOW_MS || ending ? fast : every;
+    }
     function tick() {
+      var headers = { Accept: "application/json" };
+      if (etag) {
+        headers["If-None-Match"] = etag;
+      }
       fetch(panel.dataset.statusUrl, {
-        headers: { Accept: "application/json" },
+        headers: headers,
         credentials: "same-origin",
+        cache: "no-store",
       })
         .then(function (response) {
+          if (response.status === 304) {
+            return null;
+          }
           if (!response.ok) {
             throw new Error("HTTP " + response.status);
           }
+          etag = response.headers.get("ETag");
           return response.json();
         })
         .then(function (state) {
-          renderState(panel, state);
-          if (!state.finished) {
+          if (state) {
+            last = state;
+            renderState(panel, state);
+          }
+          delay = pace();
+          if (!state || !state.finished) {
             window.setTimeout(tick, delay);
           }
         })
         .catch(function () {
           // The server may be restarting: back off, but keep following the run.
-          delay = Math.min(delay * 2, 10000);
+          delay = Math.min(Math.max(delay, every) * 2, 10000);
           window.setTimeout(tick, delay);
         });
     }
     tick();
-  }
-
-  function followSync(panel) {
-    if (!window.EventSource) {
-      pollStatus(panel);
-      return;
-    }
-    var source = new EventSource(panel.dataset.eventsUrl);
-    var received = false;
-    function onState(event) {
-      received = true;
-      var state = JSON.parse(event.data);
-      renderState(panel, state);
-      if (state.finished) {
-        source.close();
-      }
-    }
-    source.addEventListener("progress", onState);
-    source.addEventListener("done", onState);
-    source.addEventListener("gone", function () {
-      source.close();
-    });
-    source.onerror = function () {
-      // EventSource reconnects by itself after a stream ends; if it never worked
-      // (a proxy that buffers or blocks streams), fall back to polling.
-      if (!received) {
-        source.close();
-        pollStatus(panel);
-      }
-    };
   }
 
   // --- What-if grades -------------------------------------------------------------------------

@@ -111,8 +111,9 @@ from app.sync.lists import Listing, ListReader, keep_stored, sweep_due
 from app.sync.parse import CourseData, Gradebook, parse_course_list
 from app.sync.periods import SchemeFetcher
 from app.sync.plan import apply_listing, choose_gradebooks, skip_course
-from app.sync.progress import SyncMeter, done_message, summary_lines
+from app.sync.progress import SyncMeter, done_message, step_line, summary_lines
 from app.sync.result import (
+    CourseStep,
     ErrorKind,
     ProgressCallback,
     RunStats,
@@ -350,8 +351,7 @@ class CanvasSyncService:
         """Write one course's gradebook in one transaction (unchanged bytes: no parse)."""
         run, writer = self._run, self._writer
         index = run.courses_done + 1
-        message = f"[{index}/{run.courses_total}] Syncing course: {course.name}"
-        logger.info("%s", message)
+        logger.info("%s", step_line(self._step(course, index)))
         t0 = time.monotonic()
         statements0 = self._meter_statements()
         stored = writer.courses.get(course.canvas_course_id)
@@ -385,14 +385,23 @@ class CanvasSyncService:
         run.statements_per_course.append(self._meter_statements() - statements0)
         run.add_time("write_s", time.monotonic() - t0)
         run.courses_done += 1
-        self._report("writing", message)
+        step = self._step(course, index, len(gradebook.assignments), run.rows_written - rows0)
+        self._report("writing", step_line(step), step)
 
     # --- progress, stats and results --------------------------------------------------------
 
     def _meter_statements(self) -> int:
         return self._meter.statements() if self._meter else 0
 
-    def _report(self, phase: str, message: str) -> None:
+    def _step(self, course: CourseData, index: int, assignments: int = 0,
+              rows_written: int = 0) -> CourseStep:
+        return CourseStep(
+            connection_id=self.connection_id, course_id=course.canvas_course_id,
+            name=course.name, index=index, total=self._run.courses_total,
+            assignments=assignments, rows_written=rows_written,
+        )
+
+    def _report(self, phase: str, message: str, step: CourseStep | None = None) -> None:
         if self._progress is None:
             return
         run = self._run
@@ -403,6 +412,7 @@ class CanvasSyncService:
             message=message,
             requests=self._meter.client_counts()["requests"] if self._meter else 0,
             checkpoint=not db.session().in_transaction(),
+            step=step,
         )
         # The callback is the caller's code (a CLI bar, the jobs layer's row writer); it must
         # not see its own database work counted as the sync's.

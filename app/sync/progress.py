@@ -1,4 +1,4 @@
-"""What a sync says about itself: the last progress line, the logged summary, statement counts.
+"""What a sync says about itself: its course steps as lines, the logged summary, statement counts.
 
 The engine reports :class:`~app.sync.result.SyncProgress` through a callback; whoever runs it
 (:mod:`app.jobs` for the ``sync_run`` row, the CLI for its bar) decides what to do with it.
@@ -15,10 +15,23 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.canvas.protocol import MeasuredClient
-from app.sync.result import SyncResult
+from app.sync.result import CourseStep, SyncResult
 
 SEPARATOR = "=" * 64
 RULE = "-" * 64
+MAX_NAME = 500  # a course name as a step keeps it
+
+
+def step_line(step: CourseStep) -> str:
+    """The log's and the CLI's line for a course step: "[3/7] Syncing course: Économie 101"."""
+    return f"[{step.index}/{step.total}] Syncing course: {step.name}"
+
+
+def stored_step(step: CourseStep, run_done: int, run_total: int) -> dict[str, Any]:
+    """A course step as ``sync_run.summary["steps"]`` keeps it: the step's fields, plus where
+    the whole run stood (``run_done`` of ``run_total``: all connections together)."""
+    return step.as_dict() | {"name": step.name[:MAX_NAME], "run_done": run_done,
+                             "run_total": run_total}
 
 
 def done_message(results: SyncResult) -> str:

@@ -87,19 +87,44 @@ class SyncOptions:
 
 
 @dataclass(frozen=True)
+class CourseStep:
+    """One course written by a sync, as data: the page and the CLI render it, nobody parses it.
+
+    ``index`` of ``total`` count the courses of the step's own connection; ``assignments`` and
+    ``rows_written`` are the course's own counts (rows changed by this step).
+    """
+
+    connection_id: int | None
+    course_id: int  # Canvas's id of the course
+    name: str
+    index: int
+    total: int
+    assignments: int = 0
+    rows_written: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (stored in ``sync_run.summary["steps"]``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class SyncProgress:
     """What the CLI progress bar and the web UI show.
 
-    ``checkpoint`` is true when no course transaction is open, i.e. when a listener may write
-    to the database (on SQLite a write there would otherwise wait for the sync's own lock).
+    ``message`` is plain text for the phases without a course ("Fetching 24 courses…");
+    a ``writing`` report carries its course as ``step`` (rendered by
+    :func:`app.sync.progress.step_line`). ``checkpoint`` is true when no course transaction is
+    open, i.e. when a listener may write to the database (on SQLite a write there would
+    otherwise wait for the sync's own lock).
     """
 
     phase: str  # "connecting" | "courses" | "fetching" | "writing" | "done"
     courses_done: int
     courses_total: int
-    message: str  # e.g. "[3/7] Syncing course: Économie 101"
+    message: str  # e.g. "Fetching 24 courses…"; for a step, its rendered line
     requests: int
     checkpoint: bool = True
+    step: CourseStep | None = None
 
 
 ProgressCallback = Callable[[SyncProgress], None]

@@ -46,7 +46,7 @@ def _require_chromium() -> None:
 def live_app(database_url: str, _schema: None) -> Iterator[tuple[Any, str]]:
     """The app with CSRF on, served by werkzeug on a free loopback port in a thread."""
     app = create_app(make_test_config(database_url, WTF_CSRF_ENABLED=True,
-                                      SYNC_EVENTS_POLL_SECONDS=0.1))
+                                      SYNC_POLL_SECONDS=0.2))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -188,9 +188,10 @@ def test_register_connect_sync_and_what_if(live_app: tuple[Any, str], simulator:
     assert problems == [], problems
 
 
-def test_polling_fallback_shows_a_rejected_token(live_app: tuple[Any, str], simulator: Any,
+def test_polling_shows_a_rejected_token(live_app: tuple[Any, str], simulator: Any,
                                                   browser_page: Any) -> None:
-    """Without EventSource the page polls status.json; a revoked token points to Settings."""
+    """The page polls status.json with its ETag (unchanged: 304); a revoked token points to
+    Settings."""
     from playwright.sync_api import expect
 
     from tests.conftest import connect_user
@@ -202,9 +203,9 @@ def test_polling_fallback_shows_a_rejected_token(live_app: tuple[Any, str], simu
     simulator.revoke_token(TOKEN)
     # Slow Canvas down so the page surely loads while the sync still runs and has to poll.
     simulator.config.latency = 1.0
-    page.add_init_script("delete window.EventSource;")
-    polled: list[str] = []
-    page.on("request", lambda req: polled.append(req.url) if "status.json" in req.url else None)
+    polled: list[int] = []
+    page.on("response", lambda res: polled.append(res.status)
+            if "status.json" in res.url else None)
 
     page.goto(f"{base}/login")
     page.fill("#email", EMAIL)
@@ -215,7 +216,8 @@ def test_polling_fallback_shows_a_rejected_token(live_app: tuple[Any, str], simu
     expect(result).to_contain_text("access token")
     expect(result.locator("a")).to_have_text("Check your Canvas token in Settings")
     expect(page.locator("[data-field=status_label]")).to_have_text("Failed")
-    assert polled, "the page did not fall back to polling"
+    assert 200 in polled, "the page did not poll"
+    assert 304 in polled, f"the page never sent its ETag back: {polled}"
     result.locator("a").click()
     expect(page).to_have_url(f"{base}/settings")
 

@@ -333,7 +333,7 @@ def test_two_clicks_at_once_run_one_sync(app: Any, canvas_user: Any, simulator: 
         with app.app_context():
             try:
                 barrier.wait(timeout=10)
-                started.append(jobs.start_sync(user_id).id)
+                started.append(jobs.start_sync(user_id)[0].id)
             finally:
                 db.session.remove()
 

@@ -106,6 +106,35 @@ def test_one_sync_holds_both_instances_exactly(two_instances: dict[str, Any]) ->
     assert_db_matches(user, student_b, conn_b)
 
 
+def test_a_run_keeps_each_course_step_with_its_connection(
+        app: Any, two_instances: dict[str, Any]) -> None:
+    """Progress is data (issue 19): each course step names its connection and its place there;
+    the page's line counts the whole run, across both instances."""
+    from app.jobs.runs import MAX_STEPS
+    from app.models import SyncRun
+    from app.pages.sync.service import run_state
+
+    user = two_instances["user"]
+    run = jobs.create_sync_run(user.id, incremental=False)
+    assert jobs.run_sync(user.id, run.id, False).succeeded
+    db.session.expire_all()
+    run = db.session.get_one(SyncRun, run.id)
+    steps = run.summary["steps"]
+    expected = {conn: {c["name"] for c in student.expected().values()}
+                for conn, student, _ in (two_instances["a"], two_instances["b"])}
+    total = sum(len(names) for names in expected.values())
+    assert total <= MAX_STEPS and len(steps) == total
+    for conn, names in expected.items():
+        own = [step for step in steps if step["connection_id"] == conn]
+        assert {step["name"] for step in own} == names
+        assert sorted(step["index"] for step in own) == list(range(1, len(names) + 1))
+        assert {step["total"] for step in own} == {len(names)}
+    assert sorted(step["run_done"] for step in steps) == list(range(1, total + 1))
+    with app.test_request_context():
+        lines = [step["line"] for step in run_state(run)["steps"]]
+    assert lines[-1].endswith(f"— {total} of {total}") and lines[-1].startswith("Syncing ")
+
+
 def test_each_instance_has_its_own_rate_limiter(two_instances: dict[str, Any]) -> None:
     client_a = build_client(db.session.get(CanvasConnection, two_instances["a"][0]))
     client_b = build_client(db.session.get(CanvasConnection, two_instances["b"][0]))

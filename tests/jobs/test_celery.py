@@ -118,7 +118,8 @@ def test_celery_worker_syncs_several_users(celery_web_app: Any, simulator: Any,
         assert_db_matches(user, student)
 
     # A second round is incremental and goes through the same queue.
-    again = jobs.start_sync(users[0][0].id, incremental=True)
+    again, created = jobs.start_sync(users[0][0].id, incremental=True)
+    assert created
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         db.session.expire_all()

@@ -52,13 +52,13 @@ def test_four_slow_canvases_cannot_starve_a_fifth_students_sync(
         for n in range(4):
             account = create_user(f"slow{n}@example.edu", "correct horse battery")
             set_canvas_credentials(account, slow.url, f"tok-slow-{n}-0123456789")
-            slow_runs.append(jobs.start_sync(account.id).id)
+            slow_runs.append(jobs.start_sync(account.id)[0].id)
         deadline = time.monotonic() + 10
         while slow.accepted < 3 and time.monotonic() < deadline:
             time.sleep(0.1)  # the slow syncs hold their workers
         user, _ = connect_user(app, simulator, email="fifth@example.edu", token="tok-fifth-1")
         started = time.monotonic()
-        fifth = jobs.start_sync(user.id).id
+        fifth = jobs.start_sync(user.id)[0].id
         while _status(fifth) not in ("succeeded", "failed") and time.monotonic() - started < 20:
             time.sleep(0.2)
         took = time.monotonic() - started

@@ -174,9 +174,11 @@ def test_thread_runner_start_sync(database_url: str, simulator: Any, _schema: No
             _db.session.commit()
             jobs.recover_on_start(app)
             simulator.config.latency = 0.2  # still running when the second click comes
-            runs = [jobs.start_sync(user.id) for user, _ in users]
-            again = jobs.start_sync(users[0][0].id)
-            assert again.id == runs[0].id  # a second click shows the running one
+            started = [jobs.start_sync(user.id) for user, _ in users]
+            assert all(created for _run, created in started)
+            runs = [run for run, _created in started]
+            again, created = jobs.start_sync(users[0][0].id)
+            assert again.id == runs[0].id and not created  # a second click shows the running one
             simulator.config.latency = 0.0
             assert fresh_run(leftover.id).status == "interrupted"
             runner = app.extensions[jobs.RUNNER_KEY]

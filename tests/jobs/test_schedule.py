@@ -282,10 +282,10 @@ def test_a_scheduled_run_spares_the_progress_row_and_says_it_was_automatic(
     # The same courses, every one kept, numbered in the order their gradebooks arrived (which
     # differs from run to run, so courses and numbers are compared apart).
     def courses_of(run: SyncRun) -> list[str]:
-        return sorted(step.split("] ", 1)[1] for step in run.summary["steps"])
+        return sorted(step["name"] for step in run.summary["steps"])
 
-    def numbers_of(run: SyncRun) -> list[str]:
-        return sorted(step.split("] ", 1)[0] + "]" for step in run.summary["steps"])
+    def numbers_of(run: SyncRun) -> list[tuple[int, int]]:
+        return sorted((step["index"], step["total"]) for step in run.summary["steps"])
 
     assert courses_of(scheduled) == courses_of(clicked) != []
     assert numbers_of(scheduled) == numbers_of(clicked)

@@ -93,7 +93,7 @@ def test_only_the_settings_module_reads_the_environment() -> None:
 
 
 @pytest.mark.parametrize(("name", "text"), [
-    ("SYNC_WORKERS", "four"), ("SYNC_WORKERS", "0"), ("SYNC_EVENTS_MAX_SECONDS", "-1"),
+    ("SYNC_WORKERS", "four"), ("SYNC_WORKERS", "0"), ("SYNC_POLL_SECONDS", "-1"),
     ("SCHEDULER_TICK_S", "soon"), ("CELERY_VISIBILITY_TIMEOUT_S", "1h"),
     ("SYNC_INTERRUPT_ON_WORKER_START", "maybe"), ("ALERT_QUEUE_MAX", "lots"),
 ])
@@ -105,10 +105,10 @@ def test_a_bad_value_is_refused_in_one_line_naming_it(name: str, text: str) -> N
 
 def test_settings_from_the_environment_reach_the_app() -> None:
     config = load({**KEY, "SYNC_STALE_AFTER_S": "120", "CELERY_QUEUE": "campus-a",
-                   "SYNC_EVENTS_PER_USER": "5", "SYNC_INTERRUPT_ON_WORKER_START": "off"})
+                   "SYNC_WORKERS_PER_HOST": "5", "SYNC_INTERRUPT_ON_WORKER_START": "off"})
     assert config["SYNC_STALE_AFTER_S"] == 120.0
     assert config["CELERY_QUEUE"] == "campus-a"
-    assert config["SYNC_EVENTS_PER_USER"] == 5
+    assert config["SYNC_WORKERS_PER_HOST"] == 5
     assert config["SYNC_INTERRUPT_ON_WORKER_START"] is False
     # A test's or the demo's own values win over the environment.
     assert load({**KEY, "SYNC_WORKERS": "2"}, {"SYNC_WORKERS": 7})["SYNC_WORKERS"] == 7

@@ -3,9 +3,10 @@
 ``gunicorn -w 2 -k gthread --threads 8 'app.wsgi:application'`` serves the app from the test
 database (syncs run in each gunicorn worker's thread pool, as in a one-machine deployment).
 Twenty clients, each its own user with its own Canvas student, log in through the real form
-(CSRF on), click "Sync", and follow the progress: half poll ``status.json``, half read the
-Server-Sent Events stream. Every response must be what a browser expects (no 5xx, no
-error page), every sync must succeed with exact data, and all of it within a bounded time.
+(CSRF on), click "Sync", and follow the progress by polling ``status.json``: half as the page
+does (sending back the last ``ETag``, so an unchanged run answers 304), half without. Every
+response must be what a browser expects (no 5xx, no error page), every sync must succeed with
+exact data, and all of it within a bounded time.
 """
 
 from __future__ import annotations
@@ -42,20 +43,22 @@ def server(app: Any, database_url: str, tmp_path: Path) -> Iterator[str]:
 class Browser:
     """One user's browser: log in, click Sync, follow the progress."""
 
-    def __init__(self, base: str, email: str, use_events: bool) -> None:
+    def __init__(self, base: str, email: str, use_etag: bool) -> None:
         self.base = base
         self.email = email
-        self.use_events = use_events
+        self.use_etag = use_etag
         self.statuses: list[tuple[str, int]] = []
         self.run_id: int | None = None
         self.final: dict[str, Any] | None = None
-        self.events: list[str] = []  # event names the SSE stream sent
-        self.stream_refused = False  # 429: the process's stream cap was reached; the page polls
+        self.seen: list[dict[str, Any]] = []  # the states received (200s), in order
         self.error: BaseException | None = None
+        self.codes: list[int] = []  # the status.json answers
 
-    def get(self, session: requests.Session, path: str, **kwargs: Any) -> requests.Response:
+    def get(self, session: requests.Session, path: str, ok: tuple[int, ...] = (200,),
+            **kwargs: Any) -> requests.Response:
         response = session.get(self.base + path, timeout=30, **kwargs)
-        self.statuses.append((f"GET {path}", response.status_code))
+        code = response.status_code
+        self.statuses.append((f"GET {path}", 200 if code in ok else code))
         return response
 
     def post(self, session: requests.Session, path: str, data: dict[str, str]
@@ -82,35 +85,29 @@ class Browser:
         self.run_id = int(click.headers["Location"].rstrip("/").split("/")[-1])
         self.get(session, f"/sync/{self.run_id}")
         deadline = time.monotonic() + BOUND_S
-        if self.use_events:
-            self._follow_events(session, deadline)
+        etag: str | None = None
         while self.final is None and time.monotonic() < deadline:
-            state = self.get(session, f"/sync/{self.run_id}/status.json").json()
+            headers = {"If-None-Match": etag} if self.use_etag and etag else {}
+            answer = self.get(session, f"/sync/{self.run_id}/status.json", ok=(200, 304),
+                              headers=headers)
+            self.codes.append(answer.status_code)
+            if answer.status_code == 304:  # unchanged since the last answer
+                time.sleep(0.1)
+                continue
+            state = answer.json()
+            etag = answer.headers["ETag"]
+            self.seen.append(state)
             if state["finished"]:
                 self.final = state
             else:
                 time.sleep(0.1)
-
-    def _follow_events(self, session: requests.Session, deadline: float) -> None:
-        path = f"/sync/{self.run_id}/events"
-        with session.get(self.base + path, stream=True, timeout=30) as response:
-            if response.status_code == 429:  # over the per-process cap: poll, as the page does
-                self.stream_refused = True
-                return
-            self.statuses.append((f"GET {path}", response.status_code))
-            for line in response.iter_lines(decode_unicode=True):
-                if line.startswith("event: "):
-                    self.events.append(line.split(": ", 1)[1])
-                if line == "event: done" or time.monotonic() > deadline:
-                    break
-        self.get(session, f"/sync/{self.run_id}/status.json")
 
 
 def test_twenty_browsers_follow_their_syncs(app: Any, simulator: Any, server: str) -> None:
     simulator.config.latency = 0.02
     users = [connect_user(app, simulator, email=f"web{i}@example.edu", token=f"tok-web-{i}",
                           seed=200 + i) for i in range(CLIENTS)]
-    browsers = [Browser(server, user.email, use_events=i % 2 == 0)
+    browsers = [Browser(server, user.email, use_etag=i % 2 == 0)
                 for i, (user, _student) in enumerate(users)]
     threads = [threading.Thread(target=b.run) for b in browsers]
 
@@ -129,10 +126,13 @@ def test_twenty_browsers_follow_their_syncs(app: Any, simulator: Any, server: st
         assert not bad, (browser.email, bad)
         assert browser.final is not None and browser.final["status"] == "succeeded", \
             browser.final
-        if browser.use_events and not browser.stream_refused:  # it ended with "done"
-            assert browser.events and browser.events[-1] == "done", browser.events
-    # Each process serves a few streams (SYNC_EVENTS_PER_PROCESS); the rest poll.
-    assert sum(1 for b in browsers if b.use_events and not b.stream_refused) >= 4
+        # The bar only moves forward, and the last state is the result.
+        percents = [state["percent"] for state in browser.seen]
+        assert percents == sorted(percents) and percents[-1] == 100, percents
+        if not browser.use_etag:
+            assert 304 not in browser.codes  # no ETag sent: every answer has the state
+    # Watchers that send their ETag back get an empty 304 while a run has not moved.
+    assert any(304 in b.codes for b in browsers if b.use_etag)
     polls = sum(1 for b in browsers for what, _ in b.statuses if what.endswith("status.json"))
     assert polls >= CLIENTS
 

@@ -20,7 +20,6 @@ from app.models import (
     Base,
     GradeEvent,
     LoginGuard,
-    ProgressStream,
     SyncRun,
     User,
     utcnow,
@@ -74,7 +73,6 @@ def _every_kind_of_row(user: User) -> None:
                                  status="sent", text="A grade changed"))
     db.session.add(GradeEvent(user_id=user.id, canvas_course_id=1, kind="grade_changed",
                               at=utcnow()))
-    db.session.add(ProgressStream(user_id=user.id))
     if db.session.get(LoginGuard, guard_key(user.email)) is None:
         db.session.add(LoginGuard(key=guard_key(user.email), failures=2))
     db.session.commit()
@@ -133,8 +131,8 @@ def test_delete_my_account_in_settings(app: Any, client: Any, simulator: Any) ->
     owned = owned_ids(leaver_id)
     before = rows_of(leaver_id, LEAVER, owned)
     for table in ("users", "canvas_connection", "course", "assignment", "grade_category",
-                  "grade_event", "alert_settings", "alert_delivery", "progress_stream",
-                  "sync_run", "login_guard", "term"):
+                  "grade_event", "alert_settings", "alert_delivery", "sync_run", "login_guard",
+                  "term"):
         assert before[table] > 0, table
     stayer_before = rows_of(stayer_id, STAYER, owned_ids(stayer_id))
     assert simulator.oauth.approved_integrations(student.token) == 1

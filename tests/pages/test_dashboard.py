@@ -247,13 +247,16 @@ def test_dashboard_explains_a_rejected_token(client: Any, db: Any, student: Any)
 def test_dashboard_follows_a_running_sync(client: Any, db: Any, student: Any) -> None:
     from app.models import SyncRun
 
-    run = SyncRun(user_id=student.id, status="running", started_at=NOW, phase="fetching",
-                  courses_done=1, courses_total=4, message="[1/4] Syncing course: Art")
+    step = {"connection_id": 1, "course_id": 9, "name": "Art", "index": 1, "total": 4,
+            "assignments": 3, "rows_written": 4, "run_done": 1, "run_total": 4}
+    run = SyncRun(user_id=student.id, status="running", started_at=NOW, phase="writing",
+                  courses_done=1, courses_total=4, message="[1/4] Syncing course: Art",
+                  summary={"steps": [step]})
     db.session.add(run)
     db.session.commit()
     sign_in(client, "a@example.edu")
     page = client.get("/").get_data(as_text=True)
-    assert f'data-events-url="/sync/{run.id}/events"' in page
-    # The engine's log-like "[1/4] Syncing course: Art" reads as words on the page.
+    assert f'data-status-url="/sync/{run.id}/status.json"' in page
+    # The run's course step (data, not the log's "[1/4] Syncing course: Art") reads as words.
     assert 'value="25"' in page and "Syncing Art — 1 of 4" in page
     assert "[1/4]" not in page

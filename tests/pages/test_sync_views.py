@@ -1,8 +1,7 @@
-"""The sync pages: start, live status (SSE and polling), history, and per-user isolation."""
+"""The sync pages: start, live status (polling with an ETag), history, per-user isolation."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -69,6 +68,7 @@ def test_second_click_shows_the_running_sync(client: Any, db: Any, user: Any,
                                              submitted: list) -> None:
     sign_in(client, user)
     first = client.post("/sync").headers["Location"]
+    assert "already running" not in client.get(first).get_data(as_text=True)
     second = client.post("/sync", follow_redirects=False).headers["Location"]
     assert first == second
     assert len(submitted) == 1
@@ -123,64 +123,56 @@ def test_rejected_token_links_to_settings(client: Any, db: Any, user: Any) -> No
     assert state["error_kind"] == "token" and state["settings_url"].startswith("/settings")
 
 
-def parse_events(body: str) -> list[tuple[str, dict]]:
-    events = []
-    for block in body.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in lines:
-            events.append((lines["event"], json.loads(lines["data"])))
-    return events
+def _step(done: int, name: str) -> dict[str, Any]:
+    """A course step as the progress writer stores it (app.sync.progress.stored_step)."""
+    return {"connection_id": 1, "course_id": 100 + done, "name": name, "index": done,
+            "total": 4, "assignments": 10, "rows_written": 11, "run_done": done, "run_total": 4}
 
 
-def test_events_stream_progress_until_finished(app: Any, client: Any, db: Any,
-                                               user: Any) -> None:
-    """Read the stream event by event, moving the run along between reads as a job would."""
-    app.config.update(SYNC_EVENTS_POLL_SECONDS=0.01, SYNC_EVENTS_MAX_SECONDS=30)
+def test_polling_follows_progress_with_an_etag(client: Any, db: Any, user: Any) -> None:
+    """The page polls status.json; an unchanged run answers an empty 304 to its ETag, each
+    change a new state (the course named from its step), and the end the result."""
     run = SyncRun(user_id=user.id, kind="full", status="running", started_at=utcnow(),
-                  phase="fetching", courses_total=4, courses_done=1, message="[1/4] Art")
+                  phase="writing", courses_total=4, courses_done=1,
+                  summary={"steps": [_step(1, "Art")]})
     db.session.add(run)
     db.session.commit()
     run_id = run.id
     sign_in(client, user)
+    url = f"/sync/{run_id}/status.json"
 
     def advance(**values: Any) -> None:
         db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id).values(**values))
         db.session.commit()
 
-    response = client.get(f"/sync/{run_id}/events", buffered=False)
-    assert response.mimetype == "text/event-stream"
-    chunks = iter(response.response)  # the generator runs only as we read
-
-    def next_event() -> tuple[str, dict]:
-        while True:
-            events = parse_events(next(chunks).decode())
-            if events:
-                return events[0]
-
-    events = [next_event()]
-    for done in (2, 3):
-        advance(courses_done=done, message=f"[{done}/4] x")
-        events.append(next_event())
+    first = client.get(url)
+    assert first.status_code == 200 and first.get_json()["percent"] == 25
+    assert first.get_json()["progress_line"] == "Syncing Art — 1 of 4"
+    assert "no-cache" in first.headers["Cache-Control"]
+    etag = first.headers["ETag"]
+    same = client.get(url, headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.get_data() == b""
+    advance(courses_done=2, summary={"steps": [_step(1, "Art"), _step(2, "Économie 101")]})
+    moved = client.get(url, headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    state = moved.get_json()
+    assert state["percent"] == 50 and state["progress_line"] == "Syncing Économie 101 — 2 of 4"
+    assert [step["line"] for step in state["steps"]] == [
+        "Syncing Art — 1 of 4", "Syncing Économie 101 — 2 of 4"]
     advance(status="succeeded", courses_done=4, phase="done", finished_at=utcnow(),
             summary={"courses": 4, "assignments": 40, "requests": 6}, requests=6)
-    events.append(next_event())
-    assert list(chunks) == []  # the stream ends by itself once the run has finished
-    response.close()
-
-    assert [name for name, _ in events] == ["progress", "progress", "progress", "done"]
-    assert [data["percent"] for _, data in events] == [25, 50, 75, 100]
-    assert events[1][1]["message"] == "[2/4] x"
-    assert events[-1][1]["summary"].startswith("4 courses, 40 assignments, 6 requests")
+    done = client.get(url, headers={"If-None-Match": moved.headers["ETag"]}).get_json()
+    assert done["finished"] and done["percent"] == 100
+    assert done["summary"].startswith("4 courses, 40 assignments, 6 requests")
 
 
-def test_events_stream_is_bounded(app: Any, client: Any, db: Any, user: Any) -> None:
-    app.config.update(SYNC_EVENTS_POLL_SECONDS=0.02, SYNC_EVENTS_MAX_SECONDS=0.2)
-    run = SyncRun(user_id=user.id, kind="full", status="running", started_at=utcnow())
-    db.session.add(run)
-    db.session.commit()
+def test_the_progress_stream_is_gone(client: Any, db: Any, user: Any) -> None:
+    """Progress is polled (one way to watch a run): the old stream address does not exist."""
+    run = finished_run(db, user)
     sign_in(client, user)
-    events = parse_events(client.get(f"/sync/{run.id}/events").get_data(as_text=True))
-    assert [name for name, _ in events] == ["progress"]
+    assert client.get(f"/sync/{run.id}/events").status_code == 404
+    page = client.get(f"/sync/{run.id}").get_data(as_text=True)
+    assert f'data-status-url="/sync/{run.id}/status.json"' in page and "events" not in page
 
 
 def test_history_lists_runs_with_errors(client: Any, db: Any, user: Any) -> None:
@@ -194,7 +186,7 @@ def test_history_lists_runs_with_errors(client: Any, db: Any, user: Any) -> None
     assert "1.2 s" in page and "Failed" in page and "Finished" in page
 
 
-@pytest.mark.parametrize("path", ["/sync/{id}", "/sync/{id}/status.json", "/sync/{id}/events"])
+@pytest.mark.parametrize("path", ["/sync/{id}", "/sync/{id}/status.json"])
 def test_other_users_run_is_404(client: Any, db: Any, user: Any, path: str) -> None:
     run = finished_run(db, user)
     intruder = create_user("b@example.edu", "correct horse battery")
@@ -204,7 +196,8 @@ def test_other_users_run_is_404(client: Any, db: Any, user: Any, path: str) -> N
 
 
 @pytest.mark.parametrize("method, path", [("post", "/sync"), ("get", "/sync/history"),
-                                          ("get", "/sync/1"), ("get", "/sync/1/events")])
+                                          ("get", "/sync/1"),
+                                          ("get", "/sync/1/status.json")])
 def test_sync_pages_need_login(client: Any, method: str, path: str) -> None:
     response = getattr(client, method)(path)
     assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -114,10 +114,12 @@ def _run(db: Any, user: Any, **fields: Any) -> SyncRun:
 
 
 def test_sync_results_in_plain_words(db: Any, student: Any) -> None:
-    running = _run(db, student, courses_done=10, courses_total=32,
-                   message="[10/32] Syncing course: Biology 101")
+    step = {"connection_id": 1, "course_id": 7, "name": "Biology 101", "index": 10,
+            "total": 32, "assignments": 4, "rows_written": 5, "run_done": 10, "run_total": 32}
+    running = _run(db, student, courses_done=10, courses_total=32, phase="writing",
+                   message="[10/32] Syncing course: Biology 101", summary={"steps": [step]})
     assert progress_line(running) == "Syncing Biology 101 — 10 of 32"
-    running.message = "Reading your course list"
+    running.phase, running.message = "courses", "Reading your course list"
     assert progress_line(running) == "Reading your course list"
     done = _run(db, student, status="succeeded", finished_at=utcnow(),
                 summary={"courses": 32, "courses_written": 5, "assignments": 65})

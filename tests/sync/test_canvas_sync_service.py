@@ -26,11 +26,16 @@ from app.canvas.errors import (
     NotPermitted,
     RateLimited,
 )
-from app.connections import create_canvas_sync_service, set_canvas_credentials
+from app.connections import (
+    create_canvas_sync_service,
+    default_connection,
+    set_canvas_credentials,
+)
 from app.extensions import db
 from app.jobs.runs import RunProgressWriter
 from app.models import Course, SyncRun, User
 from app.outbound import OutboundPolicy
+from app.sync.progress import step_line
 from app.sync.result import SyncProgress
 from tests.conftest import connect_user
 from tests.school_year import MIDTERM
@@ -653,6 +658,14 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
     for progress, row in writing:  # committed before the callback: other sessions see it
         assert row == ("writing", progress.courses_done, 5)
     assert writing[0][0].message.startswith("[1/5] Syncing course: ")
+    # Each course is data: the message is rendered from it, never the other way round.
+    steps = [p.step for p, _ in writing]
+    assert all(step is not None for step in steps)
+    assert [(s.index, s.total) for s in steps] == [(i, 5) for i in range(1, 6)]
+    assert {s.name for s in steps} == {c["name"] for c in student.expected().values()}
+    assert {s.connection_id for s in steps} == {default_connection(user).id}
+    assert sum(s.assignments for s in steps) == results["assignments"]
+    assert [p.message for p, _ in writing] == [step_line(s) for s in steps]
     assert seen[-1][0].requests == results["requests"]
 
     messages = caplog.messages

@@ -1,12 +1,13 @@
 """What the sync pages show about a run: plain dicts built from ``sync_run`` rows.
 
-The status page, its Server-Sent Events stream and the polling fallback all send the same
-:func:`run_state` dict, so the browser code has one shape to read.
+The status page and the ``status.json`` the page polls send the same :func:`run_state` dict,
+so the browser code has one shape to read. Course steps are data on the row
+(``summary["steps"]``, see :func:`app.sync.progress.stored_step`): rendered here in words,
+never parsed back from text.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import url_for
@@ -71,43 +72,49 @@ def summary_text(run: SyncRun) -> str | None:
     return ", ".join(parts)
 
 
-# The engine's progress message, "[3/7] Syncing course: Économie 101" (app/sync/engine.py).
-# Pages reshape it into words; anything else the engine says is shown as it is.
-_ENGINE_LINE = re.compile(r"^\[(\d+)/(\d+)\]\s*(?:Syncing course:?\s*)?(?P<name>.*)$")
-
-
 def progress_line(run: SyncRun) -> str:
-    """'Syncing Biology 101 — 10 of 32' while a run works; its headline once it finished."""
+    """'Syncing Biology 101 — 10 of 32' while a run writes; its headline once it finished."""
     if run.status in FINISHED_STATUSES:
         return headline(run) or ""
-    message = (run.message or "").strip()
-    step = _step(message, run.courses_done, run.courses_total)
-    return step["line"] if step is not None else message
+    stored = _stored_steps(run)
+    if run.phase == "writing" and stored:
+        # The row's counts are the newest (the step was stored with them): all connections.
+        return _step_line(stored[-1], run.courses_done, run.courses_total)
+    return (run.message or "").strip()
 
 
 def course_steps(run: SyncRun) -> list[dict[str, Any]]:
-    """Each course the run wrote, as ``{"done", "total", "line"}``, oldest first.
+    """Each course the run wrote, oldest first: its stored fields plus ``done``, ``total``
+    (where the whole run stood) and ``line``, the words the page shows.
 
     Courses that arrive together are written faster than a page polls; the page plays these
     back along its bar, so every course is named even when a poll only saw the end.
     """
+    steps = []
+    for stored in _stored_steps(run):
+        done = _count(stored.get("run_done")) or _count(stored.get("index"))
+        total = _count(stored.get("run_total")) or _count(stored.get("total"))
+        steps.append(stored | {"done": done, "total": total,
+                               "line": _step_line(stored, done, total)})
+    return steps
+
+
+def _stored_steps(run: SyncRun) -> list[dict[str, Any]]:
+    """The course steps on the row (:func:`app.jobs.runs.stored_step`); runs recorded before
+    steps were data kept lines of text, which are not shown again."""
     steps = (run.summary or {}).get("steps")
     if not isinstance(steps, list):
         return []
-    found = (_step(str(message).strip(), 0, 0) for message in steps)
-    return [step for step in found if step is not None]
+    return [step for step in steps if isinstance(step, dict)]
 
 
-def _step(message: str, done: int, total: int) -> dict[str, Any] | None:
-    """The engine's "[3/7] Syncing course: X" in words, or None for any other message."""
-    found = _ENGINE_LINE.match(message)
-    if found is None:
-        return None
-    done = done or int(found.group(1))
-    total = total or int(found.group(2))
-    name = found.group("name").strip()
-    line = f"Syncing {name} — {done} of {total}" if name else f"{done} of {total} courses"
-    return {"done": done, "total": total, "line": line}
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _step_line(step: dict[str, Any], done: int, total: int) -> str:
+    name = str(step.get("name") or "").strip()
+    return f"Syncing {name} — {done} of {total}" if name else f"{done} of {total} courses"
 
 
 def headline(run: SyncRun) -> str | None:

@@ -54,8 +54,8 @@ class RawGradebookEndpoints:
     transport: CanvasTransport
 
     if TYPE_CHECKING:
-        def _get_list(self, path: str, params: Params,
-                      page: PageReader | None = None) -> list[Any]: ...
+        def _get_list(self, path: str, params: Params, page: PageReader | None = None,
+                      per_page: int | None = None) -> list[Any]: ...
 
         def _decode(self, body: bytes, endpoint: str) -> Any: ...
 
@@ -69,10 +69,31 @@ class RawGradebookEndpoints:
         params += [("include[]", "assignments"), ("include[]", "submission")]
         return self._get_list(f"/courses/{course_id}/assignment_groups", params, page=page_body)
 
-    def decode_pages(self, course_id: int | str, pages: Sequence[bytes]) -> list[Any]:
-        """The items of the raw pages from :meth:`get_assignment_groups_pages`, in order
-        (``BadResponse`` for a page that is not a JSON list, as for any list)."""
-        endpoint = urlsplit(f"{self.transport.api_url}/courses/{course_id}/assignment_groups").path
+    def get_group_pages(self, course_id: int | str) -> list[bytes]:
+        """The split plan's groups (:mod:`app.sync.fetch`): ``assignment_groups`` without
+        their assignments (weights, rules, positions), as raw pages."""
+        params: Params = [("exclude_response_fields[]", field) for field in GRADEBOOK_EXCLUDES]
+        return self._get_list(f"/courses/{course_id}/assignment_groups", params, page=page_body)
+
+    def get_assignment_pages(self, course_id: int | str, per_page: int) -> list[bytes]:
+        """The split plan's assignments: ``/courses/:id/assignments?include[]=submission``,
+        ``per_page`` a page, as raw pages. canvas-lms AssignmentsApiController#get_assignments
+        (the index): ``Assignments::ScopedToUser``, ordered by group position, position, id,
+        numbered pages (``Api.paginate``, so page 1 carries ``rel="last"`` and the others are
+        fetched at once), the caller's own submission per assignment
+        (``Api::V1::Assignment#submissions_hash``). It does not pass
+        ``exclude_response_fields`` on: each assignment carries its ``description`` and
+        ``in_closed_grading_period``, which the sync does not read."""
+        params: Params = [("include[]", "submission")]
+        return self._get_list(f"/courses/{course_id}/assignments", params, page=page_body,
+                              per_page=per_page)
+
+    def decode_pages(self, course_id: int | str, pages: Sequence[bytes],
+                     endpoint_name: str = "assignment_groups") -> list[Any]:
+        """The items of the raw pages from :meth:`get_assignment_groups_pages` (or, with
+        ``endpoint_name``, another course list's raw pages), in order (``BadResponse`` for a
+        page that is not a JSON list, as for any list)."""
+        endpoint = urlsplit(f"{self.transport.api_url}/courses/{course_id}/{endpoint_name}").path
         items: list[Any] = []
         for body in pages:
             items.extend(self._items(self._decode(body, endpoint), endpoint))

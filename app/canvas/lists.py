@@ -84,12 +84,14 @@ class ListReader:
 
     # --- pagination -----------------------------------------------------------------------
 
-    def _get_list(self, path: str, params: Params, page: PageReader | None = None) -> list[Any]:
+    def _get_list(self, path: str, params: Params, page: PageReader | None = None,
+                  per_page: int | None = None) -> list[Any]:
         """Every item of a paginated list, in Canvas's order (``page``: a page's items; the
-        raw body is one "item" per page for :mod:`app.sync.digest`)."""
+        raw body is one "item" per page for :mod:`app.sync.digest`; ``per_page``: this list's
+        page size instead of the client's)."""
         read = page or self._page_items
         url = self.transport.api_url + path
-        first = self._get(url, [*params, ("per_page", str(self.per_page))])
+        first = self._get(url, [*params, ("per_page", str(per_page or self.per_page))])
         path = urlsplit(url).path  # errors name the endpoint as it is on the wire
         items: list[Any] = []
         size = [0]  # bytes of the list so far

@@ -78,7 +78,7 @@ def test_split_plan_stores_what_the_one_request_plan_stores(
     monkeypatch.setattr(fetch, "SPLIT_AT", 1)
     monkeypatch.setattr(fetch, "PAGE_SIZE", 3)  # several pages, planned from rel="last"
     simulator.stats.reset()
-    split = _sync(user)
+    _sync(user)
     assignment_pages = simulator.stats.by_path(r"/courses/\d+/assignments$")
     split_courses = {int(r.path.split("/")[4]) for r in assignment_pages}
     assert split_courses == {cid for cid, size in sizes.items() if size}
@@ -86,6 +86,7 @@ def test_split_plan_stores_what_the_one_request_plan_stores(
     paged = {int(r.path.split("/")[4]) for r in assignment_pages
              if r.query.get("page", ["1"]) != ["1"]}
     assert paged  # some course came in more than one page
+    assert simulator.stats.snapshot()["throttled"] == 0  # inside the bucket
 
     assert stored_rows(user.id) == one_request
     assert_db_matches(user, student)

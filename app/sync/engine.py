@@ -27,7 +27,11 @@ really in flight); the stored courses are requested right behind the lists (savi
 trip): only data of courses a list confirms is written, and a course dropped meanwhile costs
 one wasted request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
-rules, every published assignment and the student's own submission; ``sync_course_data()``
+rules, every published assignment and the student's own submission (a course whose last
+written gradebook held ``fetch.SPLIT_AT`` assignments or more comes instead as the groups alone
+beside ``/assignments?include[]=submission`` pages, joined into the same rows:
+:func:`app.sync.fetch.fetch_split`, so the biggest course does not set the critical path);
+``sync_course_data()``
 fetches the course itself (``GET /courses/:id``) beside it, keeping the stored scores when it
 answers ``"enrollments": []``. The lists bring each course's current-period score; period
 weights and close dates (``/grading_periods``) and a grading scheme cost a request each, only

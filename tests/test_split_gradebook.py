@@ -83,9 +83,12 @@ def test_split_plan_stores_what_the_one_request_plan_stores(
     split_courses = {int(r.path.split("/")[4]) for r in assignment_pages}
     assert split_courses == {cid for cid, size in sizes.items() if size}
     assert all(r.query.get("include[]") == ["submission"] for r in assignment_pages)
-    paged = {int(r.path.split("/")[4]) for r in assignment_pages
-             if r.query.get("page", ["1"]) != ["1"]}
-    assert paged  # some course came in more than one page
+    pages: dict[int, list[str]] = {}
+    for r in assignment_pages:
+        pages.setdefault(int(r.path.split("/")[4]), []).append(r.query.get("page", ["1"])[0])
+    assert any(len(numbers) > 1 for numbers in pages.values())  # several pages a course
+    for numbers in pages.values():  # each page once, all planned from the stored size
+        assert sorted(numbers, key=int) == [str(n) for n in range(1, len(numbers) + 1)]
     assert simulator.stats.snapshot()["throttled"] == 0  # inside the bucket
 
     assert stored_rows(user.id) == one_request
@@ -93,11 +96,12 @@ def test_split_plan_stores_what_the_one_request_plan_stores(
 
 
 @pytest.mark.clock(MIDTERM)  # courses in progress: a no-change sync reads their gradebooks
-def test_split_pages_unchanged_are_not_parsed_and_a_change_is_seen(
+def test_split_pages_write_no_row_for_their_digest_and_skip_the_parse_after_a_change(
     app: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After one split sync stores its digest, the same pages skip the parse; a grade posted
-    in a split course is written, as the one-request plan would write it."""
+    """The first split sync of unchanged courses writes nothing (not even the new plan's
+    digest: they are parsed instead); a change in a split course is written with its pages'
+    digest, and its next no-change sync is not parsed."""
     user, student = connect_user(app, simulator, email="split-digest@example.edu",
                                  token="tok-split-digest")
     _sync(user)
@@ -111,16 +115,38 @@ def test_split_pages_unchanged_are_not_parsed_and_a_change_is_seen(
         return real_parse(canvas_course_id, *args, **kwargs)
 
     monkeypatch.setattr(fetch, "parse_gradebook", counting_parse)
-    _sync(user, incremental=True)  # the split pages' digest replaces the one request's
-    parses.clear()
-    again = _sync(user, incremental=True)
-    assert parses == [] and again["rows_written"] == 0
+    first = _sync(user, incremental=True)
+    assert parses and first["rows_written"] == 0  # other bytes, the same rows
 
     course_id, assignment_id = student.any_assignment()
     student.delete_assignment(course_id, assignment_id)
+    parses.clear()
     changed = _sync(user, incremental=True)
     assert course_id in parses and changed["rows_written"] > 0
     assert_db_matches(user, student)
+    parses.clear()
+    again = _sync(user, incremental=True)
+    assert course_id not in parses and again["rows_written"] == 0
+    assert_db_matches(user, student)
+
+
+def test_a_list_longer_than_planned_is_read_again_whole(simulator: Any) -> None:
+    """Pages planned from a stale size: when the last planned page says there is more, the
+    list is read again from page 1's ``rel="last"``, so no assignment is left out."""
+    from app.canvas.client import CanvasAPIService
+    from app.outbound import OutboundPolicy
+
+    student = simulator.add_student("tok-split-grown", preset="freshman")
+    expected = student.expected()
+    course_id = max(expected, key=lambda cid: len(expected[cid]["assignments"]))
+    with CanvasAPIService(simulator.base_url, "tok-split-grown",
+                          policy=OutboundPolicy(allow_private=True)) as client:
+        whole = client.get_assignments(course_id, include_submission=True)
+        assert len(whole) > 4
+        for planned in (1, 2, 100):  # too few pages, then far too many (empty ones)
+            pages = client.get_assignment_pages(course_id, per_page=2, pages=planned)
+            items = client.decode_pages(course_id, pages, "assignments")
+            assert [a["id"] for a in items] == [a["id"] for a in whole]
 
 
 def test_pages_without_any_submission_fall_back_to_the_one_request(
@@ -138,7 +164,8 @@ def test_pages_without_any_submission_fall_back_to_the_one_request(
         def get_group_pages(self, course_id: int) -> list[bytes]:
             return [b'[{"id": 7, "name": "HW", "position": 1, "group_weight": 0, "rules": {}}]']
 
-        def get_assignment_pages(self, course_id: int, per_page: int) -> list[bytes]:
+        def get_assignment_pages(self, course_id: int, per_page: int,
+                                 pages: int = 1) -> list[bytes]:
             return [b'[{"id": 70, "name": "A", "assignment_group_id": 7, "published": true}]']
 
         def get_assignment_groups_pages(self, course_id: int) -> list[bytes]:
@@ -154,5 +181,5 @@ def test_pages_without_any_submission_fall_back_to_the_one_request(
     client = Stripped()
     gradebook = fetch.fetch_gradebook(client, 1, None, size=500)  # type: ignore[arg-type]
     assert client.one_request == 1
-    assert isinstance(gradebook, Gradebook) and not gradebook.paged
+    assert isinstance(gradebook, Gradebook)
     assert [a["canvas_assignment_id"] for a in gradebook.assignments] == [70]

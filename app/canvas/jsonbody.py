@@ -12,9 +12,10 @@ bodies orjson refuses but the json module reads (a lone surrogate escape, NaN, a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 import requests
@@ -61,6 +62,11 @@ class RawGradebookEndpoints:
 
         def _items(self, body: Any, endpoint: str) -> list[Any]: ...
 
+        def _fetch_pages(self, urls: Iterable[str]
+                         ) -> Generator[requests.Response, None, None]: ...
+
+        def _list_too_large(self, endpoint: str, detail: str) -> Exception: ...
+
     def get_assignment_groups_pages(self, course_id: int | str) -> list[bytes]:
         """The gradebook request of ``get_assignment_groups`` (assignments and the student's
         submission included), as each page's raw body, undecoded: a sync that finds the same
@@ -75,18 +81,42 @@ class RawGradebookEndpoints:
         params: Params = [("exclude_response_fields[]", field) for field in GRADEBOOK_EXCLUDES]
         return self._get_list(f"/courses/{course_id}/assignment_groups", params, page=page_body)
 
-    def get_assignment_pages(self, course_id: int | str, per_page: int) -> list[bytes]:
+    def get_assignment_pages(self, course_id: int | str, per_page: int,
+                             pages: int = 1) -> list[bytes]:
         """The split plan's assignments: ``/courses/:id/assignments?include[]=submission``,
         ``per_page`` a page, as raw pages. canvas-lms AssignmentsApiController#get_assignments
         (the index): ``Assignments::ScopedToUser``, ordered by group position, position, id,
-        numbered pages (``Api.paginate``, so page 1 carries ``rel="last"`` and the others are
-        fetched at once), the caller's own submission per assignment
+        numbered pages (``Api.paginate``), the caller's own submission per assignment
         (``Api::V1::Assignment#submissions_hash``). It does not pass
         ``exclude_response_fields`` on: each assignment carries its ``description`` and
-        ``in_closed_grading_period``, which the sync does not read."""
+        ``in_closed_grading_period``, which the sync does not read.
+
+        ``pages``: how many pages the caller expects (from the last sync's size). Pages
+        1..``pages`` are asked for at once, without waiting for page 1's ``rel="last"``
+        (a page past the end answers ``[]``); when the last of them says there is more (the
+        list grew), the list is read again the usual way: page 1, then the rest at once.
+        Empty pages past the end are left out, so the same list gives the same pages however
+        many were planned."""
         params: Params = [("include[]", "submission")]
-        return self._get_list(f"/courses/{course_id}/assignments", params, page=page_body,
-                              per_page=per_page)
+        path = f"/courses/{course_id}/assignments"
+        if pages > 1:
+            from app.canvas.lists import MAX_LIST_BYTES, MAX_PAGES  # lists imports this module
+
+            url = self.transport.api_url + path
+            urls = [f"{url}?{urlencode([*params, ('page', str(n)), ('per_page', str(per_page))])}"
+                    for n in range(1, min(pages, MAX_PAGES) + 1)]
+            bodies: list[bytes] = []
+            last: requests.Response | None = None
+            with closing(self._fetch_pages(urls)) as responses:
+                for last in responses:
+                    bodies.append(last.content)
+                    if sum(map(len, bodies)) > MAX_LIST_BYTES:
+                        raise self._list_too_large(urlsplit(url).path, "over the size limit")
+            if last is not None and not last.links.get("next"):
+                while len(bodies) > 1 and bodies[-1].strip() == b"[]":
+                    bodies.pop()  # planned past the end: the pages _get_list would give
+                return bodies
+        return self._get_list(path, params, page=page_body, per_page=per_page)
 
     def decode_pages(self, course_id: int | str, pages: Sequence[bytes],
                      endpoint_name: str = "assignment_groups") -> list[Any]:

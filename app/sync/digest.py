@@ -87,11 +87,11 @@ def prepare(got: Gradebook | Unparsed, stored: Mapping[str, Any] | None, course:
            "gradebook_hash": gradebook.content_hash,
            "gradebook_size": len(gradebook.assignments)}  # the next sync's plan (fetch.py)
     same = incremental and stored is not None and stored["content_hash"] == digest
-    if same and stored is not None and stored.get("response_digest") and not gradebook.paged:
+    if same and stored is not None and stored.get("response_digest"):
         # Other bytes, the same rows (a field Canvas varies that the sync never reads): the
         # course row is not rewritten just for a new digest; these bytes are parsed again.
-        # The split plan's pages (app.sync.fetch.fetch_split) are other bytes by design: their
-        # digest is stored, once, so its next no-change sync is not parsed.
+        # The same holds when a course's plan changed (app.sync.fetch.fetch_split): the new
+        # plan's digest is stored with the next change of its gradebook.
         row.update(response_digest=stored["response_digest"],
                    gradebook_hash=stored["gradebook_hash"])
     return Prepared(replace(course, row=row), gradebook, digest, same)

@@ -34,7 +34,7 @@ T = TypeVar("T")
 # "Splitting the biggest gradebooks". Below it one request is cheaper: every request costs
 # the throttle bucket its up-front units and a round trip.
 SPLIT_AT = 120
-PAGE_SIZE = 50
+PAGE_SIZE = 50  # at most 100 (Canvas's cap on per_page)
 
 
 class FetchPool(ThreadPoolExecutor):
@@ -101,8 +101,9 @@ def fetch_split(client: SplitGradebookClient, canvas_course_id: int, known: str 
                 size: int) -> Gradebook | Unparsed | None:
     """A big gradebook as concurrent pages: the groups alone (``assignment_groups`` without
     ``include[]=assignments``) beside ``/courses/:id/assignments?include[]=submission`` in
-    pages of about ``PAGE_SIZE`` (page 1, then the others at once from its ``rel="last"``).
-    No one response is long, so the biggest course no longer sets the sync's critical path.
+    pages of about ``PAGE_SIZE``, all asked for at once (their number from ``size``; a list
+    that grew is read again from page 1's ``rel="last"``). No one response is long, and the
+    pages are one round trip, so the biggest course no longer sets the sync's critical path.
 
     The assignments are put back into their groups (by ``assignment_group_id``, in the list's
     order: group position, position, id, the order the groups embed them in), so the parser
@@ -110,10 +111,12 @@ def fetch_split(client: SplitGradebookClient, canvas_course_id: int, known: str 
     assignments but not one ``submission`` (a developer key that strips ``include[]``): the
     caller falls back to the one request, whose include check reports it.
     """
-    per_page = min(100, math.ceil(size / math.ceil(size / PAGE_SIZE)))
+    # Always PAGE_SIZE a page: the same assignments give the same pages (and digest) whatever
+    # size the plan was made from.
+    pages = math.ceil(size / PAGE_SIZE)
     with ThreadPoolExecutor(1, thread_name_prefix="canvas-groups") as side:
         groups_future = side.submit(with_request_id(client.get_group_pages), canvas_course_id)
-        assignment_pages = client.get_assignment_pages(canvas_course_id, per_page)
+        assignment_pages = client.get_assignment_pages(canvas_course_id, PAGE_SIZE, pages)
         group_pages = groups_future.result()
     # A marker page between the two lists: these bytes never share a digest with the
     # one-request plan's, nor with the same bodies cut between the lists elsewhere.
@@ -138,7 +141,7 @@ def _split_parsed(client: SplitGradebookClient, canvas_course_id: int,
             by_group.setdefault(str(assignment.get("assignment_group_id")), []).append(assignment)
     joined = [{**group, "assignments": by_group.get(str(group.get("id")), [])}
               if isinstance(group, Mapping) else group for group in groups]
-    return replace(_parsed(client, canvas_course_id, joined, digest), paged=True)
+    return _parsed(client, canvas_course_id, joined, digest)
 
 
 @runtime_checkable
@@ -157,7 +160,8 @@ class SplitGradebookClient(RawGradebookClient, Protocol):
 
     def get_group_pages(self, course_id: int) -> list[bytes]: ...
 
-    def get_assignment_pages(self, course_id: int, per_page: int) -> list[bytes]: ...
+    def get_assignment_pages(self, course_id: int, per_page: int,
+                             pages: int = ...) -> list[bytes]: ...
 
 
 def _host(client: object) -> str:

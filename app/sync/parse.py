@@ -229,7 +229,6 @@ class Gradebook:
     assignments: list[dict[str, Any]]  # with "canvas_group_id" (mapped to a local id on write)
     skipped: int = 0
     response_digest: str | None = None  # of the raw bytes it was parsed from (app.sync.digest)
-    paged: bool = False  # came as the split plan's pages (app.sync.fetch.fetch_split)
 
     @cached_property
     def content_hash(self) -> str:

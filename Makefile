@@ -2,7 +2,7 @@
 PYTHON ?= python
 TEST_DATABASE_URL ?= postgresql://root@127.0.0.1:5432/test
 
-.PHONY: help install lock run demo migrate lint format test test-postgres bench verify indexes worker ci
+.PHONY: help install lock run demo migrate lint format test test-fast test-postgres bench verify indexes worker ci
 
 help:  ## list the targets
 	@grep -E "^[a-z-]+:.*## " $(MAKEFILE_LIST) | sed -E "s/:.*## /\t/"
@@ -38,6 +38,9 @@ format:  ## ruff format (rewrites files)
 
 test:  ## the test suite on SQLite
 	$(PYTHON) -m pytest
+
+test-fast:  ## a developer's loop: the suite without slow, browser and Celery tests (SQLite)
+	$(PYTHON) -m pytest -q -m "not slow and not browser and not celery"
 
 test-postgres:  ## the test suite on PostgreSQL (a fresh database on TEST_DATABASE_URL's server)
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) REQUIRE_POSTGRES=1 $(PYTHON) -m pytest

@@ -6,6 +6,7 @@ and a secret key generated there on first run (0600). Booleans are parsed strict
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import secrets
@@ -136,6 +137,62 @@ def load_or_create_secret_key(instance_dir: Path = INSTANCE_DIR) -> str:
     return key
 
 
+VAPID_KEY_FILE = "vapid_private_key"
+
+
+def _checked_vapid_key(path: Path | str, text: str) -> str:
+    """``text`` if it is a Web Push (VAPID) private key: the base64url of a P-256 scalar."""
+    key = text.strip()
+    try:
+        raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or not 0 < int.from_bytes(raw, "big") < _P256_ORDER:
+        raise ConfigError(
+            f"{path} is not a VAPID private key (the base64url of 32 bytes): delete the file to "
+            "have a new one generated, or set VAPID_PRIVATE_KEY"
+            if isinstance(path, Path) else
+            "VAPID_PRIVATE_KEY is not a VAPID private key (the base64url of 32 bytes): generate "
+            "one with vapid --gen, or leave it unset to have one made in instance/"
+        )
+    return key
+
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def load_or_create_vapid_key(instance_dir: Path = INSTANCE_DIR) -> str:
+    """Return ``instance/vapid_private_key``, creating it (0600) on first run.
+
+    Kept like the secret key: generated once, published atomically with ``os.link`` so
+    processes that start together agree on one key. Every browser's push subscription is
+    tied to the matching public key, so a new key means every student subscribes again.
+    """
+    path = instance_dir / VAPID_KEY_FILE
+    try:
+        return _checked_vapid_key(path, path.read_text())
+    except FileNotFoundError:
+        pass
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    key = base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).decode().rstrip("=")
+    fd, temp = tempfile.mkstemp(prefix=".vapid_key.", dir=instance_dir)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return _checked_vapid_key(path, path.read_text())  # another process won
+    finally:
+        os.unlink(temp)
+    return key
+
+
 # Each of these may instead be given as NAME_FILE: the path of a file holding the value (a
 # Docker or Kubernetes secret). Both at once is an error at start-up.
 SECRET_SETTINGS = (
@@ -147,6 +204,7 @@ SECRET_SETTINGS = (
     "CELERY_RESULT_BACKEND",
     "GRADESYNC_CANVAS_CLIENT_SECRET",
     "METRICS_TOKEN",
+    "VAPID_PRIVATE_KEY",
 )
 
 
@@ -280,6 +338,18 @@ class Config:
         # Days of grade changes (the ledger) and of sync history kept; 0 keeps them forever.
         self.GRADE_EVENTS_KEPT_DAYS = _non_negative_int(env, "GRADE_EVENTS_KEPT_DAYS", 0)
         self.RUN_HISTORY_KEPT_DAYS = _non_negative_int(env, "RUN_HISTORY_KEPT_DAYS", 0)
+        # Web Push (README, "Phone app and push"): on by default. The VAPID private key is
+        # VAPID_PRIVATE_KEY (or _FILE), else instance/vapid_private_key, made on first use
+        # (app.alerts.push.vapid_key); VAPID_SUBJECT is the contact push services see.
+        self.WEB_PUSH_ENABLED = parse_bool(env.get("WEB_PUSH_ENABLED", "1"), "WEB_PUSH_ENABLED")
+        self.VAPID_PRIVATE_KEY = (
+            _checked_vapid_key("VAPID_PRIVATE_KEY", secret["VAPID_PRIVATE_KEY"])
+            if secret["VAPID_PRIVATE_KEY"] else None
+        )
+        self.VAPID_SUBJECT = (env.get("VAPID_SUBJECT") or "").strip() or None
+        if self.VAPID_SUBJECT and not self.VAPID_SUBJECT.startswith(("mailto:", "https://")):
+            raise ConfigError("VAPID_SUBJECT must be a mailto: or https:// address; got "
+                              f"{self.VAPID_SUBJECT!r}")
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -71,6 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.dashboard import bp as dashboard_bp
     from app.pages.export import bp as export_bp
     from app.pages.gpa import bp as gpa_bp
+    from app.pages.install import bp as install_bp
     from app.pages.ops import bp as ops_bp
     from app.pages.planner import bp as planner_bp
     from app.pages.settings import bp as settings_bp
@@ -82,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(export_bp)
     app.register_blueprint(gpa_bp)
+    app.register_blueprint(install_bp)
     app.register_blueprint(planner_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(sync_bp)

@@ -30,6 +30,7 @@ from simulator.scopes import INSUFFICIENT_SCOPES, apply_key_policy
 from simulator.stats import RequestRecord, SimulatorStats
 from simulator.student import Student
 from simulator.transport import (
+    Hooks,
     SimulatorHandler,
     SimulatorHTTPServer,
     json_bytes,
@@ -81,7 +82,9 @@ class CanvasSimulator:
     def start(self) -> CanvasSimulator:
         if self._server is not None:
             return self
-        self._server = SimulatorHTTPServer((self.host, self.port), self)
+        hooks = Hooks(opened=self._connection_opened, closed=self._connection_closed,
+                      serve=self._serve)
+        self._server = SimulatorHTTPServer((self.host, self.port), hooks)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},

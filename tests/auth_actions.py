@@ -1,4 +1,5 @@
-"""flaskr-style helper: register, log in and log out through the real forms."""
+"""flaskr-style helpers: register, log in and log out through the real forms, or sign a test
+client in directly (``sign_in``) when the test is about a page, not about signing in."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ class AuthActions:
 
     def logout(self) -> Any:
         return self._client.post("/logout")
+
+
+def sign_in(client: Any, user: Any) -> None:
+    """Sign the Flask test ``client`` in as ``user`` (a ``User``, or the email of one), as a
+    password login would leave the session. The one place the tests write Flask-Login's
+    session keys; tests of the login itself go through :class:`AuthActions`."""
+    from app.accounts import find_user
+
+    account = find_user(user) if isinstance(user, str) else user
+    assert account is not None, f"no user {user!r} to sign in"
+    with client.session_transaction() as session:
+        session["_user_id"] = account.get_session_id()
+        session["_fresh"] = True

@@ -30,6 +30,7 @@ clock.export()
 from app import create_app  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
 from config import normalize_database_url  # noqa: E402
+from tests.auth_actions import AuthActions  # noqa: E402
 
 TEST_SECRET = "test-secret-key-not-for-production"
 PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")
@@ -185,6 +186,12 @@ def app(database_url: str, _schema: None) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthActions:
+    """Register, log in and log out ``client`` through the real forms (flaskr's pattern)."""
+    return AuthActions(client)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def gunicorn(database_url: str, tmp_path: Path, *, threads: int = 8,
     full_env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET,
                 "CANVAS_ALLOW_PRIVATE_HOSTS": "1", "NO_PROXY": "127.0.0.1,localhost",
                 "GRADESYNC_INSTANCE_DIR": str(tmp_path / "instance"),
-                # No scheduled syncs behind a test's back; tests/test_schedule.py covers them.
+                # No scheduled syncs behind a test's back; tests/jobs/test_schedule.py covers them.
                 "SCHEDULER_ENABLED": "0", **(env or {})}
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                  "all_proxy", "CELERY_BROKER_URL"):

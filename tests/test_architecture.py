@@ -1,8 +1,20 @@
-"""The shape of the code: arrows between packages point down, never in a circle.
+"""The shape of the code: arrows between modules point down, never in a circle.
 
-Every ``import`` in ``app/`` is read with :mod:`ast` (those inside functions too: an import
-hidden in a function is still an arrow), mapped to the package it lands in, and checked
-against the layer list below. A newcomer reads the same list in ARCHITECTURE.md.
+How it checks: every ``.py`` file is parsed with :mod:`ast` (nothing is imported or run) and
+every ``import`` in it is read, those inside functions too (an import hidden in a function is
+still an arrow). ``from X import Y`` is an arrow to the module ``X.Y`` when that file exists,
+else to ``X``. That gives one graph of modules; a depth-first search over it reports the first
+circle it meets, and each arrow is checked against a layer list (lowest first): an arrow may
+point to a lower layer, or sideways within a layer as long as that makes no circle, never up.
+
+- ``app/``: the package layers below (``LAYERS``, the same list as ARCHITECTURE.md), without
+  ``TYPE_CHECKING`` imports (annotations only), no circle between packages or modules;
+- ``simulator/``: the tiers in ``SIMULATOR_LAYERS`` (plumbing, the gradebook model, the API,
+  the server, the entry points), every import counted, ``TYPE_CHECKING`` ones too;
+- the whole repository (``app/``, ``simulator/``, ``benchmarks/`` and the top-level scripts):
+  ``REPOSITORY_LAYERS`` (``clock``/``config`` under the two products, the scripts and
+  benchmarks on top), and no circle anywhere, ``TYPE_CHECKING`` imports included: a circle
+  that only type checkers see still ties two modules together.
 """
 
 from __future__ import annotations
@@ -49,13 +61,23 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every ``app…`` module this file imports, anywhere in it (``TYPE_CHECKING`` aside)."""
+def is_module(name: str) -> bool:
+    """Whether ``name`` is a module or package of this repository."""
+    path = ROOT / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def imported_modules(
+    path: Path, roots: tuple[str, ...] = ("app",), *, type_only_too: bool = False
+) -> set[str]:
+    """Every module under ``roots`` this file imports, anywhere in it (``TYPE_CHECKING``
+    blocks aside unless ``type_only_too``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     type_only: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if (not type_only_too and isinstance(node, ast.If)
+                and "TYPE_CHECKING" in ast.unparse(node.test)):
             type_only.update(id(child) for child in ast.walk(node))
     for node in ast.walk(tree):
         if id(node) in type_only:
@@ -65,11 +87,8 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
-                is_module = (ROOT / candidate.replace(".", "/")).with_suffix(".py").exists() or (
-                    ROOT / candidate.replace(".", "/") / "__init__.py"
-                ).exists()
-                found.add(candidate if is_module else node.module)
-    return {name for name in found if name == "app" or name.startswith("app.")}
+                found.add(candidate if is_module(candidate) else node.module)
+    return {name for name in found if name.split(".")[0] in roots or name in roots}
 
 
 def app_graph() -> dict[str, set[str]]:
@@ -145,14 +164,99 @@ def test_the_simulator_is_its_own_product() -> None:
         assert not [n for n in names if n and (n == "app" or n.startswith("app."))], path
 
 
-def test_app_modules_stay_small() -> None:
-    """One job per module: none over ~400 lines (a soft limit with a little slack)."""
-    big = {
-        str(path.relative_to(ROOT)): lines
-        for path in APP.rglob("*.py")
-        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 420
+# The simulator's tiers, lowest first (module names without ``simulator.``). Plumbing knows
+# nothing of Canvas; the server is the composition root that wires the rest together.
+SIMULATOR_LAYERS: list[set[str]] = [
+    # plumbing and leaves: HTTP, counters, the bucket, settings, fault shapes, page links
+    {"transport", "stats", "bucket", "config", "hostile", "pagination", "scopes", "catalog"},
+    # the gradebook model: the teacher's truth, Canvas's totals, students and their JSON
+    {"model", "scoring", "totals", "specs", "features", "builder", "datasets", "student",
+     "lists", "render", "differentiated", "oauth"},
+    {"api"},  # the REST routes
+    {"server"},  # CanvasSimulator: wires the routes, faults and OAuth to the HTTP server
+    {"__init__", "__main__"},  # entry points: the package's exports, ``python -m simulator``
+]
+SIMULATOR_LAYER_OF = {
+    f"simulator.{name}" if name != "__init__" else "simulator": index
+    for index, layer in enumerate(SIMULATOR_LAYERS)
+    for name in layer
+}
+
+# The whole repository, lowest first: top-level names (a package or a root script).
+SCRIPTS = {path.name.removesuffix(".py") for path in ROOT.glob("*.py")}
+REPOSITORY_LAYERS: list[set[str]] = [
+    {"clock", "config"},  # "now" and the environment: import nothing of ours
+    {"app", "simulator"},  # the two products: neither imports the other
+    {"benchmarks", "run", "demo", "demo_mail", "add_canvas_indexes", "gunicorn.conf",
+     "test_optimizations", "test_canvas_performance"},  # scripts on top of both
+]
+REPOSITORY_LAYER_OF = {name: index for index, layer in enumerate(REPOSITORY_LAYERS)
+                       for name in layer}
+TOP_LEVEL = tuple(REPOSITORY_LAYER_OF)
+
+
+def top_of(module: str) -> str:
+    """``app.canvas.client`` -> ``app``; a root script (``gunicorn.conf``) is its own."""
+    return module if module in SCRIPTS else module.split(".")[0]
+
+
+def repository_graph(*folders: str) -> dict[str, set[str]]:
+    """Every module of ``folders`` (all of ours if none) -> what it imports of ours,
+    ``TYPE_CHECKING`` imports included."""
+    if folders:
+        paths = [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))]
+    else:
+        paths = [p for folder in ("app", "simulator", "benchmarks")
+                 for p in sorted((ROOT / folder).rglob("*.py"))]
+        paths += sorted(ROOT.glob("*.py"))
+    return {
+        module_name(path): imported_modules(path, TOP_LEVEL, type_only_too=True) - {
+            module_name(path)}
+        for path in paths
     }
-    assert big == {}
+
+
+def test_every_simulator_module_and_root_script_has_a_layer() -> None:
+    assert set(repository_graph("simulator")) - set(SIMULATOR_LAYER_OF) == set()
+    assert SCRIPTS - set(REPOSITORY_LAYER_OF) == set()
+
+
+def test_the_simulator_has_no_circle_and_no_upward_arrow() -> None:
+    """``transport`` hands requests to hooks the server passes in; it never imports the server."""
+    graph = repository_graph("simulator")
+    assert find_cycle(graph) is None
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if target in SIMULATOR_LAYER_OF
+        and SIMULATOR_LAYER_OF[target] > SIMULATOR_LAYER_OF[module]
+    ]
+    assert upward == []
+
+
+def test_the_repository_has_no_circle_and_no_upward_arrow() -> None:
+    graph = repository_graph()
+    assert find_cycle(graph) is None
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if REPOSITORY_LAYER_OF[top_of(target)] > REPOSITORY_LAYER_OF[top_of(module)]
+    ]
+    assert upward == []
+
+
+def test_the_checks_see_a_circle_and_a_type_only_import(tmp_path: Path) -> None:
+    """The checks above can fail: a made-up circle is found, and so is an import that only
+    type checkers see (how the simulator's server <-> transport circle hid)."""
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+    tree = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from simulator import server\n"
+    path = tmp_path / "probe.py"
+    path.write_text(tree, encoding="utf-8")
+    assert imported_modules(path, ("simulator",)) == set()
+    assert imported_modules(path, ("simulator",), type_only_too=True) == {"simulator.server"}
 
 
 def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) -> None:

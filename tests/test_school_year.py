@@ -17,31 +17,32 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from school_year import SCHOOL_YEAR
+
+from tests.school_year import SCHOOL_YEAR
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 
 DATE_SENSITIVE = [
-    "tests/test_simulator.py",
-    "tests/test_simulator_strict.py",
-    "tests/test_sync_fidelity.py",
-    "tests/test_canvas_sync_service.py",
-    "tests/test_grade_check.py",
-    "tests/test_grades.py",
-    "tests/test_ledger.py",
-    "tests/test_dashboard.py",
-    "tests/test_calendar.py",
-    "tests/test_alerts.py",
-    "tests/test_schedule.py",
-    "tests/test_time_zones.py",
-    "tests/test_cli.py",
-    "tests/test_first_hour.py",
-    "tests/test_planner.py",
-    "tests/test_gpa.py",
-    "tests/test_response_digest.py",
-    "tests/test_oauth_tokens.py",
+    "tests/simulator/test_simulator.py",
+    "tests/simulator/test_simulator_strict.py",
+    "tests/sync/test_sync_fidelity.py",
+    "tests/sync/test_canvas_sync_service.py",
+    "tests/grades/test_grade_check.py",
+    "tests/grades/test_grades.py",
+    "tests/alerts/test_ledger.py",
+    "tests/pages/test_dashboard.py",
+    "tests/pages/test_calendar.py",
+    "tests/alerts/test_alerts.py",
+    "tests/jobs/test_schedule.py",
+    "tests/grades/test_time_zones.py",
+    "tests/ops/test_cli.py",
+    "tests/pages/test_first_hour.py",
+    "tests/grades/test_planner.py",
+    "tests/grades/test_gpa.py",
+    "tests/sync/test_response_digest.py",
+    "tests/connections/test_oauth_tokens.py",
 ]
 
 

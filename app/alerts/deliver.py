@@ -25,9 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import metrics
-from app.alerts import mail, webhook
+from app.alerts import channels as notify_channels
+from app.alerts import mail, push, webhook
 from app.alerts.choose import Alert, due_soon, from_events, reconnect
-from app.alerts.prefs import settings_for, webhook_url
+from app.alerts.prefs import WebhookRefused, settings_for, webhook_url
 from app.extensions import db
 from app.models import (
     AlertDelivery,
@@ -47,7 +48,8 @@ from app.timezones import in_zone
 logger = logging.getLogger(__name__)
 
 DIGEST_HOUR = 18  # the daily digest goes out with the first run or tick after 18:00 local
-SEND_ERRORS = (smtplib.SMTPException, OSError, requests.RequestException, OutboundRefused)
+SEND_ERRORS = (smtplib.SMTPException, OSError, requests.RequestException, OutboundRefused,
+               WebhookRefused)
 
 
 def after_run(user_id: int, sync_run_id: int, result: SyncResult) -> int:
@@ -104,12 +106,16 @@ def _first_sync(run: SyncRun) -> bool:
 
 
 def channels(settings: AlertSettings) -> list[str]:
-    """Where this student's alerts go now: email when mail is set up, a webhook if given."""
+    """Where this student's alerts go now: email when mail is set up, a webhook if given,
+    ``push`` to the browsers that subscribed, ``ntfy:<id>`` for each ntfy channel."""
     found = []
     if settings.email and mail.MailSettings.from_config(current_app.config).enabled:
         found.append("email")
     if settings.webhook_url_encrypted is not None:
         found.append("webhook")
+    if push.enabled(current_app.config) and push.count(settings.user_id):
+        found.append("push")
+    found += [f"ntfy:{row.id}" for row in notify_channels.of(settings.user_id)]
     return found
 
 
@@ -206,12 +212,16 @@ def _send(
             _email(user, lines, digest=digest)
         elif channel == "webhook" and (url := webhook_url(settings)):
             webhook.post(url, lines, OutboundPolicy.from_config(current_app.config))
+        elif channel == "push":
+            push.send(user.id, lines, digest=digest)
+        elif channel.startswith("ntfy:"):
+            _ntfy(user, channel, lines)
         status = "sent"
     except SEND_ERRORS as exc:
-        # The webhook address holds a secret and requests puts it in its messages: for a
-        # webhook, log only the kind of failure (and the status it answered).
+        # A webhook, push endpoint or ntfy address holds a secret and requests puts it in its
+        # messages: for those, log only the kind of failure (and the status it answered).
         reason = (
-            type(exc).__name__ + _status(exc) if channel == "webhook"
+            type(exc).__name__ + _status(exc) if channel != "email"
             else strip_control((str(exc).splitlines() or [type(exc).__name__])[0])[:200]
         )
         logger.warning("alert %s to user %s failed: %s", channel, user.id, reason)
@@ -224,11 +234,18 @@ def _send(
         status = "failed"
     else:
         logger.info("alert %s to user %s sent (%d line(s))", channel, user.id, len(rows))
-    metrics.alert_sent(channel, status == "sent")
+    metrics.alert_sent(channel.split(":", 1)[0], status == "sent")
     for row in rows:
         row.status = status
         row.sent_at = utcnow() if status == "sent" else None
     db.session.commit()
+
+
+def _ntfy(user: User, channel: str, lines: list[str]) -> None:
+    row = notify_channels.owned(user.id, int(channel.split(":", 1)[1]))
+    if row is None:  # removed since the alert was claimed
+        raise WebhookRefused("the channel was removed")
+    notify_channels.send(row, lines, OutboundPolicy.from_config(current_app.config))
 
 
 def _status(exc: BaseException) -> str:

@@ -39,22 +39,27 @@ def check_webhook_url(url: str, policy: OutboundPolicy) -> str:
     The same rules as a Canvas address: https to a public host (plain http and private
     addresses only where the policy allows them), checked again on every connection.
     """
+    return check_outbound_url(url, policy, "webhook address")
+
+
+def check_outbound_url(url: str, policy: OutboundPolicy, what: str) -> str:
+    """``url`` (``what``: how to name it to the student) if the guard would send to it."""
     url = url.strip()
     if len(url) > MAX_WEBHOOK_URL:
-        raise WebhookRefused(f"The webhook address is longer than {MAX_WEBHOOK_URL} characters.")
+        raise WebhookRefused(f"The {what} is longer than {MAX_WEBHOOK_URL} characters.")
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise WebhookRefused("Enter the webhook address as https://host/path.")
+        raise WebhookRefused(f"Enter the {what} as https://host/path.")
     if parts.scheme == "http" and not policy.allow_private:
-        raise WebhookRefused("The webhook address must start with https://.")
+        raise WebhookRefused(f"The {what} must start with https://.")
     if parts.username or parts.password:
-        raise WebhookRefused("Leave the user name and password out of the webhook address.")
+        raise WebhookRefused(f"Leave the user name and password out of the {what}.")
     try:
         host = normalise_host(parts.hostname)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     except (UnicodeError, ValueError) as exc:
-        raise WebhookRefused(f"The webhook address is not valid: {exc}.") from None
+        raise WebhookRefused(f"The {what} is not valid: {exc}.") from None
     except OSError:
         raise WebhookRefused(f"{parts.hostname} could not be found: check the address.") from None
     if policy.allowed_hosts and host not in policy.allowed_hosts:

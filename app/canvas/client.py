@@ -1,40 +1,37 @@
-"""The Canvas REST client every sync goes through: pooled, retrying, throttle-aware, paginating.
+"""The Canvas REST client every sync goes through: its endpoints, one method per Canvas read.
 
 Usage::
 
-    with CanvasAPIService("https://canvas.example.edu", token) as client:
+    with CanvasAPIService("https://canvas.example.edu", token,
+                          options=ClientOptions(retry=RetryPolicy(max_retries=2))) as client:
         courses = client.get_courses()            # the default list
         groups = client.get_assignment_groups(courses[0]["id"])
         print(client.stats.snapshot())
 
-Transport (:mod:`app.canvas.transport`, :mod:`app.canvas.session`): one
-``requests.Session`` per client with a connection pool (10 pools × 20 connections), a
-``(connect, read)`` timeout on every request (read 60 s: Canvas's load balancers give up
-then), ``User-Agent: GradeSync/0.1`` (hosted Canvas refuses requests without one) and the token
-only in the ``Authorization`` header, sent only to the Canvas origin and masked in every log
-line.
+This module holds the endpoints (one method per Canvas read) and the public name; each other
+concern has its own module:
 
-Retries (GET only): throttles (403 "Rate Limit Exceeded", 429), 500/502/503/504, dropped
-connections and read timeouts share one loop: exponential back-off with jitter that honours
-``Retry-After``, then the request queues again behind the token's limiter. Failures to connect
-are retried by urllib3 underneath. A 401 with ``WWW-Authenticate`` (bad, expired or revoked
-token) is never retried, nor is any other 4xx.
-
-Concurrency (:mod:`app.canvas.ratelimit`): every request takes a slot from the token's
-process-wide :class:`~app.canvas.ratelimit.ThrottleLimiter`, which keeps as many requests in
-flight as Canvas's leaky bucket allows and no more.
-
-Bounded lists: besides the page cap, a list has at most ``MAX_LIST_ITEMS`` items and
-``MAX_LIST_BYTES`` bytes in all its pages, and a page with more than ``MAX_PAGE_VALUES`` JSON
-values is refused before it is parsed; over any of them the call fails with
-:class:`ResponseTooLarge` (the sync reports it and keeps every stored row).
-
-Pagination: ``per_page=100`` on every list. When the first page's ``link`` header has a
-numbered ``rel="last"``, pages 2..last are fetched concurrently (``page_workers`` threads, all
-through the limiter, at most ``2 × page_workers`` pages planned ahead) and joined in order;
-otherwise ``rel="next"`` is followed one page at a time (bookmark pages), past short and empty
-pages, until there is no ``next``. Either way a list has at most ``MAX_PAGES`` pages: a
-``last`` beyond that fails at once with :class:`ResponseTooLarge`, before any page is planned.
+- :mod:`app.canvas.options`: :class:`ClientOptions`, the one frozen object of how a client
+  talks (``(connect, read)`` timeouts, the per-attempt deadline, the :class:`RetryPolicy`,
+  ``per_page=100``, ``page_workers``, ``User-Agent: GradeSync/0.1``);
+- :mod:`app.canvas.retry`: which failures are retried (throttles: 429, 403 "Rate Limit
+  Exceeded"; 500/502/503/504; dropped connections; read timeouts) and the back-off
+  (exponential with jitter, honouring ``Retry-After``). A 401 with ``WWW-Authenticate``
+  (bad, expired or revoked token) is never retried, nor is any other 4xx;
+- :mod:`app.canvas.transport`: one GET under the token's limiter, the retry loop;
+  :mod:`app.canvas.failures`: what a failed attempt means; :mod:`app.canvas.credentials`: the
+  token's refresh and refusal; :mod:`app.canvas.session`: the pooled session and auth header
+  (the token goes only to the Canvas origin and is masked in every log line);
+  :mod:`app.canvas.stats`: the counters;
+- :mod:`app.canvas.throttle` and :mod:`app.canvas.ratelimit`: every request takes a slot from
+  the token's process-wide :class:`~app.canvas.ratelimit.ThrottleLimiter`, which keeps as many
+  requests in flight as Canvas's leaky bucket allows and no more;
+- :mod:`app.canvas.lists`: every page of a list. ``per_page`` on every list; with a numbered
+  ``rel="last"`` pages 2..last are fetched concurrently (``page_workers`` threads, at most
+  ``2 × page_workers`` planned ahead), otherwise ``rel="next"`` is followed (bookmark pages).
+  A list has at most ``MAX_PAGES`` pages, ``MAX_LIST_ITEMS`` items and ``MAX_LIST_BYTES``
+  bytes, and a page at most ``MAX_PAGE_VALUES`` JSON values; over any of them the call fails
+  with :class:`ResponseTooLarge` (the sync reports it and keeps every stored row).
 
 Safety (:mod:`app.outbound`): the base URL is checked against the outbound policy when the
 client is built, and every connection resolves the host once, refuses non-public addresses
@@ -57,10 +54,11 @@ Errors (:mod:`app.canvas.errors`, re-exported here)::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Self
 
+from app.canvas.credentials import Refresher
 from app.canvas.errors import (
     BadResponse,
     CanvasError,
@@ -82,13 +80,15 @@ from app.canvas.lists import (  # noqa: F401  (the limits re-exported)
     MAX_PAGES,
     ListReader,
 )
+from app.canvas.options import ClientOptions
 from app.canvas.paging import (
     COURSE_INCLUDES,
     canvas_time,
 )
 from app.canvas.ratelimit import ThrottleLimiter
-from app.canvas.session import USER_AGENT, ClientStats
-from app.canvas.transport import DEADLINE_S, CanvasTransport, Params
+from app.canvas.retry import RetryPolicy
+from app.canvas.stats import ClientStats
+from app.canvas.transport import DEFAULT_OPTIONS, CanvasTransport, Params
 from app.outbound import STRICT, OutboundPolicy
 
 __all__ = [
@@ -97,18 +97,19 @@ __all__ = [
     "CanvasError",
     "CanvasTimeout",
     "CanvasUnavailable",
+    "ClientOptions",
     "ClientStats",
     "InvalidToken",
     "NotFound",
     "NotPermitted",
     "RateLimited",
     "ResponseTooLarge",
+    "RetryPolicy",
     "UnsafeAddress",
     "canvas_time",
 ]
 
 logger = logging.getLogger(__name__)
-
 
 
 class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
@@ -117,17 +118,11 @@ class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
     :param base_url: the Canvas address, e.g. ``https://canvas.example.edu`` (a trailing
         ``/api/v1`` is accepted).
     :param token: the access token; it is only ever sent in the ``Authorization`` header.
-    :param timeout: ``(connect, read)`` seconds for every request.
-    :param max_retries: retries of a 5xx, a dropped connection or a throttle before giving up.
-    :param page_workers: threads fetching the pages of one numbered list.
-    :param limiter: the throttle limiter; by default the process-wide one of this token.
-    :param backoff_factor: first back-off step in seconds (doubles per retry).
-    :param timeout_retries: retries of a read timeout (each may take ``timeout[1]`` seconds).
-    :param per_page: page size asked for on every list (Canvas caps it at 100).
-    :param record_requests: keep a record of every attempt in ``stats.records``.
+    :param options: how it talks (timeouts, deadline, retries and back-off, page size, page
+        workers, user agent, request records): :class:`~app.canvas.options.ClientOptions`.
     :param policy: where connections may go (the base URL is checked now, each connection too).
-    :param deadline: seconds one request may take in all, body included (a trickling server
-        is cut off then).
+    :param limiter: the throttle limiter; by default the process-wide one of this token.
+    :param refresher: asked for a new token when Canvas says this one expired (OAuth2).
     """
 
     def __init__(
@@ -135,37 +130,17 @@ class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
         base_url: str,
         token: str,
         *,
-        timeout: tuple[float, float] = (5.0, 60.0),
-        max_retries: int = 5,
-        page_workers: int = 5,
-        limiter: ThrottleLimiter | None = None,
-        backoff_factor: float = 0.5,
-        max_backoff: float = 30.0,
-        timeout_retries: int = 1,
-        per_page: int = 100,
-        user_agent: str = USER_AGENT,
-        record_requests: bool = False,
+        options: ClientOptions = DEFAULT_OPTIONS,
         policy: OutboundPolicy = STRICT,
-        refresher: Callable[[], str | None] | None = None,
-        deadline: float = DEADLINE_S,
+        limiter: ThrottleLimiter | None = None,
+        refresher: Refresher | None = None,
     ) -> None:
         self.transport = CanvasTransport(
-            base_url,
-            token,
-            timeout=timeout,
-            max_retries=max_retries,
-            limiter=limiter,
-            backoff_factor=backoff_factor,
-            max_backoff=max_backoff,
-            timeout_retries=timeout_retries,
-            user_agent=user_agent,
-            record_requests=record_requests,
-            policy=policy,
-            refresher=refresher,
-            deadline=deadline,
+            base_url, token, options=options, policy=policy, limiter=limiter, refresher=refresher
         )
-        self.page_workers = max(1, page_workers)
-        self.per_page = per_page
+        self.options = options
+        self.page_workers = options.page_workers
+        self.per_page = options.per_page
         self._get = self.transport.get
 
     def __repr__(self) -> str:
@@ -191,11 +166,11 @@ class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
 
     @property
     def max_retries(self) -> int:
-        return self.transport.max_retries
+        return self.options.retry.max_retries
 
     @property
     def timeout_retries(self) -> int:
-        return self.transport.timeout_retries
+        return self.options.retry.timeout_retries
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from app.canvas.throttle import is_throttle
 from app.safe_text import strip_control
 
 RENEW_ADVICE = (
@@ -61,7 +62,6 @@ class CanvasError(Exception):
         self.host = host
         self.endpoint = endpoint
         self.status = status
-        self.retryable = True  # for transport failures: whether another attempt may help
 
 
 class InvalidToken(CanvasError):
@@ -108,13 +108,6 @@ class BadResponse(CanvasError):
 
 class ResponseTooLarge(BadResponse):
     """A body (on the wire or decompressed) or a list's page count went over GradeSync's limit."""
-
-
-def is_throttle(response: requests.Response) -> bool:
-    """Whether Canvas's rate limiter refused this request (403 legacy text body, or 429)."""
-    if response.status_code == 429:
-        return True
-    return response.status_code == 403 and "rate limit exceeded" in response.text.lower()
 
 
 def says_token_invalid(response: requests.Response) -> bool:

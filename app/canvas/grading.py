@@ -1,7 +1,7 @@
 """The Canvas client's grading endpoints: grading standards, schemes and grading periods.
 
 A mixin of :class:`~app.canvas.client.CanvasAPIService` (which supplies the transport and the
-JSON helpers), kept apart so each module stays small.
+JSON helpers); its one concern is the grading reads.
 """
 
 from __future__ import annotations

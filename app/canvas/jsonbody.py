@@ -1,7 +1,7 @@
 """Canvas response bodies: JSON decoding, and a gradebook's pages kept as raw bytes.
 
 :class:`RawGradebookEndpoints` is a mixin of :class:`~app.canvas.client.CanvasAPIService`
-(which supplies the pagination and the JSON helpers), kept apart so each module stays small.
+(which supplies the pagination and the JSON helpers); its one concern is reading response bodies.
 
 ``decode`` reads with orjson (strict RFC 8259, the same values as the json module for every
 body Canvas sends, and faster on a gradebook: CANVAS_PERFORMANCE_TESTING.md, "JSON"); the few

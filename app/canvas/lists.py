@@ -1,7 +1,7 @@
 """The Canvas client's JSON and list reading: objects, pages, pagination and the list limits.
 
-A mixin of :class:`~app.canvas.client.CanvasAPIService` (which supplies the transport), kept
-apart so each module stays small. See the client's docstring for how pages are followed.
+A mixin of :class:`~app.canvas.client.CanvasAPIService` (which supplies the transport); its one
+concern is following a list's pages within the limits. See the client's docstring for how.
 """
 
 from __future__ import annotations

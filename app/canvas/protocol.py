@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from app.canvas.ratelimit import ThrottleLimiter
-from app.canvas.session import ClientStats
+from app.canvas.stats import ClientStats
 
 
 @runtime_checkable

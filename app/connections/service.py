@@ -18,8 +18,8 @@ from typing import Any
 from flask import current_app
 
 from app.canvas.client import CanvasAPIService
+from app.canvas.options import DEADLINE_S, ClientOptions
 from app.canvas.protocol import CanvasClient
-from app.canvas.transport import DEADLINE_S
 from app.extensions import db
 from app.logs import submit_in_context
 from app.models import CanvasConnection, User
@@ -56,7 +56,7 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
         url = check_canvas_url(connection.base_url)
         if connection.auth_kind != "oauth":
             token = token_cipher().decrypt(connection.access_token_encrypted)
-            return CanvasAPIService(url, token, policy=outbound_policy(), deadline=_deadline())
+            return CanvasAPIService(url, token, options=_options(), policy=outbound_policy())
         fresh = fresh_access_token(connection)  # refreshed first when it is about to expire
         if not fresh:
             raise NotConnected(
@@ -64,8 +64,8 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
                 "connect it again in Settings."
             )
         return CanvasAPIService(
-            url, fresh, policy=outbound_policy(), refresher=refresher_for(connection, fresh),
-            deadline=_deadline(),
+            url, fresh, options=_options(), policy=outbound_policy(),
+            refresher=refresher_for(connection, fresh),
         )
     except ValueError as exc:  # a token the current key cannot decrypt, a refused URL
         raise NotConnected(
@@ -73,9 +73,9 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
         ) from exc
 
 
-def _deadline() -> float:
-    """Seconds one Canvas request of a sync may take in all (``CANVAS_DEADLINE_S``)."""
-    return float(current_app.config.get("CANVAS_DEADLINE_S") or DEADLINE_S)
+def _options() -> ClientOptions:
+    """A sync's client options: the defaults, each request within ``CANVAS_DEADLINE_S``."""
+    return ClientOptions(deadline=float(current_app.config.get("CANVAS_DEADLINE_S") or DEADLINE_S))
 
 
 class _Unconnected:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 
 from app.accounts import AccountError
-from app.canvas.client import CanvasAPIService
+from app.canvas.client import CanvasAPIService, ClientOptions, RetryPolicy
 from app.canvas.errors import (
     BadResponse,
     CanvasError,
@@ -71,6 +71,11 @@ VERIFY_TIMEOUT = (3.0, 7.0)
 VERIFY_MAX_RETRIES = 0
 # ...and each request ends by this wall-clock deadline, however slowly the host trickles.
 VERIFY_DEADLINE_S = 10.0
+VERIFY_OPTIONS = ClientOptions(
+    timeout=VERIFY_TIMEOUT,
+    deadline=VERIFY_DEADLINE_S,
+    retry=RetryPolicy(max_retries=VERIFY_MAX_RETRIES, timeout_retries=0),
+)
 
 REJECTED_HELP = (
     "Canvas rejected this token (it is wrong, expired or revoked): create a new one in "
@@ -134,13 +139,7 @@ def verify_canvas_token(base_url: str, token: str) -> dict[str, Any]:
     :func:`one_check` around it.
     """
     client = CanvasAPIService(
-        base_url,
-        token,
-        timeout=VERIFY_TIMEOUT,
-        max_retries=VERIFY_MAX_RETRIES,
-        policy=outbound_policy(),
-        timeout_retries=0,
-        deadline=VERIFY_DEADLINE_S,
+        base_url, token, options=VERIFY_OPTIONS, policy=outbound_policy()
     )
     try:
         profile = client.get_current_user()
@@ -203,9 +202,7 @@ def _profile_time_zone(client: CanvasAPIService) -> str | None:
 
 def profile_time_zone(base_url: str, token: str) -> str | None:
     """The zone on the Canvas profile of ``token``'s owner (None when Canvas will not say)."""
-    client = CanvasAPIService(base_url, token, timeout=VERIFY_TIMEOUT,
-                              max_retries=VERIFY_MAX_RETRIES, policy=outbound_policy(),
-                              timeout_retries=0, deadline=VERIFY_DEADLINE_S)
+    client = CanvasAPIService(base_url, token, options=VERIFY_OPTIONS, policy=outbound_policy())
     try:
         return _profile_time_zone(client)
     finally:

@@ -12,6 +12,7 @@ from app.models.heartbeat import ServiceHeartbeat
 from app.models.indexes import CANVAS_INDEXES, attach_canvas_indexes
 from app.models.login_guard import LoginGuard
 from app.models.progress_stream import ProgressStream
+from app.models.push import NotifyChannel, PushSubscription
 from app.models.sync_run import SyncRun
 from app.models.term import Term
 from app.models.user import User
@@ -38,6 +39,8 @@ __all__ = [
     "GradeEvent",
     "GradingPeriod",
     "LoginGuard",
+    "NotifyChannel",
+    "PushSubscription",
     "ProgressStream",
     "ServiceHeartbeat",
     "SyncRun",

@@ -74,7 +74,7 @@ def owned_rows(table: Table, user_id: int, seen: frozenset[str] = frozenset()
 
 def guard_key(email: str) -> str:
     """The login guard's row for an email typed before the account existed: the same keyed
-    hash as ``app.pages.auth.throttle._email_key`` (tests/test_account_deletion.py makes the
+    hash as ``app.pages.auth.throttle._email_key`` (tests/pages/test_account_deletion.py makes the
     row through a real failed sign-in, so the two cannot drift apart unnoticed)."""
     secret = str(current_app.config["SECRET_KEY"]).encode()
     key = hmac.new(secret, b"gradesync login guard: typed emails", hashlib.sha256).digest()

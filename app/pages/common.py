@@ -238,6 +238,13 @@ def _unexpected_error(error: Exception) -> tuple[Any, int]:
 # --- Template helpers -----------------------------------------------------------------------
 
 
+def as_sentence(message: str) -> str:
+    """``message`` as a sentence for a page: a capital first letter and a full stop."""
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
 def url_if(endpoint: str, **values: Any) -> str | None:
     """``url_for`` that returns None when the endpoint is not registered (yet)."""
     if endpoint not in current_app.view_functions:

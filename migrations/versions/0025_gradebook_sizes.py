@@ -6,7 +6,7 @@ long response. NULL (every existing row, and a course not synced yet): one reque
 the next sync fills it in.
 
 Revision ID: 0025_gradebook_sizes
-Revises: 0020_operations
+Revises: 0024_push_and_channels
 Create Date: 2026-12-05 11:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0025_gradebook_sizes"
-down_revision = "0020_operations"
+down_revision = "0024_push_and_channels"
 branch_labels = None
 depends_on = None
 

@@ -21,7 +21,7 @@ from app.accounts import AccountError, EmailTaken, create_user, find_user, norma
 from app.extensions import db
 from app.pages.auth import devices, sessions, throttle
 from app.pages.auth.forms import LoginForm, RegisterForm
-from app.pages.common import home_url, safe_next_url
+from app.pages.common import as_sentence, home_url, safe_next_url
 
 bp = Blueprint("auth", __name__)
 
@@ -44,12 +44,6 @@ TOO_MANY_REGISTRATIONS = (
 def _dummy_hash() -> str:
     """A hash to check against when the email has no account, so both paths take as long."""
     return generate_password_hash("not-a-real-password-just-for-timing")
-
-
-def _sentence(message: str) -> str:
-    message = message.strip()
-    message = message[:1].upper() + message[1:]
-    return message if message.endswith((".", "!", "?")) else message + "."
 
 
 def _drop_oversized(form: FlaskForm) -> None:
@@ -86,7 +80,7 @@ def register() -> Any:
         form.email.errors.append(CANNOT_REGISTER)
         return render_template("auth/register.html", form=form), 400
     except AccountError as exc:
-        form.email.errors.append(_sentence(str(exc)))
+        form.email.errors.append(as_sentence(str(exc)))
         return render_template("auth/register.html", form=form), 400
     except IntegrityError:
         # Two registrations for one email raced; the unique index decided.
@@ -117,7 +111,7 @@ def login() -> Any:
     try:
         email = normalize_email(form.email.data)
     except AccountError as exc:
-        form.email.errors.append(_sentence(str(exc)))
+        form.email.errors.append(as_sentence(str(exc)))
         return render_template("auth/login.html", form=form), 400
 
     user = find_user(email)

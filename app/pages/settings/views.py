@@ -28,6 +28,7 @@ from app.connections import (
 )
 from app.connections.oauth import list_clients
 from app.models import CanvasConnection
+from app.pages.common import as_sentence
 from app.pages.settings.forms import (
     AlertsForm,
     CalendarFeedForm,
@@ -50,12 +51,6 @@ logger = logging.getLogger(__name__)
 # A person's mistake is a 400; Canvas being down or slow is the upstream's fault.
 STATUS_BY_KIND = {"unreachable": 502, "error": 502, "timeout": 504, "busy": 429}
 EXPIRED_FORM = "The form expired. Reload the page and try again."
-
-
-def _sentence(message: str) -> str:
-    message = message.strip()
-    message = message[:1].upper() + message[1:]
-    return message if message.endswith((".", "!", "?")) else message + "."
 
 
 def demo_canvas() -> dict[str, str] | None:
@@ -156,14 +151,14 @@ def index() -> Any:
             expires_at=expiry_from_days(form.expires_in_days.data),
         )
     except InvalidCanvasURL as exc:
-        form.url.errors.append(_sentence(str(exc)))
+        form.url.errors.append(as_sentence(str(exc)))
         return _page(form, 400)
     except InvalidCanvasToken as exc:
-        form.token.errors.append(_sentence(str(exc)))
+        form.token.errors.append(as_sentence(str(exc)))
         return _page(form, 400)
     except CanvasConnectionError as exc:
         logger.info("Canvas connection refused for user %s: %s", current_user.id, exc.kind)
-        return _page(form, STATUS_BY_KIND.get(exc.kind, 400), _sentence(str(exc)))
+        return _page(form, STATUS_BY_KIND.get(exc.kind, 400), as_sentence(str(exc)))
     logger.info("user %s connected a Canvas", current_user.id)
     name = profile.get("name") or "your Canvas account"
     flash(f"Connected to Canvas as {name}. Your token is saved, encrypted.", "success")
@@ -177,7 +172,7 @@ def _test(connection: CanvasConnection | None) -> Any:
     try:
         profile = check_canvas_connection(current_user, connection)
     except (CanvasConnectionError, InvalidCanvasURL, InvalidCanvasToken) as exc:
-        flash(_sentence(str(exc)), "error")
+        flash(as_sentence(str(exc)), "error")
     else:
         name = profile.get("name") or "your Canvas account"
         flash(f"The connection works: Canvas knows this token as {name}.", "success")
@@ -220,7 +215,7 @@ def time_zone() -> Any:
     try:
         zone = set_time_zone(current_user, zone_form.time_zone.data)
     except AccountError as exc:
-        zone_form.time_zone.errors = [_sentence(str(exc))]
+        zone_form.time_zone.errors = [as_sentence(str(exc))]
         form = CanvasForm(formdata=None, url="")
         return _page(form, 400, zone_form=zone_form)
     flash(f"Dates are now shown in {zone} time.", "success")

@@ -12,10 +12,9 @@ bodies orjson refuses but the json module reads (a lone surrogate escape, NaN, a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Iterable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -62,10 +61,8 @@ class RawGradebookEndpoints:
 
         def _items(self, body: Any, endpoint: str) -> list[Any]: ...
 
-        def _fetch_pages(self, urls: Iterable[str]
-                         ) -> Generator[requests.Response, None, None]: ...
-
-        def _list_too_large(self, endpoint: str, detail: str) -> Exception: ...
+        def _get_planned(self, path: str, params: Params, page: PageReader, per_page: int,
+                         pages: int) -> list[Any]: ...
 
     def get_assignment_groups_pages(self, course_id: int | str) -> list[bytes]:
         """The gradebook request of ``get_assignment_groups`` (assignments and the student's
@@ -98,25 +95,8 @@ class RawGradebookEndpoints:
         Empty pages past the end are left out, so the same list gives the same pages however
         many were planned."""
         params: Params = [("include[]", "submission")]
-        path = f"/courses/{course_id}/assignments"
-        if pages > 1:
-            from app.canvas.lists import MAX_LIST_BYTES, MAX_PAGES  # lists imports this module
-
-            url = self.transport.api_url + path
-            urls = [f"{url}?{urlencode([*params, ('page', str(n)), ('per_page', str(per_page))])}"
-                    for n in range(1, min(pages, MAX_PAGES) + 1)]
-            bodies: list[bytes] = []
-            last: requests.Response | None = None
-            with closing(self._fetch_pages(urls)) as responses:
-                for last in responses:
-                    bodies.append(last.content)
-                    if sum(map(len, bodies)) > MAX_LIST_BYTES:
-                        raise self._list_too_large(urlsplit(url).path, "over the size limit")
-            if last is not None and not last.links.get("next"):
-                while len(bodies) > 1 and bodies[-1].strip() == b"[]":
-                    bodies.pop()  # planned past the end: the pages _get_list would give
-                return bodies
-        return self._get_list(path, params, page=page_body, per_page=per_page)
+        return self._get_planned(f"/courses/{course_id}/assignments", params, page_body,
+                                 per_page, pages)
 
     def decode_pages(self, course_id: int | str, pages: Sequence[bytes],
                      endpoint_name: str = "assignment_groups") -> list[Any]:

@@ -256,8 +256,9 @@ def prefetch(
         if not (skip_concluded and (course["concluded"] and course["content_hash"]
                                     or course["missing_since"] is not None))
     ]
-    # The biggest gradebooks first: the longest requests start in the first wave.
-    wanted.sort(key=lambda item: -(known_size(item[1]) or 0))
+    # The split gradebooks first (their pages start in the first wave), then the others in
+    # the order they were first stored.
+    wanted.sort(key=lambda item: (known_size(item[1]) or 0) < SPLIT_AT)
     return {
         canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id,
                                       known_digest(course) if incremental else None,

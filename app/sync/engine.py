@@ -88,8 +88,9 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
 
 In requests: no change costs the default list's pages (one up to 100 courses) + one per active
 course (not concluded; or over by date with scores that moved, or hidden within the window;
-a split gradebook: 1 + one per 100 assignments), no writes, no grade maths. A course that left the default list adds the two other lists, its
-gradebook and, registrar-completed, its ``GET /courses/:id``. The sweep costs a full sync's.
+a split gradebook: 1 + one per 100 assignments), no writes, no grade maths. A course that
+left the default list adds the two other lists, its gradebook and, registrar-completed, its
+``GET /courses/:id``. The sweep costs a full sync's.
 """
 
 from __future__ import annotations

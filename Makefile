@@ -10,7 +10,7 @@ help:  ## list the targets
 install:  ## install the runtime and development requirements
 	$(PYTHON) -m pip install -r requirements-dev.txt
 
-# Edit requirements.in / requirements-dev.in, never the .txt locks: this rewrites them, every
+# Edit requirements.in / requirements-bench.in / requirements-dev.in, never the .txt locks: this rewrites them, every
 # dependency (transitive ones too) pinned with hashes. pip-compile comes from the dev lock.
 # --no-emit-*: a machine's own pip config (extra indexes, find-links) stays out of the locks.
 PIP_COMPILE = pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
@@ -18,6 +18,7 @@ PIP_COMPILE = pip-compile --quiet --generate-hashes --allow-unsafe --strip-extra
 
 lock:  ## refresh the hashed locks requirements*.txt from requirements*.in (pip-compile)
 	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-bench.txt requirements-bench.in
 	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
 
 demo:  ## the app in demo mode: SQLite and a simulated Canvas, nothing to set up

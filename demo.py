@@ -14,13 +14,19 @@ that demo behave like a real school's Canvas:
   the clock held at each one's moment) and its Canvas is the one the student last synced.
 
 Time comes from :func:`clock.now` (the simulator stamps every change with it).
+
+The demo's secret key is generated here too (:func:`load_or_create_secret_key`): only the demo
+may start without ``SECRET_KEY``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import secrets
+import tempfile
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,11 +34,56 @@ from pathlib import Path
 from typing import Any
 
 import clock
+from app.settings import ConfigError, secret_weakness
 
 logger = logging.getLogger("gradesync.demo")
 
 # A week of a course's life: a few grades, a new assignment, a moved due date.
 WEEK_OF_CHANGES = 6
+
+
+GENERATED_SECRET_BYTES = 48
+
+
+def _checked_file_key(path: Path, text: str) -> str:
+    key = text.strip()
+    reason = secret_weakness(key)
+    if reason:
+        raise ConfigError(
+            f"{path} holds an unusable secret key ({reason}): delete the file to have a new "
+            "one generated, or set SECRET_KEY"
+        )
+    return key
+
+
+def load_or_create_secret_key(instance_dir: Path) -> str:
+    """The demo's key: ``instance_dir/secret_key``, created with 0600 permissions on first run.
+
+    Only the demo generates a key (every other start needs ``SECRET_KEY``). Processes that
+    start together must all end up with the same complete key, so the key is written to a
+    private temporary file first and then published with ``os.link``, which fails if the name
+    exists: exactly one process wins, and nobody can read the name before the key is in it.
+    """
+    path = instance_dir / "secret_key"
+    try:
+        return _checked_file_key(path, path.read_text())
+    except FileNotFoundError:
+        pass
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(GENERATED_SECRET_BYTES)
+    fd, temp = tempfile.mkstemp(prefix=".secret_key.", dir=instance_dir)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return _checked_file_key(path, path.read_text())  # another process won
+    finally:
+        os.unlink(temp)
+    return key
 
 
 def _load_state(path: Path) -> dict[str, Any]:

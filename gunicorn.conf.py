@@ -18,19 +18,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-from config import INSTANCE_DIR, parse_bool
+from config import INSTANCE_DIR, value
 
-bind = os.environ.get("GRADESYNC_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Declared (with their defaults and parsers) in app/settings.py, like every setting.
+bind = value("GRADESYNC_BIND")
+workers = value("WEB_CONCURRENCY")
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = value("GUNICORN_THREADS")
 timeout = 120  # a request (never a sync: those run in the background) that takes longer is cut
 graceful_timeout = 30
 wsgi_app = "app.wsgi:application"
 preload_app = False
 accesslog = None  # the app logs one line per request, with its request id (app.logs)
 
-METRICS = parse_bool(os.environ.get("METRICS_ENABLED"), "METRICS_ENABLED")
+METRICS = value("METRICS_ENABLED")
 if METRICS:
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(INSTANCE_DIR / "prometheus"))
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,7 @@ if METRICS:
 
 def when_ready(server: Any) -> None:
     """With ``METRICS_PORT``: serve every process's metrics from the master on that port."""
-    port = int(os.environ.get("METRICS_PORT") or 0)
+    port = value("METRICS_PORT")
     if not (METRICS and port):
         return
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -49,7 +50,7 @@ def when_ready(server: Any) -> None:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     registry.register(DatabaseCollector(create_app()))
-    address = os.environ.get("METRICS_ADDR", "0.0.0.0")  # noqa: S104 - scraped from outside
+    address = value("METRICS_ADDR")  # 0.0.0.0 by default: scraped from outside
     start_http_server(port, addr=address, registry=registry)
     server.log.info("metrics served on port %s", port)
 

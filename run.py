@@ -22,8 +22,8 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import make_server
 
-from config import INSTANCE_DIR
-from demo import DemoCanvas, adopt_address, sync_demo_accounts
+from config import INSTANCE_DIR, value
+from demo import DemoCanvas, adopt_address, load_or_create_secret_key, sync_demo_accounts
 from demo_mail import DemoMailbox
 
 logger = logging.getLogger("gradesync.run")
@@ -34,6 +34,7 @@ DEMO_TOKEN = "demo-canvas-token"  # noqa: S105 - the simulator's, not a real Can
 DEMO_DB = INSTANCE_DIR / "demo.sqlite3"
 DEMO_CANVAS_STATE = INSTANCE_DIR / "demo-canvas.json"  # the simulator's port and its changes
 DEMO_MAIL = INSTANCE_DIR / "demo-mail.txt"  # the alert emails the demo's mailbox received
+DEMO_KEY = INSTANCE_DIR / "secret_key"  # generated on the first demo start (mode 0600)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -84,6 +85,14 @@ def prepare_schema(app: Flask) -> None:
             # A database made by create_all() earlier: adopt it at the current revision.
             flask_migrate.stamp(directory=str(MIGRATIONS))
         flask_migrate.upgrade(directory=str(MIGRATIONS))
+
+
+def demo_key() -> dict[str, str]:
+    """The demo's SECRET_KEY: the one set in the environment, else the instance's generated one
+    (the only start that may go without setting it)."""
+    if value("SECRET_KEY"):
+        return {}  # create_app reads it too
+    return {"SECRET_KEY": load_or_create_secret_key(INSTANCE_DIR)}
 
 
 def demo_account(app: Flask, canvas_url: str) -> str:
@@ -141,6 +150,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         app = create_app({
+            **demo_key(),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{DEMO_DB}",
             "CANVAS_ALLOW_PRIVATE_HOSTS": True,
             "CELERY_BROKER_URL": None,  # the demo runs syncs in-process
@@ -182,7 +192,8 @@ def serve(args: argparse.Namespace) -> int:
         lines += [
             f"Demo login:  {DEMO_EMAIL}  /  {password}",
             f"Simulated Canvas ({args.preset}): {simulator.base_url}  token: {DEMO_TOKEN}",
-            f"Database: {DEMO_DB}  (the CLI: DATABASE_URL=sqlite:///{DEMO_DB} flask --app app ...)",
+            f"Database: {DEMO_DB}  (the CLI: SECRET_KEY_FILE={DEMO_KEY} "
+            f"DATABASE_URL=sqlite:///{DEMO_DB} flask --app app ...)",
             f"Alert emails: printed here and kept in {DEMO_MAIL}",
             "Log in and click Sync Canvas. New accounts find the simulated Canvas in Settings.",
         ]

@@ -1,8 +1,10 @@
 """GradeSync: keep a student's Canvas gradebook in a SQL database.
 
-``create_app`` only wires things together: configuration, extensions, blueprints and the CLI.
-It does no network or database I/O; its only file I/O is :class:`config.Config` reading (on a
-first start, creating) ``instance/secret_key`` when ``SECRET_KEY`` is not set.
+``create_app`` only wires things together: configuration (:mod:`app.settings`), extensions,
+blueprints and the CLI. It does no network or database I/O and writes no file; the only files
+it reads are the ``NAME_FILE`` secrets an operator points at. Without ``SECRET_KEY`` (from the
+environment or the caller's config) it refuses to start: the demo (``run.py --demo``) and the
+tests pass their own.
 
 Start-up work that touches the database is a separate, explicit step:
 :func:`app.jobs.recover_on_start`, called by ``run.py``, ``app.wsgi``, the Celery worker and
@@ -11,7 +13,6 @@ the CLI's sync commands.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,21 +22,18 @@ from flask import Flask, g
 from flask.cli import with_appcontext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import INSTANCE_DIR, Config, ConfigError, env_secret
+from app.settings import INSTANCE_DIR, ConfigError, load
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
     try:
-        app.config.from_mapping(Config().as_dict())
+        app.config.from_mapping(load(overrides=test_config))
     except ConfigError as exc:
         if click.get_current_context(silent=True) is not None:
             # Loaded by the ``flask`` command: one "Error: ..." line, exit 1, no traceback.
             raise click.ClickException(" ".join(str(exc).split())) from None
         raise
-    if test_config is not None:
-        app.config.from_mapping(test_config)
-    _refuse_generated_key_with_a_broker(app, test_config)
     if app.config.get("METRICS_ENABLED"):
         from app import metrics
 
@@ -66,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Before the blueprints: every <int:id> in a route is bounded to what the database holds.
     app.url_map.converters["int"] = BoundedIntConverter
 
+    from app.pages.api import bp as api_bp
+    from app.pages.api import settings_bp as api_settings_bp
     from app.pages.auth import bp as auth_bp
     from app.pages.calendar import bp as calendar_bp
     from app.pages.dashboard import bp as dashboard_bp
@@ -77,6 +77,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.pages.settings import bp as settings_bp
     from app.pages.sync import bp as sync_bp
 
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_settings_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(dashboard_bp)
@@ -97,29 +99,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_web(app)
 
     return app
-
-
-class ConfigurationError(RuntimeError):
-    """The configuration cannot work; the message says what to set."""
-
-
-def _refuse_generated_key_with_a_broker(
-    app: Flask, test_config: Mapping[str, Any] | None
-) -> None:
-    """Fail closed: processes that share work through a broker must share one explicit key.
-
-    Each host that generates its own ``instance/secret_key`` would encrypt tokens that the
-    others cannot read (and sign sessions the others reject).
-    """
-    if not app.config.get("CELERY_BROKER_URL"):
-        return
-    explicit = env_secret(os.environ, "SECRET_KEY") or (test_config or {}).get("SECRET_KEY")
-    if not explicit:
-        raise ConfigurationError(
-            "CELERY_BROKER_URL is set but SECRET_KEY is not: set the same SECRET_KEY (and "
-            "TOKEN_ENCRYPTION_KEY, if you use one) on every web and worker process, or each "
-            "host generates its own and none can read the others' Canvas tokens"
-        )
 
 
 def init_migrations(app: Flask) -> click.Group:

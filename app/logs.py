@@ -30,11 +30,14 @@ T = TypeVar("T")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "gradesync_request_id", default=None)
 _ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
-# A line of defence, not the policy: "Bearer x", "access_token=x", "password: x", cookies.
+# A line of defence, not the policy: "Bearer x", "access_token=x", "password: x", cookies
+# (an "Authorization: Bearer gsk_..." header too), and any API token by its "gsk_" start.
 _CREDENTIALS = re.compile(
     r"(?i)((?:access_token|refresh_token|client_secret|password|secret|token|cookie|"
     r"authorization|session)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|bearer\s+)"
     r"([^\s\"'&,;}]+)")
+# A personal API token (app.pages.api.tokens) wherever it appears, e.g. pasted into a URL.
+_API_TOKEN = re.compile(r"\b(gsk_)[A-Za-z0-9_-]{8,}")
 
 
 def current_request_id() -> str | None:
@@ -90,7 +93,8 @@ def submit_in_context(pool: Executor, fn: Callable[..., T], *args: Any) -> Futur
 
 
 def redact(text: str) -> str:
-    return _CREDENTIALS.sub(lambda m: m.group(1) + "[redacted]", text)
+    text = _CREDENTIALS.sub(lambda m: m.group(1) + "[redacted]", text)
+    return _API_TOKEN.sub(lambda m: m.group(1) + "[redacted]", text)
 
 
 class RequestIdFilter(logging.Filter):

@@ -11,9 +11,10 @@ What the database knows (queue depth, how stale accounts are) is read at scrape 
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
+
+from app.settings import value
 
 # Sync durations run from seconds to many minutes; staleness from minutes to days.
 SYNC_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -102,7 +103,7 @@ def exposition(extra: Any = None) -> bytes:
     ``extra`` collector's (the database's numbers)."""
     from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if value("PROMETHEUS_MULTIPROC_DIR"):  # prometheus-client reads it itself
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
@@ -119,7 +120,7 @@ def exposition(extra: Any = None) -> bytes:
 
 def process_exited(pid: int) -> None:
     """gunicorn's ``child_exit``: a dead worker's live gauges stop counting."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if value("PROMETHEUS_MULTIPROC_DIR"):  # prometheus-client reads it itself
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from app.outbound import is_public_address, normalise_host
-from config import ConfigError, secret_weakness
+from app.settings import ConfigError, secret_weakness
 
 MAX_TOKEN_LENGTH = 512
 MAX_URL_LENGTH = 255

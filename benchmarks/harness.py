@@ -11,6 +11,7 @@ import atexit
 import functools
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -32,7 +33,9 @@ PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PRO
 def use_temp_instance_dir() -> Path:
     """Point ``GRADESYNC_INSTANCE_DIR`` at a new temporary directory (removed at exit).
 
-    Also keeps loopback traffic to the simulator away from any configured proxy.
+    Also keeps loopback traffic to the simulator away from any configured proxy, and gives
+    this process and its children (``flask db upgrade``...) a throw-away ``SECRET_KEY`` when
+    none is set: the benchmark's databases are scratch ones, dropped at exit.
     """
     path = Path(tempfile.mkdtemp(prefix="gradesync-bench-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
@@ -40,6 +43,8 @@ def use_temp_instance_dir() -> Path:
     for name in PROXY_VARS:
         os.environ.pop(name, None)
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    if not (os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE")):
+        os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
     return path
 
 

@@ -19,6 +19,10 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault(
     "GRADESYNC_INSTANCE_DIR", os.path.join(os.path.dirname(__file__), ".instance")
 )
+TEST_SECRET = "test-secret-key-not-for-production"
+# The tests give their own key (only the demo generates one): the apps they build and every
+# process they start (flask, gunicorn, a worker) inherit it.
+os.environ.setdefault("SECRET_KEY", TEST_SECRET)
 
 import clock  # noqa: E402
 
@@ -32,7 +36,6 @@ from app.extensions import db as _db  # noqa: E402
 from config import normalize_database_url  # noqa: E402
 from tests.auth_actions import AuthActions  # noqa: E402
 
-TEST_SECRET = "test-secret-key-not-for-production"
 PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")
 
 

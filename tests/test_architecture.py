@@ -12,7 +12,7 @@ point to a lower layer, or sideways within a layer as long as that makes no circ
 - ``simulator/``: the tiers in ``SIMULATOR_LAYERS`` (plumbing, the gradebook model, the API,
   the server, the entry points), every import counted, ``TYPE_CHECKING`` ones too;
 - the whole repository (``app/``, ``simulator/``, ``benchmarks/`` and the top-level scripts):
-  ``REPOSITORY_LAYERS`` (``clock``/``config`` under the two products, the scripts and
+  ``REPOSITORY_LAYERS`` (``clock`` under the two products; ``config``, the scripts and
   benchmarks on top), and no circle anywhere, ``TYPE_CHECKING`` imports included: a circle
   that only type checkers see still ties two modules together.
 """
@@ -33,8 +33,8 @@ APP = ROOT / "app"
 # Lowest first. A module may import from its own layer's packages only if that makes no
 # circle, and from any lower layer; never from a higher one.
 LAYERS: list[set[str]] = [
-    {"app.models", "app.extensions", "app.safe_text", "app.db_events", "app.timezones",
-     "app.logs", "app.metrics"},
+    {"app.settings", "app.setting_parsers", "app.models", "app.extensions", "app.safe_text",
+     "app.db_events", "app.timezones", "app.logs", "app.metrics"},
     {"app.security", "app.outbound", "app.outbound_limits"},
     {"app.canvas"},
     {"app.grades", "app.sync"},
@@ -185,9 +185,10 @@ SIMULATOR_LAYER_OF = {
 # The whole repository, lowest first: top-level names (a package or a root script).
 SCRIPTS = {path.name.removesuffix(".py") for path in ROOT.glob("*.py")}
 REPOSITORY_LAYERS: list[set[str]] = [
-    {"clock", "config"},  # "now" and the environment: import nothing of ours
+    {"clock"},  # "now": imports nothing of ours
     {"app", "simulator"},  # the two products: neither imports the other
-    {"benchmarks", "run", "demo", "demo_mail", "add_canvas_indexes", "gunicorn.conf",
+    # config re-exports app.settings (every setting, declared in the package) to the scripts.
+    {"config", "benchmarks", "run", "demo", "demo_mail", "add_canvas_indexes", "gunicorn.conf",
      "test_optimizations", "test_canvas_performance"},  # scripts on top of both
 ]
 REPOSITORY_LAYER_OF = {name: index for index, layer in enumerate(REPOSITORY_LAYERS)
@@ -259,18 +260,21 @@ def test_the_checks_see_a_circle_and_a_type_only_import(tmp_path: Path) -> None:
     assert imported_modules(path, ("simulator",), type_only_too=True) == {"simulator.server"}
 
 
-def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) -> None:
-    """Two hosts that each generated their own key could not read each other's tokens."""
+@pytest.mark.parametrize("broker", [None, "redis://127.0.0.1:6379/9"], ids=["alone", "broker"])
+def test_a_process_without_a_secret_key_refuses_to_start(tmp_path: Path, broker: str | None
+                                                         ) -> None:
+    """Outside the demo and the tests nothing generates a key: a host that made its own could
+    not read the tokens the others encrypted. No key file is written either."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY")
+        if key not in ("SECRET_KEY", "SECRET_KEY_FILE", "TOKEN_ENCRYPTION_KEY",
+                       "CELERY_BROKER_URL")
     }
-    env.update(
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/9",
-        GRADESYNC_INSTANCE_DIR=str(tmp_path),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}",
-    )
+    env.update(GRADESYNC_INSTANCE_DIR=str(tmp_path / "instance"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    if broker:
+        env["CELERY_BROKER_URL"] = broker
     code = "from app import create_app; create_app()"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -278,7 +282,8 @@ def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) 
     )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert "CELERY_BROKER_URL is set but SECRET_KEY is not" in last
+    assert "SECRET_KEY is not set: set SECRET_KEY (or SECRET_KEY_FILE" in last
+    assert not (tmp_path / "instance").exists()  # create_app wrote nothing
 
     env["SECRET_KEY"] = "an-explicit-key-shared-by-every-host-0123456789"
     result = subprocess.run(
@@ -286,6 +291,7 @@ def test_a_process_with_a_broker_refuses_a_generated_secret_key(tmp_path: Path) 
         timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "instance").exists()
 
 
 @pytest.mark.parametrize("module", ["app.cli.canvas", "app.cli.users", "app.cli"])

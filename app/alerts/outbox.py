@@ -100,8 +100,8 @@ def outbox(app: Flask | None = None) -> AlertOutbox:
         with _create_lock:
             box = app.extensions.get(OUTBOX_KEY)
             if box is None:
-                box = AlertOutbox(app, int(app.config.get("ALERT_WORKERS") or DEFAULT_WORKERS),
-                                  int(app.config.get("ALERT_QUEUE_MAX") or DEFAULT_CAPACITY))
+                box = AlertOutbox(app, int(app.config["ALERT_WORKERS"]),
+                                  int(app.config["ALERT_QUEUE_MAX"]))
                 app.extensions[OUTBOX_KEY] = box
     return box
 

@@ -35,6 +35,7 @@ from py_vapid import Vapid02
 from sqlalchemy import delete, select
 
 from app.alerts.prefs import WebhookRefused, check_outbound_url
+from app.alerts.vapid_key import load_or_create_vapid_key
 from app.alerts.webhook import LIMITS, WEBHOOK_TIMEOUT_S
 from app.extensions import db
 from app.models import PushSubscription, utcnow
@@ -42,7 +43,6 @@ from app.outbound import OutboundPolicy, guarded_session
 from app.outbound_limits import BodyTooLarge
 from app.safe_text import strip_control
 from app.security import TokenCipher
-from config import load_or_create_vapid_key
 
 logger = logging.getLogger(__name__)
 

@@ -269,13 +269,11 @@ def canvas_sync(email: str | None, all_users: bool, incremental: bool, as_json: 
 
 
 def _client_secret_from_env() -> str:
-    """GRADESYNC_CANVAS_CLIENT_SECRET(_FILE), read by config.py, else asked for (hidden)."""
-    import os
-
-    from config import ConfigError, env_secret
+    """GRADESYNC_CANVAS_CLIENT_SECRET(_FILE) (declared in app.settings), else asked for (hidden)."""
+    from app.settings import ConfigError, value
 
     try:
-        given = env_secret(os.environ, "GRADESYNC_CANVAS_CLIENT_SECRET")
+        given = value("GRADESYNC_CANVAS_CLIENT_SECRET")
     except ConfigError as exc:
         raise CLIError(exc) from None
     return given or str(click.prompt("Client secret", hide_input=True))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from app.safe_text import strip_control
+from app.settings import value
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ NO_SCHEMA = "the database has no tables yet: run 'flask --app app db upgrade' fi
 
 def configure_logging(verbose: bool) -> None:
     """Logging goes to stderr; quiet by default so expected failures stay one line."""
-    level_name = os.environ.get("GRADESYNC_LOG_LEVEL", "INFO" if verbose else "ERROR").upper()
+    level_name = (value("GRADESYNC_LOG_LEVEL") or ("INFO" if verbose else "ERROR")).upper()
     level = logging.getLevelNamesMapping().get(level_name, logging.ERROR)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 
 from app.canvas.client import CanvasAPIService
-from app.canvas.options import DEADLINE_S, ClientOptions
+from app.canvas.options import ClientOptions
 from app.canvas.protocol import CanvasClient
 from app.extensions import db
 from app.logs import submit_in_context
@@ -75,7 +75,7 @@ def build_client(connection: CanvasConnection) -> CanvasAPIService:
 
 def _options() -> ClientOptions:
     """A sync's client options: the defaults, each request within ``CANVAS_DEADLINE_S``."""
-    return ClientOptions(deadline=float(current_app.config.get("CANVAS_DEADLINE_S") or DEADLINE_S))
+    return ClientOptions(deadline=float(current_app.config["CANVAS_DEADLINE_S"]))
 
 
 class _Unconnected:

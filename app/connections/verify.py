@@ -98,8 +98,8 @@ class CanvasConnectionError(AccountError):
 
 
 # A check holds a web thread for up to its deadline: one at a time per user, and a few per
-# process, so a crowd of checks against a slow Canvas leaves threads for everyone else's pages.
-CHECKS_PER_PROCESS = 3
+# process (CONNECTION_CHECKS_PER_PROCESS), so a crowd of checks against a slow Canvas leaves
+# threads for everyone else's pages.
 BUSY_MESSAGE = (
     "another check of a Canvas connection is still running: wait a moment, then try again"
 )
@@ -118,7 +118,7 @@ _checks = _Checks()
 def one_check(user_id: int | None) -> Iterator[None]:
     """Hold the user's (and one of the process's) check slots; ``CanvasConnectionError``
     (kind ``busy``) at once when the user already has a check running or the process is full."""
-    cap = int(current_app.config.get("CONNECTION_CHECKS_PER_PROCESS") or CHECKS_PER_PROCESS)
+    cap = int(current_app.config["CONNECTION_CHECKS_PER_PROCESS"])
     key = user_id if user_id is not None else -1 - threading.get_ident()
     with _checks.lock:
         if key in _checks.users or len(_checks.users) >= cap:

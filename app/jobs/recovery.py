@@ -29,9 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Runs created before this process existed cannot belong to its thread pool.
 PROCESS_STARTED_AT = utcnow()
-# A running sync updates its row at every course; this long without a sign of life, its
-# process (on another machine, where we cannot look) is taken to be gone.
-DEFAULT_STALE_AFTER_S = 15 * 60
+# A running sync updates its row at every course; SYNC_STALE_AFTER_S without a sign of life,
+# its process (on another machine, where we cannot look) is taken to be gone.
 
 
 def recover_on_start(app: Flask) -> int:
@@ -94,9 +93,7 @@ def recover_abandoned_runs(stale_after_s: float | None = None) -> int:
     Celery broker and are left alone.
     """
     if stale_after_s is None:
-        stale_after_s = float(
-            current_app.config.get("SYNC_STALE_AFTER_S", DEFAULT_STALE_AFTER_S)
-        )
+        stale_after_s = float(current_app.config["SYNC_STALE_AFTER_S"])
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     rows = db.session.execute(
         select(SyncRun.id, SyncRun.status, SyncRun.worker, SyncRun.heartbeat_at,

@@ -156,8 +156,8 @@ def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
             if app.config.get("CELERY_BROKER_URL"):
                 runner = CeleryRunner(app)
             else:
-                runner = ThreadRunner(app, int(app.config.get("SYNC_WORKERS", 4)),
-                                      int(app.config.get("SYNC_WORKERS_PER_HOST") or 0) or None)
+                runner = ThreadRunner(app, int(app.config["SYNC_WORKERS"]),
+                                      int(app.config["SYNC_WORKERS_PER_HOST"]) or None)
             app.extensions[RUNNER_KEY] = runner
     return runner
 

@@ -53,7 +53,6 @@ MAX_MESSAGE = 500
 MAX_STEPS = 40
 SCHEDULED = SCHEDULED_TRIGGER  # summary["trigger"] of a run the scheduler queued
 SCHEDULED_PROGRESS_SECONDS = 1.0
-SCHEDULED_RUNS_KEPT = 168  # per student: a week of hourly runs (config SCHEDULED_RUNS_KEPT)
 PRUNE_EVERY = 24  # prune after one scheduled run in this many (by run id): ~once a day each
 
 # The process that holds a run: a starting process checks whether that one is still alive.
@@ -203,7 +202,7 @@ def prune_scheduled_runs(user_id: int, keep: int | None = None) -> int:
     it). Bounded work: the user's own rows, through the ``user_id`` index.
     """
     if keep is None:
-        keep = int(current_app.config.get("SCHEDULED_RUNS_KEPT", SCHEDULED_RUNS_KEPT))
+        keep = int(current_app.config["SCHEDULED_RUNS_KEPT"])
     scheduled = SyncRun.summary["trigger"].as_string() == SCHEDULED
     newest_kept = db.session.scalars(
         select(SyncRun.id).where(SyncRun.user_id == user_id, scheduled)

@@ -24,7 +24,6 @@ from app.jobs.runners import get_runner
 logger = logging.getLogger(__name__)
 
 SCHEDULER_KEY = "gradesync_scheduler"
-DEFAULT_TICK_S = 30.0
 
 
 def tick(app: Flask) -> list[int]:
@@ -64,12 +63,12 @@ class SchedulerThread(threading.Thread):
 
 
 def tick_seconds(app: Flask) -> float:
-    return float(app.config.get("SCHEDULER_TICK_S") or DEFAULT_TICK_S)
+    return float(app.config["SCHEDULER_TICK_S"])
 
 
 def start_scheduler(app: Flask) -> SchedulerThread | None:
     """The start-up step's scheduler: a thread, unless a broker (Celery beat) or config says no."""
-    if app.config.get("CELERY_BROKER_URL") or not app.config.get("SCHEDULER_ENABLED", True):
+    if app.config.get("CELERY_BROKER_URL") or not app.config["SCHEDULER_ENABLED"]:
         return None
     existing: SchedulerThread | None = app.extensions.get(SCHEDULER_KEY)
     if existing is not None and existing.is_alive():

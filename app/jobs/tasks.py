@@ -13,7 +13,6 @@ Run exactly one beat process per deployment.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from flask import Flask, current_app
 from app.jobs.enqueue import enqueue_due
 from app.jobs.recovery import recover_on_start, resume_interrupted_run
 from app.jobs.runs import run_sync
-from config import parse_bool
+from app.settings import parse_bool
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ ENQUEUE_DUE_TASK = "gradesync.enqueue_due_syncs"
 # A sync past its soft limit gets SoftTimeLimitExceeded (recorded as a failed run, its courses
 # fully old or fully new); the hard limit then kills the worker child, whatever it is doing.
 # With every Canvas request under its deadline, only a hostile Canvas comes near them.
-SYNC_SOFT_LIMIT_S = 15 * 60.0
 HARD_AFTER_SOFT_S = 60.0
 TICK_SOFT_LIMIT_S = 60.0
 TICK_HARD_LIMIT_S = 90.0
@@ -47,7 +45,7 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask)
-    soft_limit = float(app.config.get("SYNC_SOFT_LIMIT_S") or SYNC_SOFT_LIMIT_S)
+    soft_limit = float(app.config["SYNC_SOFT_LIMIT_S"])
     celery.config_from_object(
         {
             "broker_url": app.config["CELERY_BROKER_URL"],
@@ -64,19 +62,17 @@ def celery_init_app(app: Flask) -> Celery:
             # A message whose worker died unacknowledged goes back to the queue after this
             # long (Redis); the run it carries is then resumed (run_sync_task).
             "broker_transport_options": {
-                "visibility_timeout": float(app.config.get("CELERY_VISIBILITY_TIMEOUT_S")
+                "visibility_timeout": float(app.config["CELERY_VISIBILITY_TIMEOUT_S"]
                                             or 3600.0),
             },
             # One queue name per deployment (or test session) sharing a Redis server.
-            "task_default_queue": app.config.get("CELERY_QUEUE")
-            or os.environ.get("CELERY_QUEUE")
-            or "gradesync",
+            "task_default_queue": app.config["CELERY_QUEUE"] or "gradesync",
             "beat_schedule": {
                 "gradesync-enqueue-due-syncs": {
                     "task": ENQUEUE_DUE_TASK,
-                    "schedule": float(app.config.get("SCHEDULER_TICK_S") or 30.0),
+                    "schedule": float(app.config["SCHEDULER_TICK_S"]),
                     # A tick nobody ran in time is superseded by the next one.
-                    "options": {"expires": float(app.config.get("SCHEDULER_TICK_S") or 30.0)},
+                    "options": {"expires": float(app.config["SCHEDULER_TICK_S"])},
                 },
             },
         }
@@ -99,10 +95,7 @@ def _connect_worker_signals(app: Flask) -> None:
         # The worker's start-up step: clear runs left behind by a dead worker, one whose
         # process is gone from this machine or silent for SYNC_STALE_AFTER_S (see
         # app.jobs.recovery); live runs on other machines are left alone.
-        setting = app.config.get(
-            "SYNC_INTERRUPT_ON_WORKER_START",
-            os.environ.get("SYNC_INTERRUPT_ON_WORKER_START", "1"),
-        )
+        setting = app.config["SYNC_INTERRUPT_ON_WORKER_START"]
         if not parse_bool(setting, "SYNC_INTERRUPT_ON_WORKER_START"):
             return
         recover_on_start(app)
@@ -127,5 +120,5 @@ def _submit_to_workers(user_id: int, sync_run_id: int, incremental: bool) -> Non
              time_limit=TICK_HARD_LIMIT_S)
 def enqueue_due_syncs_task() -> int:
     """Celery beat's tick: queue an incremental sync for every account due now."""
-    tick = timedelta(seconds=float(current_app.config.get("SCHEDULER_TICK_S") or 30.0))
+    tick = timedelta(seconds=float(current_app.config["SCHEDULER_TICK_S"]))
     return len(enqueue_due(_submit_to_workers, tick=tick))

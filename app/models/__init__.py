@@ -1,6 +1,7 @@
 """The data model. Table and column names are a contract with operators and scripts."""
 
 from app.models.alert import AlertDelivery, AlertSettings
+from app.models.api_token import ApiToken
 from app.models.assignment import Assignment
 from app.models.base import Base, UTCDateTime, utcnow
 from app.models.connection import CanvasConnection, CanvasOAuthClient
@@ -23,6 +24,7 @@ attach_canvas_indexes(Base.metadata)
 __all__ = [
     "AlertDelivery",
     "AlertSettings",
+    "ApiToken",
     "Assignment",
     "AssignmentDone",
     "Base",

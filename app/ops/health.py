@@ -101,9 +101,9 @@ def broker_reachable(url: str, timeout: float = BROKER_TIMEOUT_S) -> bool:
 
 
 def _scheduler(app: Flask) -> str:
-    if not app.config.get("SCHEDULER_ENABLED", True):
+    if not app.config["SCHEDULER_ENABLED"]:
         return NOT_CONFIGURED
-    tick = timedelta(seconds=float(app.config.get("SCHEDULER_TICK_S") or 30.0))
+    tick = timedelta(seconds=float(app.config["SCHEDULER_TICK_S"]))
     try:
         beat = last_beat(SCHEDULER)
     except Exception as exc:  # noqa: BLE001

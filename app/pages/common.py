@@ -124,7 +124,6 @@ def register_web(app: Flask) -> None:
 # --- Request size ---------------------------------------------------------------------------
 
 FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-DEFAULT_MAX_FORM_BODY_SIZE = 64 * 1024
 
 
 def _limit_form_body() -> None:
@@ -136,7 +135,7 @@ def _limit_form_body() -> None:
     """
     if request.mimetype not in FORM_MIMETYPES:
         return
-    limit = int(current_app.config.get("MAX_FORM_BODY_SIZE", DEFAULT_MAX_FORM_BODY_SIZE))
+    limit = int(current_app.config["MAX_FORM_BODY_SIZE"])
     length = request.content_length
     if length is not None and length > limit:
         logger.info("refused a %d-byte form post to %s (limit %d)", length, request.path, limit)

@@ -26,7 +26,9 @@ REQUEST_LOGGERS = ("werkzeug", "gunicorn.access")
 _SECRET_PARTS = (
     re.compile(r"(/calendar/)[^\s/?\"']+?(\.ics\b|[\s?\"']|$)"),
     re.compile(r"(/alerts/unsubscribe/)[^\s/?\"']+()"),
-    re.compile(r"([?&](?:code|state|token|secret)=)[^\s&#\"']+()"),
+    re.compile(r"([?&](?:code|state|token|secret|access_token|api_key|key)=)[^\s&#\"']+()"),
+    # A personal API token pasted anywhere into an address (the API reads only the header).
+    re.compile(r"\b(gsk_)[A-Za-z0-9_-]{8,}()"),
 )
 REDACTED = "[redacted]"
 

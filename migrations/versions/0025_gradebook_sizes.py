@@ -6,7 +6,7 @@ long response. NULL (every existing row, and a course not synced yet): one reque
 the next sync fills it in.
 
 Revision ID: 0025_gradebook_sizes
-Revises: 0024_push_and_channels
+Revises: 0023_api_tokens
 Create Date: 2026-12-05 11:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0025_gradebook_sizes"
-down_revision = "0024_push_and_channels"
+down_revision = "0023_api_tokens"
 branch_labels = None
 depends_on = None
 

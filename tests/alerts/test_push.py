@@ -32,8 +32,9 @@ from sqlalchemy import select
 from app.alerts.choose import Alert
 from app.alerts.deliver import dispatch
 from app.alerts.prefs import settings_for
+from app.alerts.vapid_key import load_or_create_vapid_key
 from app.models import AlertDelivery, NotifyChannel, PushSubscription, User, utcnow
-from config import Config, ConfigError, load_or_create_vapid_key
+from config import Config, ConfigError
 from tests.auth_actions import AuthActions
 
 

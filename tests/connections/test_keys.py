@@ -18,19 +18,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.security import InvalidCanvasToken, TokenCipher, WeakKeyError
-from config import Config, ConfigError, load_or_create_secret_key
+from config import Config, ConfigError
+from demo import load_or_create_secret_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 24
 
-# Each child imports config first (the slow part), then waits for a common instant so that
+# The demo's generated key (demo.py; every other start needs SECRET_KEY).
+# Each child imports demo first (the slow part), then waits for a common instant so that
 # every process reaches the key file at the same moment, as workers started together do.
 # Opening a file for writing is made slow (a busy disk), which widens any window in which a
 # reader could find the key file created but not yet written; children start staggered by a
 # few milliseconds so that some arrive inside such a window.
 CHILD = """
 import os, sys, time
-from config import Config
+from pathlib import Path
+from demo import load_or_create_secret_key
 real_fdopen = os.fdopen
 def slow_fdopen(*args, **kwargs):
     time.sleep(0.3)
@@ -39,7 +42,7 @@ os.fdopen = slow_fdopen
 start = float(sys.argv[1])
 while time.time() < start:
     time.sleep(0.001)
-print("KEY=" + Config({}).SECRET_KEY, flush=True)
+print("KEY=" + load_or_create_secret_key(Path(os.environ["GRADESYNC_INSTANCE_DIR"])), flush=True)
 """
 
 

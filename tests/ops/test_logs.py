@@ -94,10 +94,11 @@ def click_sync(client: Any, request_id: str | None = None) -> SyncRun:
 def test_the_config_switch_gives_json_lines(monkeypatch: Any) -> None:
     from config import Config, ConfigError
 
-    assert Config({"LOG_FORMAT": "json"}).LOG_FORMAT == "json"
-    assert Config({}).LOG_FORMAT == "text"
+    key = {"SECRET_KEY": "test-secret-key-not-for-production"}  # required outside the demo
+    assert Config({**key, "LOG_FORMAT": "json"}).LOG_FORMAT == "json"
+    assert Config(key).LOG_FORMAT == "text"
     with pytest.raises(ConfigError, match="LOG_FORMAT must be text or json"):
-        Config({"LOG_FORMAT": "xml"})
+        Config({**key, "LOG_FORMAT": "xml"})
 
 
 def test_a_request_gets_an_id_and_a_forged_one_is_replaced(client: Any, lines: Lines) -> None:

@@ -19,7 +19,7 @@ from app.jobs import heartbeat
 from app.models import Assignment, Course, SyncRun, User, utcnow
 from config import Config, ConfigError
 from tests.auth_actions import DEFAULT_PASSWORD, AuthActions
-from tests.conftest import _empty_all_tables, connect_user, make_test_config
+from tests.conftest import TEST_SECRET, _empty_all_tables, connect_user, make_test_config
 
 TOKEN = "metrics-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -64,9 +64,10 @@ def test_metrics_are_off_by_default(client: Any) -> None:
 
 
 def test_switching_them_on_needs_a_token_or_a_port() -> None:
+    key = {"SECRET_KEY": TEST_SECRET}  # required outside the demo
     with pytest.raises(ConfigError, match="METRICS_ENABLED needs METRICS_TOKEN"):
-        Config({"METRICS_ENABLED": "1"})
-    assert Config({"METRICS_ENABLED": "1", "METRICS_PORT": "9464"}).METRICS_PORT == 9464
+        Config({**key, "METRICS_ENABLED": "1"})
+    assert Config({**key, "METRICS_ENABLED": "1", "METRICS_PORT": "9464"}).METRICS_PORT == 9464
 
 
 def test_a_scrape_needs_the_token(metered: Any) -> None:

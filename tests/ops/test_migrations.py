@@ -143,14 +143,20 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
     assert "service_heartbeat" in table_names(fresh_url)
+    assert "api_token" in table_names(fresh_url)
     assert {"push_subscription", "notify_channel"} <= table_names(fresh_url)
 
     flask_db(fresh_url, tmp_path, "downgrade")
-    assert revision(fresh_url) == "0024_push_and_channels"
+    assert revision(fresh_url) == "0023_api_tokens"
     engine = engine_for(fresh_url)
     assert "gradebook_size" not in {c["name"] for c in inspect(engine).get_columns("course")}
     engine.dispose()
     assert schema_differences(fresh_url) != []  # the models are ahead by the gradebook size
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0024_push_and_channels"
+    assert "api_token" not in table_names(fresh_url)
+    assert schema_differences(fresh_url) != []  # the models are ahead by the API tokens
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0020_operations"

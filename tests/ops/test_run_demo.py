@@ -30,7 +30,7 @@ def start_demo(instance: Path, log: Path, *extra: str, preset: str = "freshman",
     """Start ``run.py --demo`` on a free port; return the process and what its banner said."""
     env = {**os.environ, "GRADESYNC_INSTANCE_DIR": str(instance),
            "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "http_proxy", "https_proxy",
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "http_proxy", "https_proxy",
                  "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env.pop(name, None)
     process = subprocess.Popen(

@@ -26,6 +26,7 @@ from app.models import (
     utcnow,
 )
 from app.ops.erase import guard_key
+from app.pages.api.tokens import create_token
 from tests.auth_actions import DEFAULT_PASSWORD, AuthActions
 from tests.conftest import connect_user
 from tests.connections.test_oauth import (
@@ -78,6 +79,7 @@ def _every_kind_of_row(user: User) -> None:
         db.session.add(LoginGuard(key=guard_key(user.email), failures=2))
     db.session.commit()
     new_feed_secret(user)
+    create_token(user, "my script")
 
 
 def table_counts() -> dict[str, int]:

@@ -45,7 +45,6 @@ MAX_DELAY_S = 15 * 60
 ADDRESS_FREE_FAILURES = 20
 ADDRESS_WINDOW = timedelta(hours=1)
 REGISTRATION_WINDOW = timedelta(hours=1)
-DEFAULT_REGISTRATIONS_PER_HOUR = 5
 _CAS_ATTEMPTS = 50  # compare-and-set retries before giving up under extreme contention
 
 
@@ -208,7 +207,7 @@ def record_success(user: User, address: str | None, device: str | None = None) -
 
 def admit_registration(address: str | None) -> int:
     """Take one of the address's registrations for this hour; 0, or the seconds to wait."""
-    limit = int(current_app.config.get("REGISTRATIONS_PER_HOUR", DEFAULT_REGISTRATIONS_PER_HOUR))
+    limit = int(current_app.config["REGISTRATIONS_PER_HOUR"])
     wait_s = int(REGISTRATION_WINDOW.total_seconds())
     counter = _guard(f"register:{address or 'unknown'}"[:80],
                      lambda n: wait_s if n >= limit else 0, REGISTRATION_WINDOW)

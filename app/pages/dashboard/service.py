@@ -152,7 +152,7 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
                 is_past=bool(key is not None and term is not None and term.end_at is not None
                              and term.end_at < now),
             )
-        row = _course_row(report, synced.get(course.connection_id))
+        row = course_row(report, synced.get(course.connection_id))
         row.instance = labels.get(course.connection_id)
         sections[key].courses.append(row)
     ordered = sorted(
@@ -189,7 +189,8 @@ def latest(*moments: datetime | None) -> datetime | None:
     return max((m for m in moments if m is not None), default=None)
 
 
-def _course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow:
+def course_row(report: CourseReport, user_synced: datetime | None) -> CourseRow:
+    """One course on the dashboard: the grades shown (ours, Canvas's, the letter) and why."""
     course = report.course
     period = report.current_period
     if not report.shows_total and period is not None:

@@ -50,21 +50,24 @@ TABLES: dict[str, Columns] = {
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _when(value: datetime | None) -> str | None:
+def when(value: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 UTC (``2026-11-18T15:00:00Z``), or None."""
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def export_rows(user_id: int) -> dict[str, list[dict[str, Any]]]:
-    """The student's three tables as JSON-ready records (timestamps as ISO strings)."""
-    courses = db.session.execute(
+def course_records(user_id: int, course_id: int | None = None) -> list[dict[str, Any]]:
+    """The student's courses (or the one ``course_id``, if it is theirs) as records."""
+    query = (
         select(Course, CanvasConnection.base_url, Term.name)
         .join(CanvasConnection, CanvasConnection.id == Course.connection_id)
         .outerjoin(Term, Term.id == Course.term_id)
         .where(Course.user_id == user_id).order_by(Course.id)
-    ).all()
-    course_records = [{
+    )
+    if course_id is not None:
+        query = query.where(Course.id == course_id)
+    return [{
         "id": c.id, "canvas_url": url, "canvas_course_id": c.canvas_course_id, "name": c.name,
         "course_code": c.course_code, "term": term, "concluded": bool(c.concluded),
         "canvas_current_score": c.canvas_current_score,
@@ -72,41 +75,58 @@ def export_rows(user_id: int) -> dict[str, list[dict[str, Any]]]:
         "canvas_current_grade": c.canvas_current_grade,
         "our_current_score": c.our_current_score,
         "apply_group_weights": bool(c.apply_group_weights),
-        "last_synced": _when(c.last_synced_canvas),
-    } for c, url, term in courses]
-    assignments = db.session.execute(
+        "last_synced": when(c.last_synced_canvas),
+    } for c, url, term in db.session.execute(query).all()]
+
+
+def assignment_records(user_id: int, *, course_id: int | None = None,
+                       assignment_id: int | None = None) -> list[dict[str, Any]]:
+    """The student's assignments with their scores (optionally of one course, or one)."""
+    query = (
         select(Assignment, GradeCategory)
         .join(Course, Course.id == Assignment.course_id)
         .outerjoin(GradeCategory, GradeCategory.id == Assignment.grade_category_id)
         .where(Course.user_id == user_id).order_by(Assignment.course_id, Assignment.id)
-    ).all()
-    assignment_records = [{
+    )
+    if course_id is not None:
+        query = query.where(Assignment.course_id == course_id)
+    if assignment_id is not None:
+        query = query.where(Assignment.id == assignment_id)
+    return [{
         "id": a.id, "course_id": a.course_id, "canvas_course_id": a.canvas_course_id,
         "canvas_assignment_id": a.canvas_assignment_id,
         "group": g.name if g is not None else None,
         "group_weight": g.weight if g is not None else None, "name": a.name,
-        "due_at": _when(a.due_at), "points_possible": a.points_possible, "score": a.score,
+        "due_at": when(a.due_at), "points_possible": a.points_possible, "score": a.score,
         "grade": a.grade, "entered_score": a.entered_score,
         "points_deducted": a.points_deducted, "excused": bool(a.is_excused),
         "missing": bool(a.is_missing), "late": bool(a.is_late),
-        "submitted_at": _when(a.submitted_at), "graded_at": _when(a.graded_at),
-    } for a, g in assignments]
+        "submitted_at": when(a.submitted_at), "graded_at": when(a.graded_at),
+    } for a, g in db.session.execute(query).all()]
+
+
+def event_record(e: GradeEvent) -> dict[str, Any]:
+    """One change-ledger row as a record."""
+    return {
+        "id": e.id, "at": when(e.at), "course_id": e.course_id,
+        "canvas_course_id": e.canvas_course_id, "canvas_assignment_id": e.canvas_assignment_id,
+        "kind": e.kind, "before": e.before, "after": e.after,
+    }
+
+
+def export_rows(user_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The student's three tables as JSON-ready records (timestamps as ISO strings)."""
     events = db.session.scalars(
         select(GradeEvent).where(GradeEvent.user_id == user_id)
         .order_by(GradeEvent.at, GradeEvent.id)
     ).all()
-    event_records = [{
-        "id": e.id, "at": _when(e.at), "course_id": e.course_id,
-        "canvas_course_id": e.canvas_course_id, "canvas_assignment_id": e.canvas_assignment_id,
-        "kind": e.kind, "before": e.before, "after": e.after,
-    } for e in events]
-    return {"courses": course_records, "assignments": assignment_records,
-            "grade_events": event_records}
+    return {"courses": course_records(user_id), "assignments": assignment_records(user_id),
+            "grade_events": [event_record(e) for e in events]}
 
 
 def export_json(user_id: int, email: str, now: datetime) -> str:
     """The whole export as one JSON document."""
-    document = {"exported_at": _when(now.replace(microsecond=0)), "email": email,
+    document = {"exported_at": when(now.replace(microsecond=0)), "email": email,
                 **export_rows(user_id)}
     return json.dumps(document, ensure_ascii=False, indent=1)
 

@@ -21,4 +21,4 @@ def admin() -> str:
         abort(404)  # not even a hint that the page exists
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     return render_template("ops/admin.html", view=overview(app),
-                           tick_s=float(app.config.get("SCHEDULER_TICK_S") or 30.0))
+                           tick_s=float(app.config["SCHEDULER_TICK_S"]))

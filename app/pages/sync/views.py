@@ -31,15 +31,17 @@ from app.models import SyncRun
 from app.pages.common import get_owned_or_404, render_error
 from app.pages.sync import streams
 from app.pages.sync.service import has_synced, load_run_state, recent_runs
+from app.settings import default
 
 bp = Blueprint("sync", __name__)
 
 logger = logging.getLogger(__name__)
 
-# Defaults for the event stream; tests shorten them through the app config.
-EVENTS_POLL_SECONDS = 0.1  # the result shows within 0.3 s of the run's end
-EVENTS_MAX_SECONDS = 60.0
-EVENTS_HEARTBEAT_SECONDS = 3.0
+# Defaults for the event stream (declared in app.settings); tests shorten them through the
+# app config. The poll of 0.1 s shows the result within 0.3 s of the run's end.
+EVENTS_POLL_SECONDS: float = default("SYNC_EVENTS_POLL_SECONDS")
+EVENTS_MAX_SECONDS: float = default("SYNC_EVENTS_MAX_SECONDS")
+EVENTS_HEARTBEAT_SECONDS: float = default("SYNC_EVENTS_HEARTBEAT_SECONDS")
 
 
 @bp.post("/sync")
@@ -91,11 +93,11 @@ def events(run_id: int) -> Any:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     user_id = current_user.id
     config = app.config
-    poll = float(config.get("SYNC_EVENTS_POLL_SECONDS", EVENTS_POLL_SECONDS))
-    limit = float(config.get("SYNC_EVENTS_MAX_SECONDS", EVENTS_MAX_SECONDS))
-    heartbeat = float(config.get("SYNC_EVENTS_HEARTBEAT_SECONDS", EVENTS_HEARTBEAT_SECONDS))
-    cap = int(config.get("SYNC_EVENTS_PER_USER", streams.DEFAULT_STREAMS_PER_USER))
-    process_cap = int(config.get("SYNC_EVENTS_PER_PROCESS", streams.DEFAULT_STREAMS_PER_PROCESS))
+    poll = float(config["SYNC_EVENTS_POLL_SECONDS"])
+    limit = float(config["SYNC_EVENTS_MAX_SECONDS"])
+    heartbeat = float(config["SYNC_EVENTS_HEARTBEAT_SECONDS"])
+    cap = int(config["SYNC_EVENTS_PER_USER"])
+    process_cap = int(config["SYNC_EVENTS_PER_PROCESS"])
     slot = streams.open_stream(user_id, cap, process_cap)
     if slot is None:
         body, status = render_error(429, "Too many progress streams are open. Use polling.")

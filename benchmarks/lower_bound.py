@@ -181,17 +181,32 @@ class _Forest:
         self.parents.append(parent)
         return len(self.parents) - 1
 
-    def add_list(self, pages: list[str], parent: int) -> int:
+    def add_list(self, pages: list[str], parent: int, ahead: int = 0) -> int:
         """One list's pages under ``parent``; returns the node of its first page.
 
-        Numbered pages: page 1, then every other page at once (page 1 carries rel="last").
-        Bookmark pages: each one after the page before (its "next" link is the only way there).
+        Numbered pages: page 1, then every other page at once (page 1 carries rel="last"),
+        except ``ahead`` of them, planned without page 1 (their number known beforehand,
+        e.g. from the last sync: app.sync.fetch.fetch_split), which hang under ``parent``
+        beside it. Bookmark pages: each one after the page before (its "next" link is the
+        only way there).
         """
         first = self.add(parent)
         previous = first
-        for _ in range(len(set(pages)) - 1):
-            previous = self.add(previous if _is_bookmark(pages) else first)
+        bookmark = _is_bookmark(pages)
+        for index in range(len(set(pages)) - 1):
+            beside = not bookmark and index < ahead
+            previous = self.add(parent if beside else previous if bookmark else first)
         return first
+
+
+def _planned_ahead(spans: list[tuple[str, float, float]]) -> int:
+    """How many of a list's other numbered pages started before its page 1 was answered."""
+    firsts = [end for page, _, end in spans if page == "1"]
+    if not firsts:
+        return 0
+    first_end = min(firsts)
+    return len({page for page, start, _ in spans
+                if page != "1" and page.isdigit() and start < first_end})
 
 
 def plan_from_records(records: Iterable[RecordLike]) -> RequestPlan:
@@ -203,6 +218,9 @@ def plan_from_records(records: Iterable[RecordLike]) -> RequestPlan:
     group) list: the most generous reading, which keeps the bound a bound.
     """
     lists: dict[tuple[str, str], list[str]] = defaultdict(list)
+    # (start, end) of each numbered page, where the records carry them: a page asked for
+    # before page 1 was answered was planned without it (Forest.add_list's ``ahead``).
+    spans: dict[tuple[str, str], list[tuple[str, float, float]]] = defaultdict(list)
     per_assignment: dict[str, int] = defaultdict(int)
     total = 0
     for record in records:
@@ -210,15 +228,19 @@ def plan_from_records(records: Iterable[RecordLike]) -> RequestPlan:
             continue
         total += 1
         page = (record.query.get("page") or ["1"])[0]
+        start, end = getattr(record, "start", None), getattr(record, "end", None)
         match = PER_ASSIGNMENT.match(record.path)
         if match and match.group(3):  # .../assignments/:aid/submissions/self and the like
             per_assignment[match.group(1)] += 1
             continue
         match = PER_COURSE.match(record.path)
         if match and not COURSE_LIST.match(record.path):
-            lists[(match.group(1), match.group(2) or "")].append(page)
+            key = (match.group(1), match.group(2) or "")
         else:
-            lists[("", record.path.rstrip("/"))].append(page)
+            key = ("", record.path.rstrip("/"))
+        lists[key].append(page)
+        if isinstance(start, float) and isinstance(end, float):
+            spans[key].append((page, start, end))
 
     forest = _Forest()
     course_list = -1
@@ -230,7 +252,7 @@ def plan_from_records(records: Iterable[RecordLike]) -> RequestPlan:
     id_lists: dict[str, int] = {}
     for (course, path), pages in lists.items():
         if course:
-            first = forest.add_list(pages, course_list)
+            first = forest.add_list(pages, course_list, _planned_ahead(spans[(course, path)]))
             if path in ID_LISTS:
                 id_lists.setdefault(course, first)
     for course, count in per_assignment.items():

@@ -272,6 +272,17 @@ def list_assignment_groups(request: ApiRequest, course_id: str) -> ApiResponse:
 
 
 def list_assignments(request: ApiRequest, course_id: str) -> ApiResponse:
+    """canvas-lms AssignmentsApiController#index -> #get_assignments: ``Assignments::
+    ScopedToUser`` ordered by ``assignment_groups.position, assignments.position,
+    assignments.id``, numbered pages by ``Api.paginate`` (default 10, at most 100 a page,
+    ``rel="last"`` on every page); ``include[]=submission`` adds the caller's own submission
+    per assignment on the page (``Api::V1::Assignment#submissions_hash``: one query per page,
+    ``submissions.where(assignment_id: page).for_user``), absent where there is none.
+    ``exclude_response_fields[]`` is not passed on to ``assignment_json`` here (unlike
+    AssignmentGroupsController#index), so ``description`` and ``in_closed_grading_period``
+    are always rendered. Charged like any request (server.py): RequestThrottle's cost is
+    CPU + DB time (``RequestThrottle#calculate_cost``), so ``request_cost`` per page plus
+    ``item_cost`` per assignment rendered, as the groups endpoint charges its assignments."""
     course = _visible_course(request, course_id)
     items = course.listed_assignments()  # Assignments::ScopedToUser: as the groups endpoint
     order_by = request.last("order_by")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -84,12 +84,14 @@ class ListReader:
 
     # --- pagination -----------------------------------------------------------------------
 
-    def _get_list(self, path: str, params: Params, page: PageReader | None = None) -> list[Any]:
+    def _get_list(self, path: str, params: Params, page: PageReader | None = None,
+                  per_page: int | None = None) -> list[Any]:
         """Every item of a paginated list, in Canvas's order (``page``: a page's items; the
-        raw body is one "item" per page for :mod:`app.sync.digest`)."""
+        raw body is one "item" per page for :mod:`app.sync.digest`; ``per_page``: this list's
+        page size instead of the client's)."""
         read = page or self._page_items
         url = self.transport.api_url + path
-        first = self._get(url, [*params, ("per_page", str(self.per_page))])
+        first = self._get(url, [*params, ("per_page", str(per_page or self.per_page))])
         path = urlsplit(url).path  # errors name the endpoint as it is on the wire
         items: list[Any] = []
         size = [0]  # bytes of the list so far
@@ -128,6 +130,35 @@ class ListReader:
             add(response)  # short or empty pages go on
             next_url = response.links.get("next", {}).get("url")
         return items
+
+    def _get_planned(self, path: str, params: Params, page: PageReader, per_page: int,
+                     pages: int) -> list[Any]:
+        """A numbered list whose number of pages the caller expects: pages 1..``pages`` are
+        asked for at once, without waiting for page 1's ``rel="last"`` (a page past the end
+        answers ``[]``; those are left out, so the same list gives the same pages however many
+        were planned). When the last of them says there is more (the list grew), the list is
+        read again the usual way (:meth:`_get_list`)."""
+        if pages > 1:
+            url = self.transport.api_url + path
+            endpoint = urlsplit(url).path
+            plan = (f"{url}?{urlencode([*params, ('page', str(n)), ('per_page', str(per_page))])}"
+                    for n in range(1, min(pages, MAX_PAGES) + 1))
+            items: list[Any] = []
+            size = 0
+            last: requests.Response | None = None
+            with closing(self._fetch_pages(plan)) as responses:
+                for last in responses:
+                    size += len(last.content)
+                    if size > MAX_LIST_BYTES:
+                        raise self._list_too_large(
+                            endpoint, f"over {MAX_LIST_BYTES // (1024 * 1024)} MiB")
+                    items.append(page(last, endpoint) if last.content.strip() != b"[]" else None)
+            if last is not None and not last.links.get("next"):
+                while len(items) > 1 and items[-1] is None:
+                    items.pop()  # planned past the end: the pages _get_list would give
+                if None not in items:
+                    return [item for got in items for item in got]
+        return self._get_list(path, params, page=page, per_page=per_page)
 
     def _list_too_large(self, endpoint: str, detail: str) -> ResponseTooLarge:
         return ResponseTooLarge(

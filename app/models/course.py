@@ -51,6 +51,9 @@ class Course(Base):
     # alone: the same bytes again need no parse (app.sync.digest). NULL: parse next time.
     response_digest: Mapped[str | None] = mapped_column(String(64))
     gradebook_hash: Mapped[str | None] = mapped_column(String(64))
+    # Assignments in the last written gradebook: a big one is fetched as concurrent pages
+    # (app.sync.fetch.SPLIT_AT). NULL: not known yet, one request.
+    gradebook_size: Mapped[int | None] = mapped_column(Integer)
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the course first went missing from every course list while Canvas did not
     # (yet) confirm the enrollment is gone; NULL while Canvas lists it (app.sync.courses).

@@ -12,7 +12,8 @@ doing any grade maths. Only when everything else the write depends on is also un
 - the course's grading periods (mixed into ``content_hash`` by ``course_digest``) and the
   facts the grade check reads (``gradecheck.CHECK_INPUTS``) are the stored ones;
 - no difference between our grade and Canvas's is pending (``difference_status`` NULL):
-  settling a difference needs the newest grade time, which only the parsed rows give.
+  settling a difference needs the newest grade time, which only the parsed rows give;
+- the gradebook's size is stored (``gradebook_size``, NULL once after migration 0025).
 
 Anything else, and any single byte that differs, takes the normal path: parse, hash, check,
 upsert what differs. Other bytes that parse to the same rows (a field Canvas varies that the
@@ -73,7 +74,8 @@ def prepare(got: Gradebook | Unparsed, stored: Mapping[str, Any] | None, course:
         kept = unchanged(stored, course, got.response_digest) if incremental else None
         if kept is not None and stored is not None:
             row = {**course.row, **kept, "response_digest": got.response_digest,
-                   "gradebook_hash": stored["gradebook_hash"]}
+                   "gradebook_hash": stored["gradebook_hash"],
+                   "gradebook_size": stored["gradebook_size"]}
             return Prepared(replace(course, row=row), EMPTY, kept["content_hash"], True)
         gradebook, digest_of_bytes = got.parse(), got.response_digest
     else:
@@ -82,11 +84,14 @@ def prepare(got: Gradebook | Unparsed, stored: Mapping[str, Any] | None, course:
     checked = check_course(stored, course.row, digest, course.periods, gradebook.groups,
                            gradebook.assignments)  # + whether Canvas is still catching up
     row = {**course.row, **checked, "response_digest": digest_of_bytes,
-           "gradebook_hash": gradebook.content_hash}
+           "gradebook_hash": gradebook.content_hash,
+           "gradebook_size": len(gradebook.assignments)}  # the next sync's plan (fetch.py)
     same = incremental and stored is not None and stored["content_hash"] == digest
     if same and stored is not None and stored.get("response_digest"):
         # Other bytes, the same rows (a field Canvas varies that the sync never reads): the
         # course row is not rewritten just for a new digest; these bytes are parsed again.
+        # The same holds when a course's plan changed (app.sync.fetch.fetch_split): the new
+        # plan's digest is stored with the next change of its gradebook.
         row.update(response_digest=stored["response_digest"],
                    gradebook_hash=stored["gradebook_hash"])
     return Prepared(replace(course, row=row), gradebook, digest, same)
@@ -97,6 +102,7 @@ def unchanged(stored: Mapping[str, Any] | None, course: CourseData,
     """The stored course's content hash and grade check columns when the same bytes and the
     same course facts make a parse pointless; None when anything could differ."""
     if stored is None or not stored.get("gradebook_hash") \
+            or stored.get("gradebook_size") is None \
             or stored.get("response_digest") != digest_of_bytes:
         return None
     if stored.get("difference_status") is not None or stored.get("differs_since") is not None:

@@ -27,7 +27,11 @@ really in flight); the stored courses are requested right behind the lists (savi
 trip): only data of courses a list confirms is written, and a course dropped meanwhile costs
 one wasted request whose error is ignored. ONE request per course:
 ``assignment_groups?include[]=assignments&include[]=submission`` carries groups, weights, drop
-rules, every published assignment and the student's own submission; ``sync_course_data()``
+rules, every published assignment and the student's own submission (a course whose last
+written gradebook held ``fetch.SPLIT_AT`` assignments or more comes instead as the groups alone
+beside ``/assignments?include[]=submission`` pages, joined into the same rows:
+:func:`app.sync.fetch.fetch_split`, so the biggest course does not set the critical path);
+``sync_course_data()``
 fetches the course itself (``GET /courses/:id``) beside it, keeping the stored scores when it
 answers ``"enrollments": []``. The lists bring each course's current-period score; period
 weights and close dates (``/grading_periods``) and a grading scheme cost a request each, only
@@ -83,9 +87,10 @@ change, but as cheaply as Canvas allows, and skips the *writing* when nothing ch
    course renamed) is seen by the next sweep, within a day, or by a full sync.
 
 In requests: no change costs the default list's pages (one up to 100 courses) + one per active
-course (not concluded; or over by date with scores that moved, or hidden within the window),
-no writes, no grade maths. A course that left the default list adds the two other lists, its
-gradebook and, registrar-completed, its ``GET /courses/:id``. The sweep costs a full sync's.
+course (not concluded; or over by date with scores that moved, or hidden within the window;
+a split gradebook: 1 + one per 100 assignments), no writes, no grade maths. A course that
+left the default list adds the two other lists, its gradebook and, registrar-completed, its
+``GET /courses/:id``. The sweep costs a full sync's.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ queueing in the single writer thread.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,6 +28,14 @@ from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
 
 T = TypeVar("T")
+
+# A gradebook whose last written version held this many assignments or more is fetched as
+# concurrent pages of PAGE_SIZE assignments (fetch_split): CANVAS_PERFORMANCE_TESTING.md,
+# "Splitting the biggest gradebooks". Below it one request is cheaper: every request costs
+# the throttle bucket its up-front units. PAGE_SIZE is Canvas's largest per_page: smaller
+# pages shorten the longest response further but cost a wave of the bucket (measured there).
+SPLIT_AT = 120
+PAGE_SIZE = 100
 
 
 class FetchPool(ThreadPoolExecutor):
@@ -49,7 +58,8 @@ class FetchPool(ThreadPoolExecutor):
 
 
 def fetch_gradebook(
-    client: CanvasClient, canvas_course_id: int, known: str | None = None
+    client: CanvasClient, canvas_course_id: int, known: str | None = None,
+    size: int | None = None,
 ) -> Gradebook | Unparsed:
     """One course's gradebook in ONE request, parsed and hashed (runs on a worker thread).
 
@@ -57,8 +67,13 @@ def fetch_gradebook(
     without the included assignments or submissions (a developer key that strips
     ``include[]``) raises ``BadResponse``: the course keeps its stored rows. ``known``: the
     digest of the raw bytes stored with the course; the same bytes come back
-    :class:`~app.sync.digest.Unparsed` (:mod:`app.sync.digest`).
+    :class:`~app.sync.digest.Unparsed` (:mod:`app.sync.digest`). ``size``: the assignments
+    of the course's last written gradebook; from ``SPLIT_AT`` on, :func:`fetch_split`.
     """
+    if size is not None and size >= SPLIT_AT and isinstance(client, SplitGradebookClient):
+        split = fetch_split(client, canvas_course_id, known, size)
+        if split is not None:
+            return split
     if isinstance(client, RawGradebookClient):
         pages = client.get_assignment_groups_pages(canvas_course_id)
         digest = response_digest(pages)
@@ -74,7 +89,7 @@ def fetch_gradebook(
     return _parsed(client, canvas_course_id, groups, None)
 
 
-def _parsed(client: CanvasClient, canvas_course_id: int, groups: Any,
+def _parsed(client: object, canvas_course_id: int, groups: Any,
             digest: str | None) -> Gradebook:
     check_gradebook_includes(canvas_course_id, groups, host=_host(client))
     gradebook = replace(parse_gradebook(canvas_course_id, groups, own_only=True),
@@ -83,16 +98,74 @@ def _parsed(client: CanvasClient, canvas_course_id: int, groups: Any,
     return gradebook
 
 
+def fetch_split(client: SplitGradebookClient, canvas_course_id: int, known: str | None,
+                size: int) -> Gradebook | Unparsed | None:
+    """A big gradebook as concurrent pages: the groups alone (``assignment_groups`` without
+    ``include[]=assignments``) beside ``/courses/:id/assignments?include[]=submission`` in
+    pages of about ``PAGE_SIZE``, all asked for at once (their number from ``size``; a list
+    that grew is read again from page 1's ``rel="last"``). No one response is long, and the
+    pages are one round trip, so the biggest course no longer sets the sync's critical path.
+
+    The assignments are put back into their groups (by ``assignment_group_id``, in the list's
+    order: group position, position, id, the order the groups embed them in), so the parser
+    sees what the one-request plan gives and stores the same rows. None when the pages carry
+    assignments but not one ``submission`` (a developer key that strips ``include[]``): the
+    caller falls back to the one request, whose include check reports it.
+    """
+    # Always PAGE_SIZE a page: the same assignments give the same pages (and digest) whatever
+    # size the plan was made from.
+    pages = math.ceil(size / PAGE_SIZE)
+    with ThreadPoolExecutor(1, thread_name_prefix="canvas-groups") as side:
+        groups_future = side.submit(with_request_id(client.get_group_pages), canvas_course_id)
+        assignment_pages = client.get_assignment_pages(canvas_course_id, PAGE_SIZE, pages)
+        group_pages = groups_future.result()
+    # A marker page between the two lists: these bytes never share a digest with the
+    # one-request plan's, nor with the same bodies cut between the lists elsewhere.
+    digest = response_digest([*group_pages, b"\0split\0", *assignment_pages])
+    assignments = client.decode_pages(canvas_course_id, assignment_pages, "assignments")
+    if assignments and not any(isinstance(a, Mapping) and "submission" in a
+                               for a in assignments):
+        return None
+    if digest == known:
+        return Unparsed(digest, lambda: _split_parsed(client, canvas_course_id, group_pages,
+                                                      assignments, digest))
+    return _split_parsed(client, canvas_course_id, group_pages, assignments, digest)
+
+
+def _split_parsed(client: SplitGradebookClient, canvas_course_id: int,
+                  group_pages: Sequence[bytes], assignments: list[Any], digest: str
+                  ) -> Gradebook:
+    groups = client.decode_pages(canvas_course_id, group_pages)
+    by_group: dict[str, list[Any]] = {}
+    for assignment in assignments:
+        if isinstance(assignment, Mapping):
+            by_group.setdefault(str(assignment.get("assignment_group_id")), []).append(assignment)
+    joined = [{**group, "assignments": by_group.get(str(group.get("id")), [])}
+              if isinstance(group, Mapping) else group for group in groups]
+    return _parsed(client, canvas_course_id, joined, digest)
+
+
 @runtime_checkable
 class RawGradebookClient(Protocol):
     """A client that hands over the gradebook's raw pages (the real one does)."""
 
     def get_assignment_groups_pages(self, course_id: int) -> list[bytes]: ...
 
-    def decode_pages(self, course_id: int, pages: Sequence[bytes]) -> list[Any]: ...
+    def decode_pages(self, course_id: int, pages: Sequence[bytes],
+                     endpoint_name: str = ...) -> list[Any]: ...
 
 
-def _host(client: CanvasClient) -> str:
+@runtime_checkable
+class SplitGradebookClient(RawGradebookClient, Protocol):
+    """A client that also fetches the split plan's two lists as raw pages (the real one)."""
+
+    def get_group_pages(self, course_id: int) -> list[bytes]: ...
+
+    def get_assignment_pages(self, course_id: int, per_page: int,
+                             pages: int = ...) -> list[bytes]: ...
+
+
+def _host(client: object) -> str:
     base = str(getattr(client, "base_url", "") or "Canvas")
     return base.split("://", 1)[-1]
 
@@ -143,8 +216,9 @@ def arrivals(
     for course in courses:
         future = prefetched.get(course.canvas_course_id)
         if future is None:
+            known = stored.get(course.canvas_course_id)
             future = pool.submit(fetch_gradebook, client, course.canvas_course_id,
-                                 known_digest(stored.get(course.canvas_course_id)))
+                                 known_digest(known), known_size(known))
         futures[future] = course
     order = {future: index for index, future in enumerate(futures)}
     pending = set(futures)
@@ -176,16 +250,28 @@ def prefetch(
     meanwhile costs one wasted request, and its error is ignored. A full sync
     (``incremental`` False) parses every gradebook on the worker, unchanged bytes or not.
     """
-    return {
-        canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id,
-                                      known_digest(course) if incremental else None)
-        for canvas_course_id, course in stored.items()
+    wanted = [
+        (canvas_course_id, course) for canvas_course_id, course in stored.items()
         # Probably still concluded (or still in no list): no request unless a list says so.
         if not (skip_concluded and (course["concluded"] and course["content_hash"]
                                     or course["missing_since"] is not None))
+    ]
+    # The split gradebooks first (their pages start in the first wave), then the others in
+    # the order they were first stored.
+    wanted.sort(key=lambda item: (known_size(item[1]) or 0) < SPLIT_AT)
+    return {
+        canvas_course_id: pool.submit(fetch_gradebook, client, canvas_course_id,
+                                      known_digest(course) if incremental else None,
+                                      known_size(course))
+        for canvas_course_id, course in wanted
     }
 
 
 def known_digest(stored: Mapping[str, Any] | None) -> str | None:
     """The raw-bytes digest stored with a course's last written gradebook, if any."""
     return stored.get("response_digest") if stored is not None else None
+
+
+def known_size(stored: Mapping[str, Any] | None) -> int | None:
+    """How many assignments the course's last written gradebook held, if known."""
+    return stored.get("gradebook_size") if stored is not None else None

@@ -121,6 +121,25 @@ def test_two_page_course_list_overlaps_with_first_page_courses() -> None:
     assert plan_from_records(records).depth == 2
 
 
+@dataclass
+class PageSpan(Rec):
+    start: float = 0.0
+    end: float = 1.0
+
+
+def test_pages_asked_for_before_page_one_was_answered_hang_beside_it() -> None:
+    """A split gradebook's pages planned from the last sync's size (all at once) are one
+    round trip after the course list; pages planned from page 1's rel="last" are two."""
+    lists = [PageSpan("/api/v1/courses", "1", start=0.0, end=1.0)]
+    ahead = [PageSpan("/api/v1/courses/7/assignments", str(n), start=1.0, end=2.0)
+             for n in (1, 2, 3)]
+    assert plan_from_records(lists + ahead).depth == 2
+    after = [PageSpan("/api/v1/courses/7/assignments", "1", start=1.0, end=2.0),
+             *(PageSpan("/api/v1/courses/7/assignments", str(n), start=2.0, end=3.0)
+               for n in (2, 3))]
+    assert plan_from_records(lists + after).depth == 3
+
+
 def test_lower_bound_is_the_larger_of_path_and_bucket() -> None:
     settings = BucketSettings(latency=0.04)
     few = lower_bound(RequestPlan(requests=5, depth=3), settings)

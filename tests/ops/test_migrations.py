@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0022_progress_steps"
+    assert revision(upgraded_url) == "0025_gradebook_sizes"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
@@ -146,6 +146,13 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     assert "api_token" in table_names(fresh_url)
     assert {"push_subscription", "notify_channel"} <= table_names(fresh_url)
     assert "progress_stream" not in table_names(fresh_url)  # progress is polled (0022)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0022_progress_steps"
+    engine = engine_for(fresh_url)
+    assert "gradebook_size" not in {c["name"] for c in inspect(engine).get_columns("course")}
+    engine.dispose()
+    assert schema_differences(fresh_url) != []  # the models are ahead by the gradebook size
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0021_connection_sync_state"

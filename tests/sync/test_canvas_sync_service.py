@@ -8,6 +8,7 @@ as a full sync would.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,6 +36,7 @@ from app.extensions import db
 from app.jobs.runs import RunProgressWriter
 from app.models import Course, SyncRun, User
 from app.outbound import OutboundPolicy
+from app.sync import fetch
 from app.sync.progress import step_line
 from app.sync.result import SyncProgress
 from tests.conftest import connect_user
@@ -334,7 +336,15 @@ def test_heavy_student_two_enrollment_pages_and_a_250_assignment_course(
     list_pages = len(simulator.stats.by_path(r"^/api/v1/courses$"))
     active = [cid for cid, c in expected.items() if not c["concluded"]]
     assert list_pages == 1  # the default list (no longer 100 courses once terms ended) only
-    assert results["requests"] == simulator.stats.requests == list_pages + len(active)
+    # One request per active course, but the 250-assignment one: its groups beside its
+    # assignments' pages (app.sync.fetch.fetch_split), planned from the size stored last time.
+    sizes = dict(db.session.execute(select(Course.canvas_course_id, Course.gradebook_size)
+                                    .where(Course.user_id == user.id)).all())
+    split = [cid for cid in active if (sizes[cid] or 0) >= fetch.SPLIT_AT]
+    assert len(split) == 1
+    extra = sum(math.ceil(sizes[cid] / fetch.PAGE_SIZE) for cid in split)
+    assert results["requests"] == simulator.stats.requests == list_pages + len(active) + extra
+    assert len(simulator.stats.by_path(rf"^/api/v1/courses/{split[0]}/assignments$")) == extra
     assert results["rows_written"] == 0
 
 

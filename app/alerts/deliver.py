@@ -21,7 +21,7 @@ from datetime import datetime
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import metrics
@@ -34,6 +34,7 @@ from app.models import (
     AlertDelivery,
     AlertSettings,
     Assignment,
+    CanvasConnection,
     Course,
     GradeEvent,
     SyncRun,
@@ -59,16 +60,14 @@ def after_run(user_id: int, sync_run_id: int, result: SyncResult) -> int:
         return 0
     settings = settings_for(user_id)
     now = utcnow()
+    alerts: list[Alert]
     if not channels(settings):
-        alerts: list[Alert] = []  # nowhere to send them: choosing them would only cost queries
+        alerts = []  # nowhere to send them: choosing them would only cost queries
     elif result.succeeded:
         run = db.session.get(SyncRun, sync_run_id)
         alerts = _run_alerts(user, settings, run, now) if run is not None else []
-    elif result.error_kind is not None and result.error_kind.needs_reconnect:
-        stamp = user.canvas_token_changed_at
-        alerts = reconnect(settings, f"{stamp:%Y%m%dT%H%M%S}" if stamp else "never")
     else:
-        alerts = []
+        alerts = _reconnect_alerts(settings, result)
     count = dispatch(user, settings, alerts, now) if alerts else 0
     send_digest(user_id, now, settings=settings)
     return count
@@ -79,14 +78,12 @@ def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime
         cid: name for cid, name in db.session.execute(
             select(Course.canvas_course_id, Course.name).where(Course.user_id == user.id))
     }
-    alerts: list[Alert] = []
-    if run.started_at is not None:  # every event of a run is stamped after its start
-        events = db.session.scalars(
-            select(GradeEvent)
-            .where(GradeEvent.user_id == user.id, GradeEvent.at >= run.started_at)
-            .order_by(GradeEvent.at, GradeEvent.id)
-        )
-        alerts += from_events(settings, events, names)
+    events = db.session.scalars(
+        select(GradeEvent)
+        .where(GradeEvent.sync_run_id == run.id, GradeEvent.user_id == user.id)
+        .order_by(GradeEvent.at, GradeEvent.id)
+    )
+    alerts = from_events(settings, events, names)
     if settings.on_due_soon and not _first_sync(run):
         assignments = db.session.scalars(
             select(Assignment).join(Course, Assignment.course_id == Course.id)
@@ -97,12 +94,32 @@ def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime
 
 
 def _first_sync(run: SyncRun) -> bool:
-    """The connection's baseline: like the ledger, it tells the student nothing yet."""
+    """No connection of the student had its baseline before this run: like the ledger, the
+    baseline tells the student nothing yet (read from the connections' own fields)."""
     earlier = db.session.scalar(
-        select(SyncRun.id).where(SyncRun.user_id == run.user_id, SyncRun.id != run.id,
-                                 SyncRun.status == "succeeded").limit(1)
+        select(CanvasConnection.id).where(
+            CanvasConnection.user_id == run.user_id,
+            CanvasConnection.baseline_at.is_not(None),
+            or_(CanvasConnection.baseline_run_id.is_(None),
+                CanvasConnection.baseline_run_id != run.id),
+        ).limit(1)
     )
     return earlier is None
+
+
+def _reconnect_alerts(settings: AlertSettings, result: SyncResult) -> list[Alert]:
+    """One "reconnect" alert when a connection's token was refused (or none is usable), keyed
+    by when that connection's token was saved: a retried dead token alerts once."""
+    ids = [o.connection_id for o in result.outcomes if o.needs_reconnect]
+    if not ids:
+        if result.outcomes or result.error_kind is None or not result.error_kind.needs_reconnect:
+            return []
+        return reconnect(settings, "never")  # no usable connection at all
+    stamps = db.session.scalars(
+        select(CanvasConnection.token_changed_at).where(CanvasConnection.id.in_(ids))
+    ).all()
+    newest = max((stamp for stamp in stamps if stamp is not None), default=None)
+    return reconnect(settings, f"{newest:%Y%m%dT%H%M%S}" if newest else "never")
 
 
 def channels(settings: AlertSettings) -> list[str]:

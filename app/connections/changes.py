@@ -1,16 +1,12 @@
-"""The account-level stamp of a token change (read by the scheduler, app.jobs.schedule)."""
+"""A connection's token-change stamp (read by the scheduler, app.jobs.schedule)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
-from app.extensions import db
-from app.models import User, utcnow
+from app.models import CanvasConnection, utcnow
 
 
-def note_token_change(user_id: int) -> None:
-    """A stored token changed (any connection's): the scheduler may retry a sync that Canvas
-    refused before. Part of the caller's transaction."""
-    db.session.execute(
-        update(User).where(User.id == user_id).values(canvas_token_changed_at=utcnow())
-    )
+def note_token_change(connection: CanvasConnection) -> None:
+    """A token was saved for ``connection``: a refusal of the old one no longer holds (see
+    ``CanvasConnection.rejected``), and a scheduled sync may try it. Part of the caller's
+    transaction."""
+    connection.token_changed_at = utcnow()

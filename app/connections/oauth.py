@@ -147,6 +147,6 @@ def complete_authorization(
     connection.status = "ok"
     # As a token connection does (records.connect_canvas): dates show in the student's zone.
     user.time_zone = profile_time_zone(base_url, access) or user.time_zone
-    note_token_change(user.id)
+    note_token_change(connection)
     db.session.commit()
     return connection

@@ -97,8 +97,7 @@ def set_canvas_credentials(
 
 
 def _store_token(connection: CanvasConnection, token: str, expires_at: datetime | None) -> None:
-    if connection.user_id is not None:
-        note_token_change(connection.user_id)
+    note_token_change(connection)
     connection.auth_kind = "token"
     connection.access_token_encrypted = token_cipher().encrypt(token)
     connection.refresh_token_encrypted = None
@@ -116,11 +115,21 @@ def get_canvas_token(owner: User | CanvasConnection) -> str | None:
     return token_cipher().decrypt(connection.access_token_encrypted)
 
 
+def usable_connections(user_id: int) -> list[CanvasConnection]:
+    """The user's connections a sync can try (``CanvasConnection.usable``), oldest first: the
+    one answer to "which connections are usable?"."""
+    return list(
+        db.session.scalars(
+            select(CanvasConnection)
+            .where(CanvasConnection.user_id == user_id, CanvasConnection.usable)
+            .order_by(CanvasConnection.id)
+        )
+    )
+
+
 def default_connection(user: User) -> CanvasConnection | None:
-    """The user's first connection with credentials, else the first at all (None: none)."""
-    connections = user_connections(user.id)
-    usable = [c for c in connections if c.has_credentials]
-    chosen = usable or connections
+    """The user's first usable connection, else the first at all (None: none)."""
+    chosen = usable_connections(user.id) or user_connections(user.id)
     return chosen[0] if chosen else None
 
 
@@ -163,7 +172,7 @@ def check_canvas_connection(
     ``InvalidCanvasURL`` or ``InvalidCanvasToken``.
     """
     connection = connection or default_connection(user)
-    token = get_canvas_token(connection) if connection else None
+    token = get_canvas_token(connection) if connection is not None and connection.usable else None
     if connection is None or not connection.base_url or not token:
         raise CanvasConnectionError(
             "Canvas is not connected yet: save a URL and token first", "not_connected"
@@ -233,21 +242,26 @@ def remove_connection(connection: CanvasConnection) -> None:
     db.session.commit()
 
 
-def mark_rejected(connection_id: int) -> None:
-    """Canvas refused the token: the connection needs reconnecting; data stays; commits."""
+def mark_rejected(connection_id: int, *, token_refused: bool = True) -> None:
+    """A sync could not use the credentials: stamp ``rejected_at`` (scheduled syncs wait for a
+    new token); when Canvas itself refused the token the connection also shows as needing
+    reconnecting. Data stays; commits."""
+    values: dict[str, Any] = {"rejected_at": utcnow()}
+    if token_refused:
+        values["status"] = "needs_reconnect"
     db.session.execute(
-        update(CanvasConnection)
-        .where(CanvasConnection.id == connection_id)
-        .values(status="needs_reconnect")
+        update(CanvasConnection).where(CanvasConnection.id == connection_id).values(**values)
     )
     db.session.commit()
 
 
 def mark_synced(connection_id: int) -> None:
-    """A sync of this connection succeeded (the engine recorded when): the token works."""
+    """A sync of this connection succeeded (the engine recorded when and, the first time, its
+    baseline): the token works, a refusal is over."""
     connection = db.session.get(CanvasConnection, connection_id)
     if connection is None:
         return
+    connection.rejected_at = None
     if connection.status in ("ok", "expiring", "needs_reconnect"):
         connection.status = "ok"
         connection.status = lifecycle_status(connection)

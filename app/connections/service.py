@@ -13,7 +13,6 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
 
 from flask import current_app
 
@@ -26,6 +25,7 @@ from app.models import CanvasConnection, User
 from app.sync.engine import CanvasSyncService
 from app.sync.result import (
     DEFAULT_WORKERS,
+    ConnectionOutcome,
     ErrorKind,
     ProgressCallback,
     SyncOptions,
@@ -34,11 +34,13 @@ from app.sync.result import (
     combine_results,
 )
 
-from .records import default_connection, mark_rejected, mark_synced, user_connections
+from .records import default_connection, mark_rejected, mark_synced, usable_connections
 from .tokens import fresh_access_token, refresher_for
 from .verify import NotConnected, check_canvas_url, outbound_policy, token_cipher
 
 logger = logging.getLogger(__name__)
+
+ALL_REJECTED = "Canvas refused the saved token: connect Canvas again in Settings."
 
 
 def build_client(connection: CanvasConnection) -> CanvasAPIService:
@@ -78,30 +80,6 @@ def _options() -> ClientOptions:
     return ClientOptions(deadline=float(current_app.config["CANVAS_DEADLINE_S"]))
 
 
-class _Unconnected:
-    """Stands in for a client when there is none: every sync with it fails with ``error``."""
-
-    def __init__(self, error: NotConnected) -> None:
-        self.error = error
-
-    def get_courses(self) -> list[Any]:
-        raise self.error
-
-    def get_completed_courses(self) -> list[Any]:
-        raise self.error
-
-    def get_student_enrollments(self) -> list[Any]:
-        raise self.error
-
-    def get_course(self, course_id: int) -> Any:
-        raise self.error
-
-    def get_assignment_groups(
-        self, course_id: int, *, include_assignments: bool = True, include_submission: bool = True
-    ) -> list[Any]:
-        raise self.error
-
-
 def create_canvas_sync_service(
     user: User,
     *,
@@ -109,29 +87,25 @@ def create_canvas_sync_service(
     progress: ProgressCallback | None = None,
     client: CanvasClient | None = None,
     workers: int = DEFAULT_WORKERS,
+    sync_run_id: int | None = None,
 ) -> CanvasSyncService:
     """The sync engine for one of ``user``'s connections (default: the first usable one),
-    with a client built from it unless ``client`` is given.
+    with a client built from it unless ``client`` is given; ``sync_run_id`` is stamped on the
+    ledger's events.
 
-    A connection without usable credentials, or a user without a connection, still gets a
-    service: its syncs fail with a clear message (``error_kind`` ``not_connected``).
+    Raises:
+        NotConnected: the user has no connection, or its credentials cannot be used.
     """
     connection = connection or default_connection(user)
+    if connection is None:
+        raise NotConnected()
     owns_client = client is None
-    if client is None:
-        try:
-            if connection is None:
-                raise NotConnected()
-            client = build_client(connection)
-        except NotConnected as exc:
-            client = _Unconnected(exc)
-    elif connection is None:
-        client = _Unconnected(NotConnected())
     return CanvasSyncService(
         user.id,
-        client,
+        client if client is not None else build_client(connection),
         SyncOptions(workers=workers),
-        connection_id=connection.id if connection else None,
+        connection_id=connection.id,
+        sync_run_id=sync_run_id,
         progress=progress,
         owns_client=owns_client,
     )
@@ -171,19 +145,30 @@ def _sync_one(
     incremental: bool,
     progress: ProgressCallback | None,
     workers: int | None,
+    sync_run_id: int | None,
 ) -> SyncResult:
-    if workers is None:  # the default of create_canvas_sync_service (tests patch it)
-        service = create_canvas_sync_service(user, connection=connection, progress=progress)
-    else:
-        service = create_canvas_sync_service(
-            user, connection=connection, progress=progress, workers=workers
-        )
-    result = service.sync_all_data(use_incremental=incremental)
+    """Sync one connection and record its outcome on it (rejected, or synced)."""
+    kind = "incremental" if incremental else "full"
+    try:
+        if workers is None:  # the default of create_canvas_sync_service (tests patch it)
+            service = create_canvas_sync_service(
+                user, connection=connection, progress=progress, sync_run_id=sync_run_id
+            )
+        else:
+            service = create_canvas_sync_service(
+                user, connection=connection, progress=progress, workers=workers,
+                sync_run_id=sync_run_id,
+            )
+        result = service.sync_all_data(use_incremental=incremental)
+    except NotConnected as exc:  # nothing usable is stored: no request is made
+        result = SyncResult.failure(str(exc), exc.kind, kind)
     if result.succeeded:
         mark_synced(connection.id)
-    elif result.error_kind is ErrorKind.INVALID_TOKEN:
-        mark_rejected(connection.id)  # the banner names it; nothing is deleted
-    return result
+    elif result.error_kind is not None and result.error_kind.needs_reconnect:
+        # The banner names it (Canvas's refusal); scheduled syncs wait for a new token.
+        mark_rejected(connection.id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
+    outcome = ConnectionOutcome.of(connection.id, connection.display_name, result)
+    return replace(result, outcomes=(outcome,))
 
 
 def sync_connections(
@@ -192,21 +177,32 @@ def sync_connections(
     incremental: bool = False,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    sync_run_id: int | None = None,
+    skip_rejected: bool = False,
 ) -> SyncResult:
-    """Sync every connection of ``user`` that has credentials, side by side.
+    """Sync every usable connection of ``user`` (:func:`usable_connections`), side by side.
 
     Returns one result (:func:`combine_results`): counts summed, ``connections`` = how many
-    were synced; failed if any failed, each error naming its connection. A user without a
-    usable connection gets the ``not_connected`` failure.
+    were synced, one outcome per connection; failed if any failed, each error naming its
+    connection. ``skip_rejected`` (scheduled runs) leaves out a connection whose token Canvas
+    refused and that has no new one (``CanvasConnection.rejected``): it would fail the same
+    way. A user without a usable connection gets the ``not_connected`` failure.
     """
-    connections = [c for c in user_connections(user.id) if c.has_credentials]
-    if len(connections) <= 1:
-        if not connections:  # fails with the not-connected message; no connection synced
-            result = create_canvas_sync_service(user, progress=progress).sync_all_data(
-                use_incremental=incremental
-            )
-            return replace(result, connections=0)
-        return _sync_one(user, connections[0], incremental, progress, workers)
+    usable = usable_connections(user.id)
+    skipped = tuple(ConnectionOutcome.skipped(c.id, c.display_name)
+                    for c in usable if skip_rejected and c.rejected)
+    connections = [c for c in usable if not (skip_rejected and c.rejected)]
+    kind = "incremental" if incremental else "full"
+    if not connections:
+        if skipped:
+            return SyncResult(status="failed", kind=kind, error=ALL_REJECTED,
+                              error_kind=ErrorKind.INVALID_TOKEN, connections=0,
+                              outcomes=skipped)
+        failure = SyncResult.failure(str(NotConnected()), ErrorKind.NOT_CONNECTED, kind)
+        return replace(failure, connections=0)
+    if len(connections) == 1:
+        result = _sync_one(user, connections[0], incremental, progress, workers, sync_run_id)
+        return replace(result, outcomes=result.outcomes + skipped)
     shared = _SharedProgress(progress) if progress is not None else None
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     ids = [(c.id, c.display_name) for c in connections]
@@ -222,11 +218,12 @@ def sync_connections(
                     return SyncResult.failure("This connection no longer exists.",
                                               ErrorKind.NOT_CONNECTED)
                 callback = shared.for_connection(connection_id) if shared else None
-                return _sync_one(own_user, own, incremental, callback, workers)
+                return _sync_one(own_user, own, incremental, callback, workers, sync_run_id)
             finally:
                 db.session.remove()
 
     with ThreadPoolExecutor(len(ids), thread_name_prefix="connection") as pool:
         futures = [(name, submit_in_context(pool, run, cid)) for cid, name in ids]
         named = [(name, future.result()) for name, future in futures]
-    return combine_results(named)
+    result = combine_results(named)
+    return replace(result, outcomes=result.outcomes + skipped)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -23,7 +24,7 @@ from app import alerts
 from app.extensions import db
 from app.jobs import heartbeat, retention
 from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
-from app.jobs.schedule import Account, LastRun, due_accounts
+from app.jobs.schedule import Account, ConnectionState, LastRun, due_accounts
 from app.logs import current_request_id, new_request_id, request_id_context
 from app.models import CanvasConnection, SyncRun, User, utcnow
 
@@ -34,7 +35,8 @@ Submit = Callable[[int, int, bool], None]
 
 
 def load_accounts() -> list[Account]:
-    """Every connected account with scheduling on, and its newest run (one query)."""
+    """Every connected account with scheduling on, its newest run and the sync state of each
+    usable connection (one query: a row per connection)."""
     newest = (
         select(SyncRun.user_id, func.max(SyncRun.id).label("run_id"))
         .group_by(SyncRun.user_id)
@@ -44,43 +46,38 @@ def load_accounts() -> list[Account]:
         select(
             User.id,
             User.sync_interval_minutes,
-            User.canvas_token_changed_at,
+            CanvasConnection.token_changed_at,
+            CanvasConnection.rejected_at,
             SyncRun.status,
             SyncRun.created_at,
             SyncRun.finished_at,
-            SyncRun.summary,
         )
+        .join(CanvasConnection, CanvasConnection.user_id == User.id)
         .outerjoin(newest, newest.c.user_id == User.id)
         .outerjoin(SyncRun, SyncRun.id == newest.c.run_id)
-        .where(
-            User.id.in_(
-                select(CanvasConnection.user_id).where(
-                    CanvasConnection.base_url.is_not(None),
-                    CanvasConnection.access_token_encrypted.is_not(None),
-                )
-            ),
-            User.sync_interval_minutes > 0,
-        )
-        .order_by(User.id)
+        .where(CanvasConnection.usable, User.sync_interval_minutes > 0)
+        .order_by(User.id, CanvasConnection.id)
     ).all()
     db.session.commit()  # end the read transaction: a tick must not hold a snapshot open
     accounts = []
-    for row in rows:
+    for user_id, group in groupby(rows, key=lambda row: row.id):
+        own = list(group)
+        first = own[0]
         last_run = None
-        if row.status is not None:
-            summary = row.summary if isinstance(row.summary, dict) else {}
+        if first.status is not None:
             last_run = LastRun(
-                status=row.status,
-                created_at=row.created_at,
-                finished_at=row.finished_at,
-                error_kind=summary.get("error_kind"),
+                status=first.status, created_at=first.created_at, finished_at=first.finished_at
             )
         accounts.append(
             Account(
-                user_id=row.id,
-                interval_minutes=row.sync_interval_minutes,
+                user_id=user_id,
+                interval_minutes=first.sync_interval_minutes,
                 last_run=last_run,
-                token_changed_at=row.canvas_token_changed_at,
+                connections=tuple(
+                    ConnectionState(token_changed_at=row.token_changed_at,
+                                    rejected_at=row.rejected_at)
+                    for row in own
+                ),
             )
         )
     return accounts

@@ -181,10 +181,7 @@ def enqueue_all(incremental: bool = True) -> list[SyncRun]:
     """Start a sync for every connected user; users already syncing keep their active run."""
     user_ids = db.session.scalars(
         select(CanvasConnection.user_id)
-        .where(
-            CanvasConnection.base_url.is_not(None),
-            CanvasConnection.access_token_encrypted.is_not(None),
-        )
+        .where(CanvasConnection.usable)
         .distinct()
         .order_by(CanvasConnection.user_id)
     ).all()

@@ -183,7 +183,7 @@ def _run_sync(
         min_interval=SCHEDULED_PROGRESS_SECONDS if trigger == SCHEDULED else 0.0,
     )
     try:
-        result = _call_engine(user_id, sync_run_id, incremental, writer)
+        result = _call_engine(user_id, sync_run_id, incremental, writer, trigger == SCHEDULED)
     finally:
         writer.close()
     _finish_run(sync_run_id, result, writer.steps, trigger)
@@ -198,8 +198,8 @@ def prune_scheduled_runs(user_id: int, keep: int | None = None) -> int:
 
     Hourly syncs add 24 rows a day per student, forever; only the recent ones matter to a
     person reading the history. Never deleted: runs a person started, active runs, and the
-    student's newest successful run (the scheduler and the alerts' "first sync" check read
-    it). Bounded work: the user's own rows, through the ``user_id`` index.
+    student's newest successful run (the history shows when the last one worked). Bounded
+    work: the user's own rows, through the ``user_id`` index.
     """
     if keep is None:
         keep = int(current_app.config["SCHEDULED_RUNS_KEPT"])
@@ -246,16 +246,17 @@ def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:
         _rollback()
 
 
-def _call_engine(
-    user_id: int, sync_run_id: int, incremental: bool, progress: ProgressCallback
-) -> SyncResult:
-    """Run the sync engine; any exception becomes a ``failed`` result."""
+def _call_engine(user_id: int, sync_run_id: int, incremental: bool,
+                 progress: ProgressCallback, scheduled: bool) -> SyncResult:
+    """Run the sync engine; any exception becomes a ``failed`` result. A scheduled run skips
+    the connections whose refused token was not replaced (a click tries them all)."""
     try:
         user = db.session.get(User, user_id)
         if user is None:
             return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
         # Every connection of the user, side by side; one run records them all.
-        return connections.sync_connections(user, incremental=incremental, progress=progress)
+        return connections.sync_connections(user, incremental=incremental, progress=progress,
+                                            sync_run_id=sync_run_id, skip_rejected=scheduled)
     except Exception as exc:  # the job must end in a visible state, whatever happened
         logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
         _rollback()

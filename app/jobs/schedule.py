@@ -7,13 +7,20 @@ A thousand hourly accounts therefore start spread over the hour, not all at the 
 and a restart of the scheduler does not bunch them up again; after an outage, when every
 account is overdue at once, a tick starts only a few times the steady rate (stalest first).
 
-An account that never synced is due at its first slot after its token was saved (or at
-once, for a connection saved before the scheduler existed).
+The sync state is each connection's own (``canvas_connection``): an account is due when at
+least one of its usable connections is *not* held back, and its scheduled run syncs those
+(:func:`app.connections.sync_connections` with ``skip_rejected``). A connection is held back
+when Canvas refused its token and no token was saved for it since
+(``CanvasConnection.rejected``): retrying it would fail the same way every hour. Saving a new
+token in Settings (or ``canvas connect``) makes it due again. One revoked connection never
+holds back the account's other ones.
 
-Not due: interval 0 (off), a run still queued or running, and an account whose last run
-failed because Canvas rejected the token (or no connection was usable) and whose token has
-not changed since: retrying it would fail the same way every hour. Saving a new token in
-Settings (or ``canvas connect``) makes it due again.
+The slot check reads when the account's newest run started (whatever its outcome: a run that
+failed for a passing reason waits for the next slot). An account that never ran is due at its
+first slot after a token was saved (or at once, for a connection saved before the scheduler
+existed).
+
+Not due: interval 0 (off), a run still queued or running, every connection held back.
 
 Nothing here reads the clock or the database; :mod:`app.jobs.enqueue` supplies both.
 """
@@ -26,8 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from app.models.connection import token_rejected
 from app.models.sync_run import ACTIVE_STATUSES
-from app.sync.result import ErrorKind
 
 # A tick may start this many times the steady rate of syncs, and at least MIN_BUDGET.
 BURST = 3.0
@@ -45,17 +52,29 @@ class LastRun:
     status: str
     created_at: datetime
     finished_at: datetime | None = None
-    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """A usable connection of an account, as far as scheduling cares: its own fields."""
+
+    token_changed_at: datetime | None = None
+    rejected_at: datetime | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """Canvas refused its token and none was saved since (``CanvasConnection.rejected``)."""
+        return token_rejected(self.rejected_at, self.token_changed_at)
 
 
 @dataclass(frozen=True)
 class Account:
-    """A connected account: its id, its interval and what its last run did."""
+    """A connected account: its id, its interval, its newest run and its usable connections."""
 
     user_id: int
     interval_minutes: int
     last_run: LastRun | None = None
-    token_changed_at: datetime | None = None
+    connections: tuple[ConnectionState, ...] = (ConnectionState(),)
 
 
 def slot_offset(user_id: int, interval: timedelta) -> timedelta:
@@ -73,15 +92,9 @@ def current_slot_start(user_id: int, interval_minutes: int, now: datetime) -> da
     return anchor + slots * interval
 
 
-def token_was_rejected(account: Account) -> bool:
-    """The last run failed on the token, and the token has not been replaced since."""
-    run = account.last_run
-    if run is None or run.status != "failed" or not run.error_kind:
-        return False
-    if run.error_kind not in {str(k) for k in ErrorKind if k.needs_reconnect}:
-        return False
-    failed_at = run.finished_at or run.created_at
-    return account.token_changed_at is None or account.token_changed_at <= failed_at
+def held_back(account: Account) -> bool:
+    """Every usable connection's token was refused and none was replaced since."""
+    return all(connection.rejected for connection in account.connections)
 
 
 def _interval_minutes(account: Account) -> int:
@@ -89,10 +102,13 @@ def _interval_minutes(account: Account) -> int:
 
 
 def _last_sync(account: Account) -> datetime | None:
-    # A connection that never synced counts from when its token was saved: it waits for its
+    # An account that never ran counts from when a token was last saved: it waits for its
     # own slot like every other account instead of all new accounts starting at once.
     run = account.last_run
-    return run.created_at if run is not None else account.token_changed_at
+    if run is not None:
+        return run.created_at
+    saved = [c.token_changed_at for c in account.connections if c.token_changed_at is not None]
+    return max(saved, default=None)
 
 
 def is_due(account: Account, now: datetime) -> bool:
@@ -102,7 +118,7 @@ def is_due(account: Account, now: datetime) -> bool:
     run = account.last_run
     if run is not None and run.status in ACTIVE_STATUSES:
         return False
-    if token_was_rejected(account):
+    if held_back(account):
         return False
     since = _last_sync(account)
     if since is None:

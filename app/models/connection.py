@@ -19,7 +19,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.base import Base, UTCDateTime, utcnow
 
@@ -53,12 +55,36 @@ class CanvasConnection(Base):
     status: Mapped[str] = mapped_column(
         String(32), default="ok", server_default="ok", nullable=False
     )
+    # The connection's sync state, its own (the scheduler, the alerts and every "synced
+    # before?" read these and nothing else):
+    # when the last successful sync started (the engine writes it; NULL: never synced),
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when its first successful sync started, the ledger's baseline, and which run that was
+    # (NULL with a baseline: a run since pruned, or one before runs were recorded here),
+    baseline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    baseline_run_id: Mapped[int | None] = mapped_column(Integer)
+    # when its token was last saved (Settings, ``canvas connect``, the OAuth2 sign-in),
+    token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when Canvas last refused its credentials (or they could not be used) in a sync.
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    @property
-    def has_credentials(self) -> bool:
+    @hybrid_property
+    def usable(self) -> bool:
+        """Whether a sync can try this connection: an address and a token are stored. The one
+        answer to "connected?" (in Python and, as ``CanvasConnection.usable``, in SQL)."""
         return bool(self.base_url and self.access_token_encrypted)
+
+    @usable.inplace.expression
+    @classmethod
+    def _usable_expression(cls) -> ColumnElement[bool]:
+        return cls.base_url.is_not(None) & cls.access_token_encrypted.is_not(None)
+
+    @property
+    def rejected(self) -> bool:
+        """Canvas refused this token and it has not been replaced since: a scheduled sync
+        would fail the same way, so none is started until the student saves a new one."""
+        return token_rejected(self.rejected_at, self.token_changed_at)
 
     @property
     def display_name(self) -> str:
@@ -71,6 +97,11 @@ class CanvasConnection(Base):
 
     def __repr__(self) -> str:  # never the credentials
         return f"<CanvasConnection {self.id} user={self.user_id} {self.base_url}>"
+
+
+def token_rejected(rejected_at: datetime | None, token_changed_at: datetime | None) -> bool:
+    """A refusal stands until a token is saved after it."""
+    return rejected_at is not None and (token_changed_at is None or token_changed_at <= rejected_at)
 
 
 class CanvasOAuthClient(Base):

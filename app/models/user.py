@@ -51,10 +51,6 @@ class User(UserMixin, Base):
         Integer, default=DEFAULT_SYNC_INTERVAL_MINUTES,
         server_default=str(DEFAULT_SYNC_INTERVAL_MINUTES), nullable=False
     )
-    # When a stored Canvas token last changed (any connection's; app.connections sets it): a
-    # token Canvas rejected is not retried on a schedule until this moves past the failed run
-    # (app.jobs.schedule).
-    canvas_token_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # SHA-256 (hex) of the calendar feed's secret; the secret itself is never stored.
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     # An operator (``flask user create EMAIL --admin``): may open the operator's view (/admin).
@@ -87,8 +83,8 @@ class User(UserMixin, Base):
 
     @property
     def canvas_connected(self) -> bool:
-        """Whether at least one connection holds credentials."""
-        return any(c.has_credentials for c in self.connections)
+        """Whether at least one connection is usable (``CanvasConnection.usable``)."""
+        return any(c.usable for c in self.connections)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

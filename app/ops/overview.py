@@ -63,7 +63,7 @@ def account_last_syncs() -> list[tuple[int, str, int, datetime | None]]:
     rows = db.session.execute(
         select(User.id, User.email, User.sync_interval_minutes, newest)
         .join(CanvasConnection, CanvasConnection.user_id == User.id)
-        .where(CanvasConnection.access_token_encrypted.is_not(None))
+        .where(CanvasConnection.usable)
         .group_by(User.id, User.email, User.sync_interval_minutes)
     ).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
@@ -78,7 +78,7 @@ def overview(app: Flask, now: datetime | None = None) -> Overview:
             select(User.email, CanvasConnection.base_url, CanvasConnection.expires_at)
             .join(User, User.id == CanvasConnection.user_id)
             .where(CanvasConnection.auth_kind == "token",
-                   CanvasConnection.access_token_encrypted.is_not(None),
+                   CanvasConnection.usable,
                    CanvasConnection.expires_at.is_not(None),
                    CanvasConnection.expires_at < now + timedelta(days=WARN_DAYS))
             .order_by(CanvasConnection.expires_at).limit(100))

@@ -137,19 +137,22 @@ class CanvasSyncService:
         client: CanvasClient,
         options: SyncOptions | None = None,
         *,
-        connection_id: int | None,
+        connection_id: int,
+        sync_run_id: int | None = None,
         progress: ProgressCallback | None = None,
         owns_client: bool = False,
     ) -> None:
-        """``connection_id`` owns the rows (None: syncs fail); ``owns_client``: close it."""
+        """``connection_id`` owns the rows; ``sync_run_id`` is stamped on the ledger's events
+        (None: a sync without a run); ``owns_client``: close it."""
         self.user_id = user_id
         self.connection_id = connection_id
+        self.sync_run_id = sync_run_id
         self._owns_client = owns_client
         self.client = client
         self.options = options or SyncOptions()
         self._progress = progress
         self._run = RunStats(kind="full")
-        self._writer = CourseWriter(user_id, connection_id or 0, self._run)
+        self._writer = CourseWriter(user_id, connection_id, self._run, sync_run_id)
         self._meter: SyncMeter | None = None
         self._schemes = SchemeFetcher(client)
 
@@ -173,13 +176,12 @@ class CanvasSyncService:
     def _guarded(self, kind: str, body: Callable[[], None]) -> SyncResult:
         """Run ``body`` with counters, progress and clean failure handling around it."""
         self._run = RunStats(kind=kind)
-        self._writer = CourseWriter(self.user_id, self.connection_id or 0, self._run)
+        self._writer = CourseWriter(self.user_id, self.connection_id, self._run,
+                                    self.sync_run_id)
         self._meter = SyncMeter(self.client)
         self._schemes = SchemeFetcher(self.client)
         try:
             self._report("connecting", "Connecting to Canvas…")
-            if self.connection_id is None:
-                raise SyncFailed("Connect Canvas in Settings first.", ErrorKind.NOT_CONNECTED)
             body()
         except CanvasError as exc:
             db.session.rollback()

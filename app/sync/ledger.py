@@ -198,12 +198,16 @@ def insert_events(
     user_id: int,
     at: datetime,
     changes: Iterable[tuple[int | None, Change]],
+    connection_id: int | None = None,
+    sync_run_id: int | None = None,
 ) -> int:
-    """Insert ``(course_id, change)`` pairs as ``grade_event`` rows, one statement; returns
-    how many."""
+    """Insert ``(course_id, change)`` pairs as ``grade_event`` rows, one statement, each
+    naming the connection and the run that saw it; returns how many."""
     rows = [
         {
             "user_id": user_id,
+            "connection_id": connection_id,
+            "sync_run_id": sync_run_id,
             "course_id": course_id,
             "canvas_course_id": c.canvas_course_id,
             "canvas_assignment_id": c.canvas_assignment_id,

@@ -106,6 +106,34 @@ ProgressCallback = Callable[[SyncProgress], None]
 
 
 @dataclass(frozen=True)
+class ConnectionOutcome:
+    """How the sync of one connection ended, inside a run that syncs several.
+
+    ``status``: "succeeded", "failed", or "skipped" (a scheduled run leaves out a connection
+    whose token Canvas refused until a new one is saved).
+    """
+
+    connection_id: int
+    name: str
+    status: str
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, connection_id: int, name: str, result: SyncResult) -> ConnectionOutcome:
+        return cls(connection_id, name, result.status, result.error_kind, result.error)
+
+    @classmethod
+    def skipped(cls, connection_id: int, name: str) -> ConnectionOutcome:
+        return cls(connection_id, name, "skipped", ErrorKind.INVALID_TOKEN,
+                   "Canvas refused this token; it is not retried until a new one is saved.")
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.error_kind is not None and self.error_kind.needs_reconnect
+
+
+@dataclass(frozen=True)
 class SyncResult:
     """How a sync ended. ``as_dict()`` is the JSON summary (docs/INTERFACES.md).
 
@@ -135,9 +163,10 @@ class SyncResult:
     duration_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
-    error_kind: ErrorKind | None = None
+    error_kind: ErrorKind | None = None  # the first failed connection's (for the page)
     plan: str = "one"
     connections: int = 1
+    outcomes: tuple[ConnectionOutcome, ...] = ()  # one per connection (connections layer)
 
     @property
     def succeeded(self) -> bool:
@@ -150,6 +179,10 @@ class SyncResult:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["error_kind"] = str(self.error_kind) if self.error_kind else None
+        data["outcomes"] = [
+            {**asdict(o), "error_kind": str(o.error_kind) if o.error_kind else None}
+            for o in self.outcomes
+        ]
         return data
 
     def __getitem__(self, key: str) -> Any:
@@ -172,8 +205,12 @@ SUMMED = (
 
 def combine_results(named: list[tuple[str, SyncResult]]) -> SyncResult:
     """One result for the syncs of several connections (run side by side): the counts
-    summed, the longest duration, failed if any failed, each error prefixed by its
-    connection's name so the student knows which one to fix."""
+    summed, the longest duration, every connection's outcome, failed if any failed, each
+    error prefixed by its connection's name so the student knows which one to fix.
+
+    ``error_kind`` is the first failed connection's, for what the page shows; what one
+    connection's failure means for it (a refused token, a later retry) is read from
+    ``outcomes`` and from the connection itself, never from this one value."""
     if len(named) == 1:
         return named[0][1]
     results = [result for _, result in named]
@@ -195,6 +232,7 @@ def combine_results(named: list[tuple[str, SyncResult]]) -> SyncResult:
         error_kind=failed[0][1].error_kind if failed else None,
         timings=timings,
         connections=len(named),
+        outcomes=tuple(o for r in results for o in r.outcomes),
         **sums,
     )
 

@@ -1,10 +1,9 @@
 """The writing half of the sync: database state, bulk upserts and deletes, one course at a time.
 
-:class:`CourseWriter` belongs to one sync of one user's Canvas connection
-(:class:`~app.sync.engine.CanvasSyncService` makes one per sync). It runs in the one writer
-thread, in ``db.session``, and never commits a write: the engine owns the transaction boundary
-(one per course). The steps keep the original design's names and their ``flush`` parameter:
-``flush=False`` stages rows, ``flush=True`` writes everything staged in one bulk statement.
+:class:`CourseWriter` belongs to one sync of one Canvas connection (the engine makes one per
+sync). It runs in the one writer thread, in ``db.session``, and never commits: the engine owns
+the transaction boundary (one per course). The steps keep the original design's names and their
+``flush`` parameter: ``flush=False`` stages rows, ``flush=True`` writes them in one statement.
 
 What the database holds for the connection is read once per sync (``load_existing``) and kept
 current as rows are written, so the writer needs no lookups and only touches what differs. A
@@ -12,8 +11,8 @@ full sync reads everything at once (five reads); an incremental sync reads the t
 courses, and a course's groups, assignments and periods (three reads) only when its gradebook
 differs: most scheduled runs change no course and read none of a student's assignments.
 The same state tells what changed: :mod:`app.sync.ledger` names each difference and the writer
-inserts them as ``grade_event`` rows (``flush_events``, in the course's transaction). The first
-sync of a connection is the baseline and records none.
+inserts them as ``grade_event`` rows (``flush_events``, in the course's transaction), each
+naming its run and connection. A connection's first sync is its baseline and records none.
 """
 
 from __future__ import annotations
@@ -63,8 +62,9 @@ class CourseWriter:
     ``stats`` is the sync's :class:`RunStats`; the writer adds the rows it wrote to it.
     """
 
-    def __init__(self, user_id: int, connection_id: int, stats: RunStats) -> None:
-        self.user_id = user_id
+    def __init__(self, user_id: int, connection_id: int, stats: RunStats,
+                 sync_run_id: int | None = None) -> None:
+        self.user_id, self.sync_run_id = user_id, sync_run_id  # the run: on the events
         # Terms and courses belong to one Canvas connection: Canvas ids are unique per
         # instance only, so every read and key below is scoped by it.
         self.connection_id = connection_id
@@ -375,11 +375,12 @@ class CourseWriter:
         self.stats.rows_written += result.rows_written
 
     def record_synced(self, started_at: datetime) -> None:
-        """A full sync succeeded: when it started, on the connection."""
+        """Every course synced: when it started, on the connection (the first: its baseline)."""
+        values: dict[str, Any] = {"last_synced_at": started_at}
+        if self.baseline:
+            values.update(baseline_at=started_at, baseline_run_id=self.sync_run_id)
         db.session.execute(
-            update(CONNECTION)
-            .where(CONNECTION.c.id == self.connection_id)
-            .values(last_synced_at=started_at)
+            update(CONNECTION).where(CONNECTION.c.id == self.connection_id).values(**values)
         )
 
     def forget_course(self, canvas_course_id: int) -> None:
@@ -412,7 +413,7 @@ class CourseWriter:
         if self._pending_events:
             events, self._pending_events = self._pending_events, []
             self.stats.events += insert_events(db.session, self.user_id, self.stats.started_at,
-                                               events)
+                                               events, self.connection_id, self.sync_run_id)
 
 
 def _differs(stored: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -12,8 +12,15 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.jobs.enqueue import enqueue_due
-from app.jobs.schedule import Account, LastRun, current_slot_start, due_accounts, is_due
-from app.models import SyncRun, User
+from app.jobs.schedule import (
+    Account,
+    ConnectionState,
+    LastRun,
+    current_slot_start,
+    due_accounts,
+    is_due,
+)
+from app.models import CanvasConnection, SyncRun, User
 from tests.conftest import connect_user
 from tests.school_year import MIDTERM
 from tests.sync_helpers import add_fake_connection
@@ -32,15 +39,20 @@ def simulate(account: Account, start: datetime, hours: float) -> list[datetime]:
             account = Account(
                 account.user_id, account.interval_minutes,
                 LastRun("succeeded", created_at=now, finished_at=now + timedelta(minutes=1)),
-                account.token_changed_at,
+                account.connections,
             )
         now += TICK
     return started
 
 
-def synced_at(when: datetime, status: str = "succeeded", error_kind: str | None = None) -> LastRun:
-    return LastRun(status, created_at=when, finished_at=when + timedelta(minutes=1),
-                   error_kind=error_kind)
+def synced_at(when: datetime, status: str = "succeeded") -> LastRun:
+    return LastRun(status, created_at=when, finished_at=when + timedelta(minutes=1))
+
+
+def saved(token_changed_at: datetime | None, rejected_at: datetime | None = None
+          ) -> tuple[ConnectionState, ...]:
+    """One connection whose token was saved at ``token_changed_at`` (refused at ...)."""
+    return (ConnectionState(token_changed_at=token_changed_at, rejected_at=rejected_at),)
 
 
 @pytest.mark.parametrize(("minutes", "hours", "expected"), [
@@ -101,7 +113,7 @@ def test_after_an_outage_the_backlog_drains_without_a_stampede() -> None:
 
 
 def test_new_connections_wait_for_their_slot_instead_of_starting_together() -> None:
-    accounts = [Account(user_id, 60, None, token_changed_at=T0) for user_id in range(1, 201)]
+    accounts = [Account(user_id, 60, None, saved(T0)) for user_id in range(1, 201)]
     assert sum(is_due(account, T0 + TICK) for account in accounts) <= 10
     assert all(is_due(account, T0 + timedelta(hours=1)) for account in accounts)
 
@@ -112,20 +124,20 @@ def test_an_active_run_is_skipped(status: str) -> None:
     assert simulate(account, T0, 3) == []
 
 
-@pytest.mark.parametrize("kind", ["invalid_token", "not_connected"])
-def test_a_rejected_token_is_not_retried_until_it_changes(kind: str) -> None:
-    failed = synced_at(T0, "failed", kind)
-    account = Account(7, 60, failed, token_changed_at=T0 - timedelta(days=30))
+def test_a_rejected_token_is_not_retried_until_it_changes() -> None:
+    failed = synced_at(T0, "failed")
+    refused = T0 + timedelta(minutes=1)
+    account = Account(7, 60, failed, saved(T0 - timedelta(days=30), refused))
     assert simulate(account, T0 + TICK, 72) == []
     # The student pastes a new token in Settings: the 5-hour-old data syncs at the next tick,
     # then hourly again.
-    reconnected = Account(7, 60, failed, token_changed_at=T0 + timedelta(hours=5))
+    reconnected = Account(7, 60, failed, saved(T0 + timedelta(hours=5), refused))
     starts = simulate(reconnected, T0 + timedelta(hours=5), 3)
     assert starts[0] == T0 + timedelta(hours=5) and len(starts) == 4
 
 
 def test_other_failures_are_retried_at_the_next_slot() -> None:
-    account = Account(7, 60, synced_at(T0, "failed", "unavailable"), T0 - timedelta(days=1))
+    account = Account(7, 60, synced_at(T0, "failed"), saved(T0 - timedelta(days=1)))
     assert len(simulate(account, T0 + TICK, 3)) == 3
 
 
@@ -146,9 +158,9 @@ def _user(email: str, interval: int = 60) -> User:
 
     user = create_user(email, "correct horse battery")
     # Connected, as far as the scheduler can tell (no syncs run in these tests).
-    add_fake_connection(user, "https://school.instructure.com", b"ciphertext")
+    connection = add_fake_connection(user, "https://school.instructure.com", b"ciphertext")
     user.sync_interval_minutes = interval
-    user.canvas_token_changed_at = T0 - timedelta(days=10)
+    connection.token_changed_at = T0 - timedelta(days=10)
     db.session.commit()
     return user
 
@@ -158,7 +170,7 @@ def test_a_tick_queues_incremental_syncs_for_exactly_the_due_accounts(app: Any) 
     due = _user("due@example.edu")
     _add_run(due.id, "succeeded", long_ago)
     never = _user("never@example.edu")
-    never.canvas_token_changed_at = None  # connected before automatic syncs existed
+    never.connections[0].token_changed_at = None  # connected before automatic syncs existed
     db.session.commit()
     off = _user("off@example.edu", interval=0)
     _add_run(off.id, "succeeded", long_ago)
@@ -167,6 +179,8 @@ def test_a_tick_queues_incremental_syncs_for_exactly_the_due_accounts(app: Any) 
     _add_run(busy.id, "running", T0 - timedelta(hours=3))
     rejected = _user("rejected@example.edu")
     _add_run(rejected.id, "failed", long_ago, "invalid_token")
+    db.session.execute(update(CanvasConnection).where(CanvasConnection.user_id == rejected.id)
+                       .values(rejected_at=long_ago))  # what that run recorded
     recent = _user("recent@example.edu")
     _add_run(recent.id, "succeeded", T0 - timedelta(seconds=5))
     from app.accounts import create_user
@@ -297,7 +311,7 @@ def test_scheduler_run_once_backs_off_a_revoked_token(app: Any, runner: Any,
     # Hours later the token is still the rejected one: no further attempts.
     db.session.execute(update(SyncRun).values(created_at=T0 - timedelta(hours=5),
                                               finished_at=T0 - timedelta(hours=5)))
-    db.session.execute(update(User).values(canvas_token_changed_at=T0 - timedelta(days=1)))
+    db.session.execute(update(CanvasConnection).values(token_changed_at=T0 - timedelta(days=1)))
     db.session.commit()
     later = runner.invoke(args=["scheduler", "run", "--once"])
     assert later.exit_code == 0 and "No account is due" in later.output

@@ -92,7 +92,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert APP_TABLES <= table_names(upgraded_url)
     assert schema_differences(upgraded_url) == []
     assert canvas_indexes(upgraded_url) == EXPECTED_INDEXES
-    assert revision(upgraded_url) == "0023_api_tokens"
+    assert revision(upgraded_url) == "0021_connection_sync_state"
 
 
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
@@ -145,6 +145,14 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     assert "service_heartbeat" in table_names(fresh_url)
     assert "api_token" in table_names(fresh_url)
     assert {"push_subscription", "notify_channel"} <= table_names(fresh_url)
+
+    flask_db(fresh_url, tmp_path, "downgrade")
+    assert revision(fresh_url) == "0023_api_tokens"
+    engine = engine_for(fresh_url)
+    assert "canvas_token_changed_at" in {c["name"] for c in inspect(engine).get_columns("users")}
+    assert "rejected_at" not in {
+        c["name"] for c in inspect(engine).get_columns("canvas_connection")}
+    engine.dispose()
 
     flask_db(fresh_url, tmp_path, "downgrade")
     assert revision(fresh_url) == "0024_push_and_channels"
@@ -336,3 +344,65 @@ def test_0015_drops_the_unsalted_email_hashes_and_keeps_the_rest(
         keys = conn.execute(text("SELECT key, failures FROM login_guard ORDER BY key")).all()
     engine.dispose()
     assert [tuple(row) for row in keys] == [("addr:10.0.0.1", 4)]
+
+
+def test_0021_moves_the_sync_state_onto_each_connection(fresh_url: str, tmp_path: Path) -> None:
+    """An upgraded database behaves as before: the account's token stamp is each connection's,
+    a token the scheduler held back stays held back (only the refused connection), a connection
+    that synced has its baseline, an event names its course's connection; no row is lost."""
+    flask_db(fresh_url, tmp_path, "upgrade", "0020_operations")
+    engine = engine_for(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO users (id, email, password_hash, failed_logins, session_version, "
+            "created_at, sync_interval_minutes, canvas_token_changed_at, is_admin) VALUES "
+            "(1, 'a@example.edu', 'x', 0, 0, '2026-11-01 08:00:00', 60, "
+            "'2026-11-01 09:00:00', false), "
+            "(2, 'b@example.edu', 'x', 0, 0, '2026-11-01 08:00:00', 60, "
+            "'2026-11-03 09:00:00', false)"))
+        conn.execute(text(
+            "INSERT INTO canvas_connection (id, user_id, base_url, auth_kind, "
+            "access_token_encrypted, status, last_synced_at, created_at) VALUES "
+            "(10, 1, 'https://a.example.edu', 'token', :t, 'needs_reconnect', NULL, "
+            "'2026-11-01 08:00:00'), "
+            "(11, 1, 'https://b.example.edu', 'token', :t, 'ok', '2026-11-01 10:00:00', "
+            "'2026-11-01 08:00:00'), "
+            "(20, 2, 'https://a.example.edu', 'token', :t, 'needs_reconnect', NULL, "
+            "'2026-11-01 08:00:00')"), {"t": b"ciphertext"})
+        conn.execute(text(
+            "INSERT INTO course (id, user_id, connection_id, canvas_course_id, name, "
+            "apply_group_weights, concluded, has_weighted_grading_periods, hide_final_grades, "
+            "totals_for_all_periods) VALUES (5, 1, 11, 123, 'Biology', false, false, false, "
+            "false, false)"))
+        conn.execute(text(
+            "INSERT INTO grade_event (user_id, course_id, canvas_course_id, kind, at) VALUES "
+            "(1, 5, 123, 'grade_posted', '2026-11-01 10:00:00')"))
+        # User 1's newest run failed on the token; user 2 saved a new token after theirs.
+        conn.execute(text(
+            "INSERT INTO sync_run (user_id, kind, status, created_at, finished_at, summary, "
+            "courses_done, courses_total, requests) VALUES "
+            "(1, 'full', 'succeeded', '2026-11-01 10:00:00', '2026-11-01 10:01:00', '{}', "
+            "0, 0, 0), "
+            "(1, 'incremental', 'failed', '2026-11-02 10:00:00', '2026-11-02 10:01:00', "
+            "'{\"error_kind\": \"invalid_token\"}', 0, 0, 0), "
+            "(2, 'incremental', 'failed', '2026-11-02 10:00:00', '2026-11-02 10:01:00', "
+            "'{\"error_kind\": \"invalid_token\"}', 0, 0, 0)"))
+    flask_db(fresh_url, tmp_path, "upgrade")
+    with engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(text(
+            "SELECT id, token_changed_at, rejected_at, baseline_at, baseline_run_id "
+            "FROM canvas_connection"))}
+        event = conn.execute(text(
+            "SELECT connection_id, sync_run_id FROM grade_event")).one()
+        counts = conn.execute(text(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM canvas_connection), "
+            "(SELECT count(*) FROM course), (SELECT count(*) FROM grade_event)")).one()
+    engine.dispose()
+    assert tuple(counts) == (2, 3, 1, 1)
+    assert str(rows[10].token_changed_at).startswith("2026-11-01 09:00:00")
+    assert str(rows[10].rejected_at).startswith("2026-11-02 10:01:00")
+    assert rows[11].rejected_at is None  # the healthy connection is not held back
+    assert str(rows[11].baseline_at).startswith("2026-11-01 10:00:00")
+    assert rows[11].baseline_run_id is None and rows[10].baseline_at is None
+    assert rows[20].rejected_at is None  # a new token was saved after the refusal
+    assert tuple(event) == (11, None)

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import SyncRun, User, utcnow
+from app.models import CanvasConnection, SyncRun, User, utcnow
 from tests.auth_actions import DEFAULT_PASSWORD
 from tests.conftest import TEST_SECRET, connect_user
 from tests.jobs.test_crash_recovery import change_every_course
@@ -130,8 +130,9 @@ def test_web_worker_and_beat_run_a_scheduled_sync_and_survive_a_killed_worker(
     stamp_head()  # what `flask db upgrade` leaves: /readyz checks it
     user, student = connect_user(app, simulator, email="plist@example.edu", token="plist-tok")
     # Due at the first tick: the token was saved a day ago and the account never synced.
-    db.session.execute(update(User).where(User.id == user.id).values(
-        canvas_token_changed_at=utcnow() - timedelta(days=1), sync_interval_minutes=15))
+    db.session.execute(update(User).where(User.id == user.id).values(sync_interval_minutes=15))
+    db.session.execute(update(CanvasConnection).where(CanvasConnection.user_id == user.id)
+                       .values(token_changed_at=utcnow() - timedelta(days=1)))
     db.session.commit()
     worker_args = ("celery", "-A", "app.celery_app", "worker", "--concurrency", "1",
                    "--without-gossip", "--without-mingle", "--loglevel", "INFO")

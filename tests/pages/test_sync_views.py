@@ -12,7 +12,7 @@ from app.accounts import create_user
 from app.jobs import runners
 from app.models import SyncRun, utcnow
 from tests.auth_actions import sign_in
-from tests.sync_helpers import add_fake_connection
+from tests.sync_helpers import add_fake_connection, connections_of
 
 
 @pytest.fixture
@@ -47,6 +47,9 @@ def finished_run(db: Any, user: Any, **fields: Any) -> SyncRun:
     values.update(fields)
     run = SyncRun(**values)
     db.session.add(run)
+    if run.status == "succeeded":  # what the engine records on each connection it synced
+        for connection in connections_of(user):
+            connection.last_synced_at = connection.last_synced_at or started
     db.session.commit()
     return run
 

@@ -530,17 +530,21 @@ def test_course_refused_after_the_list_is_skipped_and_kept(
 
 
 def test_user_without_canvas_fails_with_a_clear_message(app: Any) -> None:
+    from app.connections import sync_connections
+
     user = create_user("offline@example.edu", "correct horse battery")
-    results = sync(user)
+    results = sync_connections(user)  # every sync run's path (no stand-in engine any more)
     assert results["status"] == "failed"
     assert "Settings" in results["error"]
 
 
 def test_undecryptable_token_fails_with_a_clear_message(canvas_user: Any) -> None:
     user, _student = canvas_user
+    from app.connections import sync_connections
+
     only_connection(user).access_token_encrypted = b"not a fernet token"
     db.session.commit()
-    results = sync(user)
+    results = sync_connections(user)  # every sync run's path (no stand-in engine any more)
     assert results["status"] == "failed"
     assert "Settings" in results["error"] and "\n" not in results["error"]
 

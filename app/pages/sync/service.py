@@ -13,7 +13,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import SyncRun
+from app.models import CanvasConnection, SyncRun
 from app.models.sync_run import FINISHED_STATUSES, SCHEDULED_TRIGGER
 from app.sync.result import ErrorKind
 
@@ -211,11 +211,13 @@ def recent_runs(user_id: int, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def has_synced(user_id: int) -> bool:
-    """True once the user has a finished successful sync (so incremental ones make sense)."""
+    """True once a connection of the user has synced (its ``last_synced_at``), so incremental
+    syncs make sense."""
     return (
         db.session.scalar(
-            select(SyncRun.id)
-            .where(SyncRun.user_id == user_id, SyncRun.status == "succeeded")
+            select(CanvasConnection.id)
+            .where(CanvasConnection.user_id == user_id,
+                   CanvasConnection.last_synced_at.is_not(None))
             .limit(1)
         )
         is not None

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.grades.history import describe
 from app.models import AlertSettings, Assignment, GradeEvent
-from app.sync.history import describe
 
 GRADE_KINDS = frozenset({"grade_posted", "grade_changed", "excused", "late_penalty"})
 DUE_SOON = timedelta(hours=24)

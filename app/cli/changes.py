@@ -46,7 +46,7 @@ def parse_since(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of events, oldest first.")
 def changes_command(email: str, since: datetime | None, as_json: bool) -> None:
     """What changed in EMAIL's grades, oldest first, as the syncs recorded it."""
-    from app.sync import history
+    from app.grades import history
 
     user = get_user(email)
     events = history.events_for(user.id, since=since, newest_first=False)

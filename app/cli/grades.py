@@ -1,6 +1,6 @@
 """``flask grades EMAIL [--json]``: a student's grades, ours beside Canvas's, per period.
 
-The numbers are the grade check's (:mod:`app.sync.gradecheck`): the same the dashboard shows.
+The numbers are the grade check's (:mod:`app.grades.check`): the same the dashboard shows.
 With ``--json`` the last line printed is one JSON array, one object per course.
 """
 
@@ -23,7 +23,7 @@ from app.safe_text import strip_control
 def grades_command(email: str, as_json: bool) -> None:
     """Show EMAIL's course grades (ours and Canvas's), course and grading periods."""
     from app.extensions import db
-    from app.sync.gradecheck import course_reports
+    from app.grades.check import course_reports
 
     configure_logging(False)
     user = get_user(email)

@@ -81,7 +81,7 @@ class Course(Base):
     score_difference: Mapped[float | None] = mapped_column(Float)
     period_score_difference: Mapped[float | None] = mapped_column(Float)
     # Canvas recomputes its totals in a background job after a grade change: when a sync first
-    # saw the current difference, and whether it outlived the recompute (app.sync.settling:
+    # saw the current difference, and whether it outlived the recompute (app.grades.settling:
     # "settling", "persisted", "aged"; NULL when the last sync saw no difference).
     differs_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     difference_status: Mapped[str | None] = mapped_column(String(16))

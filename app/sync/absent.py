@@ -16,9 +16,10 @@ from typing import Any, cast
 from sqlalchemy import and_, delete, update
 from sqlalchemy.engine import CursorResult
 
+from app.extensions import SessionLike
 from app.models import utcnow
 from app.sync.courses import confirm_gone
-from app.sync.upserts import COURSE, SessionLike
+from app.sync.upserts import COURSE
 
 logger = logging.getLogger(__name__)
 

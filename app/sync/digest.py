@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.sync.gradecheck import check_course, differs, stored_check
+from app.grades.check import check_course, differs, stored_check
 from app.sync.parse import PARSER_VERSION, CourseData, Gradebook
 from app.sync.periods import course_digest
 

@@ -32,7 +32,7 @@ fetches the course itself (``GET /courses/:id``) beside it, keeping the stored s
 answers ``"enrollments": []``. The lists bring each course's current-period score; period
 weights and close dates (``/grading_periods``) and a grading scheme cost a request each, only
 when they may have changed (:mod:`app.sync.periods`). The grade check (ours vs Canvas's,
-:mod:`app.sync.gradecheck`) goes into the course row's own write. Date-restricted courses are
+:mod:`app.grades.check`) goes into the course row's own write. Date-restricted courses are
 skipped and reported, their rows kept (the student is still enrolled). A stored course in none
 of the three lists is deleted only when Canvas confirms (:mod:`app.sync.courses`), otherwise
 kept and marked ``missing_since`` (the dashboard shows since when). In requests, with lists of

@@ -2,7 +2,7 @@
 
 The writer already holds what the database had for the user (read once per sync) and the rows
 it is about to write; these pure functions compare the two and name each difference as a
-:class:`Change`. No Canvas request and no extra read is needed. The writer inserts the changes
+:class:`SeenChange`. No Canvas request and no extra read is needed. The writer inserts the changes
 as ``grade_event`` rows in the course's own transaction, so an event exists exactly when its
 change was saved.
 
@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import Table, insert
 
+from app.extensions import SessionLike
 from app.models import GradeEvent
-from app.sync.upserts import SessionLike
 
 # Core, not the ORM's bulk insert: that one splits rows by which values are None.
 EVENT = typing.cast(Table, GradeEvent.__table__)
@@ -51,7 +51,7 @@ COURSE_GRADE_FIELDS = {"score": "canvas_current_score", "grade": "canvas_current
 
 
 @dataclass(frozen=True)
-class Change:
+class SeenChange:
     """One change the sync saw, before it becomes a ``grade_event`` row."""
 
     kind: str
@@ -82,16 +82,16 @@ def _entered(row: Mapping[str, Any]) -> float | None:
     return float(score) + float(row.get("points_deducted") or 0)
 
 
-def course_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any]) -> list[Change]:
+def course_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any]) -> list[SeenChange]:
     """Course added, concluded, or its grade moved (``stored`` None: a course new to us)."""
     cid = int(row["canvas_course_id"])
     grade_now = {k: row.get(col) for k, col in COURSE_GRADE_FIELDS.items()}
     if stored is None:
-        return [Change("course_added", cid, None, None, {"name": row.get("name"), **grade_now})]
+        return [SeenChange("course_added", cid, None, None, {"name": row.get("name"), **grade_now})]
     changes = []
     if row.get("concluded") and not stored.get("concluded"):
         changes.append(
-            Change(
+            SeenChange(
                 "course_concluded",
                 cid,
                 None,
@@ -103,17 +103,19 @@ def course_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any]) -> 
     # A total the teacher hides (score gone) is not a grade change; its return is.
     if grade_now["score"] is not None and grade_now != grade_then:
         after = {"name": row.get("name"), **grade_now}
-        changes.append(Change("course_grade_changed", cid, None, grade_then, after))
+        changes.append(SeenChange("course_grade_changed", cid, None, grade_then, after))
     return changes
 
 
-def assignment_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any]) -> list[Change]:
+def assignment_changes(
+    stored: Mapping[str, Any] | None, row: Mapping[str, Any]
+) -> list[SeenChange]:
     """What happened to one assignment and the student's submission on it."""
     cid, aid = int(row["canvas_course_id"]), int(row["canvas_assignment_id"])
     name = row.get("name")
 
-    def change(kind: str, before: Any, after: Any) -> Change:
-        return Change(kind, cid, aid, before, after)
+    def change(kind: str, before: Any, after: Any) -> SeenChange:
+        return SeenChange(kind, cid, aid, before, after)
 
     if stored is None:
         added = change(
@@ -177,9 +179,9 @@ def assignment_changes(stored: Mapping[str, Any] | None, row: Mapping[str, Any])
     return changes
 
 
-def removed(stored: Mapping[str, Any]) -> Change:
+def removed(stored: Mapping[str, Any]) -> SeenChange:
     """An assignment that vanished from Canvas (deleted or unpublished)."""
-    return Change(
+    return SeenChange(
         "assignment_removed",
         int(stored["canvas_course_id"]),
         int(stored["canvas_assignment_id"]),
@@ -197,7 +199,7 @@ def insert_events(
     session: SessionLike,
     user_id: int,
     at: datetime,
-    changes: Iterable[tuple[int | None, Change]],
+    changes: Iterable[tuple[int | None, SeenChange]],
     connection_id: int | None = None,
     sync_run_id: int | None = None,
 ) -> int:

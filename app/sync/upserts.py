@@ -37,8 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
-from sqlalchemy.orm import Session, scoped_session
 
+from app.extensions import SessionLike
 from app.models import Assignment, CanvasConnection, Course, GradeCategory, GradingPeriod, Term
 
 logger = logging.getLogger(__name__)
@@ -211,10 +211,6 @@ GROUP = typing.cast(Table, GradeCategory.__table__)
 ASSIGNMENT = typing.cast(Table, Assignment.__table__)
 CONNECTION = typing.cast(Table, CanvasConnection.__table__)
 PERIOD = typing.cast(Table, GradingPeriod.__table__)
-
-# db.session (a scoped_session) or a plain Session: both proxy the same methods.
-SessionLike = Session | scoped_session[Any]
-
 
 def upsert_terms(session: SessionLike, rows: Iterable[Mapping[str, Any]]) -> UpsertResult:
     """Rows with user_id, connection_id, canvas_term_id, name, start_at, end_at; keyed on

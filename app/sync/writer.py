@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.sync.ledger import (
     ASSIGNMENT_LEDGER_FIELDS,
-    Change,
+    SeenChange,
     assignment_changes,
     course_changes,
     insert_events,
@@ -78,8 +78,8 @@ class CourseWriter:
         self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
         self.baseline = True  # no sync of this connection succeeded yet: the ledger's baseline
         self.last_synced_at: datetime | None = None  # when the last one that did started
-        self._pending_events: list[tuple[int | None, Change]] = []
-        self._course_changes: dict[int, list[Change]] = {}
+        self._pending_events: list[tuple[int | None, SeenChange]] = []
+        self._course_changes: dict[int, list[SeenChange]] = {}
         self._known_course_ids: set[int] = set()
         self._loaded: set[int] = set()  # stored courses whose groups/assignments are read
         # Rows staged by the flush=False steps.

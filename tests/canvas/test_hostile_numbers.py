@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from app.accounts import create_user
+from app.grades.history import GradePoint
 from app.models import GradeEvent
 from app.pages.dashboard.chart import MAX_TICKS, grade_chart
 from app.sync.coerce import PERCENT_LIMIT, POINTS_LIMIT
-from app.sync.history import GradePoint
 from app.sync.parse import parse_course_list, parse_gradebook
 from tests.auth_actions import sign_in
 from tests.pages.test_dashboard import make_course

@@ -250,7 +250,7 @@ def test_grading_schemes_are_read_once_and_again_only_when_they_change(
 def test_a_no_change_sync_skips_the_grade_maths_and_a_changed_fact_redoes_it(
     app: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.sync import gradecheck  # where the sync's grade check calls the maths
+    from app.grades import check as gradecheck  # where the sync's grade check calls the maths
 
     user, student = connect_user(app, simulator, email="chk@example.edu", token="tok-chk",
                                  preset="senior")

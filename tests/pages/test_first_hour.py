@@ -99,8 +99,8 @@ def test_a_zero_point_item_that_changes_nothing_says_why(client: Any, senior: An
 def test_the_chart_reads_in_the_students_time_zone_and_counts_its_points() -> None:
     from datetime import UTC, datetime
 
+    from app.grades.history import GradePoint
     from app.pages.dashboard.chart import grade_chart
-    from app.sync.history import GradePoint
 
     # 03:30 UTC on 19 Nov is 21:30 on 18 Nov in Chicago.
     late = datetime(2026, 11, 19, 3, 30, tzinfo=UTC)

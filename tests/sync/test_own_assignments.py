@@ -16,9 +16,8 @@ from sqlalchemy import select
 
 from app.connections import create_canvas_sync_service
 from app.extensions import db
-from app.grades import GradeGroup, GradeItem, course_grade
+from app.grades import GradeGroup, GradeItem, course_grade, settling
 from app.models import Assignment, Course
-from app.sync import settling
 from app.sync.parse import parse_gradebook
 from simulator import CanvasSimulator, SimulatorConfig
 from simulator.differentiated import (

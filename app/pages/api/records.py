@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from app.connections import connection_views
 from app.extensions import db
+from app.grades.check import course_reports
 from app.grades.gpa_rows import student_gpa
 from app.models import GradeEvent, User
 from app.pages.dashboard.service import course_row
 from app.pages.export.data import event_record, when
 from app.pages.planner.service import WINDOW, PlannerItem, build_planner
-from app.sync.gradecheck import course_reports
 
 
 def grade_records(user_id: int) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.sync.history import GradePoint
+from app.grades.history import GradePoint
 from app.timezones import in_zone
 
 # Room for labels a phone can read: the SVG scales to the page's width, so on a 375 px phone a

@@ -1,7 +1,7 @@
 """The course page's view model: groups, assignments, badges, the course grade and its periods.
 
 Grades come from :mod:`app.grades` through the grade check's report
-(:func:`app.sync.gradecheck.build_report`), the same numbers the dashboard and ``flask grades``
+(:func:`app.grades.check.build_report`), the same numbers the dashboard and ``flask grades``
 show; the what-if calculator is :mod:`.what_if`. A course with grading periods opens on the
 current period (as Canvas's Grades page does); ``?period=<id>`` or ``?period=all`` switch.
 """
@@ -16,6 +16,8 @@ from sqlalchemy import select
 import clock
 from app import grades
 from app.extensions import db
+from app.grades import history
+from app.grades.check import CourseReport, build_report, scores_differ
 from app.models import (
     Assignment,
     CanvasConnection,
@@ -25,8 +27,6 @@ from app.models import (
     User,
 )
 from app.pages.dashboard.chart import Chart, grade_chart
-from app.sync import history
-from app.sync.gradecheck import CourseReport, build_report, scores_differ
 
 ALL_PERIODS = "all"
 

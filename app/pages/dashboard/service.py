@@ -16,11 +16,11 @@ from sqlalchemy import select
 import clock
 from app.connections import ConnectionView, connection_views
 from app.extensions import db
+from app.grades import history, settling
+from app.grades.check import CourseReport, course_reports
 from app.models import SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
 from app.pages.sync.service import has_synced, run_state
-from app.sync import history, settling
-from app.sync.gradecheck import CourseReport, course_reports
 
 # --- Dashboard ------------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ class CourseRow:
     scope: str | None = None  # the period shown when Canvas shows no all-periods total
     explanation: str | None = None  # why ours and Canvas's differ, for the student
     # Ours and Canvas's differ right after a grade change: Canvas may still be updating its
-    # total (app.sync.settling), so it is not flagged yet; the note says so.
+    # total (app.grades.settling), so it is not flagged yet; the note says so.
     settling: str | None = None
     # The Canvas instance's label, when the student has more than one connection.
     instance: str | None = None

@@ -13,10 +13,10 @@ import math
 from typing import Any
 
 from app import grades
+from app.grades.check import CourseReport, scheme_of
 from app.models import Assignment, Course
 from app.pages.dashboard.course_page import ALL_PERIODS, course_report, scoped
 from app.pages.inputs import parse_id
-from app.sync.gradecheck import CourseReport, scheme_of
 
 # Extra credit is real, but rarely more than half the item again: 150 % of its points.
 EXTRA_CREDIT_MARGIN = 1.5

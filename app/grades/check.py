@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from app import grades
+from app.extensions import SessionLike
+from app.grades import settling
 from app.models import Assignment, Course, GradeCategory, GradingPeriod, utcnow
-from app.sync import settling
-from app.sync.upserts import SessionLike
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class CourseReport:
     @property
     def settling(self) -> bool:
         """A difference the last sync saw soon after a grade change: Canvas may still be
-        recomputing its total (:mod:`app.sync.settling`), so it is not flagged yet."""
+        recomputing its total (:mod:`app.grades.settling`), so it is not flagged yet."""
         return self.differs and getattr(self.course, "difference_status", None) == \
             settling.SETTLING
 
@@ -301,7 +301,7 @@ def check_course(stored: Mapping[str, Any] | None, row: Mapping[str, Any], diges
                  assignments: Sequence[Mapping[str, Any]], now: datetime | None = None
                  ) -> dict[str, Any]:
     """The grade check's columns for the course row this sync writes, and whether a
-    difference is flagged yet (:func:`app.sync.settling.settle`, timed by ``now``, by
+    difference is flagged yet (:func:`app.grades.settling.settle`, timed by ``now``, by
     default ``clock.now()``: when Canvas's totals were just read)."""
     checked: dict[str, Any] = dict(stored_check(stored, row, digest)
                                    or check_values(row, periods, groups, assignments))

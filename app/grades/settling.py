@@ -18,7 +18,7 @@ So a difference is *flagged* only when it outlives that lag (``course.difference
 
 ``differs_since`` is when a sync first saw the current difference (a newer grade starts it
 again); both columns are NULL when the last sync saw none. Pure functions: the sync calls
-:func:`settle` with its rows and the time; :mod:`app.sync.gradecheck` wires it in.
+:func:`settle` with its rows and the time; :mod:`app.grades.check` wires it in.
 """
 
 from __future__ import annotations

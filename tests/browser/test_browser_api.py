@@ -1,5 +1,6 @@
 """API tokens in a real browser at 1280 px and on a 375 px phone: a student creates a token in
-Settings (shown once, readable on a phone), reads their grades with it, and revokes it."""
+Settings (shown once, readable on a phone and in both themes), reads their grades with it, and
+revokes it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 import tests.browser.test_browser as base
-import tests.browser.test_browser_phone as phone
+import tests.browser.test_browser_theme as theme
 from tests.browser.test_browser_gpa_planner import VIEWPORTS, _sign_in
 from tests.grades.test_planner import _biology
 from tests.school_year import MIDTERM
@@ -29,7 +30,9 @@ def test_create_use_and_revoke_an_api_token(live_app: tuple[Any, str], browser_p
     app, site = live_app
     page = browser_page
     viewport = VIEWPORTS[device]
+    width = viewport["width"]
     page.set_viewport_size(viewport)
+    shots = theme._shots()
     with app.app_context():
         _biology("student@example.edu")
 
@@ -45,7 +48,7 @@ def test_create_use_and_revoke_an_api_token(live_app: tuple[Any, str], browser_p
     token = page.locator("[data-api-token-value]").inner_text().strip()
     assert token.startswith("gsk_")
     expect(created.locator("pre")).to_contain_text(f"Bearer {token}")
-    phone._check_page(page, viewport["width"])
+    theme._check_both_themes(page, width, shots, "api-token-created", device)
 
     answer = page.request.get(f"{site}/api/v1/grades",
                               headers={"Authorization": f"Bearer {token}"})
@@ -57,7 +60,8 @@ def test_create_use_and_revoke_an_api_token(live_app: tuple[Any, str], browser_p
     listed = page.locator("[data-api-token-list] li", has_text="My spreadsheet")
     expect(listed).to_contain_text(token[:12])
     assert token not in page.content()
-    phone._check_page(page, viewport["width"])
+    section.evaluate("section => section.scrollIntoView()")
+    theme._check_both_themes(page, width, shots, "settings-api-tokens", device)
     listed.get_by_role("button", name="Revoke My spreadsheet").click()
     expect(page.locator("body")).to_contain_text("it no longer works")
     expect(page.locator("[data-api-tokens]")).to_contain_text("You have no API tokens.")

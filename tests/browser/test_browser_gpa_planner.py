@@ -1,6 +1,8 @@
 """Issue 22 in a real browser at 1280 px and on a 375 px phone: the GPA page (terms,
-projected, cumulative, a what-if letter) and the planner (days in the student's zone, what
-each item is worth, the local "done" box), read the way a student reads them."""
+projected, cumulative, a what-if letter, the goal planner) and the planner (days in the
+student's zone, what each item is worth, the local "done" box), read the way a student reads
+them, and in both themes as readable as the theme test asks (contrast, accessible names, no
+sideways scrolling; photographed with GRADESYNC_SHOTS)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 
 import tests.browser.test_browser as base
-import tests.browser.test_browser_phone as phone
+import tests.browser.test_browser_theme as theme
 from tests.grades.test_gpa import _student
 from tests.grades.test_planner import _biology
 from tests.school_year import MIDTERM
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.browser
 live_app = base.live_app
 browser_page = base.browser_page
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
+VIEWPORTS = theme.VIEWPORTS
 
 
 def _sign_in(page: Any, site: str, email: str) -> None:
@@ -39,7 +41,9 @@ def test_gpa_and_planner_in_a_browser(live_app: tuple[Any, str], browser_page: A
     app, site = live_app
     page = browser_page
     viewport = VIEWPORTS[device]
+    width = viewport["width"]
     page.set_viewport_size(viewport)
+    shots = theme._shots()
     with app.app_context():
         _student("student@example.edu")
         _biology("planner@example.edu")
@@ -55,7 +59,12 @@ def test_gpa_and_planner_in_a_browser(live_app: tuple[Any, str], browser_page: A
     page.get_by_label("History").select_option("A")
     page.get_by_role("button", name="Show the new GPA").click()
     expect(page.locator("[data-what-if-result]")).to_contain_text("cumulative 3.67")
-    phone._check_page(page, viewport["width"])
+    # The goal planner beside the what-if: both answers on one screen, in both themes.
+    page.goto(f"{page.url}&goal=3.9")
+    expect(page.locator("[data-what-if-result]")).to_contain_text("cumulative 3.67")
+    expect(page.locator("[data-goal-result]")).to_contain_text("Spring 2026")
+    page.locator("[data-gpa-what-if]").evaluate("section => section.scrollIntoView()")
+    theme._check_both_themes(page, width, shots, "gpa", device)
     page.get_by_role("button", name="Log out").click()
 
     _sign_in(page, site, "planner@example.edu")
@@ -70,4 +79,13 @@ def test_gpa_and_planner_in_a_browser(live_app: tuple[Any, str], browser_page: A
     lab.get_by_role("button", name="Save").click()
     expect(upcoming.locator("li", has_text="Lab report").locator("[data-done]")).to_have_text(
         "done")
-    phone._check_page(page, viewport["width"])
+    # A day's last Save button is clear of the next day's heading (they used to touch).
+    gap = upcoming.evaluate("""section => {
+        const saves = section.querySelectorAll('ul.planner-list')[0].querySelectorAll('button');
+        const next = section.querySelectorAll('h3[data-day]')[1];
+        return next.getBoundingClientRect().top -
+            saves[saves.length - 1].getBoundingClientRect().bottom;
+    }""")
+    assert gap >= 12, gap
+    page.evaluate("window.scrollTo(0, 0)")
+    theme._check_both_themes(page, width, shots, "planner", device)

@@ -6,7 +6,9 @@ WCAG AA contrast on what is really behind it (4.5:1, or 3:1 for large text), and
 chart's line, dots and labels stand out from the card. The site installs: the manifest has
 the icons and start URL a phone needs, and the service worker is registered for the whole
 site; offline, the dashboard is served from it and says how old its grades are.
-With GRADESYNC_SHOTS=<folder> the pages are photographed in both themes.
+With GRADESYNC_SHOTS=<folder> each page is photographed in both themes as
+``{page}-{light|dark}-{desktop|phone}.png`` (the GPA, planner and API-token tests use the same
+helpers; docs/screenshots/themes/ holds the committed set).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ pytestmark = pytest.mark.browser
 live_app = base.live_app
 browser_page = base.browser_page
 
-VIEWPORTS = {"desktop": {"width": 1200, "height": 900}, "phone": {"width": 375, "height": 740}}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
 
 # Every visible text node's colour against the first opaque background behind it, and the
 # chart's marks against the card: the WCAG ratio, and what falls short.
@@ -101,15 +103,19 @@ def _dark(page: Any) -> bool:
 
 
 def _check_both_themes(page: Any, width: int, shots: Path | None, name: str,
-                       device: str) -> None:
-    """The page in the light and the dark system theme: readable, nothing too wide."""
+                       device: str, *, full_page: bool = False) -> None:
+    """The page in the light and the dark system theme: readable, nothing too wide.
+
+    Photographed (into ``shots``, if given) as the screen shows it, or whole if ``full_page``.
+    """
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         assert _dark(page) == (scheme == "dark"), (name, scheme)
         assert page.evaluate(CONTRAST) == [], (name, scheme)
         phone._check_page(page, width)
         if shots is not None:
-            page.screenshot(path=str(shots / f"{name}-{scheme}-{device}.png"), full_page=True)
+            page.screenshot(path=str(shots / f"{name}-{scheme}-{device}.png"),
+                            full_page=full_page)
 
 
 def _shots() -> Path | None:
@@ -185,14 +191,11 @@ def test_dark_mode_and_installing(live_app: tuple[Any, str], simulator: Any,
     page.goto(f"{site}/settings")
     expect(page.locator("[data-channels]")).to_be_visible()
     expect(page.get_by_role("button", name="Turn on notifications on this device")).to_be_visible()
+    expect(page.locator("[data-api-tokens]")).to_be_visible()
+    # Checked whole; photographed at the channels (the API tokens follow them, and have their
+    # own photograph in the API test).
+    page.locator("[data-channels]").evaluate("section => section.scrollIntoView()")
     _check_both_themes(page, width, shots, "settings", device)
-    if shots is not None:
-        page.emulate_media(color_scheme="dark")
-        page.locator("[data-channels]").screenshot(
-            path=str(shots / f"settings-channels-dark-{device}.png"))
-        page.emulate_media(color_scheme="light")
-        page.locator("[data-channels]").screenshot(
-            path=str(shots / f"settings-channels-light-{device}.png"))
 
     # Installable: the manifest a phone reads, and the worker registered for the whole site.
     href = page.get_attribute("link[rel=manifest]", "href")
@@ -220,7 +223,6 @@ def test_dark_mode_and_installing(live_app: tuple[Any, str], simulator: Any,
         expect(note).to_be_visible()
         expect(note.locator("[data-as-of]")).to_have_text(re.compile(r"\d{4}|\w{3} \d"))
         expect(page.locator("table.courses")).to_be_visible()
-        if shots is not None:
-            page.screenshot(path=str(shots / f"dashboard-offline-{device}.png"), full_page=True)
+        _check_both_themes(page, width, shots, "dashboard-offline", device)
     finally:
         page.context.set_offline(False)

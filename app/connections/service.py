@@ -147,6 +147,8 @@ def _sync_one(
 ) -> SyncResult:
     """Sync one connection and record its outcome on it (rejected, or synced)."""
     kind = "incremental" if incremental else "full"
+    # Read now: the sync's commits expire the object, and each read after them is a SELECT.
+    connection_id, connection_name = connection.id, connection.display_name
     try:
         if workers is None:  # the default of create_canvas_sync_service (tests patch it)
             service = create_canvas_sync_service(
@@ -161,11 +163,11 @@ def _sync_one(
     except NotConnected as exc:  # nothing usable is stored: no request is made
         result = SyncResult.failure(str(exc), exc.kind, kind)
     if result.succeeded:
-        mark_synced(connection.id)
+        mark_synced(connection_id)
     elif result.error_kind is not None and result.error_kind.needs_reconnect:
         # The banner names it (Canvas's refusal); scheduled syncs wait for a new token.
-        mark_rejected(connection.id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
-    outcome = ConnectionOutcome.of(connection.id, connection.display_name, result)
+        mark_rejected(connection_id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
+    outcome = ConnectionOutcome.of(connection_id, connection_name, result)
     return replace(result, outcomes=(outcome,))
 
 

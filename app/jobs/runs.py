@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -131,15 +131,8 @@ def run_sync(
     with its traceback and recorded as ``failed`` with a message a person can act on. It logs
     under the request id stored on the row (that of the click or tick that queued it).
     """
-    try:
-        request_id = db.session.scalar(
-            select(SyncRun.request_id).where(SyncRun.id == sync_run_id))
-    except SQLAlchemyError:
-        _rollback()
-        request_id = None
     started = time.monotonic()
-    with request_id_context(request_id):
-        result = _run_sync(user_id, sync_run_id, incremental, progress)
+    result = _run_sync(user_id, sync_run_id, incremental, progress)
     metrics.sync_finished("incremental" if incremental else "full", str(result.status),
                           time.monotonic() - started)
     return result
@@ -151,7 +144,8 @@ def _run_sync(
     incremental: bool,
     progress: ProgressCallback | None = None,
 ) -> SyncResult:
-    # Claim the run atomically: of two deliveries of the same message, only one runs it.
+    # Claim the run atomically: of two deliveries of the same message, only one runs it. The
+    # claim also reads the request id the run logs under (no statement of its own).
     try:
         claimed = db.session.execute(
             update(SyncRun)
@@ -159,7 +153,7 @@ def _run_sync(
                    SyncRun.status == "queued")
             .values(status="running", started_at=utcnow(), phase="connecting",
                     message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
-            .returning(SyncRun.summary)
+            .returning(SyncRun.summary, SyncRun.request_id)
         ).first()
         db.session.commit()
     except SQLAlchemyError:
@@ -173,10 +167,17 @@ def _run_sync(
             logger.error("sync run %s for user %s does not exist", sync_run_id, user_id)
             return SyncResult.failure("This sync no longer exists.", ErrorKind.UNEXPECTED)
         # A duplicate delivery, or a run already marked interrupted: never run it twice.
-        logger.warning("sync run %s is %s, not queued; not running it", run.id, run.status)
+        with request_id_context(run.request_id):
+            logger.warning("sync run %s is %s, not queued; not running it", run.id, run.status)
         return SyncResult(status=run.status, kind=run.kind, error=run.error)
+    with request_id_context(claimed.request_id):
+        return _run_claimed(user_id, sync_run_id, incremental, progress,
+                            (claimed.summary or {}).get("trigger"))
 
-    trigger = (claimed.summary or {}).get("trigger")
+
+def _run_claimed(user_id: int, sync_run_id: int, incremental: bool,
+                 progress: ProgressCallback | None, trigger: str | None) -> SyncResult:
+    """Run a claimed run and record how it ended (its alerts, its housekeeping)."""
     writer = RunProgressWriter(
         db.engine, sync_run_id, forward=progress, trigger=trigger,
         min_interval=SCHEDULED_PROGRESS_SECONDS if trigger == SCHEDULED else 0.0,
@@ -277,8 +278,9 @@ class RunProgressWriter:
     (as JSON: :func:`~app.sync.progress.stored_step`) is kept in ``summary["steps"]`` (the
     newest ``MAX_STEPS``), which the page renders and plays back, and which outlives the run.
 
-    ``min_interval`` > 0 (scheduled runs) skips a step's write when the last write is more
-    recent than that; :attr:`steps` still has every step, for the run's final row.
+    ``min_interval`` > 0 (scheduled runs) skips a step's write when the last write (or the
+    claim, which set the row's phase and heartbeat) is more recent than that; :attr:`steps`
+    still has every step, for the run's final row.
     """
 
     def __init__(
@@ -292,7 +294,9 @@ class RunProgressWriter:
         self._steps: list[dict[str, Any]] = []
         self._trigger = trigger
         self._min_interval = min_interval
-        self._stored_at: float | None = None
+        # A throttled (scheduled) run's row was just written by its claim: the first step's
+        # write can wait its turn like the others (a quick run then writes none at all).
+        self._stored_at: float | None = time.monotonic() if min_interval > 0 else None
         self._relaxed = False  # synchronous_commit is off on self._conn (Postgres)
 
     @property
@@ -397,27 +401,30 @@ def _finish_run(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]
 
 def _record_finish(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]] | None,
                    trigger: str | None) -> None:
-    # Progress was written on another connection: read the row afresh.
-    run = db.session.get(SyncRun, sync_run_id, populate_existing=True)
-    if run is None:  # the user deleted their account meanwhile
-        return
-    run.status = "succeeded" if result.succeeded else "failed"
-    run.finished_at = utcnow()
-    run.error = None if result.succeeded else (result.error or "The sync failed.")
-    steps = steps or (run.summary or {}).get("steps")
-    run.summary = json.loads(json.dumps(result.as_dict(), default=str))
+    """One UPDATE, no read first (a deleted account's run: no row, nothing to do)."""
+    summary = json.loads(json.dumps(result.as_dict(), default=str))
     if steps:  # what the progress writer kept: a page that polled after the burst plays it
-        run.summary["steps"] = steps
+        summary["steps"] = steps
     if trigger:
-        run.summary["trigger"] = trigger
-    run.requests = result.requests
+        summary["trigger"] = trigger
+    status = "succeeded" if result.succeeded else "failed"
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": utcnow(),
+        "error": None if result.succeeded else (result.error or "The sync failed."),
+        "summary": summary,
+        "requests": result.requests,
+    }
     if result.succeeded:
-        run.phase = "done"
-        run.courses_total = max(run.courses_total, result.courses)
-        run.courses_done = run.courses_total
-    status = run.status
+        total = case((SyncRun.courses_total > result.courses, SyncRun.courses_total),
+                     else_=result.courses)
+        values.update(phase="done", courses_total=total, courses_done=total)
+    db.session.execute(
+        update(SyncRun).where(SyncRun.id == sync_run_id).values(**values)
+        .execution_options(synchronize_session=False)  # the commit expires the session
+    )
     db.session.commit()
-    logger.info("sync run %s %s", sync_run_id, status)  # (run's attributes expired: no reload)
+    logger.info("sync run %s %s", sync_run_id, status)
 
 
 def mark_interrupted(

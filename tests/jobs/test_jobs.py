@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app import create_app, jobs
+from app import alerts, create_app, jobs
 from app.extensions import db as _db
 from app.jobs import runners, runs
 from app.models import Course, SyncRun, utcnow
@@ -373,3 +373,26 @@ def test_a_running_sync_records_its_process_and_heartbeat(app: Any, db: Any,
     assert jobs.run_sync(user.id, run.id, False, progress=watch)["status"] == "succeeded"
     assert seen and all(worker == jobs.WORKER_ID for worker, _ in seen)
     assert all(beat is not None for _, beat in seen)
+
+
+def test_a_run_leaves_no_connection_with_relaxed_commits_in_the_pool(
+    app: Any, db: Any, canvas_user: Any, is_postgres: bool
+) -> None:
+    """The progress rows commit asynchronously on their own connection; the course data and
+    everyone else who gets that connection from the pool afterwards must not."""
+    if not is_postgres:
+        pytest.skip("synchronous_commit is a Postgres setting")
+    user, _student = canvas_user
+    run = jobs.create_sync_run(user.id, incremental=False)
+    assert jobs.run_sync(user.id, run.id, False)["status"] == "succeeded"
+    alerts.outbox().wait_idle(30.0)  # the alert threads hand their connections back too
+    _db.session.remove()
+    # Every connection the pool holds (and new ones, all of which start with the default).
+    pooled = [_db.engine.connect() for _ in range(_db.engine.pool.size())]  # type: ignore[attr-defined]
+    try:
+        settings = {conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+                    for conn in pooled}
+    finally:
+        for conn in pooled:
+            conn.close()
+    assert settings == {"on"}

@@ -292,7 +292,7 @@ def sync_demo_accounts(app: Any, url: str) -> int:
     from app import jobs
     from app.extensions import db
     from app.models import CanvasConnection
-    from app.pages.sync.service import has_synced
+    from app.pages.sync.run_view import has_synced
 
     started = 0
     with app.app_context():

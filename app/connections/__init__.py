@@ -28,7 +28,7 @@ from .records import (
     set_canvas_credentials,
     user_connections,
 )
-from .service import build_client, create_canvas_sync_service, sync_connections
+from .syncing import build_client, create_canvas_sync_service, sync_connections
 from .verify import (
     REJECTED_HELP,
     CanvasConnectionError,

@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from app import jobs
 from app.canvas.options import ClientOptions
-from app.connections import service as canvas_api_service
-from app.connections import service as canvas_sync_service
 from app.connections import set_canvas_credentials
+from app.connections import syncing as canvas_api_service
+from app.connections import syncing as canvas_sync_service
 from app.extensions import db
 from app.models import SyncRun
 from tests.conftest import TEST_SECRET

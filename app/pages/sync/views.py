@@ -31,7 +31,7 @@ from flask_login import current_user, login_required
 from app import jobs
 from app.models import SyncRun
 from app.pages.common import get_owned_or_404
-from app.pages.sync.service import has_synced, load_run_state, recent_runs, run_state
+from app.pages.sync.run_view import has_synced, load_run_state, recent_runs, run_state
 
 bp = Blueprint("sync", __name__)
 

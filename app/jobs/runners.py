@@ -11,7 +11,6 @@ import logging
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
@@ -30,10 +29,6 @@ from app.models import CanvasConnection, SyncRun
 logger = logging.getLogger(__name__)
 
 RUNNER_KEY = "gradesync_sync_runner"
-
-
-class Runner(Protocol):
-    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None: ...
 
 
 @dataclass

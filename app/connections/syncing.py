@@ -5,6 +5,7 @@ from the stored connection (each connection's base URL and token key its own rat
 two instances never share a bucket), and :func:`create_canvas_sync_service` hands that client
 to the engine. :func:`sync_connections` syncs every connection of a user side by side, each in
 its own thread with its own database session; one failing connection fails only its own part.
+:func:`sync_course` syncs one course ("Sync this course") through its own connection.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.canvas.options import ClientOptions
 from app.canvas.protocol import CanvasClient
 from app.extensions import db
 from app.logs import submit_in_context
-from app.models import CanvasConnection, User
+from app.models import CanvasConnection, Course, User
 from app.sync.engine import CanvasSyncService
 from app.sync.result import (
     DEFAULT_WORKERS,
@@ -160,6 +161,11 @@ def _sync_one(
         result = service.sync_all_data(use_incremental=incremental)
     except NotConnected as exc:  # nothing usable is stored: no request is made
         result = SyncResult.failure(str(exc), exc.kind, kind)
+    return _record_outcome(connection, result)
+
+
+def _record_outcome(connection: CanvasConnection, result: SyncResult) -> SyncResult:
+    """Record a sync's outcome on its connection (rejected, or working) and name it."""
     if result.succeeded:
         mark_synced(connection.id)
     elif result.error_kind is not None and result.error_kind.needs_reconnect:
@@ -167,6 +173,34 @@ def _sync_one(
         mark_rejected(connection.id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
     outcome = ConnectionOutcome.of(connection.id, connection.display_name, result)
     return replace(result, outcomes=(outcome,))
+
+
+def sync_course(
+    user: User,
+    course_id: int,
+    *,
+    progress: ProgressCallback | None = None,
+    sync_run_id: int | None = None,
+) -> SyncResult:
+    """Sync the user's course ``course_id`` (local id) alone, through the connection it came
+    from (:meth:`CanvasSyncService.sync_course_data`); a course not the user's, or whose
+    connection is not usable, gets a one-line failure and no request is made."""
+    course = db.session.get(Course, course_id)
+    connection = (db.session.get(CanvasConnection, course.connection_id)
+                  if course is not None and course.user_id == user.id else None)
+    if course is None or connection is None:
+        return SyncResult.failure("This course is no longer in GradeSync: sync everything "
+                                  "to see your current courses.", ErrorKind.NOT_FOUND, "course")
+    if not connection.usable:
+        failure = SyncResult.failure(str(NotConnected()), ErrorKind.NOT_CONNECTED, "course")
+        return _record_outcome(connection, failure)
+    try:
+        service = create_canvas_sync_service(user, connection=connection, progress=progress,
+                                             sync_run_id=sync_run_id)
+        result = service.sync_course_data(course_id)
+    except NotConnected as exc:  # nothing usable is stored: no request is made
+        result = SyncResult.failure(str(exc), exc.kind, "course")
+    return _record_outcome(connection, result)
 
 
 def sync_connections(

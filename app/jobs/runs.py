@@ -159,8 +159,8 @@ def run_sync(
     started = time.monotonic()
     with request_id_context(request_id):
         result = _run_sync(user_id, sync_run_id, incremental, progress)
-    metrics.sync_finished("incremental" if incremental else "full", str(result.status),
-                          time.monotonic() - started)
+    kind = COURSE_KIND if result.kind == COURSE_KIND else _kind(incremental, None)
+    metrics.sync_finished(kind, str(result.status), time.monotonic() - started)
     return result
 
 

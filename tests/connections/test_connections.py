@@ -336,6 +336,7 @@ def fresh_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0009 -> 0010
     fresh_url: str, tmp_path: Path
 ) -> None:

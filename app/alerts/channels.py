@@ -58,14 +58,20 @@ def kind_of(address: str) -> str:
 
 def check(kind: str, address: str, policy: OutboundPolicy) -> None:
     """Raise :class:`WebhookRefused` unless the ``kind`` address passes its checks and the guard."""
-    if kind == "ntfy":
-        ntfy.parse(address, policy)
-    elif kind == "discord":
-        discord.parse(address, policy)
-    elif kind == "telegram":
-        telegram.parse(address, policy, _telegram_api())
-    else:
-        matrix.parse(address, policy)
+    try:
+        if kind == "ntfy":
+            ntfy.parse(address, policy)
+        elif kind == "discord":
+            discord.parse(address, policy)
+        elif kind == "telegram":
+            telegram.parse(address, policy, _telegram_api())
+        else:
+            matrix.parse(address, policy)
+    except WebhookRefused:
+        raise
+    except ValueError:  # urlsplit's own refusals: a bad port, an unclosed [IPv6]
+        raise WebhookRefused(f"The {KINDS[kind]} address is not valid: check its host and "
+                             "port.") from None
 
 
 def mask(kind: str, address: str) -> str:

@@ -29,8 +29,11 @@ WHERE = "copy it from the Discord channel's Integrations -> Webhooks"
 
 def looks_like(address: str) -> bool:
     """Whether an http(s) address is meant as a Discord webhook (not an ntfy topic)."""
-    parts = urlsplit(address.strip())
-    return (parts.hostname or "") in HOSTS or parts.path.startswith("/api/webhooks/")
+    try:
+        parts = urlsplit(address.strip())
+        return (parts.hostname or "") in HOSTS or parts.path.startswith("/api/webhooks/")
+    except ValueError:  # not an address at all: the kind's own check says so
+        return False
 
 
 def parse(address: str, policy: OutboundPolicy) -> str:

@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def service() -> Iterator[Service]:
     server = Service()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield server
@@ -267,6 +268,9 @@ REFUSED = [
      "Paste the room id"),
     ("matrixs://dSecret_abcdefghijkl@matrix.example.org/", "Add the room id"),
     ("matrixs://dSecret_abcdefghijkl@127.0.0.1/!room:example.org", "private or reserved address"),
+    # Not an address at all (a bad port, an unclosed [IPv6]): a line, not an error page.
+    ("https://ntfy.sh:99999/dSecret_abcdefghijkl", "is not valid: check its host and port"),
+    ("https://[::1/api/webhooks/1234567/dSecret_abcdefghijkl", "is not valid"),
     # Anything else names the forms that work.
     ("slack://dSecret_abcdefghijkl/x", "tgram:// or matrixs://"),
 ]

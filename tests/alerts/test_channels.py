@@ -5,7 +5,8 @@ webhook tests do; Telegram's API address is the declared ``TELEGRAM_API_URL`` po
 Each channel is added in Settings, shown only masked, and its "Send a test" and a real alert
 (``dispatch`` -> the channel -> the guarded session) arrive as that service expects them. The
 secret is never on a page, in the stored bytes or in our log lines. Under the strict guard the
-addresses it refuses are never stored, and a stored one is not sent to; another student's
+addresses it refuses are never stored, a stored one is not sent to, and a name that rebinds to
+a private address after the check is refused by the connection itself; another student's
 channel answers 404.
 """
 
@@ -238,11 +239,16 @@ def test_a_stored_channel_is_not_sent_to_once_the_guard_refuses_it(
     assert service.received == []
 
 
-def resolve_to(address: str) -> Callable[..., Any]:
-    """A ``getaddrinfo`` that answers ``address`` for every name (a rebinding DNS server)."""
+def resolve_to(*addresses: str) -> Callable[..., Any]:
+    """A ``getaddrinfo`` that answers each name with ``addresses`` in turn, the last one from
+    then on (a rebinding DNS server)."""
+    answers = iter(addresses)
+    last = addresses[-1]
 
     def fake(host: str, port: int | None, *args: Any, **kw: Any) -> Any:
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 443))]
+        nonlocal last
+        last = next(answers, last)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (last, port or 443))]
 
     return fake
 
@@ -286,11 +292,15 @@ def test_an_address_the_guard_or_its_form_refuses_is_not_stored(
     assert db.session.scalar(select(NotifyChannel)) is None
 
 
-@pytest.mark.parametrize("address", [
+REAL_SERVICES = [
     "https://discord.com/api/webhooks/1234567/dSecret_abcdefghijkl",
     "tgram://123456789:AAHdSecret_abcdefghijkl/12345",
     "matrixs://dSecret_abcdefghijkl@matrix.example.org/!room:example.org",
-])
+]
+PUBLIC = "93.184.216.34"  # any public address: nothing connects to it here
+
+
+@pytest.mark.parametrize("address", REAL_SERVICES)
 def test_a_real_service_name_that_resolves_to_a_private_address_is_refused(
         app: Any, db: Any, signed_in: Any, monkeypatch: pytest.MonkeyPatch,
         address: str) -> None:
@@ -337,3 +347,24 @@ def test_another_students_channel_answers_404(
     assert service.received == []
     db.session.expire_all()
     assert db.session.get(NotifyChannel, row.id) is not None
+
+
+@pytest.mark.parametrize("address", REAL_SERVICES)
+def test_the_send_is_checked_again_on_the_connection_itself(
+        app: Any, db: Any, signed_in: Any, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, address: str) -> None:
+    """The name passes the address check, then answers a private address to the connection:
+    the guard in the connection refuses it (the request is not made by a bare ``requests``)."""
+    app.config["CANVAS_ALLOW_PRIVATE_HOSTS"] = False
+    app.config["TELEGRAM_API_URL"] = "https://api.telegram.org"
+    monkeypatch.setattr(socket, "getaddrinfo", resolve_to(PUBLIC))
+    assert "saved, encrypted" in add(signed_in, address)
+    monkeypatch.setattr(socket, "getaddrinfo", resolve_to(PUBLIC, "127.0.0.1"))
+    caplog.set_level(logging.INFO)
+    user = the_user(db)
+    settings = settings_for(user.id)
+    settings.email = False
+    assert dispatch(user, settings, [Alert("event:3", "s", "Essay graded")], utcnow()) == 1
+    assert db.session.scalar(select(AlertDelivery.status)) == "failed"
+    logged = our_log_lines(caplog)
+    assert "failed: OutboundRefused" in logged and "dSecret" not in logged

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import secrets
-import tempfile
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import clock
+from app.security import key_file
 from app.settings import ConfigError, secret_weakness
 
 logger = logging.getLogger("gradesync.demo")
@@ -64,26 +63,8 @@ def load_or_create_secret_key(instance_dir: Path) -> str:
     private temporary file first and then published with ``os.link``, which fails if the name
     exists: exactly one process wins, and nobody can read the name before the key is in it.
     """
-    path = instance_dir / "secret_key"
-    try:
-        return _checked_file_key(path, path.read_text())
-    except FileNotFoundError:
-        pass
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(GENERATED_SECRET_BYTES)
-    fd, temp = tempfile.mkstemp(prefix=".secret_key.", dir=instance_dir)  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            return _checked_file_key(path, path.read_text())  # another process won
-    finally:
-        os.unlink(temp)
-    return key
+    return key_file(instance_dir / "secret_key",
+                    lambda: secrets.token_urlsafe(GENERATED_SECRET_BYTES), _checked_file_key)
 
 
 def _load_state(path: Path) -> dict[str, Any]:
@@ -292,7 +273,7 @@ def sync_demo_accounts(app: Any, url: str) -> int:
     from app import jobs
     from app.extensions import db
     from app.models import CanvasConnection
-    from app.pages.sync.service import has_synced
+    from app.pages.sync.run_view import has_synced
 
     started = 0
     with app.app_context():

@@ -15,8 +15,11 @@ from __future__ import annotations
 import base64
 import functools
 import ipaddress
+import os
 import socket
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -29,6 +32,35 @@ from app.settings import ConfigError, secret_weakness
 
 MAX_TOKEN_LENGTH = 512
 MAX_URL_LENGTH = 255
+
+
+def key_file(path: Path, generate: Callable[[], str], check: Callable[[Path, str], str]) -> str:
+    """The key kept in the file ``path`` (read back through ``check``), generated on first use.
+
+    Processes that start together must all end up with the same complete key, so a new key is
+    written to a private (0600) temporary file first and then published with ``os.link``,
+    which fails if the name exists: exactly one process wins, and nobody can read the name
+    before the key is in it.
+    """
+    try:
+        return check(path, path.read_text())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = generate()
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return check(path, path.read_text())  # another process won
+    finally:
+        os.unlink(temp)
+    return key
 
 
 class InvalidCanvasURL(ValueError):

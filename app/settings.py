@@ -165,6 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
       shown="generated into instance/vapid_private_key"),
     S("VAPID_SUBJECT", None, parse_vapid_subject, "The contact push services see.",
       shown="mailto: + MAIL_DEFAULT_SENDER, else PUBLIC_URL"),
+    # Notification channels (app/alerts/telegram.py).
+    S("TELEGRAM_API_URL", "https://api.telegram.org", parse_url,
+      "The Telegram Bot API that Telegram channels post to (tests: a loopback server)."),
     S("PUBLIC_URL", "http://localhost:5000", parse_url,
       "Where students reach this site (links in alert email)."),
     # The web.

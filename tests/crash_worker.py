@@ -52,7 +52,7 @@ def build_app(database_url: str) -> Any:
 
 def use_workers(workers: int) -> None:
     """Fetch with ``workers`` threads: one at a time makes the courses finish in turn."""
-    from app.connections import service as module
+    from app.connections import syncing as module
 
     module.create_canvas_sync_service = partial(module.create_canvas_sync_service,
                                                 workers=workers)

@@ -2,7 +2,9 @@
 
 ``choose`` (pure: which events and assignments a student's settings turn into alerts),
 ``prefs`` (the settings, the webhook check), ``mail`` (SMTP and the signed unsubscribe link),
-``webhook`` (the Discord/Slack JSON POST through :mod:`app.outbound`), ``deliver`` (the one
+``webhook`` (the Discord/Slack JSON POST through :mod:`app.outbound`), ``push`` (Web Push),
+``channels`` (a student's ntfy, Discord, Telegram and Matrix channels: ``ntfy``, ``discord``,
+``telegram``, ``matrix``, each one request through ``guarded_send``), ``deliver`` (the one
 entry point after a run, quiet hours and the daily digest), ``outbox`` (the bounded queue and
 threads of their own that the jobs layer hands the alerts to: never sent by a sync worker).
 """

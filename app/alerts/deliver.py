@@ -124,7 +124,8 @@ def _reconnect_alerts(settings: AlertSettings, result: SyncResult) -> list[Alert
 
 def channels(settings: AlertSettings) -> list[str]:
     """Where this student's alerts go now: email when mail is set up, a webhook if given,
-    ``push`` to the browsers that subscribed, ``ntfy:<id>`` for each ntfy channel."""
+    ``push`` to the browsers that subscribed, ``<kind>:<id>`` for each notification channel
+    (``ntfy:3``, ``discord:4``, ``telegram:5``, ``matrix:6``)."""
     found = []
     if settings.email and mail.MailSettings.from_config(current_app.config).enabled:
         found.append("email")
@@ -132,7 +133,7 @@ def channels(settings: AlertSettings) -> list[str]:
         found.append("webhook")
     if push.enabled(current_app.config) and push.count(settings.user_id):
         found.append("push")
-    found += [f"ntfy:{row.id}" for row in notify_channels.of(settings.user_id)]
+    found += [f"{row.kind}:{row.id}" for row in notify_channels.of(settings.user_id)]
     return found
 
 
@@ -231,11 +232,11 @@ def _send(
             webhook.post(url, lines, OutboundPolicy.from_config(current_app.config))
         elif channel == "push":
             push.send(user.id, lines, digest=digest)
-        elif channel.startswith("ntfy:"):
-            _ntfy(user, channel, lines)
+        elif channel.split(":", 1)[0] in notify_channels.KINDS:
+            _notify_channel(user, channel, lines)
         status = "sent"
     except SEND_ERRORS as exc:
-        # A webhook, push endpoint or ntfy address holds a secret and requests puts it in its
+        # A webhook, push endpoint or channel address holds a secret and requests puts it in its
         # messages: for those, log only the kind of failure (and the status it answered).
         reason = (
             type(exc).__name__ + _status(exc) if channel != "email"
@@ -258,9 +259,10 @@ def _send(
     db.session.commit()
 
 
-def _ntfy(user: User, channel: str, lines: list[str]) -> None:
-    row = notify_channels.owned(user.id, int(channel.split(":", 1)[1]))
-    if row is None:  # removed since the alert was claimed
+def _notify_channel(user: User, channel: str, lines: list[str]) -> None:
+    kind, _, channel_id = channel.partition(":")
+    row = notify_channels.owned(user.id, int(channel_id))
+    if row is None or row.kind != kind:  # removed since the alert was claimed
         raise WebhookRefused("the channel was removed")
     notify_channels.send(row, lines, OutboundPolicy.from_config(current_app.config))
 

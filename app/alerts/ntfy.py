@@ -8,7 +8,7 @@ A student gives the topic's address in one of the forms Apprise uses:
 
 The address holds a secret either way, so it is stored encrypted and shown back only masked
 (:func:`mask`). The alert is one plain-text POST to ``https://host/topic`` made by
-:func:`app.outbound.guarded_session`, like a webhook.
+:func:`app.alerts.guarded_send.send` (the outbound guard), like a webhook.
 
 Why not Apprise itself: each of its 200-odd services opens its own connections (module-level
 ``requests`` calls, SMTP, XMPP and MQTT sockets), so none can be made to go through the
@@ -23,12 +23,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-import requests
-
+from app.alerts import guarded_send
 from app.alerts.prefs import WebhookRefused, check_outbound_url
-from app.alerts.webhook import LIMITS, WEBHOOK_TIMEOUT_S
-from app.outbound import OutboundPolicy, guarded_session
-from app.outbound_limits import BodyTooLarge
+from app.outbound import OutboundPolicy
 from app.safe_text import strip_control
 
 TOPIC = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -93,13 +90,5 @@ def post(address: str, lines: list[str], policy: OutboundPolicy, *,
     headers = {"Title": title, "Content-Type": "text/plain; charset=utf-8"}
     if target.authorization:
         headers["Authorization"] = target.authorization
-    with guarded_session(policy, limits=LIMITS) as session:
-        try:
-            response = session.post(target.url, data=text.encode(), headers=headers,
-                                    timeout=WEBHOOK_TIMEOUT_S, allow_redirects=False)
-        except BodyTooLarge as exc:
-            if exc.response is None:
-                raise
-            response = exc.response
-    if not 200 <= response.status_code < 300:
-        raise requests.HTTPError(f"ntfy answered {response.status_code}", response=response)
+    guarded_send.send("POST", target.url, policy, service="ntfy", headers=headers,
+                      data=text.encode())

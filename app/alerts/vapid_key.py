@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from pathlib import Path
 
+from app.security import key_file
 from app.setting_parsers import checked_vapid_key
 
 VAPID_KEY_FILE = "vapid_private_key"
@@ -20,26 +19,12 @@ def load_or_create_vapid_key(instance_dir: Path) -> str:
     processes that start together agree on one key. Every browser's push subscription is
     tied to the matching public key, so a new key means every student subscribes again.
     """
-    path = instance_dir / VAPID_KEY_FILE
-    try:
-        return checked_vapid_key(path, path.read_text())
-    except FileNotFoundError:
-        pass
+    return key_file(instance_dir / VAPID_KEY_FILE, _new_vapid_key, checked_vapid_key)
+
+
+def _new_vapid_key() -> str:
+    """A fresh P-256 private key, as the base64url of its 32-byte scalar."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    instance_dir.mkdir(parents=True, exist_ok=True)
     scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
-    key = base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).decode().rstrip("=")
-    fd, temp = tempfile.mkstemp(prefix=".vapid_key.", dir=instance_dir)  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            return checked_vapid_key(path, path.read_text())  # another process won
-    finally:
-        os.unlink(temp)
-    return key
+    return base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).decode().rstrip("=")

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Self
 
 from app.canvas.credentials import Refresher
@@ -262,30 +261,6 @@ class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
         params: Params = [("include[]", "submission")] if include_submission else []
         return self._get_list(f"/courses/{course_id}/assignments", params)
 
-    def get_submissions(
-        self,
-        course_id: int | str,
-        graded_since: datetime | str | None = None,
-        submitted_since: datetime | str | None = None,
-    ) -> list[dict[str, Any]]:
-        """``GET /courses/:id/students/submissions``: all of the student's submissions in one
-        (bookmark-paginated) list; the ``*_since`` filters are strict ``>`` on Canvas's side."""
-        params: Params = []
-        if graded_since is not None:
-            params.append(("graded_since", canvas_time(graded_since)))
-        if submitted_since is not None:
-            params.append(("submitted_since", canvas_time(submitted_since)))
-        return self._get_list(f"/courses/{course_id}/students/submissions", params)
-
-    def get_enrollments(
-        self, states: Sequence[str] = (), types: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
-        """``GET /users/self/enrollments`` (bookmark pages), with ``grades`` for a student's
-        own enrollments; ``states`` and ``types`` are ``state[]`` and ``type[]``."""
-        params: Params = [("state[]", state) for state in states]
-        params.extend(("type[]", kind) for kind in types)
-        return self._get_list("/users/self/enrollments", params)
-
     def get_student_enrollments(self) -> list[dict[str, Any]]:
         """Every current or concluded student enrollment of the token's owner, each with
         ``course_id`` and ``grades`` (``current_score``, ``final_score``, ``current_grade``,
@@ -297,4 +272,5 @@ class CanvasAPIService(ListReader, GradingEndpoints, RawGradebookEndpoints):
         available, and Canvas's scores for it (``GET /courses/:id`` answers
         ``"enrollments": []`` for a completed enrollment).
         """
-        return self.get_enrollments(("current_and_concluded",), ("StudentEnrollment",))
+        params: Params = [("state[]", "current_and_concluded"), ("type[]", "StudentEnrollment")]
+        return self._get_list("/users/self/enrollments", params)

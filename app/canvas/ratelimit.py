@@ -168,13 +168,6 @@ class ThrottleLimiter:
                 self.wait_s += self._clock() - waited_from
             return self._take(now)
 
-    def try_acquire(self) -> Slot | None:
-        """A slot if one more request may start right now, else None (never blocks)."""
-        with self._cond:
-            now = self._clock()
-            self._leak(now)
-            return self._take(now) if self._in_flight < self._limit() else None
-
     def _take(self, now: float) -> Slot:
         slot = Slot(now, self._epoch, self._started_total, self._in_flight)
         self._in_flight += 1

@@ -2,8 +2,8 @@
 
 - :mod:`.verify`: a Canvas address and token checked with Canvas (no storage);
 - :mod:`.records`: the ``canvas_connection`` records and the token lifecycle;
-- :mod:`.service`: the Canvas client and sync engine for a connection, and
-  :func:`sync_connections` (all of a user's, side by side).
+- :mod:`.syncing`: the Canvas client and sync engine for a connection, and
+  :func:`sync_connections` (all of a user's, side by side), :func:`sync_course` (one course).
 """
 
 from .records import (
@@ -28,7 +28,7 @@ from .records import (
     set_canvas_credentials,
     user_connections,
 )
-from .service import build_client, create_canvas_sync_service, sync_connections
+from .syncing import build_client, create_canvas_sync_service, sync_connections, sync_course
 from .verify import (
     REJECTED_HELP,
     CanvasConnectionError,
@@ -67,6 +67,7 @@ __all__ = [
     "rename_connection",
     "set_canvas_credentials",
     "sync_connections",
+    "sync_course",
     "token_cipher",
     "user_connections",
     "verify_canvas_token",

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from app import alerts
 from app.extensions import db
 from app.jobs import heartbeat, retention
-from app.jobs.runs import SyncAlreadyRunning, create_sync_run, fail_to_start
+from app.jobs.runs import COURSE_KIND, SyncAlreadyRunning, create_sync_run, fail_to_start
 from app.jobs.schedule import Account, ConnectionState, LastRun, due_accounts
 from app.logs import current_request_id, new_request_id, request_id_context
 from app.models import CanvasConnection, SyncRun, User, utcnow
@@ -39,6 +39,7 @@ def load_accounts() -> list[Account]:
     usable connection (one query: a row per connection)."""
     newest = (
         select(SyncRun.user_id, func.max(SyncRun.id).label("run_id"))
+        .where(SyncRun.kind != COURSE_KIND)  # one course synced: the others still wait
         .group_by(SyncRun.user_id)
         .subquery()
     )

@@ -11,7 +11,6 @@ import logging
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
@@ -30,10 +29,6 @@ from app.models import CanvasConnection, SyncRun
 logger = logging.getLogger(__name__)
 
 RUNNER_KEY = "gradesync_sync_runner"
-
-
-class Runner(Protocol):
-    def submit(self, user_id: int, sync_run_id: int, incremental: bool) -> None: ...
 
 
 @dataclass
@@ -162,12 +157,14 @@ def get_runner(app: Flask | None = None) -> ThreadRunner | CeleryRunner:
     return runner
 
 
-def start_sync(user_id: int, incremental: bool = False) -> tuple[SyncRun, bool]:
+def start_sync(user_id: int, incremental: bool = False, *,
+               course_id: int | None = None) -> tuple[SyncRun, bool]:
     """Create a run and hand it to the runner: ``(run, True)``; or ``(active run, False)`` when
-    the user already has one (nothing new is started)."""
+    the user already has one (nothing new is started). ``course_id`` (local id, the caller
+    checked it is the user's): a run of that one course ("Sync this course")."""
     runner = get_runner()
     try:
-        run = create_sync_run(user_id, incremental)
+        run = create_sync_run(user_id, incremental, course_id=course_id)
     except SyncAlreadyRunning as exc:
         return exc.run, False
     try:

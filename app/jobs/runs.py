@@ -7,6 +7,8 @@ through :class:`RunProgressWriter`, on a connection of its own. A run the schedu
 (``summary["trigger"] == "schedule"``) usually has nobody watching: its row takes at most one
 progress write per ``SCHEDULED_PROGRESS_SECONDS`` instead of one per course step, and its
 history is pruned (:func:`prune_scheduled_runs`): a week of hourly runs per student is kept.
+A one-course run ("Sync this course") has ``kind == "course"`` and the course's local id in
+``summary["course_id"]`` from its creation to its end; it syncs that course only.
 
 Jobs receive ids, never model objects. The database enforces "one active sync per user" with
 the partial unique index ``uq_sync_run_one_active_per_user``; :func:`create_sync_run` turns the
@@ -52,6 +54,7 @@ MAX_MESSAGE = 500
 MAX_STEPS = 40  # the newest course steps a run keeps on its row (see RunProgressWriter)
 SCHEDULED = SCHEDULED_TRIGGER  # summary["trigger"] of a run the scheduler queued
 SCHEDULED_PROGRESS_SECONDS = 1.0
+COURSE_KIND = "course"  # the kind of a one-course run ("Sync this course")
 PRUNE_EVERY = 24  # prune after one scheduled run in this many (by run id): ~once a day each
 
 # The process that holds a run: a starting process checks whether that one is still alive.
@@ -73,16 +76,18 @@ def active_run(user_id: int) -> SyncRun | None:
     )
 
 
-def create_sync_run(user_id: int, incremental: bool, *, scheduled: bool = False) -> SyncRun:
-    """Insert a ``queued`` run for the user and commit it (``scheduled``: the scheduler's).
+def create_sync_run(user_id: int, incremental: bool, *, scheduled: bool = False,
+                    course_id: int | None = None) -> SyncRun:
+    """Insert a ``queued`` run for the user and commit it (``scheduled``: the scheduler's;
+    ``course_id``: a one-course run of that course, local id).
 
     Raises:
         SyncAlreadyRunning: the user has a queued/running run (the unique index refused ours).
     """
     for _attempt in range(2):
         run = SyncRun(
-            user_id=user_id, kind="incremental" if incremental else "full", status="queued",
-            summary={"trigger": SCHEDULED} if scheduled else None,
+            user_id=user_id, kind=_kind(incremental, course_id), status="queued",
+            summary=_fixed_summary(SCHEDULED if scheduled else None, course_id) or None,
             request_id=current_request_id(),
         )
         db.session.add(run)
@@ -99,6 +104,20 @@ def create_sync_run(user_id: int, incremental: bool, *, scheduled: bool = False)
         raise RuntimeError(f"could not create a sync run for user {user_id}")
     logger.info("sync run %s queued for user %s (%s)", run.id, user_id, run.kind)
     return run
+
+
+def _kind(incremental: bool, course_id: int | None) -> str:
+    if course_id is not None:
+        return COURSE_KIND
+    return "incremental" if incremental else "full"
+
+
+def _fixed_summary(trigger: str | None, course_id: int | None) -> dict[str, Any]:
+    """The keys a run's summary keeps from its creation to its end."""
+    fixed: dict[str, Any] = {"trigger": trigger} if trigger else {}
+    if course_id is not None:
+        fixed["course_id"] = course_id
+    return fixed
 
 
 def hold_run(sync_run_id: int) -> None:
@@ -133,8 +152,8 @@ def run_sync(
     """
     started = time.monotonic()
     result = _run_sync(user_id, sync_run_id, incremental, progress)
-    metrics.sync_finished("incremental" if incremental else "full", str(result.status),
-                          time.monotonic() - started)
+    kind = COURSE_KIND if result.kind == COURSE_KIND else _kind(incremental, None)
+    metrics.sync_finished(kind, str(result.status), time.monotonic() - started)
     return result
 
 
@@ -172,21 +191,24 @@ def _run_sync(
         return SyncResult(status=run.status, kind=run.kind, error=run.error)
     with request_id_context(claimed.request_id):
         return _run_claimed(user_id, sync_run_id, incremental, progress,
-                            (claimed.summary or {}).get("trigger"))
+                            claimed.summary or {})
 
 
 def _run_claimed(user_id: int, sync_run_id: int, incremental: bool,
-                 progress: ProgressCallback | None, trigger: str | None) -> SyncResult:
+                 progress: ProgressCallback | None, summary: dict[str, Any]) -> SyncResult:
     """Run a claimed run and record how it ended (its alerts, its housekeeping)."""
+    trigger = summary.get("trigger")
+    course_id = summary.get("course_id")
     writer = RunProgressWriter(
-        db.engine, sync_run_id, forward=progress, trigger=trigger,
+        db.engine, sync_run_id, forward=progress, trigger=trigger, course_id=course_id,
         min_interval=SCHEDULED_PROGRESS_SECONDS if trigger == SCHEDULED else 0.0,
     )
     try:
-        result = _call_engine(user_id, sync_run_id, incremental, writer, trigger == SCHEDULED)
+        result = _call_engine(user_id, sync_run_id, incremental, writer, trigger == SCHEDULED,
+                              course_id)
     finally:
         writer.close()
-    _finish_run(sync_run_id, result, writer.steps, trigger)
+    _finish_run(sync_run_id, result, writer.steps, trigger, course_id)
     _send_alerts(user_id, sync_run_id, result)
     if trigger == SCHEDULED and sync_run_id % PRUNE_EVERY == 0:
         _prune_quietly(user_id)
@@ -247,13 +269,18 @@ def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:
 
 
 def _call_engine(user_id: int, sync_run_id: int, incremental: bool,
-                 progress: ProgressCallback, scheduled: bool) -> SyncResult:
+                 progress: ProgressCallback, scheduled: bool,
+                 course_id: int | None = None) -> SyncResult:
     """Run the sync engine; any exception becomes a ``failed`` result. A scheduled run skips
-    the connections whose refused token was not replaced (a click tries them all)."""
+    the connections whose refused token was not replaced (a click tries them all); a
+    one-course run syncs that course only."""
     try:
         user = db.session.get(User, user_id)
         if user is None:
             return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
+        if course_id is not None:
+            return connections.sync_course(user, int(course_id), progress=progress,
+                                           sync_run_id=sync_run_id)
         # Every connection of the user, side by side; one run records them all.
         return connections.sync_connections(user, incremental=incremental, progress=progress,
                                             sync_run_id=sync_run_id, skip_rejected=scheduled)
@@ -285,14 +312,14 @@ class RunProgressWriter:
 
     def __init__(
         self, engine: Engine, sync_run_id: int, *, forward: ProgressCallback | None = None,
-        trigger: str | None = None, min_interval: float = 0.0,
+        trigger: str | None = None, min_interval: float = 0.0, course_id: int | None = None,
     ) -> None:
         self._engine = engine
         self._sync_run_id = sync_run_id
         self._forward = forward
         self._conn: Connection | None = None
         self._steps: list[dict[str, Any]] = []
-        self._trigger = trigger
+        self._fixed = _fixed_summary(trigger, course_id)
         self._min_interval = min_interval
         # A throttled (scheduled) run's row was just written by its claim: the first step's
         # write can wait its turn like the others (a quick run then writes none at all).
@@ -317,7 +344,7 @@ class RunProgressWriter:
             self._forward(progress)
 
     def _store(self, progress: SyncProgress) -> None:
-        summary: dict[str, Any] = {"trigger": self._trigger} if self._trigger else {}
+        summary: dict[str, Any] = dict(self._fixed)
         if self._steps:
             summary["steps"] = self._steps
         try:
@@ -380,7 +407,7 @@ def _rollback() -> None:
 
 
 def _finish_run(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]] | None = None,
-                trigger: str | None = None) -> None:
+                trigger: str | None = None, course_id: int | None = None) -> None:
     """Record the end of the run, retrying a little if the database connection dropped.
 
     If the database stays unreachable the run is left ``running``; the next start of a
@@ -388,7 +415,7 @@ def _finish_run(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]
     """
     for attempt in range(FINISH_ATTEMPTS):
         try:
-            _record_finish(sync_run_id, result, steps, trigger)
+            _record_finish(sync_run_id, result, steps, _fixed_summary(trigger, course_id))
             return
         except SQLAlchemyError:
             logger.warning("could not record the end of sync run %s (attempt %d of %d)",
@@ -400,13 +427,12 @@ def _finish_run(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]
 
 
 def _record_finish(sync_run_id: int, result: SyncResult, steps: list[dict[str, Any]] | None,
-                   trigger: str | None) -> None:
+                   fixed: dict[str, Any]) -> None:
     """One UPDATE, no read first (a deleted account's run: no row, nothing to do)."""
     summary = json.loads(json.dumps(result.as_dict(), default=str))
     if steps:  # what the progress writer kept: a page that polled after the burst plays it
         summary["steps"] = steps
-    if trigger:
-        summary["trigger"] = trigger
+    summary.update(fixed)  # the trigger, the course of a one-course run
     status = "succeeded" if result.succeeded else "failed"
     values: dict[str, Any] = {
         "status": status,

@@ -3,8 +3,8 @@
 ``push_subscription``: one row per browser a student allowed to show notifications. The
 endpoint is a capability URL (whoever holds it can push to that browser), so it is stored
 encrypted like a Canvas token, with its SHA-256 to find it again and its host to show.
-``notify_channel``: a student's ntfy topic (its address may carry an access token): stored
-encrypted, shown back only in a masked form.
+``notify_channel``: a student's notification channel, ``kind`` ntfy, discord, telegram or
+matrix (its address carries the channel's secret): stored encrypted, shown back only masked.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class PushSubscription(Base):
 
 
 class NotifyChannel(Base):
-    """A notification channel (``kind`` "ntfy"): its address encrypted, a masked form shown."""
+    """A notification channel (``kind``: ntfy, discord, telegram, matrix): its address
+    encrypted, a masked form shown."""
 
     __tablename__ = "notify_channel"
 

@@ -1,5 +1,11 @@
 """CanvasSyncService: turn a student's Canvas gradebook into rows, exactly and fast.
 
+This module holds the plan (below) and the orchestration of a sync: the course lists, then
+the gradebooks. The rest is split by concern: the per-course work (fetch, then one
+transaction per course) is :mod:`app.sync.course_work`, the one-course sync
+:mod:`app.sync.one_course`, the progress reports :mod:`app.sync.reporter`, how a failure
+ends a sync :mod:`app.sync.failures`.
+
 Usage::
 
     service = CanvasSyncService(user.id, client, connection_id=connection.id)
@@ -31,7 +37,7 @@ rules, every published assignment and the student's own submission (a course who
 written gradebook held ``fetch.SPLIT_AT`` assignments or more comes instead as the groups alone
 beside ``/assignments?include[]=submission`` pages, joined into the same rows:
 :func:`app.sync.fetch.fetch_split`, so the biggest course does not set the critical path);
-``sync_course_data()``
+``sync_course_data()`` (:mod:`app.sync.one_course`)
 fetches the course itself (``GET /courses/:id``) beside it, keeping the stored scores when it
 answers ``"enrollments": []``. The lists bring each course's current-period score; period
 weights and close dates (``/grading_periods``) and a grading scheme cost a request each, only
@@ -99,36 +105,29 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import nullcontext
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-
-from app.canvas.errors import CanvasError, NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.models import utcnow
-from app.sync.absent import delete_connection_courses, settle_connection_absent
-from app.sync.courses import confirm_gone, submit_confirmations
-from app.sync.digest import Unparsed, prepare
-from app.sync.fetch import FetchPool, arrivals, fetch_gradebook, prefetch, warm_start_limiter
-from app.sync.lists import Listing, ListReader, keep_stored, sweep_due
-from app.sync.parse import CourseData, Gradebook, parse_course_list
+from app.sync.absent import settle_connection_absent
+from app.sync.course_work import CourseWork
+from app.sync.courses import submit_confirmations
+from app.sync.digest import Unparsed
+from app.sync.failures import failures_recorded
+from app.sync.fetch import FetchPool, prefetch, warm_start_limiter
+from app.sync.lists import Listing, ListReader, sweep_due
+from app.sync.one_course import sync_one_course
+from app.sync.parse import Gradebook
 from app.sync.periods import SchemeFetcher
-from app.sync.plan import apply_listing, choose_gradebooks, skip_course
-from app.sync.progress import SyncMeter, done_message, step_line, summary_lines
+from app.sync.plan import apply_listing, choose_gradebooks
+from app.sync.progress import SyncMeter, done_message, summary_lines
+from app.sync.reporter import Reporter
 from app.sync.result import (
-    CourseStep,
-    ErrorKind,
     ProgressCallback,
     RunStats,
-    SyncFailed,
     SyncOptions,
-    SyncProgress,
     SyncResult,
-    error_kind_of,
 )
-from app.sync.upserts import COURSE
 from app.sync.writer import CourseWriter
 
 logger = logging.getLogger(__name__)
@@ -157,10 +156,6 @@ class CanvasSyncService:
         self.client = client
         self.options = options or SyncOptions()
         self._progress = progress
-        self._run = RunStats(kind="full")
-        self._writer = CourseWriter(user_id, connection_id, self._run, sync_run_id)
-        self._meter: SyncMeter | None = None
-        self._schemes = SchemeFetcher(client)
 
     # --- public API -------------------------------------------------------------------------
 
@@ -171,65 +166,53 @@ class CanvasSyncService:
         """
         incremental = self.options.incremental if use_incremental is None else use_incremental
         kind = "incremental" if incremental else "full"
-        return self._guarded(kind, lambda: self._sync_all(incremental))
+        return self._guarded(kind, lambda work: self._sync_all(work, incremental))
 
     def sync_course_data(self, course_id: int) -> SyncResult:
-        """Sync one course, given by its local id (the course list, then its gradebook)."""
-        return self._guarded("course", lambda: self._sync_one(course_id))
+        """Sync one course, given by its local id (the course itself, then its gradebook)."""
+        return self._guarded("course",
+                             lambda work: sync_one_course(work, self.user_id, course_id))
 
     # --- orchestration ----------------------------------------------------------------------
 
-    def _guarded(self, kind: str, body: Callable[[], None]) -> SyncResult:
+    def _new_work(self, kind: str) -> CourseWork:
+        """This call's counters, writer, meter and reporter (nothing kept from a last call)."""
+        run = RunStats(kind=kind)
+        meter = SyncMeter(self.client)
+        return CourseWork(
+            client=self.client,
+            run=run,
+            writer=CourseWriter(self.user_id, self.connection_id, run, self.sync_run_id),
+            schemes=SchemeFetcher(self.client),
+            meter=meter,
+            reporter=Reporter(self._progress, self.connection_id, run, meter),
+        )
+
+    def _guarded(self, kind: str, body: Callable[[CourseWork], None]) -> SyncResult:
         """Run ``body`` with counters, progress and clean failure handling around it."""
-        self._run = RunStats(kind=kind)
-        self._writer = CourseWriter(self.user_id, self.connection_id, self._run,
-                                    self.sync_run_id)
-        self._meter = SyncMeter(self.client)
-        self._schemes = SchemeFetcher(self.client)
+        work = self._new_work(kind)
+        run, meter = work.run, work.meter
         try:
-            self._report("connecting", "Connecting to Canvas…")
-            body()
-        except CanvasError as exc:
-            db.session.rollback()
-            self._run.fail(exc.message or str(exc), error_kind_of(exc))
-            logger.warning("sync for user %s failed: %s", self.user_id, self._run.error)
-        except SyncFailed as exc:
-            db.session.rollback()
-            self._run.fail(str(exc), exc.kind)
-            logger.warning("sync for user %s failed: %s", self.user_id, self._run.error)
-        except SQLAlchemyError as exc:
-            db.session.rollback()
-            logger.exception("sync for user %s: database error", self.user_id)
-            self._run.fail(
-                f"The database refused the sync's changes ({type(exc).__name__}); the courses "
-                "already saved are kept; try again, and report it if it keeps happening.",
-                ErrorKind.DATABASE,
-            )
-        except BaseException as exc:  # a bug or an interrupt: roll back, report, re-raise
-            db.session.rollback()
-            self._run.fail(
-                f"The sync stopped unexpectedly ({type(exc).__name__}).", ErrorKind.UNEXPECTED
-            )
-            raise
+            with failures_recorded(run, self.user_id):
+                work.reporter.report("connecting", "Connecting to Canvas…")
+                body(work)
         finally:
-            result = self._run.result(
-                statements=self._meter.statements(), client=self._meter.client_counts()
-            )
+            result = run.result(statements=meter.statements(), client=meter.client_counts())
             for line in summary_lines(result, self.user_id):
                 logger.info("%s", line)
             try:
-                self._report("done", done_message(result))
+                work.reporter.report("done", done_message(result))
             finally:
-                self._meter.close()
+                meter.close()
                 if self._owns_client and isinstance(self.client, MeasuredClient):
                     self.client.close()
         return result
 
-    def _sync_all(self, incremental: bool) -> None:
-        run, writer = self._run, self._writer
+    def _sync_all(self, work: CourseWork, incremental: bool) -> None:
+        run, writer = work.run, work.writer
         t0 = time.monotonic()
         writer.load_existing(gradebooks=not incremental)  # incremental: per course (step 2)
-        warm_start_limiter(self.client, self.user_id, self._writer.connection_id)
+        warm_start_limiter(self.client, self.user_id, writer.connection_id)
         # The first sync, a full one, the day's sweep: every list and every concluded course.
         everything = not incremental or sweep_due(writer.last_synced_at, utcnow())
         run.add_time("prepare_s", time.monotonic() - t0)
@@ -238,7 +221,7 @@ class CanvasSyncService:
             # requested alongside them, not a round trip later (docstring).
             reader = ListReader(pool, self.client, everything=everything)
             prefetched = prefetch(pool, self.client, writer.courses, not everything, incremental)
-            listing = self._read_lists(reader, prefetched)
+            listing = self._read_lists(work, reader, prefetched)
             t0 = time.monotonic()
             absent = apply_listing(listing, writer, run)
             confirmations = submit_confirmations(pool, self.client, absent)
@@ -248,8 +231,8 @@ class CanvasSyncService:
                 writer.flush_courses()
                 writer.flush_events()
                 db.session.commit()
-            self._schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
-            self._fetch_and_write(pool, to_fetch, incremental, prefetched)
+            work.schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
+            work.fetch_and_write(pool, to_fetch, incremental, prefetched)
             run.courses_deleted += settle_connection_absent(
                 db.session, writer.connection_id, confirmations, writer.forget_course
             )
@@ -257,169 +240,20 @@ class CanvasSyncService:
         writer.record_synced(run.started_at)
         db.session.commit()
 
-    def _sync_one(self, course_id: int) -> None:
-        """The course itself (``GET /courses/:id``) and its gradebook at once; the gradebook
-        is written only if the course is still the student's. A 401/404 on the course is
-        Canvas's proof that the student left it: it is deleted."""
-        run, writer = self._run, self._writer
-        warm_start_limiter(self.client, self.user_id, writer.connection_id)
-        canvas_course_id = db.session.scalar(
-            select(COURSE.c.canvas_course_id).where(
-                COURSE.c.id == course_id,
-                COURSE.c.user_id == self.user_id,
-                COURSE.c.connection_id == writer.connection_id,
-            )
-        )
-        db.session.commit()
-        if canvas_course_id is None:
-            raise SyncFailed(f"Course {course_id} does not exist (or is not yours).")
-        writer.load_existing(gradebooks=False)  # this course's: when written
-        with FetchPool(2) as pool:
-            self._report("courses", "Fetching the course…")
-            confirmation = submit_confirmations(pool, self.client, [canvas_course_id])
-            gradebook = pool.submit(fetch_gradebook, self.client, canvas_course_id)  # parsed
-            run.courses_total = 1
-            future = confirmation[canvas_course_id]
-            if confirm_gone(canvas_course_id, future):
-                run.courses_deleted += delete_connection_courses(
-                    db.session, writer.connection_id, [canvas_course_id]
-                )
-                db.session.commit()
-                logger.info(
-                    "course %s: Canvas says it is no longer yours: deleted", canvas_course_id
-                )
-                return
-            exc = future.exception()
-            if exc is not None:
-                raise exc
-            course_list = parse_course_list([future.result()])
-            if canvas_course_id in course_list.restricted:
-                skip_course(run, canvas_course_id, None, "restricted by date")
-                return
-            if not course_list.courses:
-                raise SyncFailed("Canvas sent an unreadable course; try again later.")
-            # A completed enrollment: "enrollments": [], Canvas's scores stay as stored.
-            course = keep_stored(course_list.courses[0], writer.courses.get(canvas_course_id))
-            writer.find_or_create_term(course.term, flush=True)
-            db.session.commit()
-            self._schemes.submit(pool, [course], writer.courses)  # beside the gradebook
-            self._fetch_and_write(pool, [course], False, {canvas_course_id: gradebook})
-            pool.succeeded = True
-
     def _read_lists(
-        self, reader: ListReader, prefetched: dict[int, Future[Gradebook | Unparsed]]
+        self, work: CourseWork, reader: ListReader,
+        prefetched: dict[int, Future[Gradebook | Unparsed]],
     ) -> Listing:
         """The course lists (requests already on their way), parsed (:mod:`app.sync.lists`)."""
-        self._report("courses", "Fetching the course list…")
+        work.reporter.report("courses", "Fetching the course list…")
         t0 = time.monotonic()
-        listing = reader.read(self._writer.courses, prefetched)
-        self._run.add_time("course_list_s", time.monotonic() - t0)
+        listing = reader.read(work.writer.courses, prefetched)
+        work.run.add_time("course_list_s", time.monotonic() - t0)
         courses = listing.courses
-        self._run.items_skipped += courses.invalid
+        work.run.items_skipped += courses.invalid
         logger.info(
             "course lists (%s): %d readable, %d restricted by date, %d not as a student",
             "all three" if listing.complete else "the default one", len(courses.courses),
             len(courses.restricted), len(courses.not_student),
         )
         return listing
-
-    # --- fetching and writing ---------------------------------------------------------------
-
-    def _fetch_and_write(
-        self,
-        pool: FetchPool,
-        courses: list[CourseData],
-        incremental: bool,
-        prefetched: dict[int, Future[Gradebook | Unparsed]] | None = None,
-    ) -> None:
-        """Fetch every course concurrently; write each one as soon as its gradebook is in."""
-        if not courses:
-            return
-        run = self._run
-        prefetched = prefetched or {}
-        self._report("fetching", f"Fetching {len(courses)} courses…")
-        t0 = time.monotonic()
-        try:
-            for course, got in arrivals(pool, self.client, courses, prefetched, run,
-                                        self._writer.courses if incremental else {}):
-                if isinstance(got, NotFound | NotPermitted):
-                    # Gone or closed since the course list was read: keep its old rows.
-                    skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))
-                    run.courses_done += 1
-                    continue
-                self._write_course(course, got, incremental)
-        finally:
-            run.add_time("fetch_s", time.monotonic() - t0)
-
-    def _write_course(self, course: CourseData, got: Gradebook | Unparsed,
-                      incremental: bool) -> None:
-        """Write one course's gradebook in one transaction (unchanged bytes: no parse)."""
-        run, writer = self._run, self._writer
-        index = run.courses_done + 1
-        logger.info("%s", step_line(self._step(course, index)))
-        t0 = time.monotonic()
-        statements0 = self._meter_statements()
-        stored = writer.courses.get(course.canvas_course_id)
-        course = self._schemes.resolve(course, stored)
-        # The grade check and both digests go into the course row's own write; incremental,
-        # an equal digest means equal rows, so the gradebook is not even upserted.
-        prepared = prepare(got, stored, course, incremental)
-        course, gradebook, digest, same = (prepared.course, prepared.gradebook,
-                                           prepared.content_hash, prepared.same)
-        run.items_skipped += gradebook.skipped
-        run.assignments += len(gradebook.assignments)
-        if stored is not None and not same:
-            writer.load_course(stored["id"])
-        rows0 = run.rows_written
-        try:
-            course_id = writer.sync_course(course, content_hash=digest, flush=True)
-            if course_id is None:
-                raise SyncFailed(f"Could not save course {course.name!r}.", ErrorKind.DATABASE)
-            if not same:
-                writer.write_gradebook(course_id, gradebook)
-                writer.write_periods(course_id, course.periods)
-            writer.flush_events()  # the ledger's rows, in the course's transaction
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        if run.rows_written > rows0:
-            run.courses_written += 1
-        else:
-            run.courses_unchanged += 1
-        run.statements_per_course.append(self._meter_statements() - statements0)
-        run.add_time("write_s", time.monotonic() - t0)
-        run.courses_done += 1
-        step = self._step(course, index, len(gradebook.assignments), run.rows_written - rows0)
-        self._report("writing", step_line(step), step)
-
-    # --- progress, stats and results --------------------------------------------------------
-
-    def _meter_statements(self) -> int:
-        return self._meter.statements() if self._meter else 0
-
-    def _step(self, course: CourseData, index: int, assignments: int = 0,
-              rows_written: int = 0) -> CourseStep:
-        return CourseStep(
-            connection_id=self.connection_id, course_id=course.canvas_course_id,
-            name=course.name, index=index, total=self._run.courses_total,
-            assignments=assignments, rows_written=rows_written,
-        )
-
-    def _report(self, phase: str, message: str, step: CourseStep | None = None) -> None:
-        if self._progress is None:
-            return
-        run = self._run
-        progress = SyncProgress(
-            phase=phase,
-            courses_done=run.courses_done,
-            courses_total=run.courses_total,
-            message=message,
-            requests=self._meter.client_counts()["requests"] if self._meter else 0,
-            checkpoint=not db.session().in_transaction(),
-            step=step,
-        )
-        # The callback is the caller's code (a CLI bar, the jobs layer's row writer); it must
-        # not see its own database work counted as the sync's.
-        with self._meter.paused() if self._meter else nullcontext():
-            self._progress(progress)

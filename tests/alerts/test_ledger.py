@@ -304,7 +304,7 @@ def test_first_sync_shows_no_flood_of_changes(client: Any, canvas_user: Any) -> 
 def test_the_sync_page_headline_counts_new_grades(canvas_user: Any) -> None:
     from app import jobs
     from app.models import SyncRun
-    from app.pages.sync.service import headline
+    from app.pages.sync.run_view import headline
 
     user, student = canvas_user
 

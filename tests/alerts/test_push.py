@@ -246,7 +246,7 @@ def test_an_ntfy_address_the_guard_refuses_is_not_stored(
         ("ntfys://tk_secret@127.0.0.1/topic", "private or reserved address"),
         ("ntfy://tk_secret@example.com/topic", "plain http is not allowed"),
         ("https://ntfy.sh/", "topic"),
-        ("ftp://ntfy.sh/topic", "Enter the ntfy address"),
+        ("ftp://ntfy.sh/topic", "Enter an address that starts with https://"),  # any kind
     ]:
         page = signed_in.post("/settings/channels", data={"address": address},
                               follow_redirects=True).get_data(as_text=True)

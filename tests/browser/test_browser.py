@@ -185,6 +185,12 @@ def test_register_connect_sync_and_what_if(live_app: tuple[Any, str], simulator:
     page.fill("#target-percent", "50")
     expect(page.locator("[data-needed-result]")).to_contain_text("50%")
 
+    # "Sync this course": a run of that course alone, watched on the same progress page.
+    page.click("button[data-sync-course]")
+    expect(page).to_have_url(re.compile(r"/sync/\d+$"))
+    expect(page.locator("progress[data-field=progress]")).to_have_attribute("value", "100")
+    expect(page.locator("[data-field=result]")).to_contain_text("Sync finished")
+
     assert problems == [], problems
 
 

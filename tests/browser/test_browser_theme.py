@@ -26,7 +26,7 @@ import tests.browser.test_browser as base
 import tests.browser.test_browser_phone as phone
 from app import jobs
 from app.extensions import db
-from app.models import Course
+from app.models import Course, NotifyChannel, User
 from tests.alerts.test_alerts import grade_something, settle
 from tests.conftest import connect_user
 
@@ -34,6 +34,14 @@ pytestmark = pytest.mark.browser
 
 live_app = base.live_app
 browser_page = base.browser_page
+
+# One saved channel of each kind (masked as Settings stores them), measured with the page.
+CHANNELS = [
+    ("ntfy", "ntfys://****@ntfy.sh/gr****"),
+    ("discord", "https://discord.com/api/webhooks/1234****/****"),
+    ("telegram", "tgram://12****/-1****"),
+    ("matrix", "matrixs://****@matrix-client.matrix.org/!ab****"),
+]
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
 
@@ -188,8 +196,17 @@ def test_dark_mode_and_installing(live_app: tuple[Any, str], simulator: Any,
     expect(page.locator("[data-grade-chart]")).to_be_visible()
     _check_both_themes(page, width, shots, "course-chart", device)
 
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.email == base.EMAIL))
+        db.session.add_all(NotifyChannel(user_id=user_id, kind=kind, masked=masked,
+                                         url_encrypted=b"not read here")
+                           for kind, masked in CHANNELS)
+        db.session.commit()
     page.goto(f"{site}/settings")
     expect(page.locator("[data-channels]")).to_be_visible()
+    for kind, masked in CHANNELS:
+        row = page.locator(f"[data-channel-kind={kind}] [data-channel-masked]")
+        expect(row).to_have_text(masked)
     expect(page.get_by_role("button", name="Turn on notifications on this device")).to_be_visible()
     expect(page.locator("[data-api-tokens]")).to_be_visible()
     # Checked whole; photographed at the channels (the API tokens follow them, and have their

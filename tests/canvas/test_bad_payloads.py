@@ -281,6 +281,7 @@ class OneCourseCanvas:
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(case=gradebook())
 def test_generated_gradebooks_store_exactly_the_well_formed_items(app: Any, case: Any) -> None:
     payload, expected, group_ids = case

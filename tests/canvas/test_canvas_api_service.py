@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,7 +37,7 @@ from app.canvas.client import (
 )
 from app.canvas.errors import ScopeRefused
 from app.canvas.options import USER_AGENT
-from app.canvas.ratelimit import ThrottleLimiter, limiter_for
+from app.canvas.ratelimit import Slot, ThrottleLimiter, limiter_for
 from app.canvas.retry import backoff_delay, parse_retry_after
 from app.outbound import OutboundPolicy
 
@@ -350,20 +350,15 @@ def test_endpoints_send_the_documented_parameters(
     client.get_courses()
     client.get_assignment_groups(7)
     client.get_assignments(7, include_submission=True)
-    client.get_submissions(
-        7,
-        graded_since=datetime(2025, 2, 1, 1, 0, tzinfo=timezone(timedelta(hours=1))),
-        submitted_since=datetime(2025, 3, 1, 12, 30, 5),
-    )
 
     # The default list, then the teacher-concluded courses and the student's enrollments.
     client.get_completed_courses()
     client.get_student_enrollments()
-    courses, groups, assignments, submissions, completed, enrollments = (
+    courses, groups, assignments, completed, enrollments = (
         query(c) for c in mocked.calls)
     assert "enrollment_state" not in courses and "state[]" not in courses
     assert completed["state[]"] == ["completed"] and "enrollment_state" not in completed
-    assert urlsplit(mocked.calls[5].request.url).path == "/api/v1/users/self/enrollments"
+    assert urlsplit(mocked.calls[4].request.url).path == "/api/v1/users/self/enrollments"
     assert enrollments["state[]"] == ["current_and_concluded"]
     assert enrollments["type[]"] == ["StudentEnrollment"]
     for course_list in (courses, completed):
@@ -376,10 +371,7 @@ def test_endpoints_send_the_documented_parameters(
                                                    "in_closed_grading_period",
                                                    "needs_grading_count"]
     assert assignments["include[]"] == ["submission"]
-    assert submissions["graded_since"] == ["2025-02-01T00:00:00Z"]
-    assert submissions["submitted_since"] == ["2025-03-01T12:30:05Z"]
-    assert urlsplit(mocked.calls[3].request.url).path == "/api/v1/courses/7/students/submissions"
-    for params in (courses, completed, enrollments, groups, assignments, submissions):
+    for params in (courses, completed, enrollments, groups, assignments):
         assert params["per_page"] == ["100"]
 
 
@@ -541,32 +533,6 @@ def test_course_list_sample_reads_both_pages(
     assert set(restricted) == {"id", "access_restricted_by_date"}
 
 
-def test_bookmark_pages_are_walked_in_order(
-    mocked: responses.RequestsMock, client: CanvasAPIService
-) -> None:
-    pages = sample("students_submissions_bookmark_pages.json")["pages"]
-    url = f"{BASE}/api/v1/courses/48213/students/submissions"
-    for page in pages:
-        mocked.add(
-            responses.GET,
-            url,
-            json=page["body"],
-            headers={
-                "Link": page["headers"]["link"],  # capitalised: names are case-insensitive
-                "X-Rate-Limit-Remaining": page["headers"]["x-rate-limit-remaining"],
-                "x-request-cost": page["headers"]["x-request-cost"],
-            },
-        )
-
-    submissions = client.get_submissions(48213, graded_since=datetime(2025, 2, 1, tzinfo=UTC))
-
-    expected = [s["id"] for page in pages for s in page["body"]]
-    assert [s["id"] for s in submissions] == expected
-    assert "page=bookmark:Wzk5MzY2MTRd" in mocked.calls[1].request.url  # next URL as given
-    assert "graded_since=2025-02-01T00%3A00%3A00Z" in mocked.calls[1].request.url
-    assert len(mocked.calls) == 2
-
-
 def test_bookmark_walk_continues_past_empty_and_short_pages(
     mocked: responses.RequestsMock, client: CanvasAPIService
 ) -> None:
@@ -578,7 +544,7 @@ def test_bookmark_walk_continues_past_empty_and_short_pages(
             headers["link"] = f'<{url}?page=bookmark:b{index + 1}&per_page=100>; rel="next"'
         mocked.add(responses.GET, url, json=body, headers=headers)
 
-    assert [e["id"] for e in client.get_enrollments()] == [1, 2, 3]
+    assert [e["id"] for e in client.get_student_enrollments()] == [1, 2, 3]
     assert len(mocked.calls) == 4
 
 
@@ -594,7 +560,7 @@ def test_pagination_loop_is_an_error_not_a_hang(
     )
 
     with pytest.raises(BadResponse, match="circle"):
-        client.get_enrollments()
+        client.get_student_enrollments()
 
 
 def test_links_to_another_host_are_refused_and_get_no_token(
@@ -609,7 +575,7 @@ def test_links_to_another_host_are_refused_and_get_no_token(
     evil = mocked.add(responses.GET, "https://evil.example.com/steal", json=[])
 
     with pytest.raises(BadResponse, match="link to another host"):
-        client.get_enrollments()
+        client.get_student_enrollments()
     assert evil.call_count == 0
 
 
@@ -640,7 +606,7 @@ def test_unreadable_list_pages_are_bad_responses_naming_the_endpoint(
 def test_a_bad_later_page_fails_the_whole_list(
     mocked: responses.RequestsMock, client: CanvasAPIService
 ) -> None:
-    url = f"{BASE}/api/v1/courses/9/students/submissions"
+    url = f"{BASE}/api/v1/users/self/enrollments"
     mocked.add(
         responses.GET,
         url,
@@ -649,8 +615,8 @@ def test_a_bad_later_page_fails_the_whole_list(
     )
     mocked.add(responses.GET, url, body="<html>oops</html>", content_type="text/html")
 
-    with pytest.raises(BadResponse, match="students/submissions"):
-        client.get_submissions(9)
+    with pytest.raises(BadResponse, match="users/self/enrollments"):
+        client.get_student_enrollments()
 
 
 def test_an_object_endpoint_returning_a_list_is_a_bad_response(
@@ -798,6 +764,15 @@ def test_limiter_halves_its_window_once_per_burst_of_throttles() -> None:
         limiter.release(slot, remaining=300.0, cost=0.1)
 
 
+def start_all_allowed(limiter: ThrottleLimiter) -> list[Slot]:
+    """Every request the limiter lets start now, none in flight before: ``acquire`` does not
+    wait while fewer than ``allowed_in_flight`` are out."""
+    slots: list[Slot] = []
+    while len(slots) < limiter.snapshot()["allowed_in_flight"]:
+        slots.append(limiter.acquire())
+    return slots
+
+
 @pytest.mark.parametrize(("hwm", "most"), [(600.0, 11), (700.0, 13)])
 def test_limiter_ramps_in_a_few_round_trips_and_never_overfills_the_bucket(
     hwm: float, most: int
@@ -808,7 +783,7 @@ def test_limiter_ramps_in_a_few_round_trips_and_never_overfills_the_bucket(
     level, throttled, per_round = 0.0, 0, []
     while sum(per_round) < 30:
         sent = []
-        while (slot := limiter.try_acquire()) is not None:
+        for slot in start_all_allowed(limiter):
             level += 50.0  # Canvas reserves 50 units, then checks the high-water mark
             throttled += level >= hwm
             sent.append(slot)
@@ -855,13 +830,11 @@ def test_a_redirect_is_not_followed_and_names_the_problem() -> None:
 def test_a_drained_bucket_opens_the_window_at_once_otherwise_slow_start() -> None:
     """A fresh limiter sends 2 at first; told the bucket drained, all 11 an empty one allows."""
     cautious = ThrottleLimiter()
-    held = [cautious.try_acquire() for _ in range(12)]
-    assert sum(slot is not None for slot in held) == 2
+    assert len(start_all_allowed(cautious)) == 2
     drained = ThrottleLimiter()
     drained.assume_drained()
-    held = [drained.try_acquire() for _ in range(12)]
     # 11 x 50 units + the 25-unit safety margin fit under hwm 600; a 12th would be throttled.
-    assert sum(slot is not None for slot in held) == 11
+    assert len(start_all_allowed(drained)) == 11
 
 
 def test_a_successful_response_opens_the_window_to_the_room_canvas_reports() -> None:
@@ -869,5 +842,4 @@ def test_a_successful_response_opens_the_window_to_the_room_canvas_reports() -> 
     first = limiter.acquire()
     limiter.release(first, remaining=600.0, cost=0.1)
     # Canvas said 600 units free: 11 requests fit at once, no growing one round trip at a time.
-    held = [limiter.try_acquire() for _ in range(12)]
-    assert sum(slot is not None for slot in held) == 11
+    assert len(start_all_allowed(limiter)) == 11

@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from app import jobs
 from app.canvas.options import ClientOptions
-from app.connections import service as canvas_api_service
-from app.connections import service as canvas_sync_service
 from app.connections import set_canvas_credentials
+from app.connections import syncing as canvas_api_service
+from app.connections import syncing as canvas_sync_service
 from app.extensions import db
 from app.models import SyncRun
 from tests.conftest import TEST_SECRET
@@ -120,6 +120,7 @@ def one_fetch_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- a flaky or throttling Canvas: the sync gets through, exactly -------------------------------
 
+@pytest.mark.slow
 def test_server_errors_and_dropped_connections_do_not_change_the_result(
     app: Any, simulator: Any
 ) -> None:
@@ -173,6 +174,7 @@ def another_program_on_the_token(base_url: str, token: str, seconds: float) -> I
             thread.join(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("throttle_status", [403, 429])
 def test_tight_bucket_throttles_but_the_sync_is_exact(
     app: Any, simulator: Any, throttle_status: int
@@ -241,6 +243,7 @@ def test_canvas_slower_than_the_timeout_fails_quickly_and_changes_nothing(
 
 @pytest.mark.parametrize(("action", "word"), [("revoke_token", "revoked"),
                                               ("expire_token", "expired")])
+@pytest.mark.slow
 def test_token_dying_mid_run_stops_at_once_and_keeps_unfinished_courses(
     synced: Any, simulator: Any, one_fetch_at_a_time: None, action: str, word: str
 ) -> None:
@@ -355,6 +358,7 @@ def test_two_clicks_at_once_run_one_sync(app: Any, canvas_user: Any, simulator: 
     assert_db_matches(user, student)
 
 
+@pytest.mark.slow
 def test_two_processes_at_once_run_one_sync(
     canvas_user: Any, simulator: Any, database_url: str, tmp_path: Path
 ) -> None:

@@ -91,6 +91,7 @@ def test_any_guarded_session_has_a_deadline() -> None:
     assert Limits().deadline <= 30
 
 
+@pytest.mark.slow
 def test_a_webhook_gzip_bomb_is_bounded() -> None:
     """The reply is read up to a few KiB, never inflated; the alert still counts as sent."""
     inflated = 256 * MB

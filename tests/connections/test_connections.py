@@ -112,7 +112,7 @@ def test_a_run_keeps_each_course_step_with_its_connection(
     the page's line counts the whole run, across both instances."""
     from app.jobs.runs import MAX_STEPS
     from app.models import SyncRun
-    from app.pages.sync.service import run_state
+    from app.pages.sync.run_view import run_state
 
     user = two_instances["user"]
     run = jobs.create_sync_run(user.id, incremental=False)
@@ -336,6 +336,7 @@ def fresh_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_migration_moves_each_single_connection_and_keeps_every_row(  # 0009 -> 0010
     fresh_url: str, tmp_path: Path
 ) -> None:

@@ -46,6 +46,7 @@ print("KEY=" + load_or_create_secret_key(Path(os.environ["GRADESYNC_INSTANCE_DIR
 """
 
 
+@pytest.mark.slow
 def test_processes_booting_together_all_get_the_same_complete_key(tmp_path: Path) -> None:
     instance = tmp_path / "instance"  # fresh and not created yet: the first boot makes it
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}

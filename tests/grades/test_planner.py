@@ -13,7 +13,7 @@ from app.accounts import create_user
 from app.calendar.feed import feed_events
 from app.extensions import db
 from app.models import Assignment, AssignmentDone, CanvasConnection, Course, GradeCategory, User
-from app.pages.planner.service import build_planner
+from app.pages.planner.items import build_planner
 from tests.auth_actions import AuthActions
 from tests.school_year import MIDTERM
 

@@ -59,6 +59,7 @@ def written(line: str, at_least: int) -> bool:
     return words[:2] == ["PROGRESS", "writing"] and int(words[2]) >= at_least
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sync_leaves_every_course_old_or_new(
     canvas_user: Any, simulator: Any, database_url: str, tmp_path: Path
 ) -> None:
@@ -111,6 +112,7 @@ def test_sigkill_mid_sync_leaves_every_course_old_or_new(
     assert_db_matches(user, student)
 
 
+@pytest.mark.slow
 def test_mark_interrupted_runs_is_what_marks_it(
     canvas_user: Any, simulator: Any, database_url: str, tmp_path: Path
 ) -> None:

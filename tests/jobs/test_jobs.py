@@ -47,7 +47,7 @@ def test_run_sync_success_records_summary(app: Any, db: Any, canvas_user: Any) -
 def test_a_finished_run_still_names_every_course_it_wrote(app: Any, db: Any,
                                                          canvas_user: Any) -> None:
     """Courses written between two polls: the page learns each one from the row (issue 13)."""
-    from app.pages.sync.service import run_state
+    from app.pages.sync.run_view import run_state
 
     user, student = canvas_user
     run = jobs.create_sync_run(user.id, incremental=False)
@@ -78,7 +78,7 @@ def test_unexpected_exception_is_failed_never_succeeded(app: Any, db: Any, canva
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
-    import app.connections.service as sync_module
+    import app.connections.syncing as sync_module
 
     def explode(*_args: Any, **_kwargs: Any) -> Any:
         raise ZeroDivisionError("boom")

@@ -197,6 +197,20 @@ def test_a_tick_queues_incremental_syncs_for_exactly_the_due_accounts(app: Any) 
     assert len(submitted) == 2
 
 
+def test_one_course_synced_does_not_put_off_the_automatic_sync(app: Any) -> None:
+    """'Sync this course' refreshed one course: the others still get their hourly sync."""
+    student = _user("one-course@example.edu")
+    _add_run(student.id, "succeeded", T0 - timedelta(days=1))
+    db.session.add(SyncRun(user_id=student.id, kind="course", status="succeeded",
+                           created_at=T0 - timedelta(seconds=5), finished_at=T0,
+                           summary={"status": "succeeded", "course_id": 1}))
+    db.session.commit()
+
+    runs = enqueue_due(lambda *args: None, now=T0)
+
+    assert [run.user_id for run in runs] == [student.id]
+
+
 def test_a_broker_outage_fails_the_scheduled_run_visibly(app: Any) -> None:
     user = _user("due@example.edu")
     _add_run(user.id, "succeeded", T0 - timedelta(days=1))

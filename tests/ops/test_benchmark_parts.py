@@ -191,6 +191,7 @@ def bench_database_url(tmp_path: Path) -> object:
         yield url
 
 
+@pytest.mark.slow
 def test_quick_benchmark_reports_every_contender(tmp_path: Path, bench_database_url: str) -> None:
     out = tmp_path / "results"
     env = {k: v for k, v in os.environ.items()

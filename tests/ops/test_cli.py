@@ -354,6 +354,7 @@ def test_sync_all_with_nobody_connected(runner):
 # --- The real `flask` command ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_flask_command_end_to_end(app, database_url, simulator):
     """What an operator types: separate processes, the --json line last on stdout."""
     student = simulator.add_student(TOKEN)

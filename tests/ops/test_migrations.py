@@ -95,6 +95,7 @@ def test_upgrade_builds_exactly_the_models(upgraded_url: str) -> None:
     assert revision(upgraded_url) == "0025_gradebook_sizes"
 
 
+@pytest.mark.slow
 def test_db_check_finds_nothing_to_migrate(upgraded_url: str, tmp_path: Path) -> None:
     """`flask db check`, which developers run after editing models, agrees through env.py."""
     result = flask_db(upgraded_url, tmp_path, "check")
@@ -127,6 +128,7 @@ def test_migrated_schema_allows_one_active_sync_per_user(upgraded_url: str) -> N
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) -> None:
     """Guards the test above: a schema that differs from the models is reported."""
     flask_db(fresh_url, tmp_path, "upgrade")
@@ -139,6 +141,7 @@ def test_the_comparison_notices_a_missing_index(fresh_url: str, tmp_path: Path) 
     assert [(d[0], d[1].name) for d in differences] == [("add_index", "idx_course_last_synced")]
 
 
+@pytest.mark.slow
 def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade")
     assert {"grade_event", "alert_settings", "alert_delivery"} <= table_names(fresh_url)
@@ -275,6 +278,7 @@ def test_downgrade_step_by_step_then_upgrade_again(fresh_url: str, tmp_path: Pat
     assert schema_differences(fresh_url) == []
 
 
+@pytest.mark.slow
 def test_index_migration_keeps_indexes_the_script_already_built(
     fresh_url: str, tmp_path: Path
 ) -> None:
@@ -292,6 +296,7 @@ def test_index_migration_keeps_indexes_the_script_already_built(
     assert schema_differences(fresh_url) == []
 
 
+@pytest.mark.slow
 def test_upgrade_keeps_existing_rows(fresh_url: str, tmp_path: Path) -> None:
     flask_db(fresh_url, tmp_path, "upgrade", "0001_initial")
     engine = engine_for(fresh_url)
@@ -319,6 +324,7 @@ def test_upgrade_keeps_existing_rows(fresh_url: str, tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_upgrade_sql_prints_the_canvas_indexes(fresh_url: str, tmp_path: Path) -> None:
     """Offline mode (a DBA reviewing the DDL) emits all ten CREATE INDEX statements."""
     sql = flask_db(fresh_url, tmp_path, "upgrade", "--sql").stdout
@@ -341,6 +347,7 @@ def test_plain_postgres_urls_work(fresh_url: str, tmp_path: Path, scheme: str) -
     assert canvas_indexes(fresh_url) == EXPECTED_INDEXES
 
 
+@pytest.mark.slow
 def test_0015_drops_the_unsalted_email_hashes_and_keeps_the_rest(
     fresh_url: str, tmp_path: Path
 ) -> None:

@@ -126,6 +126,7 @@ def _worker_check(broker: str, database_url: str) -> subprocess.CompletedProcess
                           text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_worker_check_fails_without_a_worker(database_url: str) -> None:
     from tests.redis_helpers import require_redis
 
@@ -136,6 +137,7 @@ def test_worker_check_fails_without_a_worker(database_url: str) -> None:
     assert "no Celery worker answered" in result.stderr
 
 
+@pytest.mark.slow
 def test_worker_check_fails_when_the_broker_is_down(database_url: str) -> None:
     result = _worker_check("redis://127.0.0.1:1/0", database_url)
     assert result.returncode == 1

@@ -320,6 +320,7 @@ def test_settings_refuses_private_and_plain_http_canvas_urls(
     assert only_connection(db.session.scalar(select(User))) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("url", "message"), REFUSED_URLS, ids=[u for u, _ in REFUSED_URLS])
 def test_cli_connect_refuses_private_and_plain_http_canvas_urls(
     make_app, db, fake_dns, canvas_never_called, url, message

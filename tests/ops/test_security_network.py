@@ -300,6 +300,7 @@ def test_pages_from_last_are_planned_lazily(simulator: Any) -> None:
     assert outstanding[1] <= 2 * client.page_workers
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_cut_off_at_the_decompressed_limit(simulator: Any) -> None:
     from app.canvas.client import ResponseTooLarge
     from simulator.hostile import gzip_bomb

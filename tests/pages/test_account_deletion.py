@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 
 from app.calendar.tokens import new_feed_secret
@@ -122,6 +123,7 @@ def owned_ids(user_id: int) -> dict[str, set[int]]:
     }
 
 
+@pytest.mark.slow
 def test_delete_my_account_in_settings(app: Any, client: Any, simulator: Any) -> None:
     leaver, student = _oauth_leaver(app, client, simulator)
     stayer, _ = connect_user(app, simulator, email=STAYER, token="stayer-token", seed=4)

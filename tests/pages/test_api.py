@@ -364,9 +364,9 @@ def test_settings_creates_shows_once_and_revokes_a_token(app: Any, client: Any) 
     assert token not in page and token[:12] in page and "My spreadsheet" in page
 
     row = db.session.query(ApiToken).filter_by(name="My spreadsheet").one()
-    # Another student's token cannot be revoked from here.
+    # Another student's token cannot be revoked from here: 404, as for every row.
     other_row = db.session.query(ApiToken).filter_by(user_id=other.id).one()
-    client.post(f"/settings/api-tokens/{other_row.id}/revoke")
+    assert client.post(f"/settings/api-tokens/{other_row.id}/revoke").status_code == 404
     assert client.get("/api/v1/courses", headers=_auth(other_token)).status_code == 200
 
     revoked = client.post(f"/settings/api-tokens/{row.id}/revoke", follow_redirects=True)

@@ -257,6 +257,7 @@ def test_delay_grows_with_each_failure_and_is_capped():
     assert delays[-1] == throttle.MAX_DELAY_S
 
 
+@pytest.mark.slow
 def test_five_failures_then_refused_even_with_the_right_password(client, auth, db):
     auth.register()
     auth.logout()
@@ -273,6 +274,7 @@ def test_five_failures_then_refused_even_with_the_right_password(client, auth, d
     assert user.failed_logins == 5
 
 
+@pytest.mark.slow
 def test_slow_down_ends_and_success_resets_the_count(client, auth, db, monkeypatch):
     auth.register()
     auth.logout()
@@ -286,6 +288,7 @@ def test_slow_down_ends_and_success_resets_the_count(client, auth, db, monkeypat
     assert user.last_failed_login_at is None
 
 
+@pytest.mark.slow
 def test_delay_doubles_after_another_failure(auth, db, monkeypatch):
     auth.register()
     auth.logout()
@@ -297,6 +300,7 @@ def test_delay_doubles_after_another_failure(auth, db, monkeypatch):
     assert int(response.headers["Retry-After"]) > throttle.delay_after(5)
 
 
+@pytest.mark.slow
 def test_slow_down_for_unknown_email_looks_the_same(auth, db):
     auth.register()
     auth.logout()
@@ -307,6 +311,7 @@ def test_slow_down_for_unknown_email_looks_the_same(auth, db):
     assert _users(db) == 1
 
 
+@pytest.mark.slow
 def test_slow_down_is_per_email(auth, db):
     auth.register()
     auth.logout()

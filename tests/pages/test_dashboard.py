@@ -12,7 +12,7 @@ import clock
 from app import grades
 from app.accounts import create_user
 from app.models import Assignment, Course, GradeCategory, Term
-from app.pages.dashboard.service import build_dashboard
+from app.pages.dashboard.view_data import build_dashboard
 from tests.auth_actions import sign_in
 from tests.sync_helpers import add_fake_connection, connection_id_for
 

@@ -27,6 +27,7 @@ def _from(client: Any, address: str) -> AuthActions:
 # --- In one process ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_address_cannot_spray_many_accounts(app: Any, client: Any, db: Any) -> None:
     create_user("victim@example.edu", DEFAULT_PASSWORD)
     attacker = _from(client, "203.0.113.9")

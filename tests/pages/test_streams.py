@@ -159,6 +159,7 @@ def silent_host() -> Any:
     server.close()
 
 
+@pytest.mark.slow
 def test_saving_settings_against_a_silent_host_is_bounded(client: Any, user: Any,
                                                           silent_host: str) -> None:
     sign_in(client, user)

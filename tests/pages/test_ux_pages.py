@@ -11,7 +11,7 @@ import pytest
 from app.accounts import create_user
 from app.models import Assignment, Course, SyncRun, utcnow
 from app.pages.dashboard.what_if import ScoreError, parse_score
-from app.pages.sync.service import headline, progress_line
+from app.pages.sync.run_view import headline, progress_line
 from run import demo_password
 from tests.auth_actions import sign_in
 from tests.pages.test_dashboard import make_course
@@ -189,7 +189,7 @@ def test_demo_password_is_stable_per_instance() -> None:
 
 def test_dashboard_no_differs_without_a_canvas_score(db: Any, student: Any) -> None:
     """A course without any Canvas score never shows '(Canvas: —)'."""
-    from app.pages.dashboard.service import build_dashboard
+    from app.pages.dashboard.view_data import build_dashboard
 
     make_course(db, student, name="Art", canvas_score=None)
     row = build_dashboard(student).terms[0].courses[0]

@@ -11,6 +11,7 @@ from werkzeug.exceptions import NotFound
 
 from app.accounts import create_user
 from app.models import Assignment, CanvasConnection, Course, NotifyChannel, SyncRun, Term
+from app.pages.api.tokens import create_token
 from app.pages.common import format_dt, get_owned_or_404, safe_next_url, timeago, url_if
 from tests.sync_helpers import connection_id_for
 
@@ -38,6 +39,7 @@ def two_users(app, db):
                             url_encrypted=b"not read: the route must 404 first")
     db.session.add_all([assignment, run, channel])
     db.session.commit()
+    token, _ = create_token(alice, "laptop")
     connection = db.session.get(CanvasConnection, term.connection_id)
     return alice, bob, {
         "course": course,
@@ -46,6 +48,7 @@ def two_users(app, db):
         "term": term,
         "connection": connection,
         "channel": channel,
+        "token": token,
     }
 
 
@@ -142,12 +145,13 @@ def _owned_urls(app, rows) -> list[tuple[str, str]]:
         "term": rows["term"].id,
         "connection": rows["connection"].id,
         "channel": rows["channel"].id,
+        "token": rows["token"].id,
     }
     urls = []
     for rule in app.url_map.iter_rules():
         int_args = re.findall(r"<int:(\w+)>", rule.rule)
-        if not int_args:
-            continue
+        if not int_args or rule.rule.startswith("/api/"):
+            continue  # the API takes no session: tests/pages/test_api.py tries other tokens
         values = {}
         for arg in int_args:
             kind = next(k for k in ids if k in arg)

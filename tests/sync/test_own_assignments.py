@@ -295,7 +295,7 @@ def test_sync_unposted_excused_and_not_graded_match_canvas(app: Any, simulator: 
                                       submission_types=["not_graded"])
     student.grade(cid, ungraded, 2.0)
     sync(user)
-    from app.pages.dashboard.service import course_reports  # the dashboard's own maths
+    from app.pages.dashboard.view_data import course_reports  # the dashboard's own maths
 
     report = next(r for r in course_reports(db.session, user.id) if r.course.canvas_course_id
                   == cid)

@@ -1,9 +1,9 @@
 """The API's JSON bodies, built from the read side the pages already use.
 
 Courses, assignments and changes are the export's records (:mod:`app.pages.export.data`);
-grades are the dashboard's course rows (:func:`app.pages.dashboard.service.course_row`); the
+grades are the dashboard's course rows (:func:`app.pages.dashboard.view_data.course_row`); the
 GPA is :func:`app.grades.gpa_rows.student_gpa`'s report; the planner is
-:func:`app.pages.planner.service.build_planner`'s. No grade is computed here.
+:func:`app.pages.planner.items.build_planner`'s. No grade is computed here.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from app.extensions import db
 from app.grades.check import course_reports
 from app.grades.gpa_rows import student_gpa
 from app.models import GradeEvent, User
-from app.pages.dashboard.service import course_row
+from app.pages.dashboard.view_data import course_row
 from app.pages.export.data import event_record, when
-from app.pages.planner.service import WINDOW, PlannerItem, build_planner
+from app.pages.planner.items import WINDOW, PlannerItem, build_planner
 
 
 def grade_records(user_id: int) -> list[dict[str, Any]]:

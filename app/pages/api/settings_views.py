@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 
 from app.models import ApiToken
 from app.pages.api import tokens
+from app.pages.common import get_owned_or_404
 from app.pages.outward import public_url_for
 
 settings_bp = Blueprint("api_tokens", __name__, url_prefix="/settings/api-tokens")
@@ -44,9 +45,10 @@ def create() -> Any:
 @settings_bp.post("/<int:token_id>/revoke")
 @login_required
 def revoke(token_id: int) -> Any:
+    get_owned_or_404(ApiToken, token_id)  # another student's token: 404, as for every row
     row = tokens.revoke_token(current_user.id, token_id)
     if row is None:
-        flash("That token was already revoked or is not yours.", "error")
+        flash("That token was already revoked.", "error")
     else:
         flash(f"Revoked the token \"{row.name}\" ({row.prefix}…): it no longer works.", "info")
     return redirect(url_for("settings.index") + SECTION)

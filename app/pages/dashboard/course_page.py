@@ -203,7 +203,7 @@ def _scores(count: int) -> str:
 
 
 def build_course_page(course: Course, period: str | None = None) -> CoursePage:
-    from app.pages.dashboard.service import latest
+    from app.pages.dashboard.view_data import latest
 
     groups, _ = load_rows(course)
     report, assignments = course_report(course)

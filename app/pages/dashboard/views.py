@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.models import Course
 from app.pages.common import get_owned_or_404
-from app.pages.dashboard import course_page, service
+from app.pages.dashboard import course_page, view_data
 from app.pages.dashboard import what_if as calculator
 from app.pages.inputs import BadJSON, parse_json_body
 
@@ -19,7 +19,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_template("dashboard/index.html", view=service.build_dashboard(current_user))
+    return render_template("dashboard/index.html", view=view_data.build_dashboard(current_user))
 
 
 @bp.get("/courses/<int:course_id>")

@@ -12,7 +12,7 @@ from app.grades.gpa import CUSTOM_KEY, SCALES, custom_scale_text
 from app.grades.gpa_rows import goal_plan, load_scale, student_gpa
 from app.models import CanvasConnection, Course
 from app.pages.common import get_owned_or_404
-from app.pages.gpa import service
+from app.pages.gpa import saving
 
 bp = Blueprint("gpa", __name__)
 
@@ -79,9 +79,9 @@ def _goal(highest: float) -> tuple[float | None, str | None]:
 @login_required
 def scale() -> Any:
     try:
-        service.save_scale(db.session, current_user.id, request.form.get("scale", ""),
+        saving.save_scale(db.session, current_user.id, request.form.get("scale", ""),
                            request.form.get("custom", "")[:2000])
-    except service.GpaInputError as exc:
+    except saving.GpaInputError as exc:
         flash(str(exc), "error")
     else:
         flash("Scale saved.", "success")
@@ -93,10 +93,10 @@ def scale() -> Any:
 def course(course_id: int) -> Any:
     row = get_owned_or_404(Course, course_id)
     try:
-        service.save_course(db.session, row, request.form.get("credits"),
+        saving.save_course(db.session, row, request.form.get("credits"),
                             request.form.get("excluded") == "on",
                             request.form.get("replaces"))
-    except service.GpaInputError as exc:
+    except saving.GpaInputError as exc:
         flash(f"{row.name}: {exc}", "error")
     else:
         flash(f"Saved {row.name}.", "success")
@@ -108,8 +108,8 @@ def course(course_id: int) -> Any:
 def connection(connection_id: int) -> Any:
     row = get_owned_or_404(CanvasConnection, connection_id)
     try:
-        service.save_connection_default(db.session, row.id, request.form.get("credits"))
-    except service.GpaInputError as exc:
+        saving.save_connection_default(db.session, row.id, request.form.get("credits"))
+    except saving.GpaInputError as exc:
         flash(f"{row.display_name}: {exc}", "error")
     else:
         flash(f"Default credits saved for {row.display_name}.", "success")

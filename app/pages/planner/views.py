@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.models import Assignment
 from app.pages.common import get_owned_or_404
-from app.pages.planner import service
+from app.pages.planner import items
 
 bp = Blueprint("planner", __name__)
 
@@ -17,8 +17,8 @@ bp = Blueprint("planner", __name__)
 @bp.get("/planner")
 @login_required
 def index() -> str:
-    return render_template("planner/index.html", planner=service.build_planner(current_user),
-                           window_days=service.WINDOW.days)
+    return render_template("planner/index.html", planner=items.build_planner(current_user),
+                           window_days=items.WINDOW.days)
 
 
 @bp.post("/planner/done/<int:assignment_id>")
@@ -26,5 +26,5 @@ def index() -> str:
 def done(assignment_id: int) -> Any:
     """Mark an assignment done (``done=on``) or not done, here only; Canvas is not told."""
     row = get_owned_or_404(Assignment, assignment_id)
-    service.set_done(current_user, row, request.form.get("done") == "on")
+    items.set_done(current_user, row, request.form.get("done") == "on")
     return redirect(url_for("planner.index") + f"#item-{row.id}")

@@ -1,4 +1,5 @@
-"""Settings, "Phone and channel alerts": Web Push on this device and ntfy channels.
+"""Settings, "Phone and channel alerts": Web Push on this device and notification channels
+(ntfy, Discord, Telegram, Matrix: one address box, the kind recognised from the address).
 
 The browser subscribes with ``fetch`` (JSON, the CSRF token in ``X-CSRFToken``): ``/push/key``
 gives the VAPID public key, ``/push/subscribe`` and ``/push/unsubscribe`` store and forget the
@@ -37,6 +38,7 @@ def _channels_context() -> dict[str, Any]:
             "push_enabled": push.enabled(config),
             "push_devices": push.count(current_user.id),
             "channels": channels.of(current_user.id),
+            "kind_names": channels.KINDS,
         }
 
     return {"channels_view": view}
@@ -109,10 +111,11 @@ def push_test() -> Any:
 def add_channel() -> Any:
     address = (request.form.get("address") or "").strip()
     if not address:
-        flash("Enter an ntfy address, e.g. https://ntfy.sh/your-topic.", "error")
+        flash("Enter a channel address, e.g. https://ntfy.sh/your-topic (more examples under "
+              "the box).", "error")
         return _back()
     if len(address) > MAX_ADDRESS:
-        flash(f"The ntfy address is longer than {MAX_ADDRESS} characters.", "error")
+        flash(f"The channel address is longer than {MAX_ADDRESS} characters.", "error")
         return _back()
     try:
         row = channels.add(current_user.id, address, _policy())
@@ -134,8 +137,8 @@ def test_channel(channel_id: int) -> Any:
     except SEND_ERRORS as exc:
         logger.info("test to channel %s of user %s failed: %s", row.id, current_user.id,
                     type(exc).__name__)
-        flash(f"The test to {row.masked} failed ({_why(exc)}). Check the address and the "
-              "topic's access token.", "error")
+        flash(f"The test to {row.masked} failed ({_why(exc)}). Check the address and its "
+              "token, and that the bot or account may post there.", "error")
         return _back()
     flash(f"Test sent to {row.masked}.", "success")
     return _back()

@@ -29,9 +29,9 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app import jobs
-from app.models import SyncRun
+from app.models import Course, SyncRun
 from app.pages.common import get_owned_or_404
-from app.pages.sync.service import has_synced, load_run_state, recent_runs, run_state
+from app.pages.sync.run_view import has_synced, load_run_state, recent_runs, run_state
 
 bp = Blueprint("sync", __name__)
 
@@ -59,6 +59,20 @@ def start() -> Any:
     # A regular click is incremental once a full sync has laid down the data to build on.
     incremental = mode == "incremental" or (mode == "auto" and has_synced(current_user.id))
     run, created = jobs.start_sync(current_user.id, incremental=incremental)
+    if not created:
+        flash("A sync is already running; here is its progress.", "info")
+    return redirect(url_for("sync.status", run_id=run.id))
+
+
+@bp.post("/sync/course/<int:course_id>")
+@login_required
+def course(course_id: int) -> Any:
+    """Sync one course ("Sync this course" on its page), or show the run already going."""
+    row = get_owned_or_404(Course, course_id)
+    if not current_user.canvas_connected:
+        flash("Connect your Canvas account first: add your Canvas address and token.", "warning")
+        return redirect(url_for("settings.index"))
+    run, created = jobs.start_sync(current_user.id, course_id=row.id)
     if not created:
         flash("A sync is already running; here is its progress.", "info")
     return redirect(url_for("sync.status", run_id=run.id))

@@ -20,7 +20,7 @@ from app.grades import history, settling
 from app.grades.check import CourseReport, course_reports
 from app.models import SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
-from app.pages.sync.service import has_synced, run_state
+from app.pages.sync.run_view import has_synced, run_state
 
 # --- Dashboard ------------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ PHASE_LABELS = {
     "writing": "Saving grades",
     "done": "Done",
 }
-KIND_LABELS = {"incremental": "Quick sync (changes only)", "full": "Full sync"}
+KIND_LABELS = {"incremental": "Quick sync (changes only)", "full": "Full sync",
+               "course": "One course"}
 STATUS_LABELS = {
     "queued": "Waiting to start",
     "running": "Running",

@@ -5,6 +5,7 @@ from the stored connection (each connection's base URL and token key its own rat
 two instances never share a bucket), and :func:`create_canvas_sync_service` hands that client
 to the engine. :func:`sync_connections` syncs every connection of a user side by side, each in
 its own thread with its own database session; one failing connection fails only its own part.
+:func:`sync_course` syncs one course ("Sync this course") through its own connection.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from flask import current_app
 
@@ -21,7 +22,7 @@ from app.canvas.options import ClientOptions
 from app.canvas.protocol import CanvasClient
 from app.extensions import db
 from app.logs import submit_in_context
-from app.models import CanvasConnection, User
+from app.models import CanvasConnection, Course, User
 from app.sync.engine import CanvasSyncService
 from app.sync.result import (
     DEFAULT_WORKERS,
@@ -147,8 +148,7 @@ def _sync_one(
 ) -> SyncResult:
     """Sync one connection and record its outcome on it (rejected, or synced)."""
     kind = "incremental" if incremental else "full"
-    # Read now: the sync's commits expire the object, and each read after them is a SELECT.
-    connection_id, connection_name = connection.id, connection.display_name
+    named = _Named.of(connection)  # before the sync: its commits expire the object
     try:
         if workers is None:  # the default of create_canvas_sync_service (tests patch it)
             service = create_canvas_sync_service(
@@ -162,13 +162,59 @@ def _sync_one(
         result = service.sync_all_data(use_incremental=incremental)
     except NotConnected as exc:  # nothing usable is stored: no request is made
         result = SyncResult.failure(str(exc), exc.kind, kind)
+    return _record_outcome(named, result)
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A connection's id and name, read before a sync: afterwards each read is a SELECT."""
+
+    id: int
+    name: str
+
+    @classmethod
+    def of(cls, connection: CanvasConnection) -> _Named:
+        return cls(connection.id, connection.display_name)
+
+
+def _record_outcome(connection: _Named, result: SyncResult) -> SyncResult:
+    """Record a sync's outcome on its connection (rejected, or working) and name it."""
     if result.succeeded:
-        mark_synced(connection_id)
+        mark_synced(connection.id)
     elif result.error_kind is not None and result.error_kind.needs_reconnect:
         # The banner names it (Canvas's refusal); scheduled syncs wait for a new token.
-        mark_rejected(connection_id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
-    outcome = ConnectionOutcome.of(connection_id, connection_name, result)
+        mark_rejected(connection.id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
+    outcome = ConnectionOutcome.of(connection.id, connection.name, result)
     return replace(result, outcomes=(outcome,))
+
+
+def sync_course(
+    user: User,
+    course_id: int,
+    *,
+    progress: ProgressCallback | None = None,
+    sync_run_id: int | None = None,
+) -> SyncResult:
+    """Sync the user's course ``course_id`` (local id) alone, through the connection it came
+    from (:meth:`CanvasSyncService.sync_course_data`); a course not the user's, or whose
+    connection is not usable, gets a one-line failure and no request is made."""
+    course = db.session.get(Course, course_id)
+    connection = (db.session.get(CanvasConnection, course.connection_id)
+                  if course is not None and course.user_id == user.id else None)
+    if course is None or connection is None:
+        return SyncResult.failure("This course is no longer in GradeSync: sync everything "
+                                  "to see your current courses.", ErrorKind.NOT_FOUND, "course")
+    if not connection.usable:
+        failure = SyncResult.failure(str(NotConnected()), ErrorKind.NOT_CONNECTED, "course")
+        return _record_outcome(_Named.of(connection), failure)
+    named = _Named.of(connection)
+    try:
+        service = create_canvas_sync_service(user, connection=connection, progress=progress,
+                                             sync_run_id=sync_run_id)
+        result = service.sync_course_data(course_id)
+    except NotConnected as exc:  # nothing usable is stored: no request is made
+        result = SyncResult.failure(str(exc), exc.kind, "course")
+    return _record_outcome(named, result)
 
 
 def sync_connections(

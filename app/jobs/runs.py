@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import lazyload
 
 from app import alerts, connections, metrics
 from app.extensions import db
@@ -275,7 +276,8 @@ def _call_engine(user_id: int, sync_run_id: int, incremental: bool,
     the connections whose refused token was not replaced (a click tries them all); a
     one-course run syncs that course only."""
     try:
-        user = db.session.get(User, user_id)
+        # The connections are read by the sync (the usable ones) if at all: not here too.
+        user = db.session.get(User, user_id, options=[lazyload(User.connections)])
         if user is None:
             return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
         if course_id is not None:

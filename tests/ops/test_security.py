@@ -176,6 +176,12 @@ def test_every_state_changing_form_refuses_a_post_without_the_csrf_token(make_ap
     exempt = [path for path in paths if path.startswith("/alerts/unsubscribe/")]
     assert exempt == ["/alerts/unsubscribe/1"]
     assert client.post(exempt[0]).status_code == 404
+    # And the read-only API: it takes no session cookie at all, only a Bearer token, so a page
+    # of another site cannot act with the student's cookies; without a token it is a 401.
+    api = [path for path in paths if path.startswith("/api/v1/")]
+    for path in api:
+        assert client.post(path).status_code == 401, path
+    exempt += api
     for path in (p for p in paths if p not in exempt):
         response = client.post(path, data={"email": "x@example.edu", "password": "whatever1"})
         assert response.status_code == 400, path

@@ -9,8 +9,10 @@ Junk entries are logged once per list, with a count.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
+import re
 import threading
 import time
 import tracemalloc
@@ -35,6 +37,7 @@ MB = 1024 * 1024
 class Junk(ThreadingHTTPServer):
     mode: str
     pages: int
+    reads: collections.Counter[str]  # pages asked for, per list (path and query but the page)
 
 
 class _JunkHandler(BaseHTTPRequestHandler):
@@ -44,6 +47,7 @@ class _JunkHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         page = int((parse_qs(parts.query).get("page") or ["1"])[0])
         self.server.pages += 1
+        self.server.reads[parts.path + "?" + re.sub(r"(^|&)page=\d+", "", parts.query)] += 1
         if parts.path == "/api/v1/users/self":
             body = b'{"id": 1, "name": "Junk"}'
         elif self.server.mode == "values":
@@ -66,7 +70,7 @@ class _JunkHandler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def junk_canvas(mode: str) -> Iterator[Junk]:
     server = Junk(("127.0.0.1", 0), _JunkHandler)
-    server.mode, server.pages = mode, 0
+    server.mode, server.pages, server.reads = mode, 0, collections.Counter()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -115,7 +119,13 @@ def test_a_list_bomb_is_bounded_and_the_sync_reports_the_cut(
     assert "\n" not in error and "limit" in error and limit in error, error
     assert peak < 150 * MB, f"{peak / MB:.0f} MiB"
     assert took < 60, took
-    assert server.pages <= 200  # each read of a list stops at its limit, not at page 10,000
+    # Each read of a list stops at its limit, not at page 10,000. How many lists the sync has
+    # started when the first cut fails it (stored courses' gradebooks are asked for beside the
+    # course list) depends on the machine's load, so the bound is per list.
+    # 1,000 junk items a page; a couple of retried pages (a loopback connection refused under
+    # load) are allowed for.
+    per_list = (1 if mode == "values" else MAX_LIST_ITEMS // 1000 + 1) + 2
+    assert max(server.reads.values()) <= per_list, server.reads.most_common(3)
     db.session.expire_all()
     assert _counts(user.id) == before  # nothing deleted because a list was cut
 

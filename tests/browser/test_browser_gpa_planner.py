@@ -49,7 +49,7 @@ def test_gpa_and_planner_in_a_browser(live_app: tuple[Any, str], browser_page: A
         _biology("planner@example.edu")
 
     _sign_in(page, site, "student@example.edu")
-    page.get_by_role("link", name="GPA").click()
+    page.get_by_role("link", name="GPA", exact=True).click()
     summary = page.locator("[data-gpa-summary]")
     expect(summary.locator('[data-term="Fall 2025"]')).to_contain_text("2.56")
     expect(summary.locator('[data-term="Spring 2026"]')).to_contain_text("3.53 projected")

@@ -4,6 +4,7 @@ scales, the what-if, the page's forms and the `flask gpa` command."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,6 +190,20 @@ def test_gpa_page_shows_terms_what_if_and_saves_entries(app: Any, client: Any,
     custom = client.post("/gpa/scale", data={"scale": "custom", "custom": "A 93"},
                          follow_redirects=True).get_data(as_text=True)
     assert "Line 1 of the custom scale: write LETTER MIN_PERCENT POINTS" in custom
+
+
+def test_the_dashboard_shows_term_and_cumulative_gpa(app: Any, client: Any) -> None:
+    """The GPA page's numbers, on the dashboard: each term's beside its name, the cumulative
+    above the terms (2.56 and 3.53 projected, 3.46 in all: EXPECTED, worked by hand)."""
+    _student()
+    _student("other@example.edu")  # another student's courses change nothing here
+    AuthActions(client).login()
+    page = client.get("/").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert re.search(r"Fall 2025 (Current term )?Term GPA 2\.56 Course", text)
+    assert re.search(r"Spring 2026 (Current term )?Term GPA 3\.53 \(projected\) Course", text)
+    assert "Cumulative GPA 3.46 (projected: it counts current courses' letters)" in text
+    assert 'href="/gpa"' in page
 
 
 def test_another_students_courses_answer_404(app: Any, client: Any) -> None:

@@ -18,6 +18,8 @@ from app.connections import ConnectionView, connection_views
 from app.extensions import db
 from app.grades import history, settling
 from app.grades.check import CourseReport, course_reports
+from app.grades.gpa import GpaReport, TermGpa
+from app.grades.gpa_rows import student_gpa
 from app.models import SyncRun, Term, User
 from app.models.sync_run import ACTIVE_STATUSES
 from app.pages.sync.run_view import has_synced, run_state
@@ -56,6 +58,7 @@ class TermSection:
     end_at: datetime | None
     courses: list[CourseRow] = field(default_factory=list)
     is_past: bool = False  # ended before today: folded away under "Past terms"
+    gpa: TermGpa | None = None  # the term's GPA (app.grades.gpa), when it has one
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Dashboard:
     changes: list[history.Change] = field(default_factory=list)  # "What changed", newest first
     # Each connection's name, status and token expiry (for the reconnect and expiry banners).
     connections: list[ConnectionView] = field(default_factory=list)
+    gpa: GpaReport | None = None  # term and cumulative GPA, as the GPA page computes them
 
     @property
     def shown_terms(self) -> list[TermSection]:
@@ -167,6 +171,10 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
         .limit(1)
     ).all()
     last = runs[0] if runs else None
+    gpa = student_gpa(db.session, user.id)[0] if courses else None
+    by_term = {t.term: t for t in gpa.terms} if gpa is not None else {}
+    for section in sections.values():
+        section.gpa = by_term.get(section.name)
     return Dashboard(
         connected=user.canvas_connected,
         canvas_url=", ".join(c.url for c in connections if c.url and c.status != "disconnected")
@@ -181,6 +189,7 @@ def build_dashboard(user: User, now: datetime | None = None) -> Dashboard:
                            *(c.last_synced_canvas for c in courses)),
         changes=history.feed(user.id),
         connections=connections,
+        gpa=gpa,
     )
 
 

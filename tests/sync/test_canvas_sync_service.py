@@ -437,8 +437,9 @@ def test_token_revoked_mid_sync_keeps_finished_courses(canvas_user: Any, simulat
             simulator.revoke_token("tok-freshman-1")
 
     # One request at a time, each slow: the first course is written (and the token revoked)
-    # long before the last courses are requested.
-    simulator.config.latency = 0.3
+    # long before the last courses are requested. A second a request, so that holds even when
+    # a loaded machine (CI's, on a day few courses are active) is slow to write that course.
+    simulator.config.latency = 1.0
     results = sync(user, progress=revoke_after_the_first_course, workers=1)
     simulator.config.latency = 0.0
 

@@ -198,6 +198,13 @@ def auth(client: Any) -> AuthActions:
 
 
 @pytest.fixture
+def signed_in(client: Any) -> Any:
+    """``client``, signed in as a newly registered student (through the real forms)."""
+    AuthActions(client).register()
+    return client
+
+
+@pytest.fixture
 def runner(app: Any) -> Any:
     return app.test_cli_runner()
 

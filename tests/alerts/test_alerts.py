@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -36,7 +35,7 @@ from app.models import (
 from app.outbound import STRICT, OutboundPolicy
 from app.timezones import in_zone
 from tests.alerts.test_ledger import first, ungraded
-from tests.live_server import free_port
+from tests.live_server import free_port, serving
 from tests.school_year import MIDTERM
 
 # Alerts follow grade changes in a term in progress: the tests live mid-term (tests/school_year.py).
@@ -94,13 +93,8 @@ def hook() -> Iterator[Receiver]:
     """A webhook receiver (Discord answers 204) on a loopback port, in a thread."""
     server = Receiver(("127.0.0.1", 0), _Hook)
     server.bodies = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def run(user: Any, incremental: bool = False) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from app.alerts.deliver import dispatch, send_digest
 from app.alerts.prefs import WebhookRefused, settings_for
 from app.models import AlertDelivery, NotifyChannel, User, utcnow
 from tests.auth_actions import AuthActions
+from tests.live_server import serving
 
 TEST_TEXT = "GradeSync test: your alerts will arrive here."
 
@@ -70,22 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def service() -> Iterator[Service]:
-    server = Service()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(Service()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=30)
 
-
-@pytest.fixture
-def signed_in(client: Any) -> Any:
-    AuthActions(client).register()
-    return client
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +34,7 @@ from app.alerts.prefs import settings_for
 from app.alerts.vapid_key import load_or_create_vapid_key
 from app.models import AlertDelivery, NotifyChannel, PushSubscription, User, utcnow
 from config import Config, ConfigError
-from tests.auth_actions import AuthActions
+from tests.live_server import serving
 
 
 def b64(raw: bytes) -> str:
@@ -76,21 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Receiver()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=30)
 
-
-@pytest.fixture
-def signed_in(client: Any) -> Any:
-    AuthActions(client).register()
-    return client
 
 
 def browser_keys() -> tuple[ec.EllipticCurvePrivateKey, bytes]:

@@ -30,6 +30,7 @@ from app.extensions import db
 from app.models import Assignment, CanvasConnection, Course
 from app.sync.parse import parse_course_list, parse_gradebook
 from tests.conftest import connect_user
+from tests.live_server import serving
 
 MB = 1024 * 1024
 
@@ -71,13 +72,8 @@ class _JunkHandler(BaseHTTPRequestHandler):
 def junk_canvas(mode: str) -> Iterator[Junk]:
     server = Junk(("127.0.0.1", 0), _JunkHandler)
     server.mode, server.pages, server.reads = mode, 0, collections.Counter()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _counts(user_id: int) -> tuple[int, int]:

@@ -16,11 +16,6 @@ TOKEN = "1~settings-page-token-abcdef"
 MEGABYTE = "x" * (1024 * 1024)
 
 
-@pytest.fixture
-def signed_in(client):
-    AuthActions(client).register()
-    return client
-
 
 @pytest.fixture
 def student(simulator):

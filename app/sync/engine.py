@@ -248,9 +248,11 @@ class CanvasSyncService:
                 if cid not in prefetched:
                     prefetched[cid] = submit_gradebook(pool, self.client, cid, known.get(cid))
 
+            if to_fetch:  # said before the requests go out
+                work.reporter.report("fetching", f"Fetching {len(to_fetch)} courses…")
             work.schemes.submit(pool, to_fetch, writer.courses, then=send_gradebook)
             reader.send_later(listing)
-            work.fetch_and_write(pool, to_fetch, incremental, prefetched)
+            work.fetch_and_write(pool, to_fetch, incremental, prefetched, announce=False)
             # The courses only the enrollments list shows were read meanwhile (their
             # gradebooks already asked for): not a wait before the listed ones' writes.
             later = apply_later(listing, reader, writer, run, everything=everything)

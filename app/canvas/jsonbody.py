@@ -86,29 +86,31 @@ class RawPages(Collected):
         self._nested = nested
         self.commas: list[int] = []
         self.decoded: dict[int, list[Any]] = {}
-        self._bounds: dict[int, int] = {}  # pages not decoded: at least their items
-        self._counted = 0  # exact items of the decoded pages plus the bounds of the others
+        self._bounds: list[int] = []  # per page: at least its items (exact once decoded)
+        self._decoded = 0  # pages 0.._decoded-1 are decoded (oldest first)
+        self._counted = 0  # the sum of _bounds
 
     def add(self, items: list[Any], limit: int) -> int:
         for body in items:
-            index = len(self)
-            self.append(body)
             commas = body.count(b",")
-            self.commas.append(commas)
             if self._nested is None:
                 bound = commas + 1
             else:
                 bound = 2 * commas + 2
                 if self._counted + bound > limit:
                     bound = commas + body.count(b"[")
-            self._bounds[index] = bound
+            self.append(body)
+            self.commas.append(commas)
+            self._bounds.append(bound)
             self._counted += bound
-            for page in list(self._bounds):
-                if self._counted <= limit:
-                    break
+            while self._counted > limit and self._decoded < len(self):
+                page = self._decoded
                 got = self._read(self[page], self.commas[page])
                 self.decoded[page] = got
-                self._counted += self._count(got) - self._bounds.pop(page)
+                exact = self._count(got)
+                self._counted += exact - self._bounds[page]
+                self._bounds[page] = exact
+                self._decoded += 1
         return self._counted
 
     def _count(self, items: list[Any]) -> int:

@@ -38,6 +38,7 @@ class SimulatorConfig:
     # A hostile server (simulator/hostile.py); 0 = off.
     hostile_last_page: int = 0  # every numbered list claims rel="last" is this page
     hostile_gzip_bytes: int = 0  # every API answer is gzip that inflates to this many bytes
+    hostile_endless_gradebook: int = 0  # gradebook lists never end: this many junk items a page
 
     def __post_init__(self) -> None:
         if self.throttle_status not in THROTTLE_STATUSES:

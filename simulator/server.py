@@ -26,6 +26,7 @@ from simulator.config import SimulatorConfig
 from simulator.datasets import IdAllocator, build_dataset
 from simulator.model import iso, utcnow
 from simulator.oauth import OAuthProvider
+from simulator.pagination import numbered_page
 from simulator.scopes import INSUFFICIENT_SCOPES, apply_key_policy
 from simulator.stats import RequestRecord, SimulatorStats
 from simulator.student import Student
@@ -337,6 +338,11 @@ class CanvasSimulator:
         elif kind == "not_a_list":
             body = json_bytes({"data": response.body})
         headers = dict(response.headers)
+        endless = self.config.hostile_endless_gradebook
+        if endless and "link" in headers and hostile.GRADEBOOK_LIST.match(path):
+            if response.is_list and not response.body:  # past the real pages
+                body = hostile.junk_gradebook_page(path, numbered_page(query), endless)
+            headers["link"] = hostile.endless_link(headers["link"])
         if self.config.hostile_last_page and "link" in headers:
             headers["link"] = hostile.inflate_last(headers["link"], self.config.hostile_last_page)
         if self.config.hostile_gzip_bytes:

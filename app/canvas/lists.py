@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from app.canvas.errors import BadResponse, ResponseTooLarge
-from app.canvas.jsonbody import PageReader, decode
+from app.canvas.jsonbody import Collected, PageReader, decode
 from app.canvas.paging import _page_number, _with_page
 from app.canvas.transport import CanvasTransport, Params
 
@@ -57,9 +57,10 @@ class ListReader:
     def _json(self, response: requests.Response, endpoint: str) -> Any:
         return self._decode(response.content, endpoint)
 
-    def _decode(self, body: bytes, endpoint: str) -> Any:
-        """A body's JSON value (orjson: :mod:`app.canvas.jsonbody`), within the page limit."""
-        if body.count(b",") >= MAX_PAGE_VALUES:
+    def _decode(self, body: bytes, endpoint: str, commas: int | None = None) -> Any:
+        """A body's JSON value (orjson: :mod:`app.canvas.jsonbody`), within the page limit
+        (``commas``: the body's, when the caller has counted them)."""
+        if (body.count(b",") if commas is None else commas) >= MAX_PAGE_VALUES:
             raise self._list_too_large(endpoint, f"more than {MAX_PAGE_VALUES} values in a page")
         try:
             return decode(body)
@@ -85,23 +86,23 @@ class ListReader:
     # --- pagination -----------------------------------------------------------------------
 
     def _get_list(self, path: str, params: Params, page: PageReader | None = None,
-                  per_page: int | None = None) -> list[Any]:
+                  per_page: int | None = None, into: Collected | None = None) -> list[Any]:
         """Every item of a paginated list, in Canvas's order (``page``: a page's items; the
         raw body is one "item" per page for :mod:`app.sync.digest`; ``per_page``: this list's
-        page size instead of the client's)."""
+        page size instead of the client's; ``into``: what gathers the pages and counts the
+        list's items, :class:`~app.canvas.jsonbody.RawPages` for raw bodies)."""
         read = page or self._page_items
         url = self.transport.api_url + path
         first = self._get(url, [*params, ("per_page", str(per_page or self.per_page))])
         path = urlsplit(url).path  # errors name the endpoint as it is on the wire
-        items: list[Any] = []
+        items = Collected() if into is None else into
         size = [0]  # bytes of the list so far
 
         def add(response: requests.Response) -> None:
             size[0] += len(response.content)
             if size[0] > MAX_LIST_BYTES:
                 raise self._list_too_large(path, f"over {MAX_LIST_BYTES // (1024 * 1024)} MiB")
-            items.extend(read(response, path))
-            if len(items) > MAX_LIST_ITEMS:
+            if items.add(read(response, path), MAX_LIST_ITEMS) > MAX_LIST_ITEMS:
                 raise self._list_too_large(path, f"over {MAX_LIST_ITEMS} items")
 
         add(first)
@@ -132,18 +133,21 @@ class ListReader:
         return items
 
     def _get_planned(self, path: str, params: Params, page: PageReader, per_page: int,
-                     pages: int) -> list[Any]:
+                     pages: int, into: Callable[[], Collected] | None = None) -> list[Any]:
         """A numbered list whose number of pages the caller expects: pages 1..``pages`` are
         asked for at once, without waiting for page 1's ``rel="last"`` (a page past the end
         answers ``[]``; those are left out, so the same list gives the same pages however many
         were planned). When the last of them says there is more (the list grew), the list is
-        read again the usual way (:meth:`_get_list`)."""
+        read again the usual way (:meth:`_get_list`). ``into`` makes what gathers the pages
+        (each read its own), as for :meth:`_get_list`."""
+        new = into or Collected
         if pages > 1:
             url = self.transport.api_url + path
             endpoint = urlsplit(url).path
             plan = (f"{url}?{urlencode([*params, ('page', str(n)), ('per_page', str(per_page))])}"
                     for n in range(1, min(pages, MAX_PAGES) + 1))
-            items: list[Any] = []
+            items = new()
+            empty: list[bool] = []  # per page: was it [] (left out of items)
             size = 0
             last: requests.Response | None = None
             with closing(self._fetch_pages(plan)) as responses:
@@ -152,13 +156,17 @@ class ListReader:
                     if size > MAX_LIST_BYTES:
                         raise self._list_too_large(
                             endpoint, f"over {MAX_LIST_BYTES // (1024 * 1024)} MiB")
-                    items.append(page(last, endpoint) if last.content.strip() != b"[]" else None)
+                    empty.append(last.content.strip() == b"[]")
+                    if not empty[-1] and (items.add(page(last, endpoint), MAX_LIST_ITEMS)
+                                          > MAX_LIST_ITEMS):
+                        raise self._list_too_large(endpoint, f"over {MAX_LIST_ITEMS} items")
             if last is not None and not last.links.get("next"):
-                while len(items) > 1 and items[-1] is None:
-                    items.pop()  # planned past the end: the pages _get_list would give
-                if None not in items:
-                    return [item for got in items for item in got]
-        return self._get_list(path, params, page=page, per_page=per_page)
+                while len(empty) > 1 and empty[-1]:
+                    empty.pop()  # planned past the end: the pages _get_list would give
+                if not any(empty):
+                    return items
+        return self._get_list(path, params, page=page, per_page=per_page,
+                              into=None if into is None else into())
 
     def _list_too_large(self, endpoint: str, detail: str) -> ResponseTooLarge:
         return ResponseTooLarge(

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from sqlalchemy import func, select
 
 from app.canvas.errors import NotFound, NotPermitted, ScopeRefused
+from app.canvas.jsonbody import RawPages
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
 from app.logs import with_request_id
@@ -82,7 +83,10 @@ def fetch_gradebook(
             return _parsed(client, canvas_course_id,
                            client.decode_pages(canvas_course_id, pages), digest)
 
-        return Unparsed(digest, parse) if digest == known else parse()
+        if digest == known:
+            _forget(pages)
+            return Unparsed(digest, parse)
+        return parse()
     groups = client.get_assignment_groups(
         canvas_course_id, include_assignments=True, include_submission=True
     )
@@ -127,6 +131,7 @@ def fetch_split(client: SplitGradebookClient, canvas_course_id: int, known: str 
                                for a in assignments):
         return None
     if digest == known:
+        _forget(group_pages)
         return Unparsed(digest, lambda: _split_parsed(client, canvas_course_id, group_pages,
                                                       assignments, digest))
     return _split_parsed(client, canvas_course_id, group_pages, assignments, digest)
@@ -163,6 +168,13 @@ class SplitGradebookClient(RawGradebookClient, Protocol):
 
     def get_assignment_pages(self, course_id: int, per_page: int,
                              pages: int = ...) -> list[bytes]: ...
+
+
+def _forget(pages: Sequence[bytes]) -> None:
+    """Let go of the pages the client decoded to count their items (kept for the parse):
+    unchanged bytes are not parsed, and the course may wait a while for the writer."""
+    if isinstance(pages, RawPages):
+        pages.forget()
 
 
 def _host(client: object) -> str:

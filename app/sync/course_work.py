@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -45,10 +46,11 @@ class CourseWork:
         courses: list[CourseData],
         incremental: bool,
         prefetched: dict[int, Future[Gradebook | Unparsed]] | None = None,
-        *, announce: bool = True,
+        *, announce: bool = True, between: Callable[[], None] = lambda: None,
     ) -> None:
         """Fetch every course concurrently; write each one as soon as its gradebook is in
-        (``announce``: report the "fetching" phase first)."""
+        (``announce``: report the "fetching" phase first; ``between`` runs after each
+        course's transaction and before each wait, when no transaction is open)."""
         if not courses:
             return
         run = self.run
@@ -56,16 +58,22 @@ class CourseWork:
         if announce:
             self.reporter.report("fetching", f"Fetching {len(courses)} courses…")
         t0 = time.monotonic()
+
+        def idle() -> None:  # about to wait for Canvas: no course transaction open
+            self.reporter.idle()
+            between()
+
         try:
             for course, got in arrivals(pool, self.client, courses, prefetched, run,
                                         self.writer.courses if incremental else {},
-                                        self.schemes.pending, self.reporter.idle):
+                                        self.schemes.pending, idle):
                 if isinstance(got, NotFound | NotPermitted):
                     # Gone or closed since the course list was read: keep its old rows.
                     skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))
                     run.courses_done += 1
                     continue
                 self.write_course(course, got, incremental)
+                between()
         finally:
             run.add_time("fetch_s", time.monotonic() - t0)
 

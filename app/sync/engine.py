@@ -252,12 +252,22 @@ class CanvasSyncService:
                 work.reporter.report("fetching", f"Fetching {len(to_fetch)} courses…")
             work.schemes.submit(pool, to_fetch, writer.courses, then=send_gradebook)
             reader.send_later(listing)
-            work.fetch_and_write(pool, to_fetch, incremental, prefetched, announce=False)
-            # The courses only the enrollments list shows were read meanwhile (their
-            # gradebooks already asked for): not a wait before the listed ones' writes.
-            later = apply_later(listing, reader, writer, run, everything=everything)
-            work.schemes.submit(pool, later, writer.courses)
-            work.fetch_and_write(pool, later, incremental, prefetched, announce=not to_fetch)
+            # The courses only the enrollments list shows are taken in between the listed
+            # ones' writes as soon as Canvas has answered for them (their schemes and periods
+            # then go out), never waited for before those writes.
+            later: list[CourseData] | None = None
+
+            def take_later(wait: bool = False) -> None:
+                nonlocal later
+                if later is None and (wait or all(f.done() for f in listing.later.values())):
+                    later = apply_later(listing, reader, writer, run, everything=everything)
+                    work.schemes.submit(pool, later, writer.courses)
+
+            work.fetch_and_write(pool, to_fetch, incremental, prefetched, announce=False,
+                                 between=take_later)
+            take_later(wait=True)
+            work.fetch_and_write(pool, later or [], incremental, prefetched,
+                                 announce=not to_fetch)
             run.courses_deleted += settle_connection_absent(
                 db.session, writer.connection_id, confirmations, writer.forget_course
             )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.canvas.errors import NotFound, NotPermitted
 from app.canvas.protocol import CanvasClient
 from app.extensions import db
-from app.sync.digest import Unparsed, prepare
+from app.logs import with_request_id
+from app.sync.digest import Prepared, Unparsed, prepare
 from app.sync.fetch import FetchPool, arrivals
 from app.sync.parse import CourseData, Gradebook
 from app.sync.periods import SchemeFetcher
@@ -58,38 +60,67 @@ class CourseWork:
         if announce:
             self.reporter.report("fetching", f"Fetching {len(courses)} courses…")
         t0 = time.monotonic()
+        # The CPU part of a course's write (resolving its scheme and periods, the parse of
+        # changed bytes, the grade check, the digests) runs on a thread of its own while the
+        # writer waits for the database on the course before: on a big account the writer is
+        # the sync's critical path (CANVAS_PERFORMANCE_TESTING.md, "Keeping the writer busy").
+        # Courses are written in the order they were prepared, which is the order they were
+        # ready in.
+        queue: deque[tuple[CourseData, Future[Prepared]]] = deque()
+
+        def write_ready(wait: bool) -> None:
+            while queue and (wait or queue[0][1].done()):
+                course, prepared = queue.popleft()
+                self.write_course(course, prepared.result(), incremental)
+                between()
 
         def idle() -> None:  # about to wait for Canvas: no course transaction open
+            write_ready(wait=True)
             self.reporter.idle()
             between()
 
-        try:
-            for course, got in arrivals(pool, self.client, courses, prefetched, run,
-                                        self.writer.courses if incremental else {},
-                                        self.schemes.pending, idle):
-                if isinstance(got, NotFound | NotPermitted):
-                    # Gone or closed since the course list was read: keep its old rows.
-                    skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))
-                    run.courses_done += 1
-                    continue
-                self.write_course(course, got, incremental)
-                between()
-        finally:
-            run.add_time("fetch_s", time.monotonic() - t0)
+        with ThreadPoolExecutor(1, thread_name_prefix="sync-prepare") as preparer:
+            try:
+                for course, got in arrivals(pool, self.client, courses, prefetched, run,
+                                            self.writer.courses if incremental else {},
+                                            self.schemes.pending, idle):
+                    if isinstance(got, NotFound | NotPermitted):
+                        # Gone or closed since the course list was read: keep its old rows.
+                        skip_course(run, course.canvas_course_id, None,
+                                    " ".join(got.message.split()))
+                        run.courses_done += 1
+                        continue
+                    queue.append((course, preparer.submit(
+                        with_request_id(self.prepare), course, got, incremental)))
+                    write_ready(wait=False)
+            except BaseException:
+                # Every course whose data arrived is written before the failure that arrived
+                # with it stops the sync (app.sync.fetch.arrivals).
+                write_ready(wait=True)
+                raise
+            else:
+                write_ready(wait=True)
+            finally:
+                run.add_time("fetch_s", time.monotonic() - t0)
 
-    def write_course(self, course: CourseData, got: Gradebook | Unparsed,
-                     incremental: bool) -> None:
-        """Write one course's gradebook in one transaction (unchanged bytes: no parse)."""
+    def prepare(self, course: CourseData, got: Gradebook | Unparsed,
+                incremental: bool) -> Prepared:
+        """The course's write, prepared (runs on the preparing thread): its scheme and
+        periods, its grade check and digests; the rows themselves only when they changed."""
+        stored = self.writer.courses.get(course.canvas_course_id)
+        course = self.schemes.resolve(course, stored)
+        # The grade check and both digests go into the course row's own write; incremental,
+        # an equal digest means equal rows, so the gradebook is not even upserted.
+        return prepare(got, stored, course, incremental)
+
+    def write_course(self, course: CourseData, prepared: Prepared, incremental: bool) -> None:
+        """Write one prepared course in one transaction."""
         run, writer = self.run, self.writer
         index = run.courses_done + 1
         logger.info("%s", step_line(self.reporter.step(course, index)))
         t0 = time.monotonic()
         statements0 = self.meter.statements()
         stored = writer.courses.get(course.canvas_course_id)
-        course = self.schemes.resolve(course, stored)
-        # The grade check and both digests go into the course row's own write; incremental,
-        # an equal digest means equal rows, so the gradebook is not even upserted.
-        prepared = prepare(got, stored, course, incremental)
         course, gradebook, digest, same = (prepared.course, prepared.gradebook,
                                            prepared.content_hash, prepared.same)
         run.items_skipped += gradebook.skipped

@@ -144,15 +144,20 @@ def run_sync(
     sync_run_id: int,
     incremental: bool,
     progress: ProgressCallback | None = None,
+    *,
+    resume: bool = False,
 ) -> SyncResult:
     """Run one sync now, in this thread, and record how it ended on its ``sync_run`` row.
 
     The run goes ``running`` -> ``succeeded`` or ``failed``; an unexpected exception is logged
     with its traceback and recorded as ``failed`` with a message a person can act on. It logs
     under the request id stored on the row (that of the click or tick that queued it).
+    ``resume`` (a Celery message, delivered again after its worker died): an ``interrupted``
+    run is claimed too, as :func:`~app.jobs.recovery.resume_interrupted_run` would, by the
+    claim itself (no statement of its own), unless the user started another sync meanwhile.
     """
     started = time.monotonic()
-    result = _run_sync(user_id, sync_run_id, incremental, progress)
+    result = _run_sync(user_id, sync_run_id, incremental, progress, resume)
     kind = COURSE_KIND if result.kind == COURSE_KIND else _kind(incremental, None)
     metrics.sync_finished(kind, str(result.status), time.monotonic() - started)
     return result
@@ -163,19 +168,31 @@ def _run_sync(
     sync_run_id: int,
     incremental: bool,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
 ) -> SyncResult:
     # Claim the run atomically: of two deliveries of the same message, only one runs it. The
     # claim also reads the request id the run logs under (no statement of its own).
+    claimable = ("queued", "interrupted") if resume else ("queued",)
     try:
         claimed = db.session.execute(
             update(SyncRun)
             .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
-                   SyncRun.status == "queued")
+                   SyncRun.status.in_(claimable))
             .values(status="running", started_at=utcnow(), phase="connecting",
                     message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
-            .returning(SyncRun.summary, SyncRun.request_id)
+            .returning(SyncRun.summary, SyncRun.request_id, SyncRun.finished_at)
         ).first()
+        if claimed is not None and claimed.finished_at is not None:
+            # Only an interrupted run has an end (queued ones never had one): resumed.
+            db.session.execute(update(SyncRun).where(SyncRun.id == sync_run_id)
+                               .values(error=None, finished_at=None))
+            logger.info("sync run %s resumed after an interruption", sync_run_id)
         db.session.commit()
+    except IntegrityError:
+        # Resuming an interrupted run: the user started another sync meanwhile (the one
+        # active run per user index refused it); it stays interrupted, as the check below says.
+        _rollback()
+        claimed = None
     except SQLAlchemyError:
         # The database is out of reach: the run stays queued and a later start clears it.
         logger.exception("could not start sync run %s", sync_run_id)

@@ -128,20 +128,40 @@ class _SharedProgress:
         self._latest: dict[int, SyncProgress] = {}
 
     def for_connection(self, connection_id: int) -> ProgressCallback:
-        def report(progress: SyncProgress) -> None:
-            with self._lock:
-                self._latest[connection_id] = progress
-                every = list(self._latest.values())
-                self._forward(
-                    replace(  # the step (its connection's own index and total) passes as is
-                        progress,
-                        courses_done=sum(p.courses_done for p in every),
-                        courses_total=sum(p.courses_total for p in every),
-                        requests=sum(p.requests for p in every),
-                    )
-                )
+        return _ConnectionProgress(self, connection_id)
 
-        return report
+    def report(self, connection_id: int, progress: SyncProgress) -> None:
+        with self._lock:
+            self._latest[connection_id] = progress
+            every = list(self._latest.values())
+            self._forward(
+                replace(  # the step (its connection's own index and total) passes as is
+                    progress,
+                    courses_done=sum(p.courses_done for p in every),
+                    courses_total=sum(p.courses_total for p in every),
+                    requests=sum(p.requests for p in every),
+                )
+            )
+
+    def flush(self) -> None:
+        flush = getattr(self._forward, "flush", None)
+        if flush is not None:
+            with self._lock:
+                flush()
+
+
+class _ConnectionProgress:
+    """One connection's progress callback into a :class:`_SharedProgress`."""
+
+    def __init__(self, shared: _SharedProgress, connection_id: int) -> None:
+        self._shared, self._connection_id = shared, connection_id
+
+    def __call__(self, progress: SyncProgress) -> None:
+        self._shared.report(self._connection_id, progress)
+
+    def flush(self) -> None:
+        """What the run's writer held back, written (:meth:`RunProgressWriter.flush`)."""
+        self._shared.flush()
 
 
 def _sync_one(

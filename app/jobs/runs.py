@@ -55,6 +55,11 @@ MAX_MESSAGE = 500
 MAX_STEPS = 40  # the newest course steps a run keeps on its row (see RunProgressWriter)
 SCHEDULED = SCHEDULED_TRIGGER  # summary["trigger"] of a run the scheduler queued
 SCHEDULED_PROGRESS_SECONDS = 1.0
+# A run somebody may be watching: the page polls every 200 ms at its fastest, so a course
+# step is stored at most this often (a phase change at once, and the last step before the
+# sync waits for Canvas: RunProgressWriter.flush). Each stored step was a round trip in the
+# writer thread's critical path: 0.2 s of a 130-course sync.
+INTERACTIVE_PROGRESS_SECONDS = 0.1
 COURSE_KIND = "course"  # the kind of a one-course run ("Sync this course")
 PRUNE_EVERY = 24  # prune after one scheduled run in this many (by run id): ~once a day each
 
@@ -219,7 +224,9 @@ def _run_claimed(user_id: int, sync_run_id: int, incremental: bool,
     course_id = summary.get("course_id")
     writer = RunProgressWriter(
         db.engine, sync_run_id, forward=progress, trigger=trigger, course_id=course_id,
-        min_interval=SCHEDULED_PROGRESS_SECONDS if trigger == SCHEDULED else 0.0,
+        min_interval=(SCHEDULED_PROGRESS_SECONDS if trigger == SCHEDULED
+                      else INTERACTIVE_PROGRESS_SECONDS),
+        watched=trigger != SCHEDULED,
     )
     try:
         result, facts = _call_engine(user_id, sync_run_id, incremental, writer,
@@ -336,14 +343,18 @@ class RunProgressWriter:
     (as JSON: :func:`~app.sync.progress.stored_step`) is kept in ``summary["steps"]`` (the
     newest ``MAX_STEPS``), which the page renders and plays back, and which outlives the run.
 
-    ``min_interval`` > 0 (scheduled runs) skips a step's write when the last write (or the
-    claim, which set the row's phase and heartbeat) is more recent than that; :attr:`steps`
-    still has every step, for the run's final row.
+    ``min_interval`` > 0 skips a step's write when the last write is more recent than that
+    (a new phase is written at once); :attr:`steps` still has every step, stored with the
+    next write and in the run's final row. A skipped step is written by :meth:`flush`, which
+    the sync calls before it waits for Canvas, so a watched row never stays behind while
+    nothing happens. A run nobody watches (``watched`` False: scheduled) counts its claim,
+    which set the row's phase and heartbeat, as its last write, and is never flushed.
     """
 
     def __init__(
         self, engine: Engine, sync_run_id: int, *, forward: ProgressCallback | None = None,
         trigger: str | None = None, min_interval: float = 0.0, course_id: int | None = None,
+        watched: bool = True,
     ) -> None:
         self._engine = engine
         self._sync_run_id = sync_run_id
@@ -352,9 +363,12 @@ class RunProgressWriter:
         self._steps: list[dict[str, Any]] = []
         self._fixed = _fixed_summary(trigger, course_id)
         self._min_interval = min_interval
-        # A throttled (scheduled) run's row was just written by its claim: the first step's
-        # write can wait its turn like the others (a quick run then writes none at all).
-        self._stored_at: float | None = time.monotonic() if min_interval > 0 else None
+        self._watched = watched
+        # A scheduled run's row was just written by its claim: the first step's write can
+        # wait its turn like the others (a quick run then writes none at all).
+        self._stored_at: float | None = None if watched else time.monotonic()
+        self._stored_phase: str | None = None
+        self._unstored: SyncProgress | None = None  # the newest step not written yet
         self._relaxed = False  # synchronous_commit is off on self._conn (Postgres)
 
     @property
@@ -368,13 +382,25 @@ class RunProgressWriter:
                 step = stored_step(progress.step, progress.courses_done, progress.courses_total)
                 self._steps = [*self._steps, step][-MAX_STEPS:]
             now = time.monotonic()
-            if self._stored_at is None or now - self._stored_at >= self._min_interval:
+            if (self._stored_at is None or now - self._stored_at >= self._min_interval
+                    or (self._watched and progress.phase != self._stored_phase)):
                 self._stored_at = now
                 self._store(progress)
+            else:
+                self._unstored = progress
         if self._forward is not None:
             self._forward(progress)
 
+    def flush(self) -> None:
+        """Write the newest step that was skipped (the sync is about to wait: no course
+        transaction is open). Nothing for a run nobody watches."""
+        if self._unstored is not None and self._watched:
+            self._stored_at = time.monotonic()
+            self._store(self._unstored)
+
     def _store(self, progress: SyncProgress) -> None:
+        self._unstored = None
+        self._stored_phase = progress.phase
         summary: dict[str, Any] = dict(self._fixed)
         if self._steps:
             summary["steps"] = self._steps
@@ -399,15 +425,15 @@ class RunProgressWriter:
             self.close()
 
     def _connection(self) -> Connection:
-        """The progress connection, in autocommit. On Postgres, for a run that writes every
-        step, its commits do not wait for the WAL to reach the disk (``synchronous_commit =
+        """The progress connection, in autocommit. On Postgres, for a run somebody watches,
+        its commits do not wait for the WAL to reach the disk (``synchronous_commit =
         off``, this connection only, reset before it goes back to the pool): a server crash
         may lose the last fraction of a second of progress, never a course, and the run's end
         is written synchronously. A scheduled run writes at most once a second: no SET."""
         if self._conn is None:
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._conn = conn
-            if conn.dialect.name == "postgresql" and self._min_interval == 0:
+            if conn.dialect.name == "postgresql" and self._watched:
                 conn.exec_driver_sql("SET synchronous_commit TO off")
                 self._relaxed = True
         return self._conn

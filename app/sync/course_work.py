@@ -45,17 +45,21 @@ class CourseWork:
         courses: list[CourseData],
         incremental: bool,
         prefetched: dict[int, Future[Gradebook | Unparsed]] | None = None,
+        *, announce: bool = True,
     ) -> None:
-        """Fetch every course concurrently; write each one as soon as its gradebook is in."""
+        """Fetch every course concurrently; write each one as soon as its gradebook is in
+        (``announce``: report the "fetching" phase first)."""
         if not courses:
             return
         run = self.run
         prefetched = prefetched or {}
-        self.reporter.report("fetching", f"Fetching {len(courses)} courses…")
+        if announce:
+            self.reporter.report("fetching", f"Fetching {len(courses)} courses…")
         t0 = time.monotonic()
         try:
             for course, got in arrivals(pool, self.client, courses, prefetched, run,
-                                        self.writer.courses if incremental else {}):
+                                        self.writer.courses if incremental else {},
+                                        self.schemes.pending, self.reporter.idle):
                 if isinstance(got, NotFound | NotPermitted):
                     # Gone or closed since the course list was read: keep its old rows.
                     skip_course(run, course.canvas_course_id, None, " ".join(got.message.split()))

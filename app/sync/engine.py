@@ -53,7 +53,14 @@ Writing
 -------
 The calling thread is the only writer: as each course's gradebook arrives it is written in ONE
 transaction per course (see :mod:`app.sync.writer` for the statements), so writing overlaps
-fetching and a course is always either its old version or its new one. The first Canvas or
+fetching and a course is always either its old version or its new one. On a big account the
+writer, not Canvas, is the sync's critical path, so it is kept busy: each course's scheme and
+period requests go to the pool right before its gradebook (they arrive together); the writer
+takes whichever course has all of its answers in (:func:`app.sync.fetch.arrivals`), never
+waiting on one course while others are ready; the courses only the enrollments list holds are
+asked for behind the listed ones and read while those are written
+(:func:`app.sync.plan.apply_later`); and the run's row stores course steps a few times a
+second (:class:`app.jobs.runs.RunProgressWriter`). The first Canvas or
 database error stops the sync: finished courses stay committed, the others are untouched, and
 the result is ``failed`` with a one-line message for a person.
 
@@ -114,12 +121,12 @@ from app.sync.course_work import CourseWork
 from app.sync.courses import submit_confirmations
 from app.sync.digest import Unparsed
 from app.sync.failures import failures_recorded
-from app.sync.fetch import FetchPool, prefetch, warm_start_limiter
+from app.sync.fetch import FetchPool, prefetch, submit_gradebook, warm_start_limiter
 from app.sync.lists import Listing, ListReader, sweep_due
 from app.sync.one_course import sync_one_course
-from app.sync.parse import Gradebook
+from app.sync.parse import CourseData, Gradebook
 from app.sync.periods import SchemeFetcher
-from app.sync.plan import apply_listing, choose_gradebooks
+from app.sync.plan import apply_later, apply_listing, choose_gradebooks
 from app.sync.progress import SyncMeter, done_message, summary_lines
 from app.sync.reporter import Reporter
 from app.sync.result import (
@@ -226,13 +233,29 @@ class CanvasSyncService:
             absent = apply_listing(listing, writer, run)
             confirmations = submit_confirmations(pool, self.client, absent)
             run.add_time("prepare_s", time.monotonic() - t0)
-            to_fetch = choose_gradebooks(listing, writer, run, everything=everything)
+            to_fetch = choose_gradebooks(listing.courses.courses, writer, run,
+                                         everything=everything)
             if writer.pending_courses:
                 writer.flush_courses()
                 writer.flush_events()
                 db.session.commit()
-            work.schemes.submit(pool, to_fetch, writer.courses)  # only the changed ones
+            # Each course's scheme and periods (only the changed ones) and then its gradebook,
+            # course by course: the first courses are ready to write one round trip on.
+            known = writer.courses if incremental else {}
+
+            def send_gradebook(course: CourseData) -> None:
+                cid = course.canvas_course_id
+                if cid not in prefetched:
+                    prefetched[cid] = submit_gradebook(pool, self.client, cid, known.get(cid))
+
+            work.schemes.submit(pool, to_fetch, writer.courses, then=send_gradebook)
+            reader.send_later(listing)
             work.fetch_and_write(pool, to_fetch, incremental, prefetched)
+            # The courses only the enrollments list shows were read meanwhile (their
+            # gradebooks already asked for): not a wait before the listed ones' writes.
+            later = apply_later(listing, reader, writer, run, everything=everything)
+            work.schemes.submit(pool, later, writer.courses)
+            work.fetch_and_write(pool, later, incremental, prefetched, announce=not to_fetch)
             run.courses_deleted += settle_connection_absent(
                 db.session, writer.connection_id, confirmations, writer.forget_course
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -197,28 +197,47 @@ def arrivals(
     prefetched: Mapping[int, Future[Gradebook | Unparsed]],
     stats: RunStats,
     stored: Mapping[int, Mapping[str, Any]],
+    extras: Callable[[int], Sequence[Future[Any]]] = lambda canvas_course_id: (),
+    on_wait: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[CourseData, Gradebook | Unparsed | NotFound | NotPermitted]]:
-    """Each course's gradebook as soon as it arrives (requests already prefetched are reused).
+    """Each course's gradebook as soon as the course is ready: its gradebook arrived and so
+    did the requests ``extras`` names for it (its grading scheme and periods, which the
+    write needs). A course still waiting for those does not hold up the courses behind it:
+    the single writer thread writes whichever courses are ready (requests already
+    prefetched are reused).
 
-    Of the requests that finish together, successes come first, in request order: every course
-    whose data arrived is written before a failure that arrived with it stops the sync. A course
-    that is gone or closed since the course list was read comes back as its ``NotFound`` /
-    ``NotPermitted``; any other failure is raised.
+    Of the courses that become ready together, successes come first, in request order: every
+    course whose data arrived is written before a failure that arrived with it stops the
+    sync. A failed gradebook is reported without waiting for its extras. A course that is
+    gone or closed since the course list was read comes back as its ``NotFound`` /
+    ``NotPermitted``; any other failure is raised. ``on_wait`` runs before each wait.
     """
     futures: dict[Future[Gradebook | Unparsed], CourseData] = {}
     for course in courses:
         future = prefetched.get(course.canvas_course_id)
         if future is None:
-            known = stored.get(course.canvas_course_id)
-            future = pool.submit(fetch_gradebook, client, course.canvas_course_id,
-                                 known_digest(known), known_size(known))
+            future = submit_gradebook(pool, client, course.canvas_course_id,
+                                      stored.get(course.canvas_course_id))
         futures[future] = course
     order = {future: index for index, future in enumerate(futures)}
-    pending = set(futures)
-    while pending:
-        t_wait = time.monotonic()
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        stats.add_time("wait_s", time.monotonic() - t_wait)
+    waiting_on = {future: extras(course.canvas_course_id) for future, course in futures.items()}
+    remaining = set(futures)
+
+    def ready(future: Future[Gradebook | Unparsed]) -> bool:
+        return future.done() and (future.exception() is not None
+                                  or all(extra.done() for extra in waiting_on[future]))
+
+    while remaining:
+        done = [future for future in remaining if ready(future)]
+        if not done:
+            on_wait()  # e.g. the progress the writer held back (Reporter.idle)
+            t_wait = time.monotonic()
+            outstanding = {f for future in remaining
+                           for f in (future, *waiting_on[future]) if not f.done()}
+            wait(outstanding, return_when=FIRST_COMPLETED)
+            stats.add_time("wait_s", time.monotonic() - t_wait)
+            continue
+        remaining.difference_update(done)
         for future in sorted(done, key=lambda f: (f.exception() is not None, order[f])):
             try:
                 yield futures[future], future.result()
@@ -226,6 +245,14 @@ def arrivals(
                 raise  # the key's scopes, not this course: every course would say the same
             except (NotFound, NotPermitted) as exc:
                 yield futures[future], exc
+
+
+def submit_gradebook(pool: Executor, client: CanvasClient, canvas_course_id: int,
+                     known: Mapping[str, Any] | None) -> Future[Gradebook | Unparsed]:
+    """The course's gradebook request on the pool (``known``: its stored row, for the raw
+    digest and the size that may split it; None: parse whatever comes)."""
+    return pool.submit(fetch_gradebook, client, canvas_course_id, known_digest(known),
+                       known_size(known))
 
 
 def prefetch(

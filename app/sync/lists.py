@@ -195,6 +195,12 @@ class Listing:
     # Stored courses only the enrollments list shows, whose state and scores did not move:
     # not read again (outside a full sync or the sweep).
     unchanged: list[int] = field(default_factory=list)
+    # Courses only the enrollments list shows (their enrollments), not yet read when the
+    # lists are: ``GET /courses/:id`` goes out behind the listed courses' requests
+    # (:meth:`ListReader.send_later`, its futures in ``later``) and they join ``courses``
+    # through :meth:`ListReader.read_later` while the listed courses are written.
+    later_enrollments: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    later: dict[int, Future[Any]] = field(default_factory=dict)
 
     @property
     def enrolled_ids(self) -> set[int]:
@@ -213,6 +219,7 @@ class ListReader:
         self.pool, self.client, self.everything = pool, client, everything
         self._default: Future[list[Any]] = pool.submit(client.get_courses)
         self._others: tuple[Future[list[Any]], Future[list[Any]]] | None = None
+        self._prefetched: dict[int, Future[Gradebook | Unparsed]] = {}
         if everything and _accepted(client):
             self._others = self._submit_others()
 
@@ -260,31 +267,44 @@ class ListReader:
         enrollments: Mapping[int, Mapping[str, Any]],
         prefetched: dict[int, Future[Gradebook | Unparsed]],
     ) -> None:
+        """Note the courses only the enrollments list shows (a registrar-completed
+        enrollment): :meth:`send_later` asks for them once the listed courses' requests are
+        on their way, :meth:`read_later` reads them while the listed courses are written."""
+        listing.later_enrollments = dict(enrollments)
+        self._prefetched = prefetched
+
+    def send_later(self, listing: Listing) -> None:
         """``GET /courses/:id`` and the gradebook of each course only the enrollments list
-        shows (a registrar-completed enrollment), all at once; when every gradebook is wanted,
-        the listed courses' ones follow right behind instead of after the wait."""
-        asked = {cid: self.pool.submit(self.client.get_course, cid) for cid in sorted(enrollments)}
-        wanted = list(asked)
-        if self.everything:  # every listed course's gradebook too: in flight while we wait
-            wanted.extend(course.canvas_course_id for course in listing.courses.courses)
-        for cid in wanted:
+        shows, all at once, behind the listed courses' requests (their writes come first)."""
+        prefetched = self._prefetched
+        for cid in sorted(listing.later_enrollments):
+            listing.later[cid] = self.pool.submit(self.client.get_course, cid)
             if cid not in prefetched:
                 prefetched[cid] = self.pool.submit(fetch_gradebook, self.client, cid)
+
+    def read_later(self, listing: Listing) -> CourseList:
+        """The courses only the enrollments list shows (:meth:`_read_only_enrolled`), with
+        their enrollments' state and scores; those Canvas refuses go to ``listing.refused``.
+        They are added to ``listing.courses`` too; the return value holds only them."""
+        if listing.later_enrollments and not listing.later:
+            self.send_later(listing)
         raw: list[Any] = []
-        for cid, future in asked.items():
+        for cid, future in listing.later.items():
             try:
                 raw.append(future.result())
             except (NotFound, NotPermitted) as exc:
                 listing.refused[cid] = " ".join(exc.message.split())
         extra = parse_course_list(raw)
+        enrollments = listing.later_enrollments
+        extra.courses = [with_enrollment(course, enrollments[course.canvas_course_id])
+                         for course in extra.courses if course.canvas_course_id in enrollments]
         courses = listing.courses
-        courses.courses.extend(
-            with_enrollment(course, enrollments[course.canvas_course_id])
-            for course in extra.courses if course.canvas_course_id in enrollments
-        )
+        courses.courses.extend(extra.courses)
         courses.restricted.extend(extra.restricted)
         courses.invalid += extra.invalid
-        logger.info("read %d course(s) only the enrollments list shows", len(asked))
+        logger.info("read %d course(s) only the enrollments list shows", len(listing.later))
+        listing.later, listing.later_enrollments = {}, {}
+        return extra
 
 
 def _accepted(client: CanvasClient) -> bool:

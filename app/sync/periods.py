@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
@@ -197,30 +197,41 @@ class ExtrasFetcher:
         self._kept: dict[int, list[dict[str, Any]]] = {}  # stored periods that still stand
 
     def submit(self, pool: Executor, courses: Iterable[CourseData],
-               stored: Mapping[int, Mapping[str, Any]]) -> None:
+               stored: Mapping[int, Mapping[str, Any]],
+               then: Callable[[CourseData], object] | None = None) -> None:
         """Ask for every scheme and period list that may have changed, concurrently with the
-        gradebooks; read the stored periods of the others (one read)."""
+        gradebooks; read the stored periods of the others (one read). ``then`` is called for
+        each course right after its own requests went to the pool (the engine sends the
+        course's gradebook there): a course's requests travel together, so the writer can
+        take the first courses one round trip after the lists, not after every course's."""
         courses = list(courses)
         with_periods = [c for c in courses if has_periods(c)]
         known = {c.canvas_course_id: stored[c.canvas_course_id]["id"] for c in with_periods
                  if c.canvas_course_id in stored and stored[c.canvas_course_id].get("id")}
         kept = stored_periods(known.values()) if known else {}
-        for course in with_periods:
-            cid = course.canvas_course_id
-            rows = kept.get(known[cid]) if cid in known else None
-            if needs_periods(course, stored.get(cid), rows):
-                if self.period_client is not None:
-                    self._period_futures[cid] = pool.submit(
-                        fetch_periods, self.period_client, cid)
-            elif rows is not None:
-                self._kept[cid] = rows
-        if self.client is None:
-            return
         for course in courses:
+            cid = course.canvas_course_id
+            if has_periods(course):
+                rows = kept.get(known[cid]) if cid in known else None
+                if needs_periods(course, stored.get(cid), rows):
+                    if self.period_client is not None:
+                        self._period_futures[cid] = pool.submit(
+                            fetch_periods, self.period_client, cid)
+                elif rows is not None:
+                    self._kept[cid] = rows
             sid = course.grading_standard_id
-            if sid and needs_scheme(course, stored.get(course.canvas_course_id)):
-                self._futures[course.canvas_course_id] = pool.submit(
-                    fetch_scheme, self.client, course.canvas_course_id, sid)
+            if self.client is not None and sid and needs_scheme(course, stored.get(cid)):
+                self._futures[cid] = pool.submit(fetch_scheme, self.client, cid, sid)
+            if then is not None:
+                then(course)
+
+    def pending(self, canvas_course_id: int) -> tuple[Future[Any], ...]:
+        """The scheme and period requests of the course still on their way: the writer
+        takes the course once they are in, and writes the courses that are ready first
+        (:func:`app.sync.fetch.arrivals`)."""
+        return tuple(future for future in (self._futures.get(canvas_course_id),
+                                           self._period_futures.get(canvas_course_id))
+                     if future is not None and not future.done())
 
     def resolve(self, course: CourseData, stored: Mapping[str, Any] | None) -> CourseData:
         """``course`` with its periods (read now, or the stored ones) and, when the scheme

@@ -10,17 +10,17 @@ request and stages the course rows of the others (the engine's "Incremental sync
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.extensions import db
 from app.sync.courses import needs_gradebook
-from app.sync.lists import Listing
+from app.sync.lists import Listing, ListReader
 from app.sync.parse import CourseData
 from app.sync.result import RunStats
 from app.sync.writer import CourseWriter
 
-__all__ = ["apply_listing", "choose_gradebooks", "keep_course", "skip_course"]
+__all__ = ["apply_later", "apply_listing", "choose_gradebooks", "keep_course", "skip_course"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +51,12 @@ def apply_listing(listing: Listing, writer: CourseWriter, run: RunStats) -> set[
     unreadable entries, nothing is asked about (so nothing is deleted or marked).
     """
     courses = listing.courses
-    run.courses_total = len(courses.courses)
+    # The courses whose GET /courses/:id is still on its way count as readable until read.
+    run.courses_total = len(courses.courses) + len(listing.later_enrollments)
     for canvas_course_id in courses.restricted:
         skip_course(run, canvas_course_id, writer.courses.get(canvas_course_id),
                     "restricted by date")
-    for canvas_course_id, reason in listing.refused.items():
-        run.courses_total += 1
-        run.courses_done += 1
-        skip_course(run, canvas_course_id, writer.courses.get(canvas_course_id), reason)
+    _refused(listing.refused, writer, run)
     for canvas_course_id in listing.unchanged:
         run.courses_total += 1
         stored = writer.courses[canvas_course_id]
@@ -82,14 +80,51 @@ def apply_listing(listing: Listing, writer: CourseWriter, run: RunStats) -> set[
     return absent
 
 
+def _refused(refused: Mapping[int, str], writer: CourseWriter, run: RunStats) -> None:
+    """Courses ``GET /courses/:id`` was refused for: reported, counted as done, kept."""
+    for canvas_course_id, reason in refused.items():
+        run.courses_total += 1
+        run.courses_done += 1
+        skip_course(run, canvas_course_id, writer.courses.get(canvas_course_id), reason)
+
+
+def apply_later(listing: Listing, reader: ListReader, writer: CourseWriter, run: RunStats,
+                *, everything: bool) -> list[CourseData]:
+    """The courses only the enrollments list shows, read while the listed ones were written
+    (:meth:`~app.sync.lists.ListReader.read_later`): the refused and date-restricted ones
+    reported, the terms written; returns those whose gradebook is written now (chosen as
+    :func:`choose_gradebooks` chooses; the others' rows are written from the list alone)."""
+    if not listing.later_enrollments:
+        return []
+    asked = len(listing.later_enrollments)
+    refused_before = set(listing.refused)
+    extra = reader.read_later(listing)
+    run.courses_total -= asked  # counted as readable until read (apply_listing)
+    run.courses_total += len(extra.courses)
+    for canvas_course_id in extra.restricted:
+        skip_course(run, canvas_course_id, writer.courses.get(canvas_course_id),
+                    "restricted by date")
+    _refused({cid: why for cid, why in listing.refused.items() if cid not in refused_before},
+             writer, run)
+    for course in extra.courses:
+        writer.find_or_create_term(course.term, flush=False)
+    writer.flush_terms()
+    to_fetch = choose_gradebooks(extra.courses, writer, run, everything=everything)
+    if writer.pending_courses:
+        writer.flush_courses()
+        writer.flush_events()
+    db.session.commit()
+    return to_fetch
+
+
 def choose_gradebooks(
-    listing: Listing, writer: CourseWriter, run: RunStats, *, everything: bool
+    courses: Iterable[CourseData], writer: CourseWriter, run: RunStats, *, everything: bool
 ) -> list[CourseData]:
     """The listed courses whose gradebook is requested: all of them when ``everything``
     (first or full sync, the day's sweep), else those :func:`needs_gradebook` names. The
     others' course rows are staged (``writer.pending_courses``) from the list alone."""
     to_fetch: list[CourseData] = []
-    for course in listing.courses.courses:
+    for course in courses:
         if everything or needs_gradebook(course, writer.courses.get(course.canvas_course_id)):
             to_fetch.append(course)
         else:

@@ -50,3 +50,13 @@ class Reporter:
         # not see its own database work counted as the sync's.
         with self._meter.paused():
             self._callback(progress)
+
+    def idle(self) -> None:
+        """The sync is about to wait for Canvas: a callback that holds steps back to write
+        them less often (its ``flush``, e.g. :meth:`app.jobs.runs.RunProgressWriter.flush`)
+        writes the newest one now, so a watched row is never behind while nothing happens."""
+        flush = getattr(self._callback, "flush", None)
+        if flush is None or db.session().in_transaction():
+            return
+        with self._meter.paused():
+            flush()

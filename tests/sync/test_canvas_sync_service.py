@@ -687,6 +687,56 @@ def test_progress_reaches_the_callback_the_sync_run_row_and_the_log(
     assert messages.count("=" * 64) == 2 and "-" * 64 in messages
 
 
+def test_a_held_back_step_reaches_the_row_before_the_sync_waits(
+    canvas_user: Any, simulator: Any
+) -> None:
+    """A watched run's row stores course steps a few times a second, not one write each;
+    whenever the sync is about to wait for Canvas, the newest step is written, so the page
+    never shows an older course than the sync has finished while nothing happens."""
+    user, student = canvas_user
+    run = SyncRun(user_id=user.id, kind="full", status="running")
+    db.session.add(run)
+    db.session.commit()
+    observer = create_engine(db.engine.url)  # the page's view of the row
+    reported: list[int] = []  # courses_done of each step, as the sync reported them
+    behind: list[tuple[int, int]] = []
+    writes: list[int] = []
+    flushes: list[int] = []
+
+    def on_progress(progress: SyncProgress) -> None:
+        if progress.phase == "writing":
+            reported.append(progress.courses_done)
+
+    class Watched(RunProgressWriter):
+        def _store(self, progress: SyncProgress) -> None:
+            writes.append(progress.courses_done)
+            super()._store(progress)
+
+        def flush(self) -> None:
+            flushes.append(len(reported))
+            super().flush()
+            with observer.connect() as conn:
+                done = conn.execute(select(SyncRun.courses_done)
+                                    .where(SyncRun.id == run.id)).scalar_one()
+            if reported and done != reported[-1]:
+                behind.append((done, reported[-1]))
+
+    simulator.config.latency = 0.05  # the gradebooks arrive over several round trips
+    writer = Watched(db.engine, run.id, forward=on_progress, min_interval=60.0)
+    try:
+        succeeded(sync(user, progress=writer))
+    finally:
+        writer.close()
+        observer.dispose()
+        simulator.config.latency = 0.0
+
+    courses = len(student.expected())
+    assert reported == list(range(1, courses + 1))
+    assert flushes  # the sync waited for Canvas between courses
+    assert behind == []  # at every wait the row showed the newest finished course
+    assert len(writer.steps) == courses  # every step kept for the page to play back
+
+
 # --- junk from Canvas ---------------------------------------------------------------------------
 
 

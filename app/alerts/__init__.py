@@ -9,12 +9,19 @@ entry point after a run, quiet hours and the daily digest), ``outbox`` (the boun
 threads of their own that the jobs layer hands the alerts to: never sent by a sync worker).
 """
 
-from app.alerts.deliver import after_run, send_digest, send_due_digests
+from app.alerts.deliver import (
+    RunAlertFacts,
+    after_run,
+    run_alert_columns,
+    send_digest,
+    send_due_digests,
+)
 from app.alerts.mail import read_unsubscribe_token, unsubscribe_token
 from app.alerts.outbox import outbox, queue_after_run, queue_due_digests
 from app.alerts.prefs import WebhookRefused, check_webhook_url, save_settings, settings_for
 
 __all__ = [
+    "RunAlertFacts",
     "WebhookRefused",
     "after_run",
     "check_webhook_url",
@@ -22,6 +29,7 @@ __all__ = [
     "queue_after_run",
     "queue_due_digests",
     "read_unsubscribe_token",
+    "run_alert_columns",
     "save_settings",
     "send_digest",
     "send_due_digests",

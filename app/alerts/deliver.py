@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import requests
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import metrics
@@ -71,6 +73,59 @@ def after_run(user_id: int, sync_run_id: int, result: SyncResult) -> int:
     count = dispatch(user, settings, alerts, now) if alerts else 0
     send_digest(user_id, now, settings=settings)
     return count
+
+
+@dataclass(frozen=True)
+class RunAlertFacts:
+    """What decides whether :func:`after_run` has anything to do for a run that recorded no
+    ledger event, read with the run's user (:func:`run_alert_columns`, no statement of its
+    own) so that the usual scheduled run sends no statement for its alerts at all."""
+
+    on_due_soon: bool
+    digest: bool
+    quiet_start: int | None
+    quiet_end: int | None
+    held: bool  # the student has held alerts (quiet hours, the digest)
+    time_zone: str | None  # the user's
+
+    @classmethod
+    def of(cls, row: Any, time_zone: str | None) -> RunAlertFacts:
+        """From a row holding :func:`run_alert_columns` (no settings row: the defaults of
+        :func:`~app.alerts.prefs.settings_for`)."""
+        return cls(bool(row.alerts_on_due_soon), bool(row.alerts_digest),
+                   row.alerts_quiet_start, row.alerts_quiet_end, bool(row.alerts_held),
+                   time_zone)
+
+
+def run_alert_columns(user_id: int) -> list[ColumnElement[Any]]:
+    """The columns :meth:`RunAlertFacts.of` reads: the student's settings and whether alerts
+    are held (each a scalar subquery: an index lookup)."""
+    def setting(column: Any, name: str) -> ColumnElement[Any]:
+        return (select(column).where(AlertSettings.user_id == user_id)
+                .scalar_subquery().label(name))
+
+    held = (select(AlertDelivery.id)
+            .where(AlertDelivery.user_id == user_id, AlertDelivery.status == "held")
+            .exists().label("alerts_held"))
+    return [setting(AlertSettings.on_due_soon, "alerts_on_due_soon"),
+            setting(AlertSettings.digest, "alerts_digest"),
+            setting(AlertSettings.quiet_start, "alerts_quiet_start"),
+            setting(AlertSettings.quiet_end, "alerts_quiet_end"), held]
+
+
+def nothing_after(facts: RunAlertFacts, result: SyncResult, now: datetime | None = None) -> bool:
+    """Whether :func:`after_run` would neither send, hold nor claim anything for this run: it
+    succeeded without a ledger event (no event alert), due-soon alerts are off (they come from
+    any run), and :func:`send_digest` has nothing to do (quiet hours; before the digest hour;
+    no held alert). Held alerts are also sent by each scheduler tick (``send_due_digests``)."""
+    if not result.succeeded or result.events or facts.on_due_soon:
+        return False
+    now = now or utcnow()
+    if in_quiet_hours(facts, facts.time_zone, now):
+        return True
+    if facts.digest:
+        return in_zone(now, facts.time_zone).hour < DIGEST_HOUR
+    return not facts.held
 
 
 def _run_alerts(user: User, settings: AlertSettings, run: SyncRun, now: datetime) -> list[Alert]:
@@ -137,7 +192,8 @@ def channels(settings: AlertSettings) -> list[str]:
     return found
 
 
-def in_quiet_hours(settings: AlertSettings, zone: str | None, now: datetime) -> bool:
+def in_quiet_hours(settings: AlertSettings | RunAlertFacts, zone: str | None,
+                   now: datetime) -> bool:
     start, end = settings.quiet_start, settings.quiet_end
     if start is None or end is None or start == end:
         return False

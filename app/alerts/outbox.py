@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from app.alerts.deliver import after_run, send_due_digests
+from app.alerts.deliver import RunAlertFacts, after_run, nothing_after, send_due_digests
 from app.extensions import db
 from app.logs import with_request_id
 from app.sync.result import SyncResult
@@ -106,8 +106,12 @@ def outbox(app: Flask | None = None) -> AlertOutbox:
     return box
 
 
-def queue_after_run(user_id: int, sync_run_id: int, result: SyncResult) -> bool:
-    """Send (or hold) a finished run's alerts on the outbox's threads; returns at once."""
+def queue_after_run(user_id: int, sync_run_id: int, result: SyncResult,
+                    facts: RunAlertFacts | None = None) -> bool:
+    """Send (or hold) a finished run's alerts on the outbox's threads; returns at once.
+    ``facts`` (read with the run's user) that say there is nothing to do: no job at all."""
+    if facts is not None and nothing_after(facts, result):
+        return True
     return outbox().submit(f"run:{sync_run_id}", after_run, user_id, sync_run_id, result)
 
 

@@ -27,6 +27,7 @@ from .records import (
     rename_connection,
     set_canvas_credentials,
     user_connections,
+    user_for_sync,
 )
 from .syncing import build_client, create_canvas_sync_service, sync_connections, sync_course
 from .verify import (
@@ -70,5 +71,6 @@ __all__ = [
     "sync_course",
     "token_cipher",
     "user_connections",
+    "user_for_sync",
     "verify_canvas_token",
 ]

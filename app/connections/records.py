@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, Row, delete, select, update
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import CanvasConnection, Course, Term, User, utcnow
@@ -125,6 +126,25 @@ def usable_connections(user_id: int) -> list[CanvasConnection]:
             .order_by(CanvasConnection.id)
         )
     )
+
+
+def user_for_sync(
+    user_id: int, *extra: ColumnElement[Any]
+) -> tuple[User | None, list[CanvasConnection], Row[Any] | None]:
+    """The user, its usable connections (as :func:`usable_connections`) and the ``extra``
+    columns (about the user: each row repeats them), in ONE read: a scheduled run's first.
+    ``(None, [], None)`` when the user does not exist."""
+    rows = db.session.execute(
+        select(User, CanvasConnection, *extra)
+        .outerjoin(CanvasConnection,
+                   (CanvasConnection.user_id == User.id) & CanvasConnection.usable)
+        .where(User.id == user_id)
+        .order_by(CanvasConnection.id)
+        .options(lazyload(User.connections))  # every connection: not needed here
+    ).all()
+    if not rows:
+        return None, [], None
+    return rows[0][0], [row[1] for row in rows if row[1] is not None], rows[0]
 
 
 def default_connection(user: User) -> CanvasConnection | None:
@@ -255,17 +275,52 @@ def mark_rejected(connection_id: int, *, token_refused: bool = True) -> None:
     db.session.commit()
 
 
-def mark_synced(connection_id: int) -> None:
+def mark_synced(connection_id: int, seen: SyncedState | None = None) -> None:
     """A sync of this connection succeeded (the engine recorded when and, the first time, its
-    baseline): the token works, a refusal is over."""
+    baseline): the token works, a refusal is over. ``seen``: the connection as read before its
+    sync; when that says nothing would change (the usual scheduled run), no statement at all."""
+    if seen is not None and not seen.changes_when_synced():
+        return
     connection = db.session.get(CanvasConnection, connection_id)
     if connection is None:
         return
     connection.rejected_at = None
-    if connection.status in ("ok", "expiring", "needs_reconnect"):
-        connection.status = "ok"
-        connection.status = lifecycle_status(connection)
+    if connection.status in SYNCED_STATUSES:
+        connection.status = _synced_status(connection.auth_kind, connection.expires_at)
     db.session.commit()
+
+
+SYNCED_STATUSES = ("ok", "expiring", "needs_reconnect")  # the ones a successful sync resets
+
+
+@dataclass(frozen=True)
+class SyncedState:
+    """What :func:`mark_synced` changes on a connection, read before its sync (the sync's
+    commits expire the object: afterwards each read is a SELECT)."""
+
+    rejected: bool  # rejected_at is set
+    status: str
+    auth_kind: str
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, connection: CanvasConnection) -> SyncedState:
+        return cls(connection.rejected_at is not None, connection.status, connection.auth_kind,
+                   connection.expires_at)
+
+    def changes_when_synced(self, now: datetime | None = None) -> bool:
+        """Whether :func:`mark_synced` would write anything to this connection now."""
+        return self.rejected or (
+            self.status in SYNCED_STATUSES
+            and _synced_status(self.auth_kind, self.expires_at, now) != self.status
+        )
+
+
+def _synced_status(auth_kind: str, expires_at: datetime | None,
+                   now: datetime | None = None) -> str:
+    """The status of a connection whose sync just worked: ``ok``, or what its personal token's
+    expiry says (:func:`lifecycle_status` from ``ok``)."""
+    return _lifecycle("ok", auth_kind, expires_at, now)
 
 
 def days_left(connection: CanvasConnection, now: datetime | None = None) -> int | None:
@@ -279,12 +334,17 @@ def days_left(connection: CanvasConnection, now: datetime | None = None) -> int 
 def lifecycle_status(connection: CanvasConnection, now: datetime | None = None) -> str:
     """``expiring`` inside a personal token's warning window, else the stored status (``ok``
     by default). An OAuth2 access token's hour is no warning: it is refreshed."""
-    if connection.status in ("needs_reconnect", "disconnected"):
-        return connection.status
-    if connection.auth_kind == "oauth":
+    return _lifecycle(connection.status, connection.auth_kind, connection.expires_at, now)
+
+
+def _lifecycle(status: str, auth_kind: str, expires_at: datetime | None,
+               now: datetime | None = None) -> str:
+    if status in ("needs_reconnect", "disconnected"):
+        return status
+    if auth_kind == "oauth" or expires_at is None:
         return "ok"
-    left = days_left(connection, now)
-    if left is not None and left < WARN_DAYS:
+    left = (expires_at - (now or utcnow())).days  # days_left
+    if left < WARN_DAYS:
         return "expiring" if left >= 0 else "needs_reconnect"
     return "ok"
 

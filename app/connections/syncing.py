@@ -35,7 +35,13 @@ from app.sync.result import (
     combine_results,
 )
 
-from .records import default_connection, mark_rejected, mark_synced, usable_connections
+from .records import (
+    SyncedState,
+    default_connection,
+    mark_rejected,
+    mark_synced,
+    usable_connections,
+)
 from .tokens import fresh_access_token, refresher_for
 from .verify import NotConnected, check_canvas_url, outbound_policy, token_cipher
 
@@ -187,20 +193,22 @@ def _sync_one(
 
 @dataclass(frozen=True)
 class _Named:
-    """A connection's id and name, read before a sync: afterwards each read is a SELECT."""
+    """A connection's id, name and what a success changes on it, read before a sync:
+    afterwards each read is a SELECT."""
 
     id: int
     name: str
+    state: SyncedState
 
     @classmethod
     def of(cls, connection: CanvasConnection) -> _Named:
-        return cls(connection.id, connection.display_name)
+        return cls(connection.id, connection.display_name, SyncedState.of(connection))
 
 
 def _record_outcome(connection: _Named, result: SyncResult) -> SyncResult:
     """Record a sync's outcome on its connection (rejected, or working) and name it."""
     if result.succeeded:
-        mark_synced(connection.id)
+        mark_synced(connection.id, connection.state)
     elif result.error_kind is not None and result.error_kind.needs_reconnect:
         # The banner names it (Canvas's refusal); scheduled syncs wait for a new token.
         mark_rejected(connection.id, token_refused=result.error_kind is ErrorKind.INVALID_TOKEN)
@@ -245,8 +253,10 @@ def sync_connections(
     workers: int | None = None,
     sync_run_id: int | None = None,
     skip_rejected: bool = False,
+    usable: list[CanvasConnection] | None = None,
 ) -> SyncResult:
-    """Sync every usable connection of ``user`` (:func:`usable_connections`), side by side.
+    """Sync every usable connection of ``user`` (:func:`usable_connections`; ``usable``: those,
+    already read with the user by :func:`~app.connections.records.user_for_sync`), side by side.
 
     Returns one result (:func:`combine_results`): counts summed, ``connections`` = how many
     were synced, one outcome per connection; failed if any failed, each error naming its
@@ -254,7 +264,8 @@ def sync_connections(
     refused and that has no new one (``CanvasConnection.rejected``): it would fail the same
     way. A user without a usable connection gets the ``not_connected`` failure.
     """
-    usable = usable_connections(user.id)
+    if usable is None:
+        usable = usable_connections(user.id)
     skipped = tuple(ConnectionOutcome.skipped(c.id, c.display_name)
                     for c in usable if skip_rejected and c.rejected)
     connections = [c for c in usable if not (skip_rejected and c.rejected)]

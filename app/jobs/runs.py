@@ -149,15 +149,20 @@ def run_sync(
     sync_run_id: int,
     incremental: bool,
     progress: ProgressCallback | None = None,
+    *,
+    resume: bool = False,
 ) -> SyncResult:
     """Run one sync now, in this thread, and record how it ended on its ``sync_run`` row.
 
     The run goes ``running`` -> ``succeeded`` or ``failed``; an unexpected exception is logged
     with its traceback and recorded as ``failed`` with a message a person can act on. It logs
     under the request id stored on the row (that of the click or tick that queued it).
+    ``resume`` (a Celery message, delivered again after its worker died): an ``interrupted``
+    run is claimed too, as :func:`~app.jobs.recovery.resume_interrupted_run` would, by the
+    claim itself (no statement of its own), unless the user started another sync meanwhile.
     """
     started = time.monotonic()
-    result = _run_sync(user_id, sync_run_id, incremental, progress)
+    result = _run_sync(user_id, sync_run_id, incremental, progress, resume)
     kind = COURSE_KIND if result.kind == COURSE_KIND else _kind(incremental, None)
     metrics.sync_finished(kind, str(result.status), time.monotonic() - started)
     return result
@@ -168,19 +173,31 @@ def _run_sync(
     sync_run_id: int,
     incremental: bool,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
 ) -> SyncResult:
     # Claim the run atomically: of two deliveries of the same message, only one runs it. The
     # claim also reads the request id the run logs under (no statement of its own).
+    claimable = ("queued", "interrupted") if resume else ("queued",)
     try:
         claimed = db.session.execute(
             update(SyncRun)
             .where(SyncRun.id == sync_run_id, SyncRun.user_id == user_id,
-                   SyncRun.status == "queued")
+                   SyncRun.status.in_(claimable))
             .values(status="running", started_at=utcnow(), phase="connecting",
                     message="Connecting to Canvas…", worker=WORKER_ID, heartbeat_at=utcnow())
-            .returning(SyncRun.summary, SyncRun.request_id)
+            .returning(SyncRun.summary, SyncRun.request_id, SyncRun.finished_at)
         ).first()
+        if claimed is not None and claimed.finished_at is not None:
+            # Only an interrupted run has an end (queued ones never had one): resumed.
+            db.session.execute(update(SyncRun).where(SyncRun.id == sync_run_id)
+                               .values(error=None, finished_at=None))
+            logger.info("sync run %s resumed after an interruption", sync_run_id)
         db.session.commit()
+    except IntegrityError:
+        # Resuming an interrupted run: the user started another sync meanwhile (the one
+        # active run per user index refused it); it stays interrupted, as the check below says.
+        _rollback()
+        claimed = None
     except SQLAlchemyError:
         # The database is out of reach: the run stays queued and a later start clears it.
         logger.exception("could not start sync run %s", sync_run_id)
@@ -212,12 +229,12 @@ def _run_claimed(user_id: int, sync_run_id: int, incremental: bool,
         watched=trigger != SCHEDULED,
     )
     try:
-        result = _call_engine(user_id, sync_run_id, incremental, writer, trigger == SCHEDULED,
-                              course_id)
+        result, facts = _call_engine(user_id, sync_run_id, incremental, writer,
+                                     trigger == SCHEDULED, course_id)
     finally:
         writer.close()
     _finish_run(sync_run_id, result, writer.steps, trigger, course_id)
-    _send_alerts(user_id, sync_run_id, result)
+    _send_alerts(user_id, sync_run_id, result, facts)
     if trigger == SCHEDULED and sync_run_id % PRUNE_EVERY == 0:
         _prune_quietly(user_id)
     return result
@@ -265,11 +282,12 @@ def _prune_quietly(user_id: int) -> None:
         _rollback()
 
 
-def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:
+def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult,
+                 facts: alerts.RunAlertFacts | None = None) -> None:
     """Hand the run's alerts to the alert queue (their own threads: a slow webhook never holds
-    this sync worker); a failure never fails the sync."""
+    this sync worker), unless ``facts`` say there are none; a failure never fails the sync."""
     try:
-        alerts.queue_after_run(user_id, sync_run_id, result)
+        alerts.queue_after_run(user_id, sync_run_id, result, facts)
     except Exception as exc:  # the run is recorded; alerts are a courtesy on top
         logger.warning("alerts after sync run %s failed: %s: %s", sync_run_id,
                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
@@ -278,27 +296,38 @@ def _send_alerts(user_id: int, sync_run_id: int, result: SyncResult) -> None:
 
 def _call_engine(user_id: int, sync_run_id: int, incremental: bool,
                  progress: ProgressCallback, scheduled: bool,
-                 course_id: int | None = None) -> SyncResult:
+                 course_id: int | None = None) -> tuple[SyncResult, alerts.RunAlertFacts | None]:
     """Run the sync engine; any exception becomes a ``failed`` result. A scheduled run skips
     the connections whose refused token was not replaced (a click tries them all); a
-    one-course run syncs that course only."""
+    one-course run syncs that course only. Also returns what decides whether the run's alerts
+    have anything to do (:class:`~app.alerts.RunAlertFacts`), read with the user."""
     try:
-        # The connections are read by the sync (the usable ones) if at all: not here too.
-        user = db.session.get(User, user_id, options=[lazyload(User.connections)])
-        if user is None:
-            return SyncResult.failure("This account no longer exists.", ErrorKind.UNEXPECTED)
         if course_id is not None:
+            # The course's connection is read by sync_course: not the user's connections.
+            user = db.session.get(User, user_id, options=[lazyload(User.connections)])
+            if user is None:
+                return SyncResult.failure("This account no longer exists.",
+                                          ErrorKind.UNEXPECTED), None
             return connections.sync_course(user, int(course_id), progress=progress,
-                                           sync_run_id=sync_run_id)
+                                           sync_run_id=sync_run_id), None
+        # One read: the user, its usable connections and its alert facts.
+        found, usable, row = connections.user_for_sync(
+            user_id, *alerts.run_alert_columns(user_id))
+        if found is None or row is None:
+            return SyncResult.failure("This account no longer exists.",
+                                      ErrorKind.UNEXPECTED), None
+        # Before the sync: its commits expire the user (then each read is a SELECT).
+        facts = alerts.RunAlertFacts.of(row, found.time_zone)
         # Every connection of the user, side by side; one run records them all.
-        return connections.sync_connections(user, incremental=incremental, progress=progress,
-                                            sync_run_id=sync_run_id, skip_rejected=scheduled)
+        return connections.sync_connections(
+            found, incremental=incremental, progress=progress, sync_run_id=sync_run_id,
+            skip_rejected=scheduled, usable=usable), facts
     except Exception as exc:  # the job must end in a visible state, whatever happened
         logger.exception("sync run %s for user %s crashed", sync_run_id, user_id)
         _rollback()
         return SyncResult.failure(
             UNEXPECTED_MESSAGE.format(kind=type(exc).__name__), ErrorKind.UNEXPECTED
-        )
+        ), None
 
 
 class RunProgressWriter:

@@ -21,7 +21,7 @@ from celery.signals import worker_process_init, worker_ready
 from flask import Flask, current_app
 
 from app.jobs.enqueue import enqueue_due
-from app.jobs.recovery import recover_on_start, resume_interrupted_run
+from app.jobs.recovery import recover_on_start
 from app.jobs.runs import run_sync
 from app.settings import parse_bool
 
@@ -107,9 +107,10 @@ def _connect_worker_signals(app: Flask) -> None:
 @shared_task(name="gradesync.run_sync", ignore_result=True)
 def run_sync_task(user_id: int, sync_run_id: int, incremental: bool) -> str:
     """Run one sync in a worker; ids only, never model objects."""
-    # A message delivered again after its worker died finds its run interrupted: resume it.
-    resume_interrupted_run(sync_run_id)
-    return run_sync(user_id, sync_run_id, incremental).status
+    # A message delivered again after its worker died finds its run interrupted: resume it
+    # (the claim does: app.jobs.recovery.resume_interrupted_run's UPDATE, without a statement
+    # of its own on every other run).
+    return run_sync(user_id, sync_run_id, incremental, resume=True).status
 
 
 def _submit_to_workers(user_id: int, sync_run_id: int, incremental: bool) -> None:

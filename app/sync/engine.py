@@ -219,7 +219,7 @@ class CanvasSyncService:
         run, writer = work.run, work.writer
         t0 = time.monotonic()
         writer.load_existing(gradebooks=not incremental)  # incremental: per course (step 2)
-        warm_start_limiter(self.client, self.user_id, writer.connection_id)
+        warm_start_limiter(self.client, writer)
         # The first sync, a full one, the day's sweep: every list and every concluded course.
         everything = not incremental or sweep_due(writer.last_synced_at, utcnow())
         run.add_time("prepare_s", time.monotonic() - t0)

@@ -13,20 +13,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import Any, Protocol, TypeVar, runtime_checkable
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from app.canvas.errors import NotFound, NotPermitted, ScopeRefused
 from app.canvas.jsonbody import RawPages
 from app.canvas.protocol import CanvasClient, MeasuredClient
-from app.extensions import db
 from app.logs import with_request_id
-from app.models import CanvasConnection, SyncRun, utcnow
+from app.models import utcnow
 from app.sync.digest import Unparsed, response_digest
 from app.sync.includes import check_gradebook_includes
 from app.sync.parse import CourseData, Gradebook, parse_gradebook
 from app.sync.result import RunStats
+
+if TYPE_CHECKING:
+    from app.sync.writer import CourseWriter
 
 T = TypeVar("T")
 
@@ -182,29 +182,22 @@ def _host(client: object) -> str:
     return base.split("://", 1)[-1]
 
 
-def warm_start_limiter(client: CanvasClient, user_id: int, connection_id: int) -> None:
+def warm_start_limiter(client: CanvasClient, writer: CourseWriter) -> None:
     """Let the first burst use the whole bucket when the database says it has drained.
 
     The last activity on the token is the later of the connection's last successful sync's
     start and the end of the user's last recorded run. Only one sync per user runs at a time,
-    so a token idle for longer than the bucket's drain time has an empty bucket.
+    so a token idle for longer than the bucket's drain time has an empty bucket. Both come
+    from ``writer.load_existing`` (read with the courses: no statement of its own).
     """
     if not isinstance(client, MeasuredClient):
         return
     limiter = client.limiter
-    last_run_end = (
-        select(func.max(SyncRun.finished_at)).where(SyncRun.user_id == user_id).scalar_subquery()
-    )
-    row = db.session.execute(
-        select(
-            CanvasConnection.last_synced_at, last_run_end, CanvasConnection.canvas_user_id
-        ).where(CanvasConnection.id == connection_id)
-    ).first()
-    seen = [t for t in (row[0], row[1]) if t is not None] if row is not None else []
-    if row is not None and (row[0] is not None or row[2] is not None):
+    if writer.last_synced_at is not None or writer.canvas_user_known:
         # Canvas accepted this token before (a sync, or the profile check when connecting):
         # fan out the course lists at once (app.sync.lists.ListReader).
         limiter.note_accepted()
+    seen = [t for t in (writer.last_synced_at, writer.last_run_end) if t is not None]
     if not seen or (utcnow() - max(seen)).total_seconds() > 2 * limiter.drain_seconds:
         limiter.assume_drained()
 

@@ -46,11 +46,11 @@ def sync_one_course(work: CourseWork, user_id: int, course_id: int) -> None:
         SyncFailed: not the user's course on this connection, or Canvas sent it unreadable.
     """
     run, writer = work.run, work.writer
-    warm_start_limiter(work.client, user_id, writer.connection_id)
     canvas_course_id = canvas_id_of(user_id, writer.connection_id, course_id)
     if canvas_course_id is None:
         raise SyncFailed(f"Course {course_id} does not exist (or is not yours).")
     writer.load_existing(gradebooks=False)  # this course's: when written
+    warm_start_limiter(work.client, writer)  # before the first request
     with FetchPool(2) as pool:
         work.reporter.report("courses", "Fetching the course…")
         confirmation = submit_confirmations(pool, work.client, [canvas_course_id])

@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import SyncRun, utcnow
 from app.sync.ledger import (
     ASSIGNMENT_LEDGER_FIELDS,
     SeenChange,
@@ -54,6 +54,8 @@ from app.sync.upserts import (
 logger = logging.getLogger(__name__)
 
 LOG_EVERY = 10  # a log line every this many assignments
+# Labels of the connection's facts read with its courses (no course column has these names).
+_CANVAS_USER, _RUN_END = "connection_canvas_user_id", "user_last_run_end"
 
 
 class CourseWriter:
@@ -78,6 +80,10 @@ class CourseWriter:
         self.assignments: dict[int, dict[int, dict[str, Any]]] = {}
         self.baseline = True  # no sync of this connection succeeded yet: the ledger's baseline
         self.last_synced_at: datetime | None = None  # when the last one that did started
+        # For the rate limiter's warm start (app.sync.fetch.warm_start_limiter), read with the
+        # courses: when the user's last run ended, and whether Canvas knows the token's user.
+        self.last_run_end: datetime | None = None
+        self.canvas_user_known = False
         self._pending_events: list[tuple[int | None, SeenChange]] = []
         self._course_changes: dict[int, list[SeenChange]] = {}
         self._known_course_ids: set[int] = set()
@@ -108,10 +114,17 @@ class CourseWriter:
             ).mappings()
         }
         # The connection's row joined in (outer: a connection without courses still gives one
-        # row), so the baseline costs no statement of its own.
+        # row), so the baseline and the limiter's warm start cost no statement of their own.
         self.courses, self.last_synced_at, self.baseline = {}, None, True
+        self.last_run_end, self.canvas_user_known = None, False
+        last_run_end = (
+            select(func.max(SyncRun.finished_at))
+            .where(SyncRun.user_id == self.user_id).scalar_subquery()
+        )
         for row in session.execute(
-            select(CONNECTION.c.last_synced_at, COURSE)
+            select(CONNECTION.c.last_synced_at,
+                   CONNECTION.c.canvas_user_id.label(_CANVAS_USER), last_run_end.label(_RUN_END),
+                   COURSE)
             .select_from(CONNECTION)
             .outerjoin(COURSE, COURSE.c.connection_id == CONNECTION.c.id)
             .where(CONNECTION.c.id == self.connection_id)
@@ -120,6 +133,8 @@ class CourseWriter:
             course = dict(row)
             self.last_synced_at = course.pop("last_synced_at")
             self.baseline = self.last_synced_at is None
+            self.canvas_user_known = course.pop(_CANVAS_USER) is not None
+            self.last_run_end = course.pop(_RUN_END)
             if course["id"] is not None:
                 self.courses[course["canvas_course_id"]] = course
         self._known_course_ids = {course["id"] for course in self.courses.values()}

@@ -371,6 +371,29 @@ def test_a_scheduler_tick_sends_what_quiet_hours_held(canvas_user: Any, inbox: I
     assert len(inbox.messages) == 1
 
 
+def test_a_run_with_nothing_new_sends_what_quiet_hours_held(
+    canvas_user: Any, inbox: Inbox, pin_clock: Any
+) -> None:
+    """A run without a new grade still sends the alerts held in quiet hours once they are
+    over (its alerts are skipped only when nothing is held, due or new)."""
+    user, student = canvas_user
+    hour = utcnow().hour
+    save_settings(user.id, {"on_grade": True, "email": True, "quiet_start": hour,
+                            "quiet_end": (hour + 2) % 24}, STRICT)
+    run(user)
+    grade_something(user, student)
+    run(user, incremental=True)
+    assert inbox.messages == [] and [d.status for d in deliveries(user.id)] == ["held"]
+    run(user, incremental=True)  # still quiet, nothing new: nothing sent
+    assert inbox.messages == []
+
+    pin_clock(utcnow() + timedelta(hours=3))
+    result = run(user, incremental=True)  # nothing new, the quiet hours over
+
+    assert result["events"] == 0
+    assert len(inbox.messages) == 1 and [d.status for d in deliveries(user.id)] == ["sent"]
+
+
 def _course_event(before: float, after: float, letters: tuple[str, str]) -> GradeEvent:
     return GradeEvent(id=5, user_id=1, canvas_course_id=7, kind="course_grade_changed",
                       before={"score": before, "grade": letters[0]},

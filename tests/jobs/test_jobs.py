@@ -248,6 +248,21 @@ def test_interrupted_run_is_not_resumed_over_a_newer_one(app: Any, db: Any,
     assert fresh_run(newer.id).status == "queued"
 
 
+def test_a_redelivered_message_does_not_resume_over_a_newer_run(app: Any, db: Any,
+                                                                canvas_user: Any) -> None:
+    """The task's claim resumes an interrupted run itself: not over the user's newer one."""
+    from app.jobs.tasks import run_sync_task
+
+    user, _student = canvas_user
+    old = jobs.create_sync_run(user.id, incremental=False)
+    jobs.mark_interrupted_runs()
+    newer = jobs.create_sync_run(user.id, incremental=True)
+    assert run_sync_task.run(user.id, old.id, False) == "interrupted"
+    assert fresh_run(old.id).status == "interrupted"
+    assert fresh_run(old.id).error is not None  # still says why it stopped
+    assert fresh_run(newer.id).status == "queued"
+
+
 def test_a_run_delivered_twice_runs_once(app: Any, db: Any, simulator: Any,
                                          canvas_user: Any) -> None:
     user, _student = canvas_user

@@ -319,6 +319,57 @@ def test_a_scheduled_run_spares_the_progress_row_and_says_it_was_automatic(
     assert "automatic" in kinds[0] and "automatic" not in kinds[1]  # newest first
 
 
+@pytest.mark.clock(MIDTERM)  # mid-afternoon UTC: the runs below are not the day's sweep
+def test_a_no_change_scheduled_run_sends_at_most_six_statements(
+    app: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: the database load of the usual hourly run (nothing changed in Canvas) is
+    every statement the worker sends for it, its alerts' thread included: the claim, the user
+    with its usable connections, the sync's terms and courses, the connection's
+    ``last_synced_at``, the run's end. Its alerts have nothing to do and cost none."""
+    from sqlalchemy import event
+
+    from app import alerts
+    from app.jobs import runs
+    from app.jobs.runs import create_sync_run, run_sync
+    from app.jobs.tasks import run_sync_task
+
+    monkeypatch.setattr(runs, "PRUNE_EVERY", 10**9)  # one run in 24 prunes: housekeeping
+    # The benchmark's student (scheduled_load): 20 courses, none with grading periods (a
+    # course with them adds one read of its stored periods, app.sync.periods).
+    user, _student = connect_user(app, simulator, email="s@example.edu", token="tok-s",
+                                  preset="student")
+    user_id = user.id
+    sent: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split())[:100])
+
+    def one_run(incremental: bool = True, scheduled: bool = True) -> SyncRun:
+        run_id = create_sync_run(user_id, incremental, scheduled=scheduled).id
+        sent.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            if scheduled:  # the worker's task body (app.jobs.tasks), as Celery runs it
+                assert run_sync_task.run(user_id, run_id, incremental) == "succeeded"
+            else:
+                assert run_sync(user_id, run_id, incremental).succeeded
+            assert alerts.outbox().wait_idle(30)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        db.session.expire_all()
+        return db.session.get(SyncRun, run_id)
+
+    one_run(incremental=False, scheduled=False)  # the baseline
+    one_run()  # the first scheduled run after it
+    quiet = one_run()
+
+    assert quiet.status == "succeeded" and quiet.summary["trigger"] == "schedule"
+    assert quiet.summary["courses"] > 0 and quiet.summary["courses_written"] == 0
+    assert quiet.summary["events"] == 0
+    assert len(sent) <= 6, "\n".join(sent)
+
+
 def test_scheduler_run_once_backs_off_a_revoked_token(app: Any, runner: Any,
                                                        simulator: Any) -> None:
     user, _student = connect_user(app, simulator, email="s@example.edu", token="tok-s")

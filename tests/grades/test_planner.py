@@ -12,7 +12,15 @@ import pytest
 from app.accounts import create_user
 from app.calendar.feed import feed_events
 from app.extensions import db
-from app.models import Assignment, AssignmentDone, CanvasConnection, Course, GradeCategory, User
+from app.models import (
+    Assignment,
+    AssignmentDone,
+    CanvasConnection,
+    Course,
+    GradeCategory,
+    GradingPeriod,
+    User,
+)
 from app.pages.planner.items import build_planner
 from tests.auth_actions import AuthActions
 from tests.school_year import MIDTERM
@@ -127,3 +135,32 @@ def test_done_is_kept_locally_and_another_students_item_is_404(
     assert client.post(f"/planner/done/{other_ids['Lab report']}",
                        data={"done": "on"}).status_code == 404
     assert db.session.get(AssignmentDone, other_ids["Lab report"]) is None
+
+
+@pytest.mark.clock(MIDTERM)
+def test_what_an_assignment_is_worth_follows_weighted_grading_periods(app: Any) -> None:
+    """Over the whole course Biology's problem set is 24 % of the grade (Homework 40 %, 30 of
+    its 50 points). With weighted grading periods (Q1 25 %, Q2 75 %) it is 40 % of Q2 (beside
+    the final exam), so 30 % of the total; the lab report, Q1's homework with 10 of its 20
+    points and no exam, is half of Q1, so 12.5 %."""
+    user, ids = _biology()
+    course = db.session.query(Course).filter_by(canvas_course_id=7).one()
+    planner = build_planner(user)
+    before = {i.name: i.worth for i in (*planner.upcoming, *planner.overdue)}
+    assert before["Problem set"] == pytest.approx(24.0)
+    assert before["Lab report"] == pytest.approx(8.0)
+
+    course.has_weighted_grading_periods = True
+    db.session.add_all([
+        GradingPeriod(course_id=course.id, canvas_grading_period_id=101, title="Q1", weight=25),
+        GradingPeriod(course_id=course.id, canvas_grading_period_id=102, title="Q2", weight=75),
+    ])
+    for assignment in db.session.query(Assignment).filter_by(course_id=course.id):
+        assignment.grading_period_id = (102 if assignment.name in ("Problem set", "Final exam")
+                                        else 101)
+    db.session.commit()
+    planner = build_planner(user)
+    worth = {i.name: i.worth for i in (*planner.upcoming, *planner.overdue)}
+    assert worth["Problem set"] == pytest.approx(30.0)
+    assert worth["Lab report"] == pytest.approx(12.5)
+    assert ids["Problem set"] in {i.assignment_id for i in planner.upcoming}

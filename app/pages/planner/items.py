@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
+from app import grades
 from app.calendar.feed import assignment_url, submission_state
 from app.extensions import db
 from app.grades import from_rows
@@ -28,6 +29,7 @@ from app.models import (
     CanvasConnection,
     Course,
     GradeCategory,
+    GradingPeriod,
     User,
     utcnow,
 )
@@ -83,11 +85,20 @@ def _worth_by_assignment(course_ids: Sequence[int]) -> dict[int, float | None]:
         select(GradeCategory).where(GradeCategory.course_id.in_(course_ids))).all()
     assignments = db.session.scalars(
         select(Assignment).where(Assignment.course_id.in_(course_ids))).all()
+    weighted = [course.id for course in courses if course.has_weighted_grading_periods]
+    period_rows = db.session.scalars(
+        select(GradingPeriod).where(GradingPeriod.course_id.in_(weighted))).all() \
+        if weighted else []
     worth: dict[int, float | None] = {}
     for course in courses:
         groups, items = from_rows([c for c in categories if c.course_id == course.id],
                                   [a for a in assignments if a.course_id == course.id])
-        worth.update(assignment_worth(groups, items, course.apply_group_weights))
+        # Assignments name their period by its Canvas id (as the grade check reads them).
+        periods = [grades.GradingPeriod(id=p.canvas_grading_period_id, title=p.title,
+                                        weight=p.weight)
+                   for p in period_rows if p.course_id == course.id]
+        worth.update(assignment_worth(groups, items, course.apply_group_weights, periods,
+                                      weighted_periods=course.has_weighted_grading_periods))
     return worth
 
 

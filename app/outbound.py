@@ -26,8 +26,10 @@ and ``Accept-Encoding: identity`` unless the caller, the Canvas client, asks for
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -253,14 +255,54 @@ class _GuardedPoolManager(PoolManager):
         return pool
 
 
+# Keep-alive connections shared by every adapter that asks for them (the Canvas clients), one
+# pool manager per process and policy: a worker's next sync, for whichever student, reuses the
+# connections to the school's Canvas that the last one opened instead of paying TCP and TLS
+# handshakes again (each one or two round trips on the sync's first wave). A connection carries
+# no credentials of its own: every request brings its own Authorization header.
+_shared_pools: dict[tuple[int, OutboundPolicy, int, int], _GuardedPoolManager] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_pool_manager(policy: OutboundPolicy, connections: int,
+                         maxsize: int) -> _GuardedPoolManager:
+    key = (os.getpid(), policy, connections, maxsize)  # a forked child makes its own
+    with _shared_lock:
+        manager = _shared_pools.get(key)
+        if manager is None:
+            manager = _GuardedPoolManager(num_pools=connections, maxsize=maxsize, block=False,
+                                          outbound_policy=policy)
+            _shared_pools[key] = manager
+        return manager
+
+
+def forget_shared_connections() -> None:
+    """Close every shared keep-alive connection of this process (the next request opens a
+    new one): what a fresh process starts with, e.g. for a benchmark's timed run."""
+    with _shared_lock:
+        managers = list(_shared_pools.values())
+        _shared_pools.clear()
+    for manager in managers:
+        manager.clear()
+
+
 class GuardedAdapter(HTTPAdapter):
-    """A ``requests`` adapter whose every connection goes through :func:`guarded_connect`."""
+    """A ``requests`` adapter whose every connection goes through :func:`guarded_connect`.
+
+    ``shared``: its connections come from this process's shared pool for ``policy`` (kept
+    when the adapter is closed) instead of a pool of its own.
+    """
 
     def __init__(self, policy: OutboundPolicy = STRICT, *, limits: Limits = SMALL,
-                 **kw: Any) -> None:
+                 shared: bool = False, **kw: Any) -> None:
         self.policy = policy  # set before super().__init__, which builds the pool manager
         self.limits = limits
+        self.shared = shared
         super().__init__(**kw)
+
+    def close(self) -> None:
+        if not self.shared:
+            super().close()
 
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kw: Any) -> requests.Response:
@@ -275,6 +317,9 @@ class GuardedAdapter(HTTPAdapter):
         self._pool_connections = connections
         self._pool_maxsize = maxsize
         self._pool_block = block
+        if getattr(self, "shared", False) and not block and not pool_kwargs:
+            self.poolmanager = _shared_pool_manager(self.policy, connections, maxsize)
+            return
         self.poolmanager = _GuardedPoolManager(
             num_pools=connections,
             maxsize=maxsize,
@@ -288,13 +333,15 @@ class GuardedAdapter(HTTPAdapter):
 
 
 def guarded_session(
-    policy: OutboundPolicy = STRICT, *, limits: Limits = SMALL, **adapter_options: Any
+    policy: OutboundPolicy = STRICT, *, limits: Limits = SMALL, shared: bool = False,
+    **adapter_options: Any
 ) -> requests.Session:
     """A ``requests.Session`` whose http and https requests all go through the guard, each
-    within ``limits`` (by default: 30 s in all, a 64 KiB uncompressed body)."""
+    within ``limits`` (by default: 30 s in all, a 64 KiB uncompressed body); ``shared``: on
+    the process's shared keep-alive connections (:class:`GuardedAdapter`)."""
     session = requests.Session()
     session.trust_env = False  # no proxies (they resolve past the guard) and no .netrc
-    adapter = GuardedAdapter(policy, limits=limits, **adapter_options)
+    adapter = GuardedAdapter(policy, limits=limits, shared=shared, **adapter_options)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -150,6 +150,7 @@ def run_on_simulator(sim: Any, contender: Contender, repeat: int, *, preset: str
     """One timed run against the simulator, from an empty database and a fresh token."""
     from app.extensions import db
     from app.models import User
+    from app.outbound import forget_shared_connections
 
     reset_schema()
     token = f"bench-{contender.key}-{repeat}-{uuid.uuid4().hex[:8]}"
@@ -165,6 +166,9 @@ def run_on_simulator(sim: Any, contender: Contender, repeat: int, *, preset: str
     db.session.expire_all()
     user = db.session.get(User, user_id)
     sim.reset_stats()
+    # A timed run starts as `flask canvas sync` does, in a new process: no warm connections
+    # (a worker's next sync would reuse them: app.outbound's shared pool).
+    forget_shared_connections()
     with counter.counting() as counts:
         start = time.perf_counter()
         sync_result = _run_contender(contender, sim.base_url, token, user)

@@ -96,6 +96,7 @@ def build_session(
     session = guarded_session(
         policy,
         limits=limits or Limits(),
+        shared=True,  # a worker's next sync reuses these connections (app.outbound)
         pool_connections=POOL_CONNECTIONS,
         pool_maxsize=POOL_MAXSIZE,
         max_retries=retry,

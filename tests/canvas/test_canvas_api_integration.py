@@ -19,7 +19,7 @@ from app.canvas.client import (
     NotFound,
 )
 from app.canvas.ratelimit import ThrottleLimiter
-from app.outbound import OutboundPolicy
+from app.outbound import OutboundPolicy, forget_shared_connections
 
 
 @pytest.fixture
@@ -265,6 +265,31 @@ def test_connections_are_pooled(
     assert simulator.stats.requests >= 30
     assert simulator.stats.connections_opened <= 12
     assert simulator.stats.connections_opened * 3 < simulator.stats.requests
+
+
+def test_the_next_client_reuses_the_last_ones_connections(
+    simulator: Any, make_client: Callable[..., CanvasAPIService]
+) -> None:
+    """A worker's next sync, for another student, opens no new connection to the same Canvas:
+    closing a client keeps the process's keep-alive connections (no TCP or TLS handshake
+    again); each request still carries its own student's token."""
+    forget_shared_connections()
+    for token in ("tok-first", "tok-next"):
+        simulator.add_student(token, preset="freshman")
+    first = make_client("tok-first")
+    fetch_gradebook(first)
+    first.close()
+    opened = simulator.stats.connections_opened
+    assert opened >= 1
+
+    following = make_client("tok-next")
+    assert fetch_gradebook(following) == expected_gradebook(simulator.student("tok-next"))
+    assert simulator.stats.connections_opened == opened
+    assert {r.token for r in simulator.stats.records} == {"tok-first", "tok-next"}
+
+    forget_shared_connections()  # what a new process starts with
+    fetch_gradebook(make_client("tok-next"))
+    assert simulator.stats.connections_opened > opened
 
 
 def test_restricted_courses_come_back_as_two_keys(

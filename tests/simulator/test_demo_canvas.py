@@ -63,6 +63,9 @@ def test_a_taken_port_moves_every_account_to_the_new_address_in_place(
     demo_canvas.stop()
 
     squatter = socket.socket()
+    # The closed server's side of kept-alive connections may linger in TIME_WAIT; another
+    # listener still cannot share the port (no SO_REUSEPORT), which is what this test needs.
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     squatter.bind(("127.0.0.1", int(old_url.rsplit(":", 1)[1])))
     squatter.listen()
     restarted = DemoCanvas(tmp_path / "demo-canvas.json", TOKEN, "freshman", 0.0)

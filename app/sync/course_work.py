@@ -67,11 +67,17 @@ class CourseWork:
         # Courses are written in the order they were prepared, which is the order they were
         # ready in.
         queue: deque[tuple[CourseData, Future[Prepared]]] = deque()
+        writes_failed = False
 
         def write_ready(wait: bool) -> None:
+            nonlocal writes_failed
             while queue and (wait or queue[0][1].done()):
                 course, prepared = queue.popleft()
-                self.write_course(course, prepared.result(), incremental)
+                try:
+                    self.write_course(course, prepared.result(), incremental)
+                except BaseException:
+                    writes_failed = True  # a database (or parse) failure: nothing more
+                    raise
                 between()
 
         def idle() -> None:  # about to wait for Canvas: no course transaction open
@@ -94,9 +100,11 @@ class CourseWork:
                         with_request_id(self.prepare), course, got, incremental)))
                     write_ready(wait=False)
             except BaseException:
-                # Every course whose data arrived is written before the failure that arrived
-                # with it stops the sync (app.sync.fetch.arrivals).
-                write_ready(wait=True)
+                # Every course whose data arrived is written before a Canvas failure that
+                # arrived with it stops the sync (app.sync.fetch.arrivals); after a failed
+                # write, nothing more is written.
+                if not writes_failed:
+                    write_ready(wait=True)
                 raise
             else:
                 write_ready(wait=True)

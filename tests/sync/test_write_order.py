@@ -95,3 +95,35 @@ def test_listed_courses_are_written_before_the_enrollments_only_course_is_read(
     assert result["status"] == "succeeded", result["error"]
     assert asked_after_a_write and all(asked_after_a_write)
     assert_db_matches(user, student)
+
+
+def test_after_a_failed_write_no_other_course_is_written(
+    app: Any, simulator: Any, monkeypatch: Any
+) -> None:
+    """A database failure on one course's write stops the sync there: the courses prepared
+    behind it are not written (each stays as it was), and the sync says the database failed."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.sync.writer import CourseWriter
+    from tests.sync_helpers import db_snapshot
+
+    user, _student = connect_user(app, simulator, email="fail@example.edu",
+                                  token="tok-fail", preset="senior")
+    result = create_canvas_sync_service(user).sync_all_data(use_incremental=False)
+    assert result["status"] == "succeeded", result["error"]
+    old = db_snapshot(user.id)
+    writes: list[int] = []
+    real = CourseWriter.sync_course
+
+    def failing(self: Any, course: Any, *args: Any, **kwargs: Any) -> Any:
+        writes.append(course.canvas_course_id)
+        if len(writes) == 2:
+            raise OperationalError("UPDATE course", {}, Exception("server closed the connection"))
+        return real(self, course, *args, **kwargs)
+
+    monkeypatch.setattr(CourseWriter, "sync_course", failing)
+    result = create_canvas_sync_service(user).sync_all_data(use_incremental=False)
+    assert result["status"] == "failed"
+    assert result["error_kind"] == "database"
+    assert len(writes) == 2  # the failing write was the last one tried
+    assert db_snapshot(user.id) == old  # nothing changed in Canvas: every course as it was

@@ -169,14 +169,7 @@ def build_report(course: CourseFacts, categories: Sequence[Any], assignments: Se
                  what_if: dict[int, float | None] | None = None) -> CourseReport:
     """One course's report from its rows (``what_if``: assignment row id -> score)."""
     groups, items = grades.from_rows(categories, assignments)
-    periods = [
-        grades.GradingPeriod(
-            id=p.canvas_grading_period_id, title=p.title, weight=p.weight,
-            start_date=p.start_date, end_date=p.end_date, close_date=p.close_date,
-            is_closed=p.is_closed,
-        )
-        for p in period_rows
-    ]
+    periods = grades.periods_from_rows(period_rows)
     result: grades.GradeResult | grades.PeriodsResult
     reports: list[PeriodReport] = []
     if periods:

@@ -62,14 +62,14 @@ def split_types(stored: str | None) -> tuple[str, ...] | None:
 
 
 def periods_from_rows(rows: Iterable[Any]) -> list[GradingPeriod]:
-    """Build :class:`GradingPeriod` inputs from grading-period rows (or look-alikes).
+    """Build :class:`GradingPeriod` inputs from ``grading_period`` rows (or look-alikes).
 
-    ``id`` is whatever the assignments' ``grading_period_id`` refers to (the row id or the
-    Canvas id, as long as both sides agree).
+    ``id`` is the period's Canvas id (``canvas_grading_period_id``): what the assignments'
+    ``grading_period_id`` holds, as Canvas sends it.
     """
     return [
         GradingPeriod(
-            id=r.id,
+            id=r.canvas_grading_period_id,
             title=getattr(r, "title", "") or "",
             weight=getattr(r, "weight", None),
             start_date=getattr(r, "start_date", None),

@@ -18,10 +18,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from app import grades
 from app.calendar.feed import assignment_url, submission_state
 from app.extensions import db
-from app.grades import from_rows
+from app.grades import from_rows, periods_from_rows
 from app.grades.worth import assignment_worth
 from app.models import (
     Assignment,
@@ -93,10 +92,7 @@ def _worth_by_assignment(course_ids: Sequence[int]) -> dict[int, float | None]:
     for course in courses:
         groups, items = from_rows([c for c in categories if c.course_id == course.id],
                                   [a for a in assignments if a.course_id == course.id])
-        # Assignments name their period by its Canvas id (as the grade check reads them).
-        periods = [grades.GradingPeriod(id=p.canvas_grading_period_id, title=p.title,
-                                        weight=p.weight)
-                   for p in period_rows if p.course_id == course.id]
+        periods = periods_from_rows(p for p in period_rows if p.course_id == course.id)
         worth.update(assignment_worth(groups, items, course.apply_group_weights, periods,
                                       weighted_periods=course.has_weighted_grading_periods))
     return worth

@@ -17,7 +17,6 @@ from app.jobs.recovery import (
     mark_interrupted_runs,
     recover_abandoned_runs,
     recover_on_start,
-    resume_interrupted_run,
 )
 from app.jobs.runners import (
     RUNNER_KEY,
@@ -54,7 +53,6 @@ __all__ = [
     "mark_interrupted_runs",
     "recover_abandoned_runs",
     "recover_on_start",
-    "resume_interrupted_run",
     "run_sync",
     "start_scheduler",
     "start_sync",

@@ -12,12 +12,10 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import metrics
 from app.extensions import db
@@ -117,28 +115,3 @@ def recover_abandoned_runs(stale_after_s: float | None = None) -> int:
         logger.warning("marked %d abandoned sync run(s) interrupted", count)
         metrics.runs_interrupted(count)
     return count
-
-
-def resume_interrupted_run(sync_run_id: int) -> bool:
-    """Put an ``interrupted`` run back to ``queued`` so it can run; False if it cannot.
-
-    A Celery message is acknowledged only after its sync ran, so the message of a run whose
-    worker died is delivered again, after the next worker marked the run interrupted. The run
-    is resumed unless the user started another sync meanwhile (the unique index refuses it).
-    """
-    try:
-        count = cast(
-            "CursorResult[Any]",  # an UPDATE's result; the stubs say Result (no .rowcount)
-            db.session.execute(
-                update(SyncRun)
-                .where(SyncRun.id == sync_run_id, SyncRun.status == "interrupted")
-                .values(status="queued", error=None, finished_at=None)
-            ),
-        ).rowcount
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    if count:
-        logger.info("sync run %s resumed after an interruption", sync_run_id)
-    return bool(count)

@@ -158,8 +158,8 @@ def run_sync(
     with its traceback and recorded as ``failed`` with a message a person can act on. It logs
     under the request id stored on the row (that of the click or tick that queued it).
     ``resume`` (a Celery message, delivered again after its worker died): an ``interrupted``
-    run is claimed too, as :func:`~app.jobs.recovery.resume_interrupted_run` would, by the
-    claim itself (no statement of its own), unless the user started another sync meanwhile.
+    run is claimed too, by the claim itself (no statement of its own), unless the user
+    started another sync meanwhile (the one-active-run index refuses it).
     """
     started = time.monotonic()
     result = _run_sync(user_id, sync_run_id, incremental, progress, resume)

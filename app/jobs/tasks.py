@@ -107,9 +107,8 @@ def _connect_worker_signals(app: Flask) -> None:
 @shared_task(name="gradesync.run_sync", ignore_result=True)
 def run_sync_task(user_id: int, sync_run_id: int, incremental: bool) -> str:
     """Run one sync in a worker; ids only, never model objects."""
-    # A message delivered again after its worker died finds its run interrupted: resume it
-    # (the claim does: app.jobs.recovery.resume_interrupted_run's UPDATE, without a statement
-    # of its own on every other run).
+    # A message delivered again after its worker died finds its run interrupted: the claim
+    # resumes it (no statement of its own on every other run).
     return run_sync(user_id, sync_run_id, incremental, resume=True).status
 
 

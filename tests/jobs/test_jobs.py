@@ -237,17 +237,6 @@ def test_celery_task_resumes_a_run_its_dead_worker_left(app: Any, db: Any,
     assert_db_matches(user, student)
 
 
-def test_interrupted_run_is_not_resumed_over_a_newer_one(app: Any, db: Any,
-                                                         canvas_user: Any) -> None:
-    user, _student = canvas_user
-    old = jobs.create_sync_run(user.id, incremental=False)
-    jobs.mark_interrupted_runs()
-    newer = jobs.create_sync_run(user.id, incremental=True)
-    assert jobs.resume_interrupted_run(old.id) is False
-    assert fresh_run(old.id).status == "interrupted"
-    assert fresh_run(newer.id).status == "queued"
-
-
 def test_a_redelivered_message_does_not_resume_over_a_newer_run(app: Any, db: Any,
                                                                 canvas_user: Any) -> None:
     """The task's claim resumes an interrupted run itself: not over the user's newer one."""

@@ -111,7 +111,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 
 from app.canvas.protocol import CanvasClient, MeasuredClient
 from app.extensions import db
@@ -119,12 +118,11 @@ from app.models import utcnow
 from app.sync.absent import settle_connection_absent
 from app.sync.course_work import CourseWork
 from app.sync.courses import submit_confirmations
-from app.sync.digest import Unparsed
 from app.sync.failures import failures_recorded
 from app.sync.fetch import FetchPool, prefetch, submit_gradebook, warm_start_limiter
 from app.sync.lists import Listing, ListReader, sweep_due
 from app.sync.one_course import sync_one_course
-from app.sync.parse import CourseData, Gradebook
+from app.sync.parse import CourseData
 from app.sync.periods import SchemeFetcher
 from app.sync.plan import apply_later, apply_listing, choose_gradebooks
 from app.sync.progress import SyncMeter, done_message, summary_lines
@@ -228,7 +226,7 @@ class CanvasSyncService:
             # requested alongside them, not a round trip later (docstring).
             reader = ListReader(pool, self.client, everything=everything)
             prefetched = prefetch(pool, self.client, writer.courses, not everything, incremental)
-            listing = self._read_lists(work, reader, prefetched)
+            listing = self._read_lists(work, reader)
             t0 = time.monotonic()
             absent = apply_listing(listing, writer, run)
             confirmations = submit_confirmations(pool, self.client, absent)
@@ -251,7 +249,7 @@ class CanvasSyncService:
             if to_fetch:  # said before the requests go out
                 work.reporter.report("fetching", f"Fetching {len(to_fetch)} courses…")
             work.schemes.submit(pool, to_fetch, writer.courses, then=send_gradebook)
-            reader.send_later(listing)
+            reader.send_later(listing, prefetched)
             # The courses only the enrollments list shows are taken in between the listed
             # ones' writes as soon as Canvas has answered for them (their schemes and periods
             # then go out), never waited for before those writes.
@@ -275,14 +273,11 @@ class CanvasSyncService:
         writer.record_synced(run.started_at)
         db.session.commit()
 
-    def _read_lists(
-        self, work: CourseWork, reader: ListReader,
-        prefetched: dict[int, Future[Gradebook | Unparsed]],
-    ) -> Listing:
+    def _read_lists(self, work: CourseWork, reader: ListReader) -> Listing:
         """The course lists (requests already on their way), parsed (:mod:`app.sync.lists`)."""
         work.reporter.report("courses", "Fetching the course list…")
         t0 = time.monotonic()
-        listing = reader.read(work.writer.courses, prefetched)
+        listing = reader.read(work.writer.courses)
         work.run.add_time("course_list_s", time.monotonic() - t0)
         courses = listing.courses
         work.run.items_skipped += courses.invalid

@@ -219,7 +219,6 @@ class ListReader:
         self.pool, self.client, self.everything = pool, client, everything
         self._default: Future[list[Any]] = pool.submit(client.get_courses)
         self._others: tuple[Future[list[Any]], Future[list[Any]]] | None = None
-        self._prefetched: dict[int, Future[Gradebook | Unparsed]] = {}
         if everything and _accepted(client):
             self._others = self._submit_others()
 
@@ -227,13 +226,10 @@ class ListReader:
         return (self.pool.submit(self.client.get_completed_courses),
                 self.pool.submit(self.client.get_student_enrollments))
 
-    def read(
-        self,
-        stored: Mapping[int, Mapping[str, Any]],
-        prefetched: dict[int, Future[Gradebook | Unparsed]],
-    ) -> Listing:
-        """Wait for the lists (sending the other two if needed) and read every course only the
-        enrollments list holds; their gradebooks join ``prefetched`` (the caller's)."""
+    def read(self, stored: Mapping[int, Mapping[str, Any]]) -> Listing:
+        """Wait for the lists (sending the other two if needed); the courses only the
+        enrollments list holds (a registrar-completed enrollment) are noted in
+        ``later_enrollments``, for :meth:`send_later` and :meth:`read_later`."""
         default = self._default.result()
         if self._others is None:
             listed = {parse_id(_dict(c).get("id")) for c in _list(default)}
@@ -257,37 +253,25 @@ class ListReader:
             cid for cid in enrollments
             if cid in stored and cid not in courses.enrolled_ids and cid not in only_enrolled
         )
-        if only_enrolled:
-            self._read_only_enrolled(listing, only_enrolled, prefetched)
+        listing.later_enrollments = only_enrolled
         return listing
 
-    def _read_only_enrolled(
-        self,
-        listing: Listing,
-        enrollments: Mapping[int, Mapping[str, Any]],
-        prefetched: dict[int, Future[Gradebook | Unparsed]],
-    ) -> None:
-        """Note the courses only the enrollments list shows (a registrar-completed
-        enrollment): :meth:`send_later` asks for them once the listed courses' requests are
-        on their way, :meth:`read_later` reads them while the listed courses are written."""
-        listing.later_enrollments = dict(enrollments)
-        self._prefetched = prefetched
-
-    def send_later(self, listing: Listing) -> None:
+    def send_later(self, listing: Listing,
+                   prefetched: dict[int, Future[Gradebook | Unparsed]]) -> None:
         """``GET /courses/:id`` and the gradebook of each course only the enrollments list
-        shows, all at once, behind the listed courses' requests (their writes come first)."""
-        prefetched = self._prefetched
+        shows, all at once, behind the listed courses' requests (their writes come first);
+        the gradebooks join ``prefetched`` (the caller's)."""
         for cid in sorted(listing.later_enrollments):
             listing.later[cid] = self.pool.submit(self.client.get_course, cid)
             if cid not in prefetched:
                 prefetched[cid] = self.pool.submit(fetch_gradebook, self.client, cid)
 
     def read_later(self, listing: Listing) -> CourseList:
-        """The courses only the enrollments list shows (:meth:`_read_only_enrolled`), with
-        their enrollments' state and scores; those Canvas refuses go to ``listing.refused``.
+        """The courses only the enrollments list shows (:meth:`read`), with their
+        enrollments' state and scores; those Canvas refuses go to ``listing.refused``.
         They are added to ``listing.courses`` too; the return value holds only them."""
         if listing.later_enrollments and not listing.later:
-            self.send_later(listing)
+            self.send_later(listing, {})  # their gradebooks: asked for with the others
         raw: list[Any] = []
         for cid, future in listing.later.items():
             try:

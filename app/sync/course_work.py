@@ -74,7 +74,7 @@ class CourseWork:
             while queue and (wait or queue[0][1].done()):
                 course, prepared = queue.popleft()
                 try:
-                    self.write_course(course, prepared.result(), incremental)
+                    self.write_course(course, prepared.result())
                 except BaseException:
                     writes_failed = True  # a database (or parse) failure: nothing more
                     raise
@@ -121,7 +121,7 @@ class CourseWork:
         # an equal digest means equal rows, so the gradebook is not even upserted.
         return prepare(got, stored, course, incremental)
 
-    def write_course(self, course: CourseData, prepared: Prepared, incremental: bool) -> None:
+    def write_course(self, course: CourseData, prepared: Prepared) -> None:
         """Write one prepared course in one transaction."""
         run, writer = self.run, self.writer
         index = run.courses_done + 1

@@ -282,14 +282,15 @@ def test_the_next_client_reuses_the_last_ones_connections(
     opened = simulator.stats.connections_opened
     assert opened >= 1
 
+    # One request at a time: each takes a kept connection (a busier moment may open more).
     following = make_client("tok-next")
-    assert fetch_gradebook(following) == expected_gradebook(simulator.student("tok-next"))
+    assert following.get_courses() and following.get_student_enrollments()
     assert simulator.stats.connections_opened == opened
     assert {r.token for r in simulator.stats.records} == {"tok-first", "tok-next"}
 
     forget_shared_connections()  # what a new process starts with
-    fetch_gradebook(make_client("tok-next"))
-    assert simulator.stats.connections_opened > opened
+    assert make_client("tok-next").get_courses()
+    assert simulator.stats.connections_opened == opened + 1
 
 
 def test_restricted_courses_come_back_as_two_keys(
